@@ -1,0 +1,146 @@
+"""The chunk store: one SQLite file with chunk texts, metadata, vectors and per-file hashes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.types import Chunk
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    source TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    chunks INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    page INTEGER,
+    title TEXT,
+    heading TEXT,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+"""
+_CHUNK_COLUMNS = 'rowid, id, source, page, title, heading, start, "end", text'
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    source: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    chunks: int = 0
+
+
+def _row_to_chunk(row) -> Chunk:
+    return Chunk(id=row[1], source=row[2], page=row[3], title=row[4], heading=row[5],
+                 start=row[6], end=row[7], text=row[8])
+
+
+class ChunkStore:
+    """Read/write access to one generation's ``chunks.sqlite``."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    @classmethod
+    def create(cls, path: Path) -> "ChunkStore":
+        conn = sqlite3.connect(path, check_same_thread=False)
+        conn.executescript(_SCHEMA)
+        return cls(conn)
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> "ChunkStore":
+        # A committed generation never changes, so SQLite may skip locking entirely.
+        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        return cls(conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def commit(self) -> None:
+        self._conn.commit()
+
+    # files
+    def files(self) -> dict[str, FileRecord]:
+        rows = self._conn.execute("SELECT source, sha256, size, mtime_ns, chunks FROM files")
+        return {r[0]: FileRecord(*r) for r in rows}
+
+    def touch_file(self, record: FileRecord) -> None:
+        self._conn.execute(
+            "UPDATE files SET size = ?, mtime_ns = ? WHERE source = ?",
+            (record.size, record.mtime_ns, record.source),
+        )
+
+    def replace_file(self, record: FileRecord, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Swap every chunk of ``record.source`` for ``chunks`` (one transaction with the caller's commit)."""
+        self.remove_file(record.source)
+        self._conn.executemany(
+            f'INSERT INTO chunks (id, source, page, title, heading, start, "end", text, vector) VALUES (?,?,?,?,?,?,?,?,?)',
+            [
+                (c.id, c.source, c.page, c.title, c.heading, c.start, c.end, c.text,
+                 np.asarray(v, dtype=np.float32).tobytes())
+                for c, v in zip(chunks, vectors, strict=True)
+            ],
+        )
+        self._conn.execute(
+            "INSERT INTO files (source, sha256, size, mtime_ns, chunks) VALUES (?,?,?,?,?)",
+            (record.source, record.sha256, record.size, record.mtime_ns, len(chunks)),
+        )
+
+    def remove_file(self, source: str) -> None:
+        self._conn.execute("DELETE FROM chunks WHERE source = ?", (source,))
+        self._conn.execute("DELETE FROM files WHERE source = ?", (source,))
+
+    # chunks
+    def count(self) -> int:
+        return self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def file_count(self) -> int:
+        return self._conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+
+    def vectors(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+        """All ``(rowids, vectors)`` in rowid order."""
+        rows = self._conn.execute("SELECT rowid, vector FROM chunks ORDER BY rowid").fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dimension)
+        return ids, matrix
+
+    def by_rowids(self, rowids: Iterable[int]) -> dict[int, Chunk]:
+        wanted = [int(r) for r in rowids]
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE rowid IN ({marks})", wanted)
+        return {r[0]: _row_to_chunk(r) for r in rows}
+
+    def by_ids(self, ids: Iterable[str]) -> dict[str, Chunk]:
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({marks})", wanted)
+        return {r[1]: _row_to_chunk(r) for r in rows}
+
+    def iter_texts(self) -> Iterator[tuple[int, str]]:
+        yield from self._conn.execute("SELECT rowid, text FROM chunks ORDER BY rowid")
+
+    def copy_to(self, path: Path) -> "ChunkStore":
+        """A consistent copy of this store at ``path`` (SQLite's online backup), opened for writing."""
+        target = sqlite3.connect(path, check_same_thread=False)
+        self._conn.backup(target)
+        target.executescript(_SCHEMA)
+        return ChunkStore(target)

@@ -1,0 +1,244 @@
+"""An index folder on disk, with atomic generations.
+
+Layout::
+
+    INDEX/
+      CURRENT              name of the committed generation (replaced atomically)
+      gen-000007/          one immutable generation
+        manifest.json
+        chunks.sqlite      chunk texts, metadata, vectors, per-file hashes
+        vectors.faiss      FAISS index over the vectors, ids = chunk rowids
+        (more files from other parts, e.g. the keyword index)
+      work/                the embedding cache of an unfinished ingest
+      .lock                held by the one writer
+
+A writer copies the current generation into ``gen-N.tmp``, changes it, writes FAISS and the
+manifest, fsyncs, renames it to ``gen-N`` and then replaces ``CURRENT``. A crash at any
+moment leaves ``CURRENT`` naming a complete generation; readers never see a half-written one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexes.chunk_store import ChunkStore
+from indexes.embedding_cache import EmbeddingCache
+from indexes.manifest import Manifest
+from indexes.vector_store import build_faiss, read_faiss, write_faiss
+from rag.errors import IndexBusy, IndexCorrupt, IndexNotWritable, NotFound
+from rag.settings import IndexSettings
+
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+CHUNKS = "chunks.sqlite"
+VECTORS = "vectors.faiss"
+KEEP_GENERATIONS = 2  # the current one and the one before, for readers that opened it just now
+
+# Extra per-generation artifacts (e.g. the BM25 index) are written by hooks at commit time.
+CommitHook = Callable[[Path, ChunkStore, Manifest], None]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(path: Path) -> None:
+    for child in path.iterdir():
+        if child.is_file():
+            with open(child, "rb") as handle:
+                os.fsync(handle.fileno())
+        elif child.is_dir():
+            _fsync_tree(child)
+    _fsync_dir(path)
+
+
+def current_generation(root: Path) -> Path | None:
+    """The committed generation folder, or None for a folder with no index yet."""
+    pointer = root / CURRENT
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise IndexCorrupt(f"cannot read {pointer}: {exc}") from exc
+    generation = root / name
+    if not (generation / MANIFEST).exists():
+        raise IndexCorrupt(f"{pointer} names {name}, which is missing or incomplete")
+    return generation
+
+
+@dataclass(frozen=True)
+class IndexSnapshot:
+    """One committed generation, open for reading: FAISS in memory, SQLite read-only."""
+
+    path: Path
+    manifest: Manifest
+    store: ChunkStore
+    faiss_index: object
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_snapshot(root: Path, embedder: str | None = None, dimension: int | None = None) -> IndexSnapshot:
+    """Open the committed generation of ``root``; checks the embedder when given."""
+    if not root.is_dir():
+        raise NotFound(f"no index at {root} (run `foldrag ingest FOLDER --index {root}` first)")
+    generation = current_generation(root)
+    if generation is None:
+        raise NotFound(f"{root} holds no committed index yet (run `foldrag ingest` first)")
+    manifest = Manifest.read(generation / MANIFEST)
+    if embedder is not None and dimension is not None:
+        manifest.check(embedder, dimension)
+    try:
+        store = ChunkStore.open_readonly(generation / CHUNKS)
+        faiss_index = read_faiss(generation / VECTORS)
+    except Exception as exc:
+        raise IndexCorrupt(f"index generation {generation} cannot be read: {exc}") from exc
+    return IndexSnapshot(path=generation, manifest=manifest, store=store, faiss_index=faiss_index)
+
+
+class IndexWriter:
+    """The single writer of an index folder. Use as a context manager.
+
+    Example::
+
+        with IndexWriter.open(root, "bundled:all-MiniLM-L6-v2", 384, settings.index) as writer:
+            writer.store.replace_file(record, chunks, vectors)
+            writer.commit()
+    """
+
+    def __init__(self, root: Path, embedder: str, dimension: int, settings: IndexSettings,
+                 hooks: tuple[CommitHook, ...] = ()) -> None:
+        self.root = root
+        self.embedder = embedder
+        self.dimension = dimension
+        self.settings = settings
+        self.hooks = hooks
+        self._lock_handle = None
+        self._tmp: Path | None = None
+        self._store: ChunkStore | None = None
+        self.base_manifest: Manifest | None = None
+        self.cache: EmbeddingCache | None = None
+
+    @classmethod
+    def open(cls, root: Path, embedder: str, dimension: int, settings: IndexSettings,
+             hooks: tuple[CommitHook, ...] = ()) -> "IndexWriter":
+        writer = cls(root, embedder, dimension, settings, hooks)
+        writer._enter()
+        return writer
+
+    def __enter__(self) -> "IndexWriter":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _enter(self) -> None:
+        try:
+            (self.root / "work").mkdir(parents=True, exist_ok=True)
+            self._lock_handle = open(self.root / ".lock", "a+")
+        except OSError as exc:
+            raise IndexNotWritable(f"cannot write index folder {self.root}: {exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self._lock_handle.close()
+            raise IndexBusy(f"another foldrag process is writing {self.root}") from exc
+        for stale in self.root.glob("gen-*.tmp"):  # left by a writer that was killed
+            shutil.rmtree(stale, ignore_errors=True)
+        current = current_generation(self.root)
+        if current is not None:
+            self.base_manifest = Manifest.read(current / MANIFEST)
+            self.base_manifest.check(self.embedder, self.dimension)
+        self.cache = EmbeddingCache(self.root / "work" / "embeddings.sqlite")
+
+    @property
+    def store(self) -> ChunkStore:
+        """The chunk store of the generation being written (created on first use)."""
+        if self._store is None:
+            number = (self.base_manifest.generation if self.base_manifest else 0) + 1
+            self._tmp = self.root / f"gen-{number:06d}.tmp"
+            self._tmp.mkdir()
+            current = current_generation(self.root)
+            if current is None:
+                self._store = ChunkStore.create(self._tmp / CHUNKS)
+            else:
+                source = ChunkStore.open_readonly(current / CHUNKS)
+                try:
+                    self._store = source.copy_to(self._tmp / CHUNKS)
+                finally:
+                    source.close()
+        return self._store
+
+    def committed_store(self) -> ChunkStore | None:
+        """A read-only view of the last committed generation (what is on disk before this run)."""
+        current = current_generation(self.root)
+        return ChunkStore.open_readonly(current / CHUNKS) if current else None
+
+    def commit(self) -> Manifest:
+        """Finish the new generation and make it current atomically."""
+        store = self.store
+        store.commit()
+        assert self._tmp is not None
+        ids, vectors = store.vectors(self.dimension)
+        write_faiss(build_faiss(vectors, ids, self.dimension, self.settings), self._tmp / VECTORS)
+        number = int(self._tmp.name[4:10])
+        manifest = Manifest(
+            embedder=self.embedder, dimension=self.dimension, index_kind=self.settings.kind,
+            generation=number, files=store.file_count(), chunks=store.count(),
+            updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        )
+        for hook in self.hooks:
+            hook(self._tmp, store, manifest)
+        (self._tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+        store.close()
+        self._store = None
+        _fsync_tree(self._tmp)
+        final = self.root / self._tmp.name[:-4]
+        if final.exists():  # an orphan of a crash between rename and pointer switch
+            shutil.rmtree(final)
+        os.rename(self._tmp, final)
+        self._tmp = None
+        pointer_tmp = self.root / f"{CURRENT}.tmp"
+        with open(pointer_tmp, "w", encoding="utf-8") as handle:
+            handle.write(final.name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(pointer_tmp, self.root / CURRENT)
+        _fsync_dir(self.root)
+        self.base_manifest = manifest
+        self._collect_garbage()
+        if self.cache is not None:
+            self.cache.clear()
+        return manifest
+
+    def _collect_garbage(self) -> None:
+        generations = sorted(p for p in self.root.glob("gen-*") if p.is_dir() and not p.name.endswith(".tmp"))
+        for old in generations[:-KEEP_GENERATIONS]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
+        if self._lock_handle is not None:
+            fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_UN)
+            self._lock_handle.close()
+            self._lock_handle = None

@@ -1,0 +1,55 @@
+"""FAISS indexes over normalised vectors: exact flat inner product, HNSW or IVF."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from rag.settings import IndexSettings
+
+
+def build_faiss(vectors: np.ndarray, ids: np.ndarray, dimension: int, settings: IndexSettings):
+    """A FAISS index holding ``vectors`` under the int64 ``ids`` (the chunk store's rowids)."""
+    import faiss
+
+    n = len(vectors)
+    kind = settings.kind
+    if kind == "ivf" and n < 2 * 39:  # too few points to train cells: exact search is better anyway
+        kind = "flat"
+    if kind == "flat":
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+    elif kind == "hnsw":
+        base = faiss.IndexHNSWFlat(dimension, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        base.hnsw.efSearch = settings.hnsw_ef_search
+        index = faiss.IndexIDMap2(base)
+    else:
+        nlist = settings.ivf_nlist or max(1, min(int(4 * math.sqrt(n)), n // 39))
+        quantizer = faiss.IndexFlatIP(dimension)
+        index = faiss.IndexIVFFlat(quantizer, dimension, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+        index.nprobe = min(settings.ivf_nprobe, nlist)
+    if n:
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+    return index
+
+
+def write_faiss(index, path: Path) -> None:
+    import faiss
+
+    faiss.write_index(index, str(path))
+
+
+def read_faiss(path: Path):
+    import faiss
+
+    return faiss.read_index(str(path))
+
+
+def search_faiss(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(scores, ids)`` of shape (len(queries), k); missing results have id -1."""
+    if index.ntotal == 0 or k <= 0:
+        empty = np.zeros((len(queries), 0))
+        return empty.astype(np.float32), empty.astype(np.int64)
+    return index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, index.ntotal))

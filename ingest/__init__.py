@@ -1,0 +1,1 @@
+"""Turn a folder of documents into chunks and vectors: discover, parse, chunk, embed."""

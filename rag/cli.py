@@ -1,0 +1,123 @@
+"""The ``foldrag`` command: ingest, search, config."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from rag.errors import FoldragError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="foldrag: local RAG over a folder of documents.",
+)
+
+IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Index folder (default: see `foldrag config`).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def _settings(index: Path | None = None, **sections):
+    from rag.settings import Settings
+
+    overrides = {"index": {"path": index}}
+    overrides.update(sections)
+    return Settings.load(**overrides)
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command()
+def ingest(
+    folder: Annotated[Path, typer.Argument(help="The folder of documents.")],
+    index: IndexOpt = None,
+    include: Annotated[Optional[list[str]], typer.Option(help="Glob of files to take (repeatable).")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option(help="Glob of files to skip (repeatable).")] = None,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Parse, chunk and embed FOLDER into the index; unchanged files cost nothing."""
+    from ingest.progress import progress_for
+    from rag.build import build_rag
+
+    settings = _settings(index, ingest={"include": include, "exclude": exclude})
+    rag = build_rag(settings)
+    summary = rag.ingest(folder, progress=progress_for(sys.stderr, quiet=quiet))
+    if as_json:
+        _print_json(summary.to_json())
+        return
+    typer.echo(
+        f"{summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
+        f"{summary.removed} removed, {len(summary.failed)} failed; "
+        f"{summary.chunks} chunks in {settings.index.path} ({summary.embedded} embedded) in {summary.seconds:.1f}s"
+    )
+    for failure in summary.failed:
+        typer.echo(f"  skipped {failure.path}: {failure.reason}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    index: IndexOpt = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="How many chunks.")] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the chunks that best match QUERY, with score, source and page."""
+    from rag.build import build_rag
+    from rag.errors import InvalidInput
+
+    if not query.strip():
+        raise InvalidInput("the query is empty")
+    rag = build_rag(_settings(index))
+    hits = rag.search(query, k=k)
+    if as_json:
+        _print_json([h.to_json() for h in hits])
+        return
+    if not hits:
+        typer.echo("no results (the index is empty)")
+    for rank, hit in enumerate(hits, start=1):
+        where = hit.chunk.source + (f" p.{hit.chunk.page}" if hit.chunk.page else "")
+        heading = f" — {hit.chunk.heading}" if hit.chunk.heading else ""
+        typer.echo(f"{rank}. [{hit.score:.3f}] {where}{heading}")
+        snippet = " ".join(hit.chunk.text.split())
+        typer.echo(f"   {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
+
+
+@app.command()
+def config(as_json: JsonOpt = True) -> None:
+    """Print the effective settings (defaults < foldrag.toml < FOLDRAG_* environment)."""
+    settings = _settings()
+    _print_json(json.loads(settings.model_dump_json()))
+
+
+def main() -> None:
+    # foldrag never downloads: every model is a local folder or a bundled package.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        app(standalone_mode=False)
+    except FoldragError as exc:
+        print(f"foldrag: error: {exc}", file=sys.stderr)
+        sys.exit(exc.spec.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("foldrag: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The project's error kinds and the one table that maps them to exit codes and HTTP statuses.
+
+Every failure a user can cause or meet is a :class:`FoldragError` with a ``kind``.
+The CLI turns it into a one-line message and ``ERROR_TABLE[kind].exit_code``; the HTTP
+layer into ``{"error": {"type": kind, "message": ...}}`` with ``ERROR_TABLE[kind].http_status``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    exit_code: int
+    http_status: int
+    meaning: str
+
+
+ERROR_TABLE: dict[str, ErrorSpec] = {
+    "invalid_input": ErrorSpec(2, 400, "the request or arguments are malformed"),
+    "not_found": ErrorSpec(3, 404, "a folder, file, index or collection does not exist"),
+    "index_mismatch": ErrorSpec(4, 409, "the index was built by another embedder or schema"),
+    "index_not_writable": ErrorSpec(5, 500, "the index folder cannot be written"),
+    "index_corrupt": ErrorSpec(6, 500, "the index folder is damaged"),
+    "index_busy": ErrorSpec(7, 409, "another process is writing the same index"),
+    "model_unavailable": ErrorSpec(8, 503, "a model is not on disk or failed to load"),
+    "missing_dependency": ErrorSpec(9, 500, "an optional package is not installed"),
+}
+
+
+class FoldragError(Exception):
+    """Base of every error foldrag raises on purpose; ``kind`` is a key of ``ERROR_TABLE``."""
+
+    kind = "invalid_input"
+
+    def __init__(self, message: str, *, kind: str | None = None) -> None:
+        super().__init__(message)
+        if kind is not None:
+            self.kind = kind
+        if self.kind not in ERROR_TABLE:  # a programming error, caught by the tests
+            raise ValueError(f"unknown error kind {self.kind!r}")
+
+    @property
+    def spec(self) -> ErrorSpec:
+        return ERROR_TABLE[self.kind]
+
+
+class InvalidInput(FoldragError):
+    kind = "invalid_input"
+
+
+class NotFound(FoldragError):
+    kind = "not_found"
+
+
+class IndexMismatch(FoldragError):
+    kind = "index_mismatch"
+
+
+class IndexNotWritable(FoldragError):
+    kind = "index_not_writable"
+
+
+class IndexCorrupt(FoldragError):
+    kind = "index_corrupt"
+
+
+class IndexBusy(FoldragError):
+    kind = "index_busy"
+
+
+class ModelUnavailable(FoldragError):
+    kind = "model_unavailable"
+
+
+class MissingDependency(FoldragError):
+    kind = "missing_dependency"

@@ -1,0 +1,1 @@
+"""Retrievers: dense (FAISS), keyword (BM25), their fusion, and multi-query."""

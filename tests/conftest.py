@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from tests.fakes import HashEmbedder  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def fake_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch):
+    """Settings isolated from the developer's foldrag.toml and FOLDRAG_* variables."""
+    from rag.settings import Settings
+
+    for key in list(os.environ):
+        if key.startswith("FOLDRAG_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("FOLDRAG_CONFIG", str(tmp_path / "no-such-foldrag.toml"))
+    return Settings.load(index={"path": tmp_path / "index"}, ingest={"chunk_tokens": 40, "chunk_overlap": 8})
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """The bundled all-MiniLM-L6-v2, loaded once per session (slow tests only)."""
+    from rag.embedders import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", device="cpu")
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
+    import subprocess
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDRAG_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True,
+        env=full_env, cwd=cwd, timeout=600,
+    )

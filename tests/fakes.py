@@ -1,0 +1,44 @@
+"""Deterministic fakes: a hash-seeded bag-of-words embedder."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class HashEmbedder:
+    """Each word maps to a fixed pseudo-random vector; a text is the normalised sum of its words.
+
+    Texts sharing words get similar vectors, so retrieval tests can reason about results.
+    """
+
+    def __init__(self, dimension: int = 32, name: str = "fake:hash") -> None:
+        self.name = name
+        self.dimension = dimension
+        self.calls: list[int] = []  # how many texts each embed() call received
+
+    def _word(self, word: str) -> np.ndarray:
+        seed = int.from_bytes(hashlib.sha256(word.lower().encode()).digest()[:8], "little")
+        return np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
+
+    def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in _WORD.findall(text):
+                out[i] += self._word(word)
+            norm = np.linalg.norm(out[i])
+            out[i] = out[i] / norm if norm else self._word("\x00empty")
+            out[i] /= np.linalg.norm(out[i])
+        return out
+
+    def token_length(self, text: str) -> int:
+        return len(text.split())
+
+    @property
+    def embedded(self) -> int:
+        return sum(self.calls)
