@@ -16,6 +16,7 @@ from indexes.folder import IndexSnapshot, IndexWriter, current_generation, open_
 from ingest.pipeline import ingest_folder
 from ingest.progress import Progress
 from rag.embedders import Embedder
+from rag.errors import IndexNotWritable, NotFound
 from rag.retrieval.dense import DenseRetriever
 from rag.settings import Settings
 from rag.types import Hit, IngestSummary
@@ -41,6 +42,13 @@ class Foldrag:
         return self.settings.index.path
 
     def ingest(self, folder: Path, progress: Progress | None = None) -> IngestSummary:
+        # Cheap checks first, so a typo fails in milliseconds rather than after loading a model.
+        if not folder.is_dir():
+            raise NotFound(f"folder not found: {folder}")
+        try:
+            self.index_path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IndexNotWritable(f"cannot write index folder {self.index_path}: {exc.strerror or exc}") from exc
         embedder = self.embedder
         with IndexWriter.open(self.index_path, embedder.name, embedder.dimension, self.settings.index) as writer:
             return ingest_folder(
@@ -65,8 +73,8 @@ class Foldrag:
             return self._snapshot
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
-        embedder = self.embedder
         snapshot = self.snapshot()
+        embedder = self.embedder
         snapshot.manifest.check(embedder.name, embedder.dimension)
         return DenseRetriever(snapshot, embedder).search(query, k)
 

@@ -1,0 +1,129 @@
+"""Ingest throughput against a raw fp32 SentenceTransformer.encode of the same chunk texts.
+
+Usage:  .venv/bin/python bench/ingest_throughput.py [--files 300] [--json]
+
+Writes a generated corpus (about 2,400 chunks of ~400 characters) to a temporary folder,
+then measures in one process, with the bundled all-MiniLM-L6-v2:
+  1. raw encode: SentenceTransformer.encode(texts, batch_size=32) in fp32, one call;
+  2. a full `foldrag ingest` (parse, chunk, embed, write, commit) into a fresh index;
+  3. a re-ingest of the unchanged folder;
+and reports chunks/s, the ratio, and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+WORDS = (
+    "retrieval index vector embedding model query document chunk token search rank fusion keyword "
+    "dense sparse korean english layer memory offload gpu cpu latency throughput cache manifest "
+    "atomic commit folder parser heading paragraph citation answer context window prompt stream"
+).split()
+
+
+def make_corpus(folder: Path, files: int, paragraphs: int = 8, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    for i in range(files):
+        parts = [f"# Report {i}"]
+        for _ in range(paragraphs):
+            sentence_count = 6
+            sentences = [" ".join(rng.choice(WORDS) for _ in range(10)).capitalize() + "." for _ in range(sentence_count)]
+            parts.append(" ".join(sentences)[:400])
+        (folder / f"doc{i:04d}.md").write_text("\n\n".join(parts), encoding="utf-8")
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=300)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    import torch
+
+    from indexes.folder import IndexWriter, open_snapshot
+    from ingest.chunking import embedding_text
+    from ingest.pipeline import ingest_folder
+    from rag.build import build_embedder
+    from rag.hardware import cpu_has_fast_bf16
+    from rag.settings import Settings
+
+    work = Path(tempfile.mkdtemp(prefix="foldrag-bench-"))
+    docs = work / "docs"
+    docs.mkdir()
+    make_corpus(docs, args.files)
+    # ~400-character chunks, as in the issue's baseline measurement
+    settings = Settings.load(index={"path": work / "index"}, ingest={"chunk_tokens": 100, "chunk_overlap": 16})
+    embedder = build_embedder(settings)
+    embedder.embed(["warm up"] * 8)
+
+    # 2. full ingest
+    t0 = time.perf_counter()
+    with IndexWriter.open(settings.index.path, embedder.name, embedder.dimension, settings.index) as writer:
+        first = ingest_folder(docs, writer, embedder, settings.ingest, embed_headers=settings.embedding.embed_headers)
+    ingest_s = time.perf_counter() - t0
+
+    snapshot = open_snapshot(settings.index.path)
+    chunks = list(snapshot.store.by_rowids(range(1, first.chunks + 1)).values())
+    texts = [embedding_text(c, settings.embedding.embed_headers) for c in chunks]
+    snapshot.close()
+
+    # 1. raw fp32 encode of exactly the texts ingest embedded
+    from sentence_transformers import SentenceTransformer
+
+    from rag.embedders import resolve_model_path
+
+    raw = SentenceTransformer(str(resolve_model_path("bundled:all-MiniLM-L6-v2")), device="cpu")
+    raw.encode(["warm up"] * 8)
+    t0 = time.perf_counter()
+    raw.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+    raw_s = time.perf_counter() - t0
+
+    # 3. re-ingest, unchanged
+    t0 = time.perf_counter()
+    with IndexWriter.open(settings.index.path, embedder.name, embedder.dimension, settings.index) as writer:
+        again = ingest_folder(docs, writer, embedder, settings.ingest)
+    reingest_s = time.perf_counter() - t0
+
+    result = {
+        "machine": f"{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}",
+        "fast_bf16_cpu": cpu_has_fast_bf16(),
+        "embed_dtype": str(next(embedder._model.parameters()).dtype),
+        "files": args.files,
+        "chunks": first.chunks,
+        "mean_chunk_chars": round(sum(len(c.text) for c in chunks) / len(chunks)),
+        "raw_fp32_encode_chunks_per_s": round(len(texts) / raw_s, 1),
+        "ingest_chunks_per_s": round(first.chunks / ingest_s, 1),
+        "ingest_vs_raw": round((first.chunks / ingest_s) / (len(texts) / raw_s), 3),
+        "ingest_seconds": round(ingest_s, 2),
+        "reingest_seconds": round(reingest_s, 3),
+        "reingest_fraction": round(reingest_s / ingest_s, 4),
+        "reingest_embedded": again.embedded,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+    print(json.dumps(result, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()
