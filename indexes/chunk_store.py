@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
     text TEXT NOT NULL,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL,
+    tokens TEXT  -- keyword tokens joined by spaces; NULL until tokenized
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 """
@@ -85,15 +86,18 @@ class ChunkStore:
             (record.size, record.mtime_ns, record.source),
         )
 
-    def replace_file(self, record: FileRecord, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def replace_file(self, record: FileRecord, chunks: list[Chunk], vectors: np.ndarray,
+                     tokens: list[list[str]] | None = None) -> None:
         """Swap every chunk of ``record.source`` for ``chunks`` (one transaction with the caller's commit)."""
         self.remove_file(record.source)
+        token_rows = [" ".join(t) for t in tokens] if tokens is not None else [None] * len(chunks)
         self._conn.executemany(
-            f'INSERT INTO chunks (id, source, page, title, heading, start, "end", text, vector) VALUES (?,?,?,?,?,?,?,?,?)',
+            'INSERT INTO chunks (id, source, page, title, heading, start, "end", text, vector, tokens) '
+            "VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
                 (c.id, c.source, c.page, c.title, c.heading, c.start, c.end, c.text,
-                 np.asarray(v, dtype=np.float32).tobytes())
-                for c, v in zip(chunks, vectors, strict=True)
+                 np.asarray(v, dtype=np.float32).tobytes(), t)
+                for c, v, t in zip(chunks, vectors, token_rows, strict=True)
             ],
         )
         self._conn.execute(
@@ -135,8 +139,21 @@ class ChunkStore:
         rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({marks})", wanted)
         return {r[1]: _row_to_chunk(r) for r in rows}
 
-    def iter_texts(self) -> Iterator[tuple[int, str]]:
-        yield from self._conn.execute("SELECT rowid, text FROM chunks ORDER BY rowid")
+    def untokenized(self) -> list[Chunk]:
+        rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE tokens IS NULL ORDER BY rowid")
+        return [_row_to_chunk(r) for r in rows]
+
+    def set_tokens(self, items: list[tuple[str, list[str]]]) -> None:
+        self._conn.executemany("UPDATE chunks SET tokens = ? WHERE id = ?", [(" ".join(t), cid) for cid, t in items])
+
+    def clear_tokens(self) -> None:
+        self._conn.execute("UPDATE chunks SET tokens = NULL")
+
+    def tokens(self) -> tuple[np.ndarray, list[list[str]]]:
+        """All ``(rowids, token lists)`` in rowid order."""
+        rows = self._conn.execute("SELECT rowid, tokens FROM chunks ORDER BY rowid").fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return ids, [(r[1] or "").split() for r in rows]
 
     def copy_to(self, path: Path) -> "ChunkStore":
         """A consistent copy of this store at ``path`` (SQLite's online backup), opened for writing."""

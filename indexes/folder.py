@@ -29,6 +29,7 @@ from pathlib import Path
 
 from indexes.chunk_store import ChunkStore
 from indexes.embedding_cache import EmbeddingCache
+from indexes.keyword_store import KeywordIndex, build_keyword_index, load_keyword_index
 from indexes.manifest import Manifest
 from indexes.vector_store import build_faiss, read_faiss, write_faiss
 from rag.errors import IndexBusy, IndexCorrupt, IndexNotWritable, NotFound
@@ -85,6 +86,7 @@ class IndexSnapshot:
     manifest: Manifest
     store: ChunkStore
     faiss_index: object
+    keyword_index: KeywordIndex | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -103,9 +105,11 @@ def open_snapshot(root: Path, embedder: str | None = None, dimension: int | None
     try:
         store = ChunkStore.open_readonly(generation / CHUNKS)
         faiss_index = read_faiss(generation / VECTORS)
+        keyword_index = load_keyword_index(generation)
     except Exception as exc:
         raise IndexCorrupt(f"index generation {generation} cannot be read: {exc}") from exc
-    return IndexSnapshot(path=generation, manifest=manifest, store=store, faiss_index=faiss_index)
+    return IndexSnapshot(path=generation, manifest=manifest, store=store, faiss_index=faiss_index,
+                         keyword_index=keyword_index)
 
 
 class IndexWriter:
@@ -119,12 +123,14 @@ class IndexWriter:
     """
 
     def __init__(self, root: Path, embedder: str, dimension: int, settings: IndexSettings,
-                 hooks: tuple[CommitHook, ...] = ()) -> None:
+                 hooks: tuple[CommitHook, ...] = (), tokenizer=None) -> None:
         self.root = root
         self.embedder = embedder
         self.dimension = dimension
         self.settings = settings
         self.hooks = hooks
+        # The keyword tokenizer (callable text → tokens, with an ``id``), or None for no BM25 index.
+        self.tokenizer = tokenizer if settings.keyword else None
         self._lock_handle = None
         self._tmp: Path | None = None
         self._store: ChunkStore | None = None
@@ -133,8 +139,8 @@ class IndexWriter:
 
     @classmethod
     def open(cls, root: Path, embedder: str, dimension: int, settings: IndexSettings,
-             hooks: tuple[CommitHook, ...] = ()) -> "IndexWriter":
-        writer = cls(root, embedder, dimension, settings, hooks)
+             hooks: tuple[CommitHook, ...] = (), tokenizer=None) -> "IndexWriter":
+        writer = cls(root, embedder, dimension, settings, hooks, tokenizer)
         writer._enter()
         return writer
 
@@ -179,7 +185,18 @@ class IndexWriter:
                     self._store = source.copy_to(self._tmp / CHUNKS)
                 finally:
                     source.close()
+                if self.tokenizer is not None and self.base_manifest and self.base_manifest.tokenizer != self.tokenizer.id:
+                    self._store.clear_tokens()  # another tokenizer made these: tokenize again at commit
         return self._store
+
+    @property
+    def needs_rebuild(self) -> bool:
+        """True when the committed index lacks what these settings ask for (another tokenizer or index kind)."""
+        base = self.base_manifest
+        if base is None:
+            return False
+        wanted_tokenizer = self.tokenizer.id if self.tokenizer is not None else ""
+        return base.tokenizer != wanted_tokenizer or base.index_kind != self.settings.kind
 
     def committed_store(self) -> ChunkStore | None:
         """A read-only view of the last committed generation (what is on disk before this run)."""
@@ -193,9 +210,19 @@ class IndexWriter:
         assert self._tmp is not None
         ids, vectors = store.vectors(self.dimension)
         write_faiss(build_faiss(vectors, ids, self.dimension, self.settings), self._tmp / VECTORS)
+        del vectors
+        if self.tokenizer is not None:
+            from rag.retrieval.tokenize import keyword_text
+
+            missing = store.untokenized()
+            store.set_tokens([(c.id, self.tokenizer(keyword_text(c.title, c.heading, c.text))) for c in missing])
+            rowids, corpus = store.tokens()
+            build_keyword_index(self._tmp, rowids, corpus, self.settings.bm25_k1, self.settings.bm25_b)
+            store.commit()
         number = int(self._tmp.name[4:10])
         manifest = Manifest(
             embedder=self.embedder, dimension=self.dimension, index_kind=self.settings.kind,
+            tokenizer=self.tokenizer.id if self.tokenizer is not None else "",
             generation=number, files=store.file_count(), chunks=store.count(),
             updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )

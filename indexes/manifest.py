@@ -18,6 +18,7 @@ class Manifest:
     normalized: bool = True
     metric: str = "inner_product"
     index_kind: str = "flat"
+    tokenizer: str = ""  # the keyword tokenizer of the BM25 index ("" when there is none)
     schema_version: int = SCHEMA_VERSION
     generation: int = 0
     files: int = 0

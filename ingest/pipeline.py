@@ -27,6 +27,7 @@ from ingest.progress import Progress, SilentProgress
 from ingest.walk import discover
 from rag.embedders import Embedder
 from rag.errors import NotFound
+from rag.retrieval.tokenize import keyword_text
 from rag.settings import IngestSettings
 from rag.types import Chunk, FailedFile, IngestSummary
 
@@ -38,6 +39,7 @@ class _Parsed:
     record: FileRecord
     chunks: list[Chunk]
     is_update: bool
+    tokens: list[list[str]] | None
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _producer(candidates, known, settings: IngestSettings, token_length: Callable[[str], int],
-              out: queue.Queue, failed: list[FailedFile], stop: threading.Event) -> None:
+              keyword_tokenizer, out: queue.Queue, failed: list[FailedFile], stop: threading.Event) -> None:
     splitter = make_splitter(token_length, settings.chunk_tokens, settings.chunk_overlap)
     try:
         for rel, path, stat in candidates:
@@ -81,8 +83,11 @@ def _producer(candidates, known, settings: IngestSettings, token_length: Callabl
                 failed.append(FailedFile(rel, "empty file (no text)"))
                 out.put(None)
                 continue
+            tokens = None
+            if keyword_tokenizer is not None:
+                tokens = [keyword_tokenizer(keyword_text(c.title, c.heading, c.text)) for c in chunks]
             out.put(_Parsed(FileRecord(rel, record.sha256, record.size, record.mtime_ns, len(chunks)),
-                            chunks, previous is not None))
+                            chunks, previous is not None, tokens))
     finally:
         out.put(_DONE)
 
@@ -139,7 +144,7 @@ def ingest_folder(
     stop = threading.Event()
     thread = threading.Thread(
         target=_producer, name="foldrag-parse", daemon=True,
-        args=(candidates, known, settings, embedder.token_length, work, failed, stop),
+        args=(candidates, known, settings, embedder.token_length, writer.tokenizer, work, failed, stop),
     )
     thread.start()
     added = updated = embedded = 0
@@ -156,7 +161,7 @@ def ingest_folder(
         offset = 0
         for item in pending:
             n = len(item.chunks)
-            writer.store.replace_file(item.record, item.chunks, vectors[offset : offset + n])
+            writer.store.replace_file(item.record, item.chunks, vectors[offset : offset + n], item.tokens)
             offset += n
             if item.is_update:
                 updated += 1
@@ -187,7 +192,7 @@ def ingest_folder(
         thread.join()
         for source in removed:
             writer.store.remove_file(source)
-        if added or updated or removed:
+        if added or updated or removed or writer.needs_rebuild:
             for record in touched:
                 writer.store.touch_file(record)
             manifest = writer.commit()

@@ -66,6 +66,8 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     index: IndexOpt = None,
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="How many chunks.")] = 5,
+    mode: Annotated[Optional[str], typer.Option(help="dense | bm25 | hybrid | multi (default: multi with a generator, else hybrid).")] = None,
+    trace: Annotated[bool, typer.Option("--trace", help="Show the queries, each list's top ids, fused ranks and timings.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the chunks that best match QUERY, with score, source and page."""
@@ -75,10 +77,18 @@ def search(
     if not query.strip():
         raise InvalidInput("the query is empty")
     rag = build_rag(_settings(index))
-    hits = rag.search(query, k=k)
+    result = rag.retrieve(query, k=k, mode=mode)
+    hits = result.hits
     if as_json:
-        _print_json([h.to_json() for h in hits])
+        payload = [h.to_json() for h in hits]
+        _print_json({"hits": payload, "trace": result.trace.to_json()} if trace else payload)
         return
+    if trace:
+        t = result.trace
+        typer.echo(f"mode {t.mode}; queries: " + " | ".join(t.queries))
+        for note in t.notes:
+            typer.echo(f"note: {note}")
+        typer.echo("timings: " + ", ".join(f"{k} {v:.1f} ms" for k, v in t.timings_ms.items()))
     if not hits:
         typer.echo("no results (the index is empty)")
     for rank, hit in enumerate(hits, start=1):
@@ -87,6 +97,59 @@ def search(
         typer.echo(f"{rank}. [{hit.score:.3f}] {where}{heading}")
         snippet = " ".join(hit.chunk.text.split())
         typer.echo(f"   {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
+
+
+@app.command(name="eval")
+def evaluate(
+    dataset: Annotated[Path, typer.Argument(help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or a KorQuAD 1.0 .json file.")],
+    split: Annotated[str, typer.Option(help="BEIR qrels split.")] = "test",
+    mode: Annotated[Optional[list[str]], typer.Option("--mode", help="Mode to evaluate (repeatable).")] = None,
+    index: IndexOpt = None,
+    limit: Annotated[Optional[int], typer.Option(help="Evaluate only the first N queries.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """nDCG@10, Recall@10/100, MRR@10 and latency of retrieval on DATASET."""
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from ingest.progress import progress_for
+    from rag.build import build_rag
+    from rag.evaluation.datasets import load_dataset
+    from rag.evaluation.runner import default_eval_dir, documents_from_hits, evaluate as run_eval, write_corpus
+
+    data = load_dataset(dataset, split)
+    if limit:
+        kept = dict(list(data.queries.items())[:limit])
+        data = replace(data, queries=kept, qrels={q: data.qrels[q] for q in kept})
+    base = _settings(index)
+    work = default_eval_dir(data, dataset, base.embedding.model)
+    settings = base if index else _settings(work / "index")
+    rag = build_rag(settings)
+    mapping = write_corpus(data, work / "corpus")
+    summary = rag.ingest(work / "corpus", progress=progress_for(sys.stderr))
+    if summary.failed:
+        typer.echo(f"warning: {len(summary.failed)} corpus documents failed to ingest", err=True)
+    modes = mode or ["dense", "bm25", "hybrid"]
+    retrieval = settings.retrieval
+    depth = max(retrieval.candidates, 100)
+    rag.settings = settings.model_copy(update={"retrieval": retrieval.model_copy(update={"candidates": depth})})
+
+    def retrieve(text: str, m: str) -> list[str]:
+        return documents_from_hits(rag.retrieve(text, k=2 * depth, mode=m).hits, mapping)
+
+    with tqdm(total=len(data.queries) * len(modes), desc="eval", unit="q", file=sys.stderr,
+              disable=not sys.stderr.isatty()) as bar:
+        results = run_eval(data, retrieve, modes, progress=bar.update)
+    report = {"dataset": data.name, "split": data.split, "queries": len(data.queries), "results": results}
+    if as_json:
+        _print_json(report)
+        return
+    typer.echo(f"{data.name} ({data.split}): {len(data.queries)} queries, {len(data.corpus)} documents")
+    typer.echo(f"{'mode':8} {'nDCG@10':>8} {'R@10':>7} {'R@100':>7} {'MRR@10':>7} {'mean ms':>8} {'p95 ms':>8}")
+    for m, r in results.items():
+        typer.echo(f"{m:8} {r['ndcg@10']:8.4f} {r['recall@10']:7.4f} {r['recall@100']:7.4f} {r['mrr@10']:7.4f} "
+                   f"{r['latency_ms_mean']:8.1f} {r['latency_ms_p95']:8.1f}")
 
 
 @app.command()

@@ -41,6 +41,11 @@ class EmbeddingSettings(BaseModel):
         description="'auto' uses bfloat16 on CUDA and on CPUs with native bf16 (AMX or AVX512-BF16), float32 elsewhere.",
     )
     batch_size: int = Field(32, ge=1, le=4096, description="Texts per forward pass.")
+    languages: list[str] | None = Field(
+        None,
+        description="Languages the embedder understands (ISO codes, or '*'). None: ['en'] for the bundled "
+        "English-only MiniLM, ['*'] for any other model.",
+    )
     embed_headers: bool = Field(
         True, description="Prefix each chunk with its document title and heading before embedding."
     )
@@ -70,6 +75,30 @@ class IndexSettings(BaseModel):
     hnsw_ef_search: int = Field(128, ge=8, description="HNSW search breadth.")
     ivf_nlist: int = Field(0, ge=0, description="IVF cells; 0 picks 4*sqrt(n).")
     ivf_nprobe: int = Field(16, ge=1, description="IVF cells visited per query.")
+    keyword: bool = Field(True, description="Build the BM25 keyword index beside the vectors.")
+    bm25_k1: float = Field(1.2, gt=0, description="BM25 term-frequency saturation.")
+    bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation.")
+
+
+class RetrievalSettings(BaseModel):
+    mode: Literal["auto", "dense", "bm25", "hybrid", "multi"] = Field(
+        "auto", description="'auto' is 'multi' when a generator is configured, else 'hybrid'."
+    )
+    k: int = Field(5, ge=1, le=1000, description="Chunks returned.")
+    candidates: int = Field(50, ge=1, le=5000, description="Chunks taken from each ranked list before fusion.")
+    rrf_k: float = Field(60.0, ge=0, description="The k of Reciprocal Rank Fusion.")
+    dense_weight: float = Field(1.0, ge=0, description="RRF weight of dense lists.")
+    keyword_weight: float = Field(1.0, ge=0, description="RRF weight of BM25 lists.")
+    foreign_dense_weight: float = Field(
+        0.0, ge=0,
+        description="Multiplies the dense weight when the question is in a script the embedder does not know "
+        "(Korean with the English-only MiniLM): its dense ranks are near random there. At 0, dense results "
+        "only fill in after the keyword results.",
+    )
+    multi_queries: int = Field(3, ge=1, le=10, description="Rewrites asked of the LLM in 'multi' mode.")
+    reranker_model: str | None = Field(None, description="Local path of a sentence-transformers CrossEncoder.")
+    rerank_top: int = Field(20, ge=1, description="Fused chunks re-scored by the reranker.")
+    rerank_threshold: float | None = Field(None, description="Drop reranked chunks scoring below this.")
 
 
 class Settings(BaseSettings):
@@ -82,6 +111,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="Embedding model.")
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Folder ingestion.")
     index: IndexSettings = Field(default_factory=IndexSettings, description="Index storage.")
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings, description="Search and fusion.")
 
     @classmethod
     def settings_customise_sources(

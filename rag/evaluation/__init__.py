@@ -1,0 +1,1 @@
+"""`foldrag eval`: retrieval quality on public benchmarks (BEIR layout, KorQuAD 1.0)."""

@@ -1,0 +1,27 @@
+"""Keyword retrieval: BM25 over Kiwi/Snowball tokens."""
+
+from __future__ import annotations
+
+from indexes.folder import IndexSnapshot
+from rag.errors import IndexMismatch
+from rag.types import Hit
+
+
+class KeywordRetriever:
+    name = "bm25"
+
+    def __init__(self, snapshot: IndexSnapshot, tokenizer) -> None:
+        if snapshot.keyword_index is None:
+            raise IndexMismatch("this index has no keyword (BM25) index; run `foldrag ingest` again to build it")
+        if snapshot.manifest.tokenizer != tokenizer.id:
+            raise IndexMismatch(
+                f"the keyword index was built with tokenizer {snapshot.manifest.tokenizer!r}, not {tokenizer.id!r}; "
+                "run `foldrag ingest` again to rebuild it"
+            )
+        self._snapshot = snapshot
+        self._tokenizer = tokenizer
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        ranked = self._snapshot.keyword_index.search(self._tokenizer(query), k)
+        chunks = self._snapshot.store.by_rowids(r for r, _ in ranked)
+        return [Hit(chunks[r], s) for r, s in ranked if r in chunks]
