@@ -1,0 +1,111 @@
+"""Hybrid retrieval latency against 100,000 chunks, fusion cost, and index build time and memory.
+
+Usage:  .venv/bin/python bench/retrieval_speed.py [--chunks 100000] [--queries 200] [--json]
+
+The chunks are synthetic (Zipf-distributed words from a 50,000-word vocabulary, 60 words each)
+with random unit vectors standing in for embeddings, so that the build does not spend half an
+hour embedding; everything after that is foldrag's real code: the SQLite chunk store, the FAISS
+flat index, the BM25 index, and a hybrid query (the bundled MiniLM embeds the query, FAISS, BM25,
+RRF, chunk lookup). Embedding 100k chunks with the bundled model is reported separately in
+docs/BENCHMARKS.md from bench/ingest_throughput.py's rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+import timeit
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    from indexes.chunk_store import FileRecord
+    from indexes.folder import IndexWriter
+    from rag.build import build_rag
+    from rag.retrieval.fusion import reciprocal_rank_fusion
+    from rag.settings import Settings
+    from rag.types import Chunk
+
+    rng = np.random.default_rng(0)
+    vocab = np.array([f"w{i}" for i in range(50_000)])
+    ranks = np.minimum(rng.zipf(1.2, size=(args.chunks, 60)) - 1, len(vocab) - 1)
+    work = Path(tempfile.mkdtemp(prefix="foldrag-speed-"))
+    settings = Settings.load(index={"path": work / "index"})
+    rag = build_rag(settings)
+    embedder = rag.embedder
+    base_rss = rss_mb()
+
+    t0 = time.perf_counter()
+    per_file = 100
+    with IndexWriter.open(settings.index.path, embedder.name, embedder.dimension, settings.index,
+                          tokenizer=rag.tokenizer) as writer:
+        for f in range(0, args.chunks, per_file):
+            rows = range(f, min(f + per_file, args.chunks))
+            words = [vocab[ranks[i]].tolist() for i in rows]
+            chunks = [Chunk(id=f"c{i}", source=f"f{f}.txt", text=" ".join(w)) for i, w in zip(rows, words)]
+            vectors = rng.standard_normal((len(chunks), embedder.dimension)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            writer.store.replace_file(FileRecord(f"f{f}.txt", str(f), 1, 1), chunks, vectors, words)
+        writer.commit()
+    build_s = time.perf_counter() - t0
+    index_mb = sum(p.stat().st_size for p in settings.index.path.rglob("*") if p.is_file()) / 1e6
+
+    t0 = time.perf_counter()
+    retriever = rag.retriever("hybrid")
+    open_s = time.perf_counter() - t0
+    loaded_rss = rss_mb()
+    queries = [" ".join(vocab[rng.integers(0, 2000, size=4)]) for _ in range(args.queries)]
+    for q in queries[:10]:
+        retriever.retrieve(q, k=10, mode="hybrid")
+    latencies = []
+    for q in queries:
+        t0 = time.perf_counter()
+        retriever.retrieve(q, k=10, mode="hybrid")
+        latencies.append((time.perf_counter() - t0) * 1000)
+    stages = retriever.retrieve(queries[0], k=10, mode="hybrid").trace.timings_ms
+
+    lists = [[f"id{rng.integers(0, 400)}" for _ in range(50)] for _ in range(8)]
+    fusion_ms = min(timeit.repeat(lambda: reciprocal_rank_fusion(lists), number=100, repeat=5)) / 100 * 1000
+
+    result = {
+        "chunks": args.chunks,
+        "build_seconds_excluding_embedding": round(build_s, 1),
+        "index_folder_mb": round(index_mb, 1),
+        "open_seconds": round(open_s, 2),
+        "rss_mb_after_open": round(loaded_rss),
+        "rss_mb_added_by_index": round(loaded_rss - base_rss),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "hybrid_p50_ms": round(float(np.percentile(latencies, 50)), 2),
+        "hybrid_p95_ms": round(float(np.percentile(latencies, 95)), 2),
+        "one_query_stages_ms": {k: round(v, 2) for k, v in stages.items()},
+        "fusion_8x50_ms": round(fusion_ms, 4),
+    }
+    print(json.dumps(result, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()
