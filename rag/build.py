@@ -36,13 +36,32 @@ def build_reranker(settings: Settings):
     return CrossEncoderReranker.load(cfg.reranker_model, threshold=cfg.rerank_threshold)
 
 
-def build_rag(settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None) -> Foldrag:
-    """Wire a ``Foldrag`` for ``settings``; models load lazily, on first use."""
+def build_generator(settings: Settings) -> Generator | None:
+    if settings.generation.model.lower() == "none":
+        return None
+    from rag.generation.transformers_backend import TransformersGenerator
+
+    return TransformersGenerator.load(settings.generation)
+
+
+def build_rag(settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None,
+              *, with_generator: bool = False) -> Foldrag:
+    """Wire a ``Foldrag`` for ``settings``; models load lazily, on first use.
+
+    The configured LLM is loaded only when ``with_generator`` is true (``ask``, ``multi`` search, the
+    server), so ingest and plain search never pay for it.
+    """
+    if generator is not None:
+        generator_factory = lambda: generator  # noqa: E731
+    elif with_generator:
+        generator_factory = lambda: build_generator(settings)  # noqa: E731
+    else:
+        generator_factory = lambda: None  # noqa: E731
     return Foldrag(
         settings,
         embedder_factory=(lambda: embedder) if embedder else (lambda: build_embedder(settings)),
         tokenizer=KeywordTokenizer(),
-        generator_factory=lambda: generator,
+        generator_factory=generator_factory,
         reranker_factory=lambda: build_reranker(settings),
         embedder_languages=embedder_languages(settings),
     )

@@ -76,7 +76,7 @@ def search(
 
     if not query.strip():
         raise InvalidInput("the query is empty")
-    rag = build_rag(_settings(index))
+    rag = build_rag(_settings(index), with_generator=(mode == "multi"))
     result = rag.retrieve(query, k=k, mode=mode)
     hits = result.hits
     if as_json:
@@ -97,6 +97,45 @@ def search(
         typer.echo(f"{rank}. [{hit.score:.3f}] {where}{heading}")
         snippet = " ".join(hit.chunk.text.split())
         typer.echo(f"   {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    index: IndexOpt = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=100, help="Chunks retrieved.")] = 5,
+    mode: Annotated[Optional[str], typer.Option(help="Retrieval mode (default: multi with a generator).")] = None,
+    stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is generated.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer QUESTION from the index with the local LLM, citing the sources used."""
+    from rag.build import build_rag
+    from rag.errors import InvalidInput
+
+    if not question.strip():
+        raise InvalidInput("the question is empty")
+    rag = build_rag(_settings(index), with_generator=True)
+    answer = None
+    for event in rag.answerer().stream(question, k=k, mode=mode):
+        if event.kind == "token" and stream and not as_json:
+            typer.echo(event.data, nl=False)
+        elif event.kind == "done":
+            answer = event.data
+    if as_json:
+        _print_json(answer.to_json())
+        return
+    if stream:
+        typer.echo("")
+    else:
+        typer.echo(answer.answer)
+    if answer.reasoning:
+        typer.echo(f"\n(reasoning: {len(answer.reasoning)} characters; --json shows it)")
+    typer.echo("\nSources:" if answer.citations else "\nSources: none cited")
+    for c in answer.citations:
+        typer.echo(f"  [{c.n}] {c.source}" + (f" p.{c.page}" if c.page else ""))
+    t = answer.timings
+    typer.echo(f"\nretrieve {t['retrieve_s']:.2f}s, first token {t['first_token_s']:.2f}s, "
+               f"generate {t['generate_s']:.2f}s, {t['tokens_per_s']:.1f} tokens/s; queries: " + " | ".join(answer.queries))
 
 
 @app.command(name="eval")

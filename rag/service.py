@@ -122,6 +122,16 @@ class Foldrag:
     def search(self, query: str, k: int = 5, mode: str | None = None) -> list[Hit]:
         return list(self.retrieve(query, k=k, mode=mode).hits)
 
+    def answerer(self):
+        """Question answering over this index with the configured generator."""
+        from rag.answering import Answerer
+        from rag.errors import ModelUnavailable
+
+        generator = self.generator
+        if generator is None:
+            raise ModelUnavailable("no generation model is configured (generation.model = 'none')")
+        return Answerer(self, generator, self.settings.generation)
+
     def close(self) -> None:
         if self._snapshot is not None:
             self._snapshot.close()

@@ -42,3 +42,41 @@ class HashEmbedder:
     @property
     def embedded(self) -> int:
         return sum(self.calls)
+
+
+class ScriptedChat:
+    """A scripted generator for the answer pipeline: replies in order, streamed in small pieces.
+
+    ``prompt_tokens`` counts words, so packing tests can reason about budgets.
+    """
+
+    name = "scripted-chat"
+    context_window = 4096
+
+    def __init__(self, *replies: str, preset=None, piece: int = 3) -> None:
+        from rag.generation.presets import PRESETS
+
+        self.replies = list(replies)
+        self.preset = preset or PRESETS["chatml"]
+        self.piece = piece
+        self.calls: list[list[dict]] = []
+        self.closed = 0
+        self.yielded = 0
+        self.last_stats = {"tokens_per_s": 42.0}
+
+    def prompt_tokens(self, messages) -> int:
+        return sum(len(m["content"].split()) + 4 for m in messages)
+
+    def generate(self, messages, **kwargs) -> str:
+        self.calls.append(messages)
+        return self.replies.pop(0)
+
+    def stream(self, messages, **kwargs):
+        self.calls.append(messages)
+        text = self.replies.pop(0)
+        try:
+            for i in range(0, len(text), self.piece):
+                self.yielded += 1
+                yield text[i : i + self.piece]
+        finally:
+            self.closed += 1

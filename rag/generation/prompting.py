@@ -1,0 +1,69 @@
+"""The grounded-answer prompt foldrag owns, context packing by tokens, and follow-up condensing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rag.errors import InvalidInput
+from rag.retrieval.tokenize import has_hangul
+from rag.types import Hit
+
+INSTRUCTIONS = (
+    "Answer the question using only the numbered sources. After each fact, cite its source number in "
+    "square brackets, like [1] or [2]. If the sources do not contain the answer, say that the documents "
+    "do not say. Keep the answer short."
+)
+KOREAN = " 질문이 한국어이므로 한국어로 답하세요."
+NO_SOURCES = "(no sources were found)"
+
+CONDENSE = (
+    "Rewrite the last question so that it can be understood without the conversation. Keep its language. "
+    "Reply with the rewritten question only.\n\nConversation:\n{history}\n\nLast question: {question}"
+)
+
+
+def instructions_for(question: str) -> str:
+    return INSTRUCTIONS + (KOREAN if has_hangul(question) else "")
+
+
+def format_source(n: int, hit: Hit) -> str:
+    where = hit.chunk.source + (f", p. {hit.chunk.page}" if hit.chunk.page else "")
+    return f"[{n}] ({where})\n{hit.chunk.text.strip()}"
+
+
+def build_messages(question: str, sources: Sequence[Hit], history: Sequence[dict[str, str]] = ()) -> list[dict[str, str]]:
+    body = "\n\n".join(format_source(n, h) for n, h in enumerate(sources, start=1)) or NO_SOURCES
+    messages = [{"role": "system", "content": instructions_for(question)}]
+    messages += [dict(m) for m in history if m.get("role") in ("user", "assistant")]
+    messages.append({"role": "user", "content": f"Sources:\n{body}\n\nQuestion: {question}"})
+    return messages
+
+
+def pack_context(
+    question: str,
+    hits: Sequence[Hit],
+    count_prompt_tokens: Callable[[list[dict[str, str]]], int],
+    budget: int,
+    history: Sequence[dict[str, str]] = (),
+) -> tuple[list[Hit], list[dict[str, str]]]:
+    """Choose the sources (best first) and history turns that fit ``budget`` prompt tokens.
+
+    The instructions and the question are never cut: if they alone exceed the budget, InvalidInput.
+    Older history turns go first when space is short; a source that does not fit whole is skipped
+    and smaller ones after it may still be taken.
+    """
+    history = list(history)
+    while count_prompt_tokens(build_messages(question, [], history)) > budget:
+        if not history:
+            raise InvalidInput(f"the question alone is longer than the model's prompt budget ({budget} tokens)")
+        history = history[1:]
+    chosen: list[Hit] = []
+    for hit in hits:
+        if count_prompt_tokens(build_messages(question, chosen + [hit], history)) <= budget:
+            chosen.append(hit)
+    return chosen, history
+
+
+def condense_messages(question: str, history: Sequence[dict[str, str]], max_turns: int = 6) -> list[dict[str, str]]:
+    lines = [f"{m['role']}: {m['content']}" for m in list(history)[-max_turns:] if m.get("role") in ("user", "assistant")]
+    return [{"role": "user", "content": CONDENSE.format(history="\n".join(lines), question=question)}]

@@ -1,0 +1,230 @@
+"""Local generation with transformers/torch: CPU, full GPU, or layers split across GPU, CPU and disk.
+
+Example::
+
+    gen = TransformersGenerator.load(settings.generation)
+    for piece in gen.stream([{"role": "user", "content": "Hi"}], max_tokens=32):
+        print(piece, end="")
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from rag.errors import MissingDependency, ModelUnavailable
+from rag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, plan_offload
+from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
+from rag.hardware import cpu_has_fast_bf16, cuda_available
+
+log = logging.getLogger("foldrag.generation")
+
+
+def parse_bytes(text: str | None) -> int | None:
+    """'6GiB', '512MB', '2000000' → bytes."""
+    if text is None:
+        return None
+    units = {"kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 10**3, "mb": 10**6, "gb": 10**9, "b": 1}
+    lowered = text.strip().lower()
+    for unit, factor in units.items():
+        if lowered.endswith(unit):
+            return int(float(lowered[: -len(unit)]) * factor)
+    return int(float(lowered))
+
+
+def pick_dtype(setting: str, on_cuda: bool) -> str:
+    if setting != "auto":
+        return setting
+    if on_cuda:
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    # On the CPU bf16 only pays off with native support; emulated bf16 is several times slower.
+    return "bfloat16" if cpu_has_fast_bf16() else "float32"
+
+
+class _Cancelled:
+    """A stopping criterion that ends generation when the consumer has gone away."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+class TransformersGenerator:
+    def __init__(self, model, tokenizer, preset: Preset, name: str, plan: OffloadPlan | None = None) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.preset = preset
+        self.name = name
+        self.plan = plan
+        self.context_window = int(getattr(model.config, "max_position_embeddings", 4096) or 4096)
+        self.last_stats: dict[str, float] = {}
+
+    @classmethod
+    def load(cls, cfg) -> "TransformersGenerator":
+        """Load per ``GenerationSettings``: device, gpu_layers/max_gpu_memory, offload_folder, dtype, 4-bit."""
+        import torch
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+        from rag.generation.model_files import resolve_model_folder
+
+        folder = resolve_model_folder(cfg.model, Path(cfg.cache_dir) if cfg.cache_dir else _default_cache())
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        want_cuda = cfg.device in ("auto", "cuda")
+        has_cuda = cuda_available()
+        if cfg.device == "cuda" and not has_cuda:
+            log.warning("generation.device is 'cuda' but CUDA is not available: running on the CPU")
+        on_cuda = want_cuda and has_cuda
+        dtype = getattr(torch, pick_dtype(cfg.dtype, on_cuda))
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        kwargs: dict = {"dtype": dtype}
+        plan = None
+        if on_cuda:
+            from accelerate import init_empty_weights
+
+            config = AutoConfig.from_pretrained(str(folder))
+            with init_empty_weights():
+                skeleton = AutoModelForCausalLM.from_config(config, dtype=dtype)
+            plan = plan_offload(
+                measure_model(skeleton), cuda=True, free_vram=free_cuda_memory(), gpu_layers=cfg.gpu_layers,
+                max_gpu_memory=parse_bytes(cfg.max_gpu_memory), offload_folder=cfg.offload_folder,
+            )
+            kwargs["device_map"] = plan.device_map
+            if cfg.offload_folder:
+                kwargs["offload_folder"] = cfg.offload_folder
+            if cfg.load_in_4bit:
+                try:
+                    from transformers import BitsAndBytesConfig
+                    import bitsandbytes  # noqa: F401
+                except ImportError as exc:
+                    raise MissingDependency("load_in_4bit needs bitsandbytes: pip install bitsandbytes") from exc
+                kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype)
+        elif cfg.offload_folder:
+            # CPU with disk offload: layers beyond generation.cpu_memory live in offload_folder.
+            from accelerate import init_empty_weights
+
+            config = AutoConfig.from_pretrained(str(folder))
+            with init_empty_weights():
+                skeleton = AutoModelForCausalLM.from_config(config, dtype=dtype)
+            plan = plan_offload(measure_model(skeleton), cuda=False, cpu_memory=parse_bytes(cfg.cpu_memory),
+                                offload_folder=cfg.offload_folder)
+            kwargs["device_map"] = plan.device_map
+            kwargs["offload_folder"] = cfg.offload_folder
+        try:
+            model = AutoModelForCausalLM.from_pretrained(str(folder), **kwargs)
+        except Exception as exc:
+            raise ModelUnavailable(f"could not load generation model from {folder}: {exc}") from exc
+        model.eval()
+        if plan is not None:
+            for note in plan.notes:
+                log.warning(note)
+            log.info("offload plan: %s", plan.describe())
+            for module, device in plan.device_map.items():
+                log.debug("%s -> %s", module, device)
+        preset = PRESETS[cfg.preset] if cfg.preset != "auto" else detect_preset(f"{cfg.model} {folder.name}", tokenizer.chat_template)
+        return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=plan)
+
+    # -- tokens
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def prompt_ids(self, messages: list[dict[str, str]]):
+        messages = apply_preset(messages, self.preset)
+        encoded = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                     return_dict=True)
+        return encoded["input_ids"]
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        return int(self.prompt_ids(messages).shape[1])
+
+    # -- generation
+    def generate(self, messages: list[dict[str, str]], *, max_tokens: int = 256,
+                 temperature: float | None = None, stop: tuple[str, ...] = ()) -> str:
+        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
+
+    def stream(self, messages: list[dict[str, str]], *, max_tokens: int = 256,
+               temperature: float | None = None, stop: tuple[str, ...] = ()) -> Iterator[str]:
+        """Yield text pieces as they are generated. Closing the iterator stops the generation."""
+        import time
+
+        import torch
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+        input_ids = self.prompt_ids(messages).to(self.model.device)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+        cancel = threading.Event()
+        temperature = self.preset.temperature if temperature is None else temperature
+        stops = tuple(dict.fromkeys(tuple(stop) + self.preset.stop))
+        kwargs = dict(
+            input_ids=input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_tokens,
+            streamer=streamer, stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
+            pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+        )
+        if stops:
+            kwargs.update(stop_strings=list(stops), tokenizer=self.tokenizer)
+        if temperature and temperature > 0:
+            kwargs.update(do_sample=True, temperature=temperature, top_p=self.preset.top_p)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with torch.inference_mode():
+                    self.model.generate(**kwargs)
+            except BaseException as exc:  # surfaced in the consumer's thread below
+                errors.append(exc)
+                streamer.end()
+
+        t0 = time.perf_counter()
+        first = None
+        pieces = 0
+        thread = threading.Thread(target=run, name="foldrag-generate", daemon=True)
+        thread.start()
+        emitted = ""
+        try:
+            for piece in streamer:
+                if not piece:
+                    continue
+                if first is None:
+                    first = time.perf_counter() - t0
+                pieces += 1
+                emitted += piece
+                cut = _stop_at(emitted, stops)
+                if cut is not None:
+                    tail = piece[: max(0, len(piece) - (len(emitted) - cut))]
+                    if tail:
+                        yield tail
+                    break
+                yield piece
+        finally:
+            cancel.set()
+            thread.join()
+            total = time.perf_counter() - t0
+            new_tokens = len(self.tokenizer.encode(emitted, add_special_tokens=False)) if emitted else 0
+            self.last_stats = {
+                "prompt_tokens": int(input_ids.shape[1]), "new_tokens": new_tokens,
+                "first_token_s": first or total, "total_s": total,
+                "tokens_per_s": (new_tokens - 1) / (total - first) if first and new_tokens > 1 and total > first else 0.0,
+            }
+        if errors:
+            raise errors[0]
+
+
+def _stop_at(text: str, stops: tuple[str, ...]) -> int | None:
+    positions = [text.find(s) for s in stops if s and s in text]
+    return min(positions) if positions else None
+
+
+def _default_cache() -> Path:
+    from rag.generation.model_files import default_model_cache
+
+    return default_model_cache()

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import pytest
+
+from rag.build import build_rag
+from rag.errors import InvalidInput
+from rag.generation.citations import clean_citations
+from rag.generation.presets import PRESETS, apply_preset, detect_preset
+from rag.generation.prompting import build_messages, pack_context
+from rag.types import Chunk, Hit
+from tests.fakes import ScriptedChat
+
+
+def _hit(n, text="text", source=None, page=None):
+    return Hit(Chunk(id=f"c{n}", source=source or f"doc{n}.md", text=text, page=page), 1.0 / n)
+
+
+def test_citations_out_of_range_are_dropped_and_order_kept():
+    sources = [_hit(1), _hit(2, page=3)]
+    text, cites = clean_citations("Paris [2]. Also [7] and [1, 9]. Again [2].", sources)
+    assert text == "Paris [2]. Also and [1]. Again [2]."
+    assert [(c.n, c.chunk_id, c.page) for c in cites] == [(2, "c2", 3), (1, "c1", None)]
+
+
+def test_no_markers_no_citations_and_trailing_broken_char():
+    text, cites = clean_citations("I don't know\ufffd", [_hit(1)])
+    assert (text, cites) == ("I don't know", [])
+
+
+def _count(messages):
+    return sum(len(m["content"].split()) for m in messages)
+
+
+def test_packing_fills_to_the_budget_best_first_and_skips_what_does_not_fit():
+    hits = [_hit(1, "a " * 30), _hit(2, "b " * 200), _hit(3, "c " * 20)]
+    base = _count(build_messages("q?", []))
+    budget = base + 30 + 20 + 12
+    chosen, _ = pack_context("q?", hits, _count, budget)
+    assert [h.chunk.id for h in chosen] == ["c1", "c3"]
+    assert _count(build_messages("q?", chosen)) <= budget
+
+
+def test_packing_at_the_exact_edge():
+    hits = [_hit(1, "a " * 10)]
+    exact = _count(build_messages("q?", hits))
+    assert pack_context("q?", hits, _count, exact)[0] == hits
+    assert pack_context("q?", hits, _count, exact - 1)[0] == []
+
+
+def test_packing_never_cuts_the_question_but_drops_old_history():
+    history = [{"role": "user", "content": "old " * 50}, {"role": "assistant", "content": "reply"}]
+    need = _count(build_messages("q?", [], history[1:]))
+    _, kept = pack_context("q?", [], _count, need, history)
+    assert kept == history[1:]
+    with pytest.raises(InvalidInput, match="question alone"):
+        pack_context("word " * 500, [], _count, 100)
+
+
+def test_presets():
+    assert detect_preset("x/DeepSeek-R1-Distill-Qwen-7B", None).name == "deepseek-r1"
+    assert detect_preset("llama", "<|start_header_id|>user").name == "llama3"
+    assert detect_preset("smol", "<|im_start|>").name == "chatml"
+    folded = apply_preset([{"role": "system", "content": "RULES"}, {"role": "user", "content": "Q"}], PRESETS["deepseek-r1"])
+    assert folded == [{"role": "user", "content": "RULES\n\nQ"}]
+    assert PRESETS["deepseek-r1"].temperature == 0.6 and PRESETS["deepseek-r1"].top_p == 0.95
+
+
+@pytest.fixture
+def rag_with(tmp_path, settings, fake_embedder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "paris.md").write_text("# France\n\nThe capital of France is Paris.")
+    (docs / "seoul.md").write_text("# 한국\n\n한국의 수도는 서울입니다.")
+
+    def make(generator):
+        settings_ = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"mode": "hybrid"})})
+        rag = build_rag(settings_, embedder=fake_embedder, generator=generator)
+        rag.ingest(docs)
+        return rag
+
+    return make
+
+
+def test_answer_events_order_and_citations(rag_with):
+    gen = ScriptedChat("Paris is the capital [1]. [5]")
+    rag = rag_with(gen)
+    events = list(rag.answerer().stream("capital of France"))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "queries" and kinds[1] == "sources" and kinds[-1] == "done"
+    assert set(kinds[2:-1]) == {"token"}
+    answer = events[-1].data
+    assert answer.answer == "Paris is the capital [1]."
+    assert [(c.n, c.source) for c in answer.citations] == [(1, events[1].data[0].chunk.source)]
+    assert events[1].data[0].chunk.source == "paris.md"
+    assert {"retrieve_s", "first_token_s", "generate_s", "tokens_per_s"} <= set(answer.timings)
+    prompt = gen.calls[0][-1]["content"]
+    assert "[1] (paris.md)" in prompt and prompt.endswith("Question: capital of France")
+
+
+def test_korean_question_asks_for_a_korean_answer(rag_with):
+    gen = ScriptedChat("서울입니다 [1].")
+    rag_with(gen).answerer().ask("한국의 수도는?")
+    assert "한국어로 답하세요" in gen.calls[0][0]["content"]
+
+
+def test_reasoning_is_separated_and_never_cited(rag_with):
+    gen = ScriptedChat("thinking about [1] and [2]</think>The answer is Paris [1].", preset=PRESETS["deepseek-r1"])
+    answer = rag_with(gen).answerer().ask("capital of France")
+    assert answer.reasoning == "thinking about [1] and [2]"
+    assert answer.answer == "The answer is Paris [1]."
+    assert [c.n for c in answer.citations] == [1]
+
+
+def test_follow_up_is_condensed_before_retrieval(rag_with):
+    gen = ScriptedChat("What is the capital of France?", "Paris [1].")
+    history = [{"role": "user", "content": "Tell me about France"}, {"role": "assistant", "content": "A country."}]
+    answer = rag_with(gen).answerer().ask("and its capital?", history=history)
+    assert answer.standalone_question == "What is the capital of France?"
+    assert answer.queries[0] == "What is the capital of France?"
+    assert "Tell me about France" in gen.calls[0][0]["content"]
+    assert [m["content"] for m in gen.calls[1][1:3]] == ["Tell me about France", "A country."]
+
+
+def test_consumer_going_away_closes_the_generation(rag_with):
+    gen = ScriptedChat("word " * 200, piece=5)
+    stream = rag_with(gen).answerer().stream("capital of France")
+    for event in stream:
+        if event.kind == "token":
+            break
+    stream.close()
+    assert gen.closed == 1 and gen.yielded < 10
