@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.errors import InvalidInput
+from rag.generation.attribution import infer_citations
 from rag.generation.citations import Citation, clean_citations
 from rag.generation.prompting import build_messages, condense_messages, pack_context
 from rag.generation.thinking import ThinkSplitter
@@ -30,10 +31,12 @@ class Answer:
     timings: dict[str, float]
     question: str = ""
     standalone_question: str = ""
+    citation_method: str = "model"  # model: [n] written by the LLM; inferred: attributed by overlap; none
 
     def to_json(self) -> dict[str, Any]:
         return {"answer": self.answer, "reasoning": self.reasoning,
-                "citations": [c.to_json() for c in self.citations], "queries": list(self.queries),
+                "citations": [c.to_json() for c in self.citations], "citation_method": self.citation_method,
+                "queries": list(self.queries),
                 "timings": {k: round(v, 4) for k, v in self.timings.items()}}
 
 
@@ -46,10 +49,11 @@ class Event:
 
 
 class Answerer:
-    def __init__(self, rag, generator, settings: GenerationSettings) -> None:
+    def __init__(self, rag, generator, settings: GenerationSettings, tokenizer) -> None:
         self._rag = rag
         self._generator = generator
         self._settings = settings
+        self._tokenizer = tokenizer  # the keyword tokenizer, for inferred citations
 
     def ask(self, question: str, *, history: Sequence[dict[str, str]] = (), k: int | None = None,
             mode: str | None = None) -> Answer:
@@ -120,6 +124,12 @@ class Answerer:
                         "tokens_per_s": float(stats.get("tokens_per_s", 0.0)),
                         "total_s": time.perf_counter() - t_start})
         text, citations = clean_citations(splitter.answer, sources)
+        method = "model"
+        if not citations and self._settings.infer_citations and sources:
+            text, citations = clean_citations(infer_citations(text, sources, self._tokenizer), sources)
+            method = "inferred" if citations else "none"
+        elif not citations:
+            method = "none"
         yield Event("done", Answer(answer=text, reasoning=splitter.reasoning.strip(), citations=tuple(citations),
                                    queries=tuple(retrieval.trace.queries), timings=timings,
-                                   question=question, standalone_question=standalone))
+                                   question=question, standalone_question=standalone, citation_method=method))

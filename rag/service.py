@@ -130,7 +130,7 @@ class Foldrag:
         generator = self.generator
         if generator is None:
             raise ModelUnavailable("no generation model is configured (generation.model = 'none')")
-        return Answerer(self, generator, self.settings.generation)
+        return Answerer(self, generator, self.settings.generation, self.tokenizer)
 
     def close(self) -> None:
         if self._snapshot is not None:

@@ -127,6 +127,10 @@ class GenerationSettings(BaseModel):
         1536, ge=256, description="Prompt budget in tokens (capped by the model's window): instructions, "
         "question and history first, then sources best-first until full."
     )
+    infer_citations: bool = Field(
+        True, description="When the model writes no [n] markers, attribute each answer sentence to the source "
+        "covering most of its keywords (marked citation_method='inferred')."
+    )
     cache_dir: str | None = Field(None, description="Where converted GGUF models are kept (default ~/.cache/foldrag/models).")
 
 

@@ -129,3 +129,16 @@ def test_consumer_going_away_closes_the_generation(rag_with):
             break
     stream.close()
     assert gen.closed == 1 and gen.yielded < 10
+
+
+def test_inferred_citations_when_the_model_writes_none(rag_with):
+    gen = ScriptedChat("The capital of France is Paris. I like trains.")
+    answer = rag_with(gen).answerer().ask("capital of France")
+    assert answer.citation_method == "inferred"
+    assert answer.answer == "The capital of France is Paris [1]. I like trains."
+    assert [c.source for c in answer.citations] == ["paris.md"]
+
+
+def test_model_citations_are_kept_as_written(rag_with):
+    answer = rag_with(ScriptedChat("Paris [1].")).answerer().ask("capital of France")
+    assert answer.citation_method == "model"

@@ -1,0 +1,42 @@
+"""Citations for answers that carry none: each sentence is attributed to the source it overlaps most.
+
+Small local models (the bundled 135M one among them) often answer from the sources without
+writing [n] markers. Rather than return an answer that cites nothing, foldrag can attribute each
+answer sentence to the source whose keywords cover most of the sentence's keywords, and says so
+in the answer (``citation_method: "inferred"``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from rag.types import Hit
+
+_SENTENCE = re.compile(r"[^.!?。\n]+(?:[.!?。]+|$)", re.MULTILINE)
+
+
+def infer_citations(answer: str, sources: list[Hit], tokenize: Callable[[str], list[str]],
+                    min_overlap: float = 0.5) -> str:
+    """``answer`` with ``[n]`` appended to each sentence that is mostly covered by source n."""
+    if not sources:
+        return answer
+    source_tokens = [set(tokenize(h.chunk.text)) for h in sources]
+    out: list[str] = []
+    last = 0
+    for match in _SENTENCE.finditer(answer):
+        sentence = match.group(0)
+        words = set(tokenize(sentence))
+        if not words:
+            continue
+        overlaps = [len(words & s) / len(words) for s in source_tokens]
+        best = max(range(len(sources)), key=lambda i: overlaps[i])
+        if overlaps[best] < min_overlap:
+            continue
+        body = sentence.rstrip()
+        stripped = body.rstrip(".!?。")
+        ending = body[len(stripped):]
+        out.append(answer[last:match.start()] + f"{stripped} [{best + 1}]{ending}" + sentence[len(body):])
+        last = match.end()
+    out.append(answer[last:])
+    return "".join(out)

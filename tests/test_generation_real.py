@@ -1,0 +1,98 @@
+"""The bundled SmolLM2-135M-Instruct through foldrag's generator: answers, citations, streaming, offload."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def generator():
+    from rag.generation.transformers_backend import TransformersGenerator
+    from rag.settings import GenerationSettings
+
+    return TransformersGenerator.load(GenerationSettings(device="cpu"))
+
+
+def test_bundled_model_loads_with_its_preset(generator):
+    assert generator.preset.name == "chatml"
+    assert generator.plan is None  # CPU, no offload
+    assert "Paris" in generator.generate([{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
+
+
+def test_stop_strings_and_max_tokens(generator):
+    text = generator.generate([{"role": "user", "content": "List three fruits, one per line, numbered."}],
+                              max_tokens=40, stop=("2.",))
+    assert "2." not in text and text.strip()
+    generator.generate([{"role": "user", "content": "Count from one to one hundred in words."}], max_tokens=8)
+    assert generator.last_stats["new_tokens"] <= 9
+
+
+def test_closing_the_stream_stops_generation(generator):
+    stream = generator.stream([{"role": "user", "content": "Count from one to one hundred in words."}], max_tokens=300)
+    pieces = [next(stream) for _ in range(3)]
+    stream.close()
+    assert pieces and generator.last_stats["new_tokens"] < 40
+    assert generator.last_stats["total_s"] < 20
+
+
+def test_answers_from_an_indexed_folder_and_cites_the_right_source(tmp_path, generator, real_embedder):
+    from rag.build import build_rag
+    from rag.settings import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lighthouse.md").write_text("# Lighthouse\n\nThe Pelican Point lighthouse was built in 1891 and painted red.")
+    (docs / "bakery.md").write_text("# Bakery\n\nThe corner bakery sells sourdough bread every morning.")
+    settings = Settings.load(index={"path": tmp_path / "idx"}, retrieval={"mode": "hybrid"})
+    rag = build_rag(settings, embedder=real_embedder, generator=generator)
+    rag.ingest(docs)
+    answer = rag.answerer().ask("When was the Pelican Point lighthouse built?", k=2)
+    assert "1891" in answer.answer
+    assert [c.source for c in answer.citations] == ["lighthouse.md"]
+    assert answer.timings["tokens_per_s"] > 0
+
+
+def test_disk_offload_on_the_cpu(tmp_path):
+    from rag.generation.transformers_backend import TransformersGenerator
+    from rag.settings import GenerationSettings
+
+    gen = TransformersGenerator.load(GenerationSettings(device="cpu", offload_folder=str(tmp_path / "off"),
+                                                        cpu_memory="60MB"))
+    assert gen.plan.disk_layers > 0
+    assert "disk" in set(gen.plan.device_map.values())
+    assert "Paris" in gen.generate([{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
+
+
+def test_missing_local_model_is_a_clear_error(tmp_path):
+    out = run_cli("ask", "hi", "--index", str(tmp_path / "idx"),
+                  env={"FOLDRAG_GENERATION__MODEL": str(tmp_path / "no-model")})
+    # the index check comes first; give it an index so the model check is what fails
+    assert out.returncode != 0
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("hello world")
+    assert run_cli("ingest", str(docs), "--index", str(tmp_path / "idx")).returncode == 0
+    out = run_cli("ask", "hi", "--index", str(tmp_path / "idx"), "--mode", "hybrid",
+                  env={"FOLDRAG_GENERATION__MODEL": str(tmp_path / "no-model")})
+    assert out.returncode == 8
+    assert "generation model not found" in out.stderr and str(tmp_path / "no-model") in out.stderr
+
+
+def test_ask_cli_json(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lighthouse.md").write_text("# Lighthouse\n\nThe Pelican Point lighthouse was built in 1891 and painted red.")
+    assert run_cli("ingest", str(docs), "--index", str(tmp_path / "idx")).returncode == 0
+    out = run_cli("ask", "When was the Pelican Point lighthouse built?", "--index", str(tmp_path / "idx"),
+                  "--mode", "hybrid", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert set(data) >= {"answer", "reasoning", "citations", "queries", "timings"}
+    assert "1891" in data["answer"] and data["citations"][0]["source"] == "lighthouse.md"
+    assert set(data["citations"][0]) == {"n", "chunk_id", "source", "page", "snippet", "score"}
