@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # foldrag set-up and the two entry points of the README:
-#   bash scripts/run.sh demo   set up, ingest examples/docs, search it
+#   bash scripts/run.sh demo   set up, ingest examples/docs, search it, answer a question
 #   bash scripts/run.sh test   set up, run the whole test suite
 # Idempotent: the virtual environment is rebuilt only when the pinned requirements change.
 set -euo pipefail
@@ -40,6 +40,9 @@ case "${1:-}" in
     echo
     echo "==> foldrag search \"형태소 분석기는 무엇을 하나요?\""
     "$VENV/bin/foldrag" search "형태소 분석기는 무엇을 하나요?" --index "$INDEX" -k 3
+    echo
+    echo "==> foldrag ask \"How does GPU offload place layers?\"  (the first run converts the bundled model once, ~1 min)"
+    "$VENV/bin/foldrag" ask "How does GPU offload place layers?" --index "$INDEX" --stream
     ;;
   test)
     setup

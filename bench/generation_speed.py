@@ -1,0 +1,124 @@
+"""Time to first token and decode rate: foldrag's generator against a plain fp32 ``model.generate``.
+
+Usage:  .venv/bin/python bench/generation_speed.py [--new-tokens 64] [--json]
+
+Same bundled model (SmolLM2-135M-Instruct), same ~700-token RAG prompt (built by foldrag's prompt
+builder from examples/docs), greedy decoding, all in one process:
+  plain        AutoModelForCausalLM fp32, torch's default threads, model.generate
+  step:*       one change at a time on top of plain (threads, static KV cache, bf16 when native)
+  foldrag      TransformersGenerator.stream with the settings foldrag uses by default
+Each figure is the best of --repeats runs. Decode rate = (new tokens - 1) / (total - first token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def rag_prompt(target_tokens: int, count) -> list[dict[str, str]]:
+    from rag.generation.prompting import build_messages
+    from rag.types import Chunk, Hit
+
+    docs = sorted((Path(__file__).resolve().parent.parent / "examples" / "docs").glob("*.md"))
+    texts = [p.read_text(encoding="utf-8") for p in docs] + [(Path(__file__).resolve().parent.parent / "examples" / "docs" / "faq.txt").read_text()]
+    hits: list[Hit] = []
+    i = 0
+    while count(build_messages("How does foldrag keep the index safe when ingest crashes?", hits)) < target_tokens:
+        text = texts[i % len(texts)]
+        hits.append(Hit(Chunk(id=f"c{i}", source=f"doc{i}.md", text=text), 1.0))
+        i += 1
+    return build_messages("How does foldrag keep the index safe when ingest crashes?", hits)
+
+
+def time_generate(model, ids, new_tokens: int, repeats: int, **kwargs) -> tuple[float, float]:
+    import torch
+
+    best_ttft, best_rate = float("inf"), 0.0
+    for _ in range(repeats):
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            model.generate(ids, max_new_tokens=1, do_sample=False, **kwargs)
+            ttft = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            model.generate(ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, **kwargs)
+            total = time.perf_counter() - t0
+        best_ttft = min(best_ttft, ttft)
+        best_rate = max(best_rate, (new_tokens - 1) / max(total - ttft, 1e-9))
+    return best_ttft, best_rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--prompt-tokens", type=int, default=700)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rag.generation.model_files import default_model_cache, resolve_model_folder
+    from rag.generation.transformers_backend import TransformersGenerator
+    from rag.hardware import cpu_has_fast_bf16
+    from rag.settings import GenerationSettings
+
+    folder = resolve_model_folder("bundled:SmolLM2-135M-Instruct", default_model_cache())
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+
+    def count(messages):
+        return len(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+
+    messages = rag_prompt(args.prompt_tokens, count)
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)["input_ids"]
+    default_threads = torch.get_num_threads()
+    results: dict[str, dict] = {}
+
+    plain = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
+    pad = {"pad_token_id": tokenizer.eos_token_id}
+    results["plain fp32"] = dict(zip(("ttft_s", "decode_tok_s"), time_generate(plain, ids, args.new_tokens, args.repeats, **pad)))
+    for threads in sorted({1, default_threads}):
+        torch.set_num_threads(threads)
+        results[f"step: threads={threads}"] = dict(zip(("ttft_s", "decode_tok_s"), time_generate(plain, ids, args.new_tokens, args.repeats, **pad)))
+    torch.set_num_threads(default_threads)
+    results["step: static KV cache"] = dict(zip(("ttft_s", "decode_tok_s"), time_generate(
+        plain, ids, args.new_tokens, args.repeats, cache_implementation="static", **pad)))
+    if cpu_has_fast_bf16():
+        bf16 = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.bfloat16).eval()
+        results["step: bf16"] = dict(zip(("ttft_s", "decode_tok_s"), time_generate(bf16, ids, args.new_tokens, args.repeats, **pad)))
+        del bf16
+
+    settings = GenerationSettings(device="cpu")
+    generator = TransformersGenerator.load(settings)
+    best_ttft, best_rate = float("inf"), 0.0
+    for _ in range(args.repeats):
+        for _piece in generator.stream(messages, max_tokens=args.new_tokens, temperature=0.0):
+            pass
+        stats = generator.last_stats
+        best_ttft = min(best_ttft, stats["first_token_s"])
+        best_rate = max(best_rate, stats["tokens_per_s"])
+    results["foldrag generator (defaults)"] = {"ttft_s": best_ttft, "decode_tok_s": best_rate,
+                                               "threads": torch.get_num_threads(),
+                                               "new_tokens": generator.last_stats["new_tokens"]}
+    base = results["plain fp32"]["decode_tok_s"]
+    report = {
+        "prompt_tokens": int(ids.shape[1]),
+        "new_tokens": args.new_tokens,
+        "torch_default_threads": default_threads,
+        "fast_bf16_cpu": cpu_has_fast_bf16(),
+        "results": {k: {**{kk: round(vv, 3) if isinstance(vv, float) else vv for kk, vv in v.items()},
+                        "decode_vs_plain": round(v["decode_tok_s"] / base, 2)} for k, v in results.items()},
+    }
+    print(json.dumps(report, indent=2) if args.json else json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
