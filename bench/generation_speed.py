@@ -42,6 +42,7 @@ def time_generate(model, ids, new_tokens: int, repeats: int, **kwargs) -> tuple[
     import torch
 
     best_ttft, best_rate = float("inf"), 0.0
+    print(f"timing {kwargs or 'plain'} threads={torch.get_num_threads()}", file=sys.stderr, flush=True)
     for _ in range(repeats):
         with torch.inference_mode():
             t0 = time.perf_counter()
@@ -59,7 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--prompt-tokens", type=int, default=700)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -75,7 +76,7 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
 
     def count(messages):
-        return len(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+        return len(tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"])
 
     messages = rag_prompt(args.prompt_tokens, count)
     ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)["input_ids"]
@@ -84,6 +85,8 @@ def main() -> None:
 
     plain = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
     pad = {"pad_token_id": tokenizer.eos_token_id}
+    with torch.inference_mode():  # warm-up, so that the first measured row pays no one-time costs
+        plain.generate(ids, max_new_tokens=4, do_sample=False, **pad)
     results["plain fp32"] = dict(zip(("ttft_s", "decode_tok_s"), time_generate(plain, ids, args.new_tokens, args.repeats, **pad)))
     for threads in sorted({1, default_threads}):
         torch.set_num_threads(threads)
