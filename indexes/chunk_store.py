@@ -131,14 +131,6 @@ class ChunkStore:
         rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE rowid IN ({marks})", wanted)
         return {r[0]: _row_to_chunk(r) for r in rows}
 
-    def by_ids(self, ids: Iterable[str]) -> dict[str, Chunk]:
-        wanted = list(ids)
-        if not wanted:
-            return {}
-        marks = ",".join("?" * len(wanted))
-        rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({marks})", wanted)
-        return {r[1]: _row_to_chunk(r) for r in rows}
-
     def untokenized(self) -> list[Chunk]:
         rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE tokens IS NULL ORDER BY rowid")
         return [_row_to_chunk(r) for r in rows]

