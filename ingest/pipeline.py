@@ -33,6 +33,10 @@ from rag.types import Chunk, FailedFile, IngestSummary
 
 _DONE = object()
 
+# Sources of uploaded documents start with this; a folder's relative paths never contain "//",
+# so a folder ingest can tell its own files from uploads and never removes the latter.
+UPLOAD_SCHEME = "upload://"
+
 
 @dataclass(frozen=True)
 class _Parsed:
@@ -100,9 +104,12 @@ def ingest_folder(
     *,
     embed_headers: bool = True,
     progress: Progress | None = None,
+    within: tuple[Path, ...] | None = None,
 ) -> IngestSummary:
     """Bring the index of ``writer`` in step with ``folder``; returns what changed.
 
+    Uploaded documents (sources starting with ``upload://``) are left alone. ``within`` confines
+    the walk to those folders (symlinks out of them are not followed).
     Raises NotFound for a missing folder; every per-file problem lands in ``summary.failed``.
     """
     t0 = time.perf_counter()
@@ -120,7 +127,7 @@ def ingest_folder(
     candidates = []
     limit = int(settings.max_file_mb * 1024 * 1024)
     for rel, path in discover(folder, include=settings.include, exclude=settings.exclude,
-                              skip=(writer.root,)):
+                              skip=(writer.root,), within=within):
         seen.add(rel)
         try:
             stat = path.stat()
@@ -136,7 +143,7 @@ def ingest_folder(
             continue
         candidates.append((rel, path, stat))
 
-    removed = sorted(set(known) - seen)
+    removed = sorted(s for s in set(known) - seen if not s.startswith(UPLOAD_SCHEME))
     progress.start(len(seen))
     progress.advance(unchanged + len(failed), 0)
 
@@ -208,6 +215,29 @@ def ingest_folder(
         embedded=embedded, seconds=time.perf_counter() - t0,
         failed=tuple(sorted(failed, key=lambda f: f.path)),
     )
+
+
+def ingest_document(
+    source: str, data: bytes, writer: IndexWriter, embedder: Embedder, settings: IngestSettings,
+    *, embed_headers: bool = True,
+) -> FileRecord:
+    """Parse, chunk, embed and commit one document given as bytes (an upload); returns its record.
+
+    Raises ParseError when the bytes cannot be read as the type its name says, or hold no text.
+    """
+    splitter = make_splitter(embedder.token_length, settings.chunk_tokens, settings.chunk_overlap)
+    chunks = chunk_file(parse_file(source, data), splitter)
+    if not chunks:
+        raise ParseError("empty file (no text)")
+    tokens = None
+    if writer.tokenizer is not None:
+        tokens = [writer.tokenizer(keyword_text(c.title, c.heading, c.text)) for c in chunks]
+    texts = [embedding_text(c, embed_headers) for c in chunks]
+    vectors, _ = _vectors_with_cache(texts, embedder, writer, settings.encode_group)
+    record = FileRecord(source, _sha256(data), len(data), time.time_ns(), len(chunks))
+    writer.store.replace_file(record, chunks, vectors, tokens)
+    writer.commit()
+    return record
 
 
 def _vectors_with_cache(texts: list[str], embedder: Embedder, writer: IndexWriter, group: int) -> tuple[np.ndarray, int]:

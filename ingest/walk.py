@@ -20,16 +20,24 @@ def _matches(rel: str, patterns: list[str]) -> bool:
     return False
 
 
+def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
+    real = path.resolve()
+    return any(real == root or real.is_relative_to(root) for root in roots)
+
+
 def discover(
-    folder: Path, *, include: list[str], exclude: list[str], skip: tuple[Path, ...] = ()
+    folder: Path, *, include: list[str], exclude: list[str], skip: tuple[Path, ...] = (),
+    within: tuple[Path, ...] | None = None,
 ) -> Iterator[tuple[str, Path]]:
     """Yield ``(relative posix path, absolute path)`` of every supported file, sorted per folder.
 
     Hidden files and folders (names starting with '.') and the folders in ``skip`` (the index
     itself, when it lives inside the folder) are not entered. Symlinked folders are followed once:
     a folder already seen (same device and inode) is not entered again, so link loops end.
+    With ``within`` (the server's allowed roots), a symlink that leads outside them is not followed.
     """
     root = folder.resolve()
+    roots = tuple(r.resolve() for r in within) if within is not None else None
     skip_real = {p.resolve() for p in skip}
     seen: set[tuple[int, int]] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
@@ -41,12 +49,15 @@ def discover(
         seen.add((st.st_dev, st.st_ino))
         dirnames[:] = sorted(
             d for d in dirnames if not d.startswith(".") and (current / d).resolve() not in skip_real
+            and (roots is None or _inside(current / d, roots))
         )
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             path = current / name
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue
+            if roots is not None and not _inside(path, roots):
                 continue
             rel = path.relative_to(root).as_posix()
             if not _matches(rel, include) or _matches(rel, exclude):

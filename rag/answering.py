@@ -32,6 +32,8 @@ class Answer:
     question: str = ""
     standalone_question: str = ""
     citation_method: str = "model"  # model: [n] written by the LLM; inferred: attributed by overlap; none
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"answer": self.answer, "reasoning": self.reasoning,
@@ -132,4 +134,6 @@ class Answerer:
             method = "none"
         yield Event("done", Answer(answer=text, reasoning=splitter.reasoning.strip(), citations=tuple(citations),
                                    queries=tuple(retrieval.trace.queries), timings=timings,
-                                   question=question, standalone_question=standalone, citation_method=method))
+                                   question=question, standalone_question=standalone, citation_method=method,
+                                   prompt_tokens=int(stats.get("prompt_tokens", 0)),
+                                   completion_tokens=int(stats.get("new_tokens", 0))))

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from rag.errors import InvalidInput
 from rag.embedders import BUNDLED_EMBEDDERS, Embedder, SentenceTransformerEmbedder
 from rag.generation.base import Generator
 from rag.retrieval.tokenize import KeywordTokenizer
@@ -65,3 +70,53 @@ def build_rag(settings: Settings, embedder: Embedder | None = None, generator: G
         reranker_factory=lambda: build_reranker(settings),
         embedder_languages=embedder_languages(settings),
     )
+
+
+class _Once:
+    """A zero-argument factory whose result is built on the first call, once, under a lock."""
+
+    def __init__(self, factory: Callable[[], object]) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._done = False
+        self._value = None
+
+    def __call__(self):
+        with self._lock:
+            if not self._done:
+                self._value = self._factory()
+                self._done = True
+            return self._value
+
+
+def collection_paths(settings: Settings, indexes: list[Path] | None = None) -> dict[str, Path]:
+    """Collection name → index folder: ``server.collections`` when set, else the given folders
+    (or ``index.path``), each named after its folder. Raises InvalidInput on a repeated name."""
+    if settings.server.collections and not indexes:
+        return dict(settings.server.collections)
+    named: dict[str, Path] = {}
+    for path in indexes or [settings.index.path]:
+        name = path.resolve().name
+        if name in named:
+            raise InvalidInput(f"two index folders are both named {name!r}; name them in server.collections")
+        named[name] = path
+    return named
+
+
+def build_collections(settings: Settings, paths: dict[str, Path], embedder: Embedder | None = None,
+                      generator: Generator | None = None, *, with_generator: bool = True) -> dict[str, Foldrag]:
+    """One ``Foldrag`` per collection, sharing one embedder, one generator and one keyword tokenizer."""
+    shared_embedder = _Once(lambda: embedder if embedder is not None else build_embedder(settings))
+    if generator is not None:
+        shared_generator = _Once(lambda: generator)
+    else:
+        shared_generator = _Once(lambda: build_generator(settings) if with_generator else None)
+    shared_reranker = _Once(lambda: build_reranker(settings))
+    tokenizer = KeywordTokenizer()
+    rags = {}
+    for name, path in paths.items():
+        own = settings.model_copy(update={"index": settings.index.model_copy(update={"path": Path(path)})})
+        rags[name] = Foldrag(own, embedder_factory=shared_embedder, tokenizer=tokenizer,
+                             generator_factory=shared_generator, reranker_factory=shared_reranker,
+                             embedder_languages=embedder_languages(settings))
+    return rags

@@ -198,6 +198,25 @@ def config(as_json: JsonOpt = True) -> None:
     _print_json(json.loads(settings.model_dump_json()))
 
 
+@app.command()
+def serve(
+    index: Annotated[Optional[list[Path]], typer.Option("--index", help="Index folder to serve as a collection named after it (repeatable).")] = None,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default 8000).")] = None,
+) -> None:
+    """Serve the HTTP API: /v1/query, OpenAI-compatible /v1/chat/completions, ingest jobs, /chat."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(None, server={"host": host, "port": port})
+    app_ = create_app(settings, indexes=index or None)
+    names = ", ".join(f"{n} ({r.index_path})" for n, r in app_.state.foldrag.collections.items())
+    typer.echo(f"foldrag: serving {names} on http://{settings.server.host}:{settings.server.port} "
+               f"(chat page: /chat, API docs: /docs); models load in the background, /readyz says when", err=True)
+    uvicorn.run(app_, host=settings.server.host, port=settings.server.port, log_level="info")
+
+
 def main() -> None:
     # foldrag never downloads: every model is a local folder or a bundled package.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 import importlib.util
+import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -71,6 +72,9 @@ class SentenceTransformerEmbedder:
         # Chunking counts tokens in another thread while the model encodes: it gets its own
         # tokenizer, because a Rust tokenizer shared across threads can fail with "Already borrowed".
         self._tokenizer = tokenizer if tokenizer is not None else model.tokenizer
+        # The server embeds queries from many threads at once: one encode at a time per tokenizer.
+        self._encode_lock = threading.Lock()
+        self._count_lock = threading.Lock()
 
     @classmethod
     def load(
@@ -101,11 +105,13 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
+        with self._encode_lock:
+            vectors = self._model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def token_length(self, text: str) -> int:
-        return len(self._tokenizer.encode(text, add_special_tokens=False))
+        with self._count_lock:
+            return len(self._tokenizer.encode(text, add_special_tokens=False))

@@ -26,6 +26,13 @@ ERROR_TABLE: dict[str, ErrorSpec] = {
     "index_busy": ErrorSpec(7, 409, "another process is writing the same index"),
     "model_unavailable": ErrorSpec(8, 503, "a model is not on disk or failed to load"),
     "missing_dependency": ErrorSpec(9, 500, "an optional package is not installed"),
+    "unauthorized": ErrorSpec(10, 401, "an API key is required and was missing or wrong"),
+    "forbidden": ErrorSpec(11, 403, "the path is outside the allowed roots"),
+    "too_large": ErrorSpec(12, 413, "an upload or a question is over its size limit"),
+    "unsupported_type": ErrorSpec(13, 415, "an upload's file type is not one foldrag reads"),
+    "overloaded": ErrorSpec(14, 429, "the generation queue is full; retry after the given seconds"),
+    "not_ready": ErrorSpec(15, 503, "the server is still loading its models"),
+    "internal": ErrorSpec(1, 500, "a bug in foldrag: please report it with the message"),
 }
 
 
@@ -76,3 +83,33 @@ class ModelUnavailable(FoldragError):
 
 class MissingDependency(FoldragError):
     kind = "missing_dependency"
+
+
+class Unauthorized(FoldragError):
+    kind = "unauthorized"
+
+
+class Forbidden(FoldragError):
+    kind = "forbidden"
+
+
+class TooLarge(FoldragError):
+    kind = "too_large"
+
+
+class UnsupportedType(FoldragError):
+    kind = "unsupported_type"
+
+
+class Overloaded(FoldragError):
+    """The generation queue is full. ``retry_after`` is a whole number of seconds."""
+
+    kind = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class NotReady(FoldragError):
+    kind = "not_ready"

@@ -10,20 +10,50 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from indexes.folder import IndexSnapshot, IndexWriter, current_generation, open_snapshot
-from ingest.pipeline import ingest_folder
+from indexes.chunk_store import FileRecord
+from ingest.errors import ParseError
+from ingest.pipeline import UPLOAD_SCHEME, ingest_document, ingest_folder
 from ingest.progress import Progress
 from rag.embedders import Embedder
-from rag.errors import IndexNotWritable, NotFound
+from rag.errors import IndexNotWritable, InvalidInput, NotFound
 from rag.generation.base import Generator
 from rag.retrieval.hybrid import HybridRetriever, Retrieval
 from rag.retrieval.multi_query import QueryRewriter
 from rag.settings import Settings
 from rag.types import Hit, IngestSummary
+
+
+@dataclass(frozen=True)
+class Document:
+    """One file of the index: from an ingested folder (a relative path) or uploaded (``upload://name``)."""
+
+    id: str
+    source: str
+    chunks: int
+    size: int
+    sha256: str
+
+    @classmethod
+    def from_record(cls, record: FileRecord) -> "Document":
+        return cls(id=document_id(record.source), source=record.source, chunks=record.chunks,
+                   size=record.size, sha256=record.sha256)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "source": self.source, "chunks": self.chunks, "size": self.size,
+                "sha256": self.sha256, "uploaded": self.source.startswith(UPLOAD_SCHEME)}
+
+
+def document_id(source: str) -> str:
+    """A stable, URL-safe id for a document: the first 16 hex digits of the SHA-256 of its source."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
 
 
 class Foldrag:
@@ -67,31 +97,78 @@ class Foldrag:
     def index_path(self) -> Path:
         return self.settings.index.path
 
-    def ingest(self, folder: Path, progress: Progress | None = None) -> IngestSummary:
+    def ingest(self, folder: Path, progress: Progress | None = None,
+               within: tuple[Path, ...] | None = None) -> IngestSummary:
+        """Bring the index in step with ``folder`` (uploaded documents stay). See ``ingest_folder``."""
         # Cheap checks first, so a typo fails in milliseconds rather than after loading a model.
         if not folder.is_dir():
             raise NotFound(f"folder not found: {folder}")
+        with self._open_writer() as writer:
+            return ingest_folder(
+                folder, writer, self.embedder, self.settings.ingest,
+                embed_headers=self.settings.embedding.embed_headers, progress=progress, within=within,
+            )
+
+    def _open_writer(self) -> IndexWriter:
         try:
             self.index_path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise IndexNotWritable(f"cannot write index folder {self.index_path}: {exc.strerror or exc}") from exc
         embedder = self.embedder
-        with IndexWriter.open(self.index_path, embedder.name, embedder.dimension, self.settings.index,
-                              tokenizer=self.tokenizer) as writer:
-            return ingest_folder(
-                folder, writer, embedder, self.settings.ingest,
-                embed_headers=self.settings.embedding.embed_headers, progress=progress,
-            )
+        writer = IndexWriter.open(self.index_path, embedder.name, embedder.dimension, self.settings.index,
+                                  tokenizer=self.tokenizer)
+        return writer
+
+    def add_document(self, name: str, data: bytes) -> Document:
+        """Index one uploaded file as ``upload://NAME`` (replacing an upload of the same name).
+
+        Raises InvalidInput when the file cannot be parsed or holds no text.
+        """
+        source = UPLOAD_SCHEME + name
+        with self._open_writer() as writer:
+            try:
+                record = ingest_document(source, data, writer, self.embedder, self.settings.ingest,
+                                         embed_headers=self.settings.embedding.embed_headers)
+            except ParseError as exc:
+                raise InvalidInput(f"cannot read {name}: {exc}") from exc
+        return Document.from_record(record)
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """What a collection listing shows: its folder and, once built, what the index holds."""
+        info: dict[str, Any] = {"name": name, "path": str(self.index_path), "indexed": False,
+                                "documents": 0, "chunks": 0, "embedder": self.settings.embedding.model}
+        if self.index_path.is_dir() and current_generation(self.index_path) is not None:
+            manifest = self.snapshot().manifest
+            info.update(indexed=True, documents=manifest.files, chunks=manifest.chunks,
+                        embedder=manifest.embedder, updated_at=manifest.updated_at)
+        return info
+
+    def documents(self) -> list[Document]:
+        """The documents of the committed index, by source."""
+        if not self.index_path.is_dir() or current_generation(self.index_path) is None:
+            return []
+        files = self.snapshot().store.files()
+        return [Document.from_record(files[source]) for source in sorted(files)]
+
+    def remove_document(self, doc_id: str) -> Document:
+        """Remove a document and its chunks. A file of an ingested folder returns at that folder's
+        next ingest unless it is deleted there too. Raises NotFound for an unknown id."""
+        match = next((d for d in self.documents() if d.id == doc_id), None)
+        if match is None:
+            raise NotFound(f"no document with id {doc_id!r}")
+        with self._open_writer() as writer:
+            writer.store.remove_file(match.source)
+            writer.commit()
+        return match
 
     def snapshot(self) -> IndexSnapshot:
         """The committed index, reopened when a writer has committed a newer generation."""
         with self._lock:
             current = current_generation(self.index_path) if self.index_path.is_dir() else None
             if self._snapshot is None or current is None or current != self._snapshot.path:
-                fresh = open_snapshot(self.index_path)
-                if self._snapshot is not None:
-                    self._snapshot.close()
-                self._snapshot = fresh
+                # The old snapshot is not closed here: a retrieval on another thread may still hold
+                # it. Its SQLite handle closes when the last reference goes.
+                self._snapshot = open_snapshot(self.index_path)
             return self._snapshot
 
     def retriever(self, mode: str | None = None) -> HybridRetriever:
@@ -136,3 +213,4 @@ class Foldrag:
         if self._snapshot is not None:
             self._snapshot.close()
             self._snapshot = None
+

@@ -134,6 +134,53 @@ class GenerationSettings(BaseModel):
     cache_dir: str | None = Field(None, description="Where converted GGUF models are kept (default ~/.cache/foldrag/models).")
 
 
+class ServerSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address `foldrag serve` listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `foldrag serve` listens on.")
+    collections: dict[str, Path] = Field(
+        default_factory=dict,
+        description="Collection name → index folder. Empty: the --index folders (or index.path), each named after its folder.",
+    )
+    api_keys: list[str] = Field(
+        default_factory=list,
+        description="Bearer keys; when any is set every endpoint but /healthz and /readyz needs one. "
+        "Also FOLDRAG_API_KEYS (comma-separated).",
+    )
+    allowed_roots: list[Path] = Field(
+        default_factory=list,
+        description="Folders POST /v1/ingest may read (and their subfolders); empty refuses every path. "
+        "Also FOLDRAG_ALLOWED_ROOTS (separated by ',' or ':').",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser, e.g. 'https://example.com' or '*'."
+    )
+    max_concurrent_generations: int = Field(1, ge=1, le=64, description="Generations running at once (one model, so 1 on CPU).")
+    max_queued_generations: int = Field(4, ge=0, le=1024, description="Requests waiting for a generation slot; more get 429.")
+    max_question_chars: int = Field(8000, ge=1, description="Longer questions are refused with 413.")
+    upload_max_mb: float = Field(20.0, gt=0, description="Largest file POST /v1/documents accepts.")
+    upload_types: list[str] = Field(
+        default_factory=lambda: [".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"],
+        description="File suffixes POST /v1/documents accepts.",
+    )
+
+
+def _split_list(value: str) -> list[str]:
+    return [part.strip() for part in value.replace(os.pathsep, ",").split(",") if part.strip()]
+
+
+class _ServerEnvAliases(PydanticBaseSettingsSource):
+    """FOLDRAG_API_KEYS and FOLDRAG_ALLOWED_ROOTS, the short names the docs promise, as plain lists."""
+
+    NAMES = {"FOLDRAG_API_KEYS": "api_keys", "FOLDRAG_ALLOWED_ROOTS": "allowed_roots"}
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - required by the base class
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        server = {field: _split_list(os.environ[name]) for name, field in self.NAMES.items() if os.environ.get(name)}
+        return {"server": server} if server else {}
+
+
 class Settings(BaseSettings):
     """The effective configuration of foldrag."""
 
@@ -146,6 +193,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings, description="Index storage.")
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings, description="Search and fusion.")
     generation: GenerationSettings = Field(default_factory=GenerationSettings, description="The local LLM.")
+    server: ServerSettings = Field(default_factory=ServerSettings, description="The HTTP API (`foldrag serve`).")
 
     @classmethod
     def settings_customise_sources(
@@ -157,7 +205,8 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_path = Path(os.environ.get("FOLDRAG_CONFIG", "foldrag.toml"))
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return (init_settings, env_settings, _ServerEnvAliases(settings_cls),
+                TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
 
     @classmethod
     def load(cls, **overrides: Any) -> "Settings":

@@ -80,3 +80,51 @@ class ScriptedChat:
                 yield text[i : i + self.piece]
         finally:
             self.closed += 1
+
+
+class LoopChat:
+    """A generator for server tests: every call streams ``reply`` in small pieces, ``delay`` seconds
+    apart, forever reusable. Records calls, and ``cancelled`` is set when a stream is closed early."""
+
+    name = "loop-chat"
+    context_window = 4096
+
+    def __init__(self, reply: str = "Paris is the capital of France [1].", *, delay: float = 0.0,
+                 piece: int = 4, preset=None) -> None:
+        import threading
+
+        from rag.generation.presets import PRESETS
+
+        self.reply = reply
+        self.delay = delay
+        self.piece = piece
+        self.preset = preset or PRESETS["chatml"]
+        self.calls: list[list[dict]] = []
+        self.cancelled = threading.Event()
+        self.started = threading.Event()
+        self.finished = 0
+        self.last_stats = {"tokens_per_s": 50.0, "prompt_tokens": 100, "new_tokens": 9}
+
+    def prompt_tokens(self, messages) -> int:
+        return sum(len(m["content"].split()) + 4 for m in messages)
+
+    def generate(self, messages, **kwargs) -> str:
+        self.calls.append(messages)
+        return self.reply
+
+    def stream(self, messages, **kwargs):
+        import time
+
+        self.calls.append(messages)
+        self.started.set()
+        done = False
+        try:
+            for i in range(0, len(self.reply), self.piece):
+                if self.delay:
+                    time.sleep(self.delay)
+                yield self.reply[i : i + self.piece]
+            done = True
+            self.finished += 1
+        finally:
+            if not done:
+                self.cancelled.set()

@@ -20,6 +20,11 @@ class Citation:
     snippet: str
     score: float
 
+    @property
+    def label(self) -> str:
+        """``source`` with its page, e.g. ``guide.pdf p.3``: the string OpenAI-style clients list."""
+        return self.source + (f" p.{self.page}" if self.page else "")
+
     def to_json(self) -> dict[str, Any]:
         return {"n": self.n, "chunk_id": self.chunk_id, "source": self.source, "page": self.page,
                 "snippet": self.snippet, "score": round(self.score, 6)}
@@ -44,11 +49,12 @@ def clean_citations(answer: str, sources: list[Hit], snippet_chars: int = 240) -
     text = _MARKER.sub(keep, answer.rstrip("\ufffd"))
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
     text = re.sub(r"[ \t]{2,}", " ", text).strip()
-    citations = []
-    for n in cited:
-        hit = sources[n - 1]
-        snippet = " ".join(hit.chunk.text.split())
-        citations.append(Citation(n=n, chunk_id=hit.chunk.id, source=hit.chunk.source, page=hit.chunk.page,
-                                  snippet=snippet[:snippet_chars] + ("…" if len(snippet) > snippet_chars else ""),
-                                  score=hit.score))
-    return text, citations
+    return text, [source_citation(n, sources[n - 1], snippet_chars) for n in cited]
+
+
+def source_citation(n: int, hit: Hit, snippet_chars: int = 240) -> Citation:
+    """Source number ``n`` of the context as a citation, its text cut to ``snippet_chars``."""
+    snippet = " ".join(hit.chunk.text.split())
+    return Citation(n=n, chunk_id=hit.chunk.id, source=hit.chunk.source, page=hit.chunk.page,
+                    snippet=snippet[:snippet_chars] + ("…" if len(snippet) > snippet_chars else ""),
+                    score=hit.score)

@@ -1,0 +1,114 @@
+"""Answer events as HTTP payloads: foldrag's own JSON and SSE, and OpenAI's chat completion shapes."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from api.errors import error_body
+from rag.answering import Answer, Event
+from rag.errors import FoldragError, InvalidInput
+from rag.generation.citations import Citation, source_citation
+
+
+def numbered_sources(hits) -> list[Citation]:
+    """Every source the model saw, numbered as in its prompt: [n] in the answer is the n-th."""
+    return [source_citation(n, hit) for n, hit in enumerate(hits, start=1)]
+
+
+async def collect(events: AsyncIterator[Event]) -> tuple[Answer, list[Citation]]:
+    answer, sources = None, []
+    async for event in events:
+        if event.kind == "sources":
+            sources = numbered_sources(event.data)
+        elif event.kind == "done":
+            answer = event.data
+    if answer is None:  # the client left before the end
+        raise InvalidInput("the request was cancelled")
+    return answer, sources
+
+
+def _event_data(event: Event) -> Any:
+    if event.kind == "queries":
+        return {"queries": event.data}
+    if event.kind == "sources":
+        return {"sources": [c.to_json() for c in numbered_sources(event.data)]}
+    if event.kind in ("token", "reasoning"):
+        return {"text": event.data}
+    return event.data.to_json()  # done
+
+
+async def query_sse(events: AsyncIterator[Event], collection: str) -> AsyncIterator[dict]:
+    """SSE events for POST /v1/query: queries, sources, token (many), done; or error."""
+    try:
+        async for event in events:
+            data = _event_data(event)
+            if event.kind == "done":
+                data["collection"] = collection
+            yield {"event": event.kind, "data": json.dumps(data, ensure_ascii=False)}
+    except FoldragError as exc:
+        yield {"event": "error", "data": json.dumps(error_body(exc.kind, str(exc)), ensure_ascii=False)}
+
+
+# --- OpenAI chat completions -------------------------------------------------------------------
+
+def split_messages(messages) -> tuple[str, list[dict[str, str]]]:
+    """The last user message is the question; earlier user/assistant messages are the history.
+    System messages are not passed on: foldrag's grounded prompt is the system prompt."""
+    if messages[-1].role != "user" or not messages[-1].text().strip():
+        raise InvalidInput("the last message must be a non-empty 'user' message")
+    history = [{"role": m.role, "content": m.text()} for m in messages[:-1]
+               if m.role in ("user", "assistant") and m.text().strip()]
+    return messages[-1].text(), history
+
+
+def _citation_fields(sources: list[Citation], answer: Answer) -> dict[str, Any]:
+    cited = {c.n for c in answer.citations}
+    return {
+        "citations": [c.label for c in sources],
+        "search_results": [dict(c.to_json(), cited=c.n in cited) for c in sources],
+        "citation_method": answer.citation_method,
+    }
+
+
+def completion(answer: Answer, sources: list[Citation], model: str) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": answer.answer}
+    if answer.reasoning:
+        message["reasoning_content"] = answer.reasoning
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
+                  "total_tokens": answer.prompt_tokens + answer.completion_tokens},
+        **_citation_fields(sources, answer),
+    }
+
+
+async def completion_chunks(events: AsyncIterator[Event], model: str) -> AsyncIterator[dict]:
+    """``chat.completion.chunk`` SSE data, then ``[DONE]``; the last chunk carries the citations."""
+    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
+            "created": int(time.time()), "model": model}
+
+    def chunk(delta: dict, finish: str | None = None, **extra) -> dict:
+        body = dict(base, choices=[{"index": 0, "delta": delta, "finish_reason": finish}], **extra)
+        return {"data": json.dumps(body, ensure_ascii=False)}
+
+    sources: list[Citation] = []
+    try:
+        yield chunk({"role": "assistant", "content": ""})
+        async for event in events:
+            if event.kind == "sources":
+                sources = numbered_sources(event.data)
+            elif event.kind == "token":
+                yield chunk({"content": event.data})
+            elif event.kind == "reasoning":
+                yield chunk({"reasoning_content": event.data})
+            elif event.kind == "done":
+                yield chunk({}, "stop", **_citation_fields(sources, event.data))
+    except FoldragError as exc:
+        yield {"data": json.dumps(error_body(exc.kind, str(exc)), ensure_ascii=False)}
+    yield {"data": "[DONE]"}

@@ -1,0 +1,58 @@
+"""``create_app``: the FastAPI application of ``foldrag serve``.
+
+Example::
+
+    app = create_app(Settings.load())             # builds the collections from settings
+    app = create_app(settings, collections=rags)  # or takes them (tests pass fakes)
+    uvicorn.run(app)
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.errors import install_error_handlers
+from api.middleware import MetricsMiddleware
+from api.routes import chat, collections, documents, health, ingest, query, widget
+from api.state import ServerState
+from rag.service import Foldrag
+from rag.settings import Settings
+
+
+def create_app(settings: Settings | None = None, rags: dict[str, Foldrag] | None = None,
+               *, indexes: list[Path] | None = None) -> FastAPI:
+    """The app over ``rags`` (name → Foldrag), or over those built from ``settings``
+    (``indexes`` as given to ``foldrag serve --index``). Models load in a thread at start-up;
+    /readyz answers 503 until they are loaded."""
+    settings = settings or Settings.load()
+    if rags is None:
+        from rag.build import build_collections, collection_paths
+
+        rags = build_collections(settings, collection_paths(settings, indexes))
+    state = ServerState(settings, rags)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        threading.Thread(target=state.load_models, name="foldrag-load", daemon=True).start()
+        yield
+        state.close()
+
+    app = FastAPI(title="foldrag", version="0.1.0", lifespan=lifespan,
+                  description="Local RAG over your documents: answers with citations, an OpenAI-compatible "
+                  "endpoint, ingest jobs. Errors are always {\"error\": {\"type\", \"message\"}}.")
+    app.state.foldrag = state
+    install_error_handlers(app)
+    for module in (health, query, chat, collections, ingest, documents, widget):
+        for router in (getattr(module, name) for name in ("router", "public", "private") if hasattr(module, name)):
+            app.include_router(router)
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    if settings.server.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.server.cors_origins,
+                           allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                           allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"])
+    return app

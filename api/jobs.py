@@ -1,0 +1,98 @@
+"""Ingest jobs: run in a worker thread, one at a time, with progress a client can poll.
+
+Queries keep answering from the last committed index while a job runs: the job writes a new
+generation and switches the CURRENT pointer only when it is complete.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from rag.errors import FoldragError, NotFound
+
+KEEP_JOBS = 200  # finished jobs remembered for GET /v1/jobs/{id}
+
+
+class Job:
+    """The live state of one ingest job; ``to_json`` is what GET /v1/jobs/{id} returns."""
+
+    def __init__(self, collection: str, path: Path) -> None:
+        self.id = uuid.uuid4().hex
+        self.collection = collection
+        self.path = path
+        self.status = "queued"  # queued → running → done | failed
+        self.files_total = 0
+        self.files_done = 0
+        self.chunks = 0
+        self.summary: dict[str, Any] | None = None
+        self.error: dict[str, str] | None = None
+        self.created = time.time()
+        self.started: float | None = None
+        self.finished: float | None = None
+        self._lock = threading.Lock()
+
+    # the ingest Progress protocol
+    def start(self, total_files: int) -> None:
+        with self._lock:
+            self.files_total = total_files
+
+    def advance(self, files: int, chunks: int) -> None:
+        with self._lock:
+            self.files_done += files
+            self.chunks += chunks
+
+    def close(self) -> None:
+        pass
+
+    def to_json(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "id": self.id, "collection": self.collection, "path": str(self.path), "status": self.status,
+                "files_total": self.files_total, "files_done": self.files_done, "chunks_written": self.chunks,
+                "failures": (self.summary or {}).get("failed", []), "summary": self.summary, "error": self.error,
+                "created": self.created, "started": self.started, "finished": self.finished,
+            }
+
+
+class JobRunner:
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foldrag-ingest")
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def submit(self, collection: str, rag, path: Path, within: tuple[Path, ...]) -> Job:
+        job = Job(collection, path)
+        with self._lock:
+            self._jobs[job.id] = job
+            while len(self._jobs) > KEEP_JOBS:
+                self._jobs.popitem(last=False)
+        self._pool.submit(self._run, job, rag, within)
+        return job
+
+    def _run(self, job: Job, rag, within: tuple[Path, ...]) -> None:
+        job.status, job.started = "running", time.time()
+        try:
+            summary = rag.ingest(job.path, progress=job, within=within)
+            job.summary, job.status = summary.to_json(), "done"
+        except FoldragError as exc:
+            job.error, job.status = {"type": exc.kind, "message": str(exc)}, "failed"
+        except Exception as exc:  # reported on the job, never lost in a thread
+            job.error, job.status = {"type": "internal", "message": f"{type(exc).__name__}: {exc}"}, "failed"
+        finally:
+            job.finished = time.time()
+
+    def get(self, job_id: str) -> Job:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no job with id {job_id!r}")
+        return job
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,37 @@
+"""POST /v1/query (answer, optionally streamed as SSE) and POST /v1/retrieve (ranked chunks, no LLM)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from sse_starlette.sse import EventSourceResponse
+
+from api.answers import collect, query_sse
+from api.auth import require_key
+from api.routes import server
+from api.schemas import QueryRequest, RetrieveRequest
+from api.state import ServerState
+from api.streaming import run_events
+
+router = APIRouter(tags=["query"], dependencies=[Depends(require_key)])
+
+
+@router.post("/v1/query")
+async def query(body: QueryRequest, request: Request, state: ServerState = Depends(server)):
+    """Answer a question with citations; ``stream: true`` for Server-Sent Events."""
+    name, rag, question = await state.prepare_answer(body.collection, body.question)
+    history = [t.model_dump() for t in body.history]
+    events = run_events(lambda: rag.answerer().stream(question, history=history, k=body.k, mode=body.mode),
+                        state.gate.admit(), state.metrics, None if body.stream else request)
+    if body.stream:
+        return EventSourceResponse(query_sse(events, name))
+    answer, _ = await collect(events)
+    return dict(answer.to_json(), collection=name)
+
+
+@router.post("/v1/retrieve")
+async def retrieve(body: RetrieveRequest, state: ServerState = Depends(server)):
+    """Ranked chunks with the retrieval trace; no answer generation."""
+    name, rag = state.collection(body.collection)
+    result = await state.retrieve(rag, state.question(body.query), k=body.k, mode=body.mode or "hybrid")
+    return {"collection": name, "hits": [h.to_json() for h in result.hits], "trace": result.trace.to_json()}

@@ -1,0 +1,100 @@
+"""What the routes share: collections, the generation gate, ingest jobs, metrics, readiness."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import anyio
+from fastapi.concurrency import run_in_threadpool
+
+from api.gate import GenerationGate
+from api.jobs import JobRunner
+from api.metrics import Metrics
+from rag.errors import FoldragError, InvalidInput, NotFound, NotReady, TooLarge
+from rag.retrieval.hybrid import Retrieval
+from rag.service import Foldrag
+from rag.settings import Settings
+
+log = logging.getLogger("foldrag.api")
+
+
+class ServerState:
+    def __init__(self, settings: Settings, collections: dict[str, Foldrag]) -> None:
+        if not collections:
+            raise InvalidInput("the server needs at least one collection")
+        self.settings = settings
+        self.collections = collections
+        self.gate = GenerationGate(settings.server.max_concurrent_generations, settings.server.max_queued_generations)
+        self.jobs = JobRunner()
+        self.metrics = Metrics()
+        self.ready = threading.Event()
+        self.load_error: str | None = None
+
+    @property
+    def default_collection(self) -> str:
+        return next(iter(self.collections))
+
+    def collection(self, name: str | None) -> tuple[str, Foldrag]:
+        name = name or self.default_collection
+        rag = self.collections.get(name)
+        if rag is None:
+            raise NotFound(f"unknown collection {name!r}; served: {', '.join(self.collections)}")
+        return name, rag
+
+    def require_ready(self) -> None:
+        if self.load_error is not None:
+            raise NotReady(f"models failed to load: {self.load_error}")
+        if not self.ready.is_set():
+            raise NotReady("the server is still loading its models; retry shortly (GET /readyz tells when)")
+
+    def question(self, text: str) -> str:
+        text = text.strip()
+        if not text:
+            raise InvalidInput("the question is empty")
+        limit = self.settings.server.max_question_chars
+        if len(text) > limit:
+            raise TooLarge(f"the question has {len(text)} characters; the limit is {limit}")
+        return text
+
+    async def prepare_answer(self, collection: str | None, question: str) -> tuple[str, Foldrag, str]:
+        """Every check that can fail fast, before the request takes a place in the generation queue."""
+        name, rag = self.collection(collection)
+        self.require_ready()
+        question = self.question(question)
+        await run_in_threadpool(rag.snapshot)  # NotFound for a collection with no index yet
+        rag.answerer()  # ModelUnavailable when generation.model is 'none'
+        return name, rag, question
+
+    async def retrieve(self, rag: Foldrag, query: str, *, k: int | None, mode: str) -> Retrieval:
+        """Retrieval in a worker thread; 'multi' uses the LLM, so it waits for a generation slot."""
+        self.require_ready()
+        if mode != "multi":
+            return await run_in_threadpool(rag.retrieve, query, k, mode)
+        permit = self.gate.admit()
+        try:
+            while not permit.try_start():
+                await anyio.sleep(0.05)
+            return await run_in_threadpool(rag.retrieve, query, k, mode)
+        finally:
+            permit.release()
+
+    def load_models(self) -> None:
+        """Load the shared embedder (warmed up) and generator; run in a thread at start-up."""
+        try:
+            rag = next(iter(self.collections.values()))
+            rag.embedder.embed(["warm up"], query=True)
+            rag.generator  # noqa: B018 - loads it (None when generation.model is 'none')
+            self.ready.set()
+            log.info("models loaded; ready")
+        except FoldragError as exc:
+            self.load_error = str(exc)
+            log.error("models failed to load: %s", exc)
+        except Exception as exc:  # surfaced on /readyz rather than lost in a thread
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            log.exception("models failed to load")
+
+    def close(self) -> None:
+        self.jobs.shutdown()
+        for rag in self.collections.values():
+            rag.close()

@@ -1,0 +1,62 @@
+"""Helpers for API tests: a small indexed collection with fakes, and a real uvicorn on loopback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+DOCS = {
+    "france.md": "# France\n\nParis is the capital of France. The Eiffel Tower stands in Paris.\n",
+    "fusion.md": "# Fusion\n\nReciprocal Rank Fusion combines ranked lists by summing one over k plus rank.\n",
+    "korea.md": "# 한국\n\n서울은 대한민국의 수도이다. 한강이 서울을 흐른다.\n",
+}
+
+
+def write_docs(folder: Path, docs: dict[str, str] = DOCS) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in docs.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def make_collection(settings, embedder, generator, docs: Path | None = None):
+    """A Foldrag over ``settings.index.path`` with the fakes, ingested from ``docs`` when given."""
+    from rag.build import build_rag
+
+    rag = build_rag(settings, embedder=embedder, generator=generator)
+    if docs is not None:
+        rag.ingest(docs)
+    return rag
+
+
+def wait_ready(client, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.get("/readyz").status_code == 200:
+            return
+        time.sleep(0.02)
+    raise AssertionError("server never became ready")
+
+
+@contextmanager
+def live_server(app):
+    """Run ``app`` on uvicorn at 127.0.0.1:<free port> in a thread; yields the base URL."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise AssertionError("uvicorn did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
