@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from contextlib import contextmanager
@@ -21,11 +22,20 @@ def write_docs(folder: Path, docs: dict[str, str] = DOCS) -> Path:
     return folder
 
 
+@functools.cache
+def shared_tokenizer():
+    """One keyword tokenizer for all API tests: Kiwi takes seconds to load, once."""
+    from rag.retrieval.tokenize import KeywordTokenizer
+
+    return KeywordTokenizer()
+
+
 def make_collection(settings, embedder, generator, docs: Path | None = None):
     """A Foldrag over ``settings.index.path`` with the fakes, ingested from ``docs`` when given."""
-    from rag.build import build_rag
+    from rag.service import Foldrag
 
-    rag = build_rag(settings, embedder=embedder, generator=generator)
+    rag = Foldrag(settings, embedder_factory=lambda: embedder, tokenizer=shared_tokenizer(),
+                  generator_factory=lambda: generator)
     if docs is not None:
         rag.ingest(docs)
     return rag

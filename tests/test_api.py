@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from tests.fakes import HashEmbedder, LoopChat
-from tests.server_support import make_collection, wait_ready, write_docs
+from tests.server_support import make_collection, shared_tokenizer, wait_ready, write_docs
 
 
 @pytest.fixture
@@ -69,10 +69,9 @@ def test_healthz_and_readyz_wait_for_models(settings):
         gate.wait(10)
         return embedder
 
-    from rag.retrieval.tokenize import KeywordTokenizer
     from rag.service import Foldrag
 
-    rag = Foldrag(settings, embedder_factory=slow_embedder, tokenizer=KeywordTokenizer(),
+    rag = Foldrag(settings, embedder_factory=slow_embedder, tokenizer=shared_tokenizer(),
                   generator_factory=lambda: LoopChat())
     with TestClient(create_app(settings, {"docs": rag})) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
@@ -85,13 +84,12 @@ def test_healthz_and_readyz_wait_for_models(settings):
 
 def test_readyz_reports_a_model_that_failed_to_load(settings):
     from rag.errors import ModelUnavailable
-    from rag.retrieval.tokenize import KeywordTokenizer
     from rag.service import Foldrag
 
     def broken():
         raise ModelUnavailable("no model at /nowhere")
 
-    rag = Foldrag(settings, embedder_factory=broken, tokenizer=KeywordTokenizer())
+    rag = Foldrag(settings, embedder_factory=broken, tokenizer=shared_tokenizer())
     with TestClient(create_app(settings, {"docs": rag})) as client:
         for _ in range(200):
             if client.app.state.foldrag.load_error:

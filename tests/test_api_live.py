@@ -1,0 +1,205 @@
+"""The API on a real uvicorn on loopback: the official openai client, disconnects, back-pressure,
+queries during an ingest, and the chat widget in headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.app import create_app
+from tests.fakes import HashEmbedder, LoopChat
+from tests.server_support import live_server, make_collection, write_docs
+
+
+def _app(settings, tmp_path: Path, chat: LoopChat, embedder=None, **server):
+    cfg = settings.model_copy(update={
+        "retrieval": settings.retrieval.model_copy(update={"mode": "hybrid"}),
+        "server": settings.server.model_copy(update=server),
+    })
+    rag = make_collection(cfg, embedder or HashEmbedder(), chat, write_docs(tmp_path / "docs"))
+    return create_app(cfg, {"docs": rag})
+
+
+def _ready(url: str) -> None:
+    for _ in range(500):
+        if httpx.get(url + "/readyz").status_code == 200:
+            return
+        time.sleep(0.02)
+    raise AssertionError("not ready")
+
+
+def test_official_openai_client_both_modes(settings, tmp_path):
+    openai = pytest.importorskip("openai")
+    with live_server(_app(settings, tmp_path, LoopChat(), api_keys=["sk-local"])) as url:
+        _ready(url)
+        client = openai.OpenAI(base_url=url + "/v1", api_key="sk-local", max_retries=0)
+        assert [m.id for m in client.models.list()] == ["docs"]
+
+        reply = client.chat.completions.create(
+            model="docs", messages=[{"role": "user", "content": "What is the capital of France?"}])
+        assert reply.choices[0].message.content == "Paris is the capital of France [1]."
+        extra = reply.model_extra
+        assert extra["citations"][0] == "france.md"
+        assert extra["search_results"][0]["source"] == "france.md" and extra["search_results"][0]["cited"]
+
+        chunks = list(client.chat.completions.create(
+            model="docs", stream=True, messages=[{"role": "user", "content": "What is the capital of France?"}]))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text == "Paris is the capital of France [1]."
+        assert len(chunks) > 3
+        last = chunks[-1]
+        assert last.choices[0].finish_reason == "stop"
+        assert last.model_extra["citations"][0] == "france.md"
+        assert last.model_extra["search_results"][0]["n"] == 1
+
+        with pytest.raises(openai.NotFoundError):
+            client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}])
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=url + "/v1", api_key="wrong", max_retries=0).models.list()
+
+
+def test_a_client_that_disconnects_cancels_its_generation(settings, tmp_path):
+    chat = LoopChat("word " * 400, delay=0.02, piece=5)
+    app = _app(settings, tmp_path, chat)
+    with live_server(app) as url:
+        _ready(url)
+        # streaming: read the first token, then hang up
+        with httpx.stream("POST", url + "/v1/query", json={"question": "capital of France?", "stream": True},
+                          timeout=30) as response:
+            for line in response.iter_lines():
+                if line.startswith("event: token"):
+                    break
+        assert chat.cancelled.wait(10), "generation went on after the client left"
+        assert chat.finished == 0
+
+        # non-streaming: the client gives up while the answer is generated
+        chat.cancelled.clear()
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(url + "/v1/query", json={"question": "capital of France?"}, timeout=1.0)
+        assert chat.cancelled.wait(10)
+        assert chat.finished == 0
+        for _ in range(200):  # the slot is given back
+            if app.state.foldrag.gate.running == 0 and app.state.foldrag.gate.waiting == 0:
+                break
+            time.sleep(0.02)
+        assert app.state.foldrag.gate.running == 0
+        assert "foldrag_generations_cancelled_total 2.0" in httpx.get(url + "/metrics").text
+
+
+def test_a_full_queue_answers_429_with_retry_after(settings, tmp_path):
+    chat = LoopChat("word " * 200, delay=0.02, piece=5)
+    app = _app(settings, tmp_path, chat, max_concurrent_generations=1, max_queued_generations=1)
+    with live_server(app) as url:
+        _ready(url)
+        results: list[int] = []
+
+        def ask():
+            results.append(httpx.post(url + "/v1/query", json={"question": "capital of France?"}, timeout=60).status_code)
+
+        threads = [threading.Thread(target=ask) for _ in range(2)]
+        for t in threads:
+            t.start()
+            time.sleep(0.3)  # the first is running, the second waiting
+        refused = httpx.post(url + "/v1/query", json={"question": "capital of France?"}, timeout=60)
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.json()["error"]["type"] == "overloaded"
+        streamed = httpx.post(url + "/v1/query", json={"question": "q?", "stream": True}, timeout=60)
+        assert streamed.status_code == 429  # refused before the stream starts, not as an event
+        for t in threads:
+            t.join()
+        assert results == [200, 200]
+        # retrieval does not use the model, so it is never queued behind generations
+        assert httpx.post(url + "/v1/retrieve", json={"query": "Paris"}).status_code == 200
+
+
+class SlowEmbedder(HashEmbedder):
+    """Embeds slowly once ``slow`` is set, so an ingest job takes a while."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slow = False
+
+    def embed(self, texts, *, query=False):
+        if self.slow and not query:
+            time.sleep(0.05)
+        return super().embed(texts, query=query)
+
+
+def test_queries_answer_from_the_last_index_while_an_ingest_commits(settings, tmp_path):
+    root = tmp_path / "allowed"
+    big = write_docs(root / "big", {f"note{i:03d}.md": f"# Note {i}\n\nZebra fact number {i}: zebras have stripes.\n"
+                                    for i in range(60)})
+    shutil.copytree(tmp_path / "docs" if (tmp_path / "docs").exists() else write_docs(tmp_path / "docs"), big,
+                    dirs_exist_ok=True)
+    embedder = SlowEmbedder()
+    app = _app(settings, tmp_path, LoopChat(), embedder=embedder, allowed_roots=[root])
+    settings_ingest = app.state.foldrag.collections["docs"].settings.ingest
+    object.__setattr__(settings_ingest, "encode_group", 4)  # many small embedding calls
+    with live_server(app) as url:
+        _ready(url)
+        embedder.slow = True
+        job = httpx.post(url + "/v1/ingest", json={"path": "big"}).json()
+        statuses, counts, answers = [], [], 0
+        while True:
+            state = httpx.get(f"{url}/v1/jobs/{job['id']}").json()
+            r = httpx.post(url + "/v1/retrieve", json={"query": "zebras stripes", "k": 3})
+            statuses.append(r.status_code)
+            q = httpx.post(url + "/v1/query", json={"question": "What is the capital of France?"}, timeout=30)
+            statuses.append(q.status_code)
+            answers += q.json().get("answer", "").startswith("Paris")
+            counts.append(len(httpx.get(url + "/v1/documents").json()["documents"]))
+            if state["status"] in ("done", "failed"):
+                break
+        assert state["status"] == "done", state
+        assert set(statuses) == {200} and answers >= 2  # answered during the job
+        assert set(counts) <= {3, 63}, counts  # the old index or the new one, never a half-written one
+        assert counts.count(3) >= 2  # from the last committed index while the job ran
+        hits = httpx.post(url + "/v1/retrieve", json={"query": "zebras stripes", "k": 3}).json()["hits"]
+        assert hits[0]["source"].startswith("note")  # and from the new one once it committed
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Debian's chromium is not installed (scripts/run.sh test installs it as root)")
+def test_chat_widget_streams_an_answer_with_citation_chips(settings, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chat = LoopChat("Paris is the capital of France [1]. " + "It is on the Seine. " * 6, delay=0.03, piece=6)
+    with live_server(_app(settings, tmp_path, chat, api_keys=["widget-key"])) as url:
+        _ready(url)
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=_chromium(), args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                "--disable-background-networking", "--disable-component-update"])
+            page = browser.new_page()
+            bodies: list[str] = []
+            page.on("request", lambda r: bodies.append(r.post_data or "") if r.url.endswith("/v1/query") else None)
+            page.goto(url + "/chat?key=widget-key&collection=docs")
+            page.fill("input[name=q]", "What is the capital of France?")
+            page.press("input[name=q]", "Enter")
+            # streamed: text shows up while no citation chip exists yet
+            page.wait_for_function("""() => {
+                const root = document.querySelector('.foldrag-widget').shadowRoot;
+                const bot = root.querySelector('.bot .text');
+                return bot && bot.textContent.length > 0 && !root.querySelector('.chip');
+            }""", timeout=15000)
+            chip = page.wait_for_selector(".chip", timeout=20000)
+            assert chip.text_content() == "[1] france.md"
+            assert page.text_content(".bot .text").startswith("Paris is the capital of France [1].")
+            chip.click()
+            assert "Paris" in page.text_content(".snippet")
+
+            page.fill("input[name=q]", "And its river?")
+            page.press("input[name=q]", "Enter")
+            page.wait_for_function("() => document.querySelector('.foldrag-widget').shadowRoot"
+                                   ".querySelectorAll('.chip').length >= 2", timeout=20000)
+            assert '"history": [' in bodies[-1].replace('"history":[', '"history": [')
+            assert "What is the capital of France?" in bodies[-1]  # the conversation is kept
+            browser.close()
