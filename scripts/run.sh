@@ -2,6 +2,7 @@
 # foldrag set-up and the two entry points of the README:
 #   bash scripts/run.sh demo   set up, ingest examples/docs, search it, answer a question
 #   bash scripts/run.sh test   set up, run the whole test suite
+#   bash scripts/run.sh serve  set up, serve the demo index over HTTP (http://127.0.0.1:8000/chat)
 # Idempotent: the virtual environment is rebuilt only when the pinned requirements change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,19 @@ setup() {
   echo "$WANT" >"$STAMP"
 }
 
+# The chat widget test drives Debian's Chromium; install it when missing and we may (root + apt).
+browser() {
+  command -v chromium >/dev/null 2>&1 && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing Debian's chromium for the chat widget test (about 30 s)" >&2
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
+      echo "warning: could not install chromium; the widget test will be skipped" >&2
+    fi
+  else
+    echo "note: chromium is not installed (apt-get install chromium); the widget test will be skipped" >&2
+  fi
+}
+
 case "${1:-}" in
   demo)
     setup
@@ -46,15 +60,24 @@ case "${1:-}" in
     ;;
   test)
     setup
+    browser
     export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     shift
     "$VENV/bin/python" -m pytest "$@"
+    ;;
+  serve)
+    setup
+    export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+    shift
+    INDEX=${FOLDRAG_DEMO_INDEX:-.foldrag/demo-index}
+    [ -d "$INDEX" ] || "$VENV/bin/foldrag" ingest examples/docs --index "$INDEX"
+    exec "$VENV/bin/foldrag" serve --index "$INDEX" "$@"
     ;;
   setup)
     setup
     ;;
   *)
-    echo "usage: bash scripts/run.sh demo|test|setup [pytest args]" >&2
+    echo "usage: bash scripts/run.sh demo|test|serve|setup [pytest args | serve options]" >&2
     exit 2
     ;;
 esac

@@ -96,3 +96,30 @@ def test_ask_cli_json(tmp_path):
     assert set(data) >= {"answer", "reasoning", "citations", "queries", "timings"}
     assert "1891" in data["answer"] and data["citations"][0]["source"] == "lighthouse.md"
     assert set(data["citations"][0]) == {"n", "chunk_id", "source", "page", "snippet", "score"}
+
+
+def test_the_server_answers_with_the_real_models(tmp_path, generator, real_embedder, settings):
+    """The whole HTTP path with the bundled models: the official openai client against uvicorn."""
+    openai = pytest.importorskip("openai")
+    import httpx
+
+    from api.app import create_app
+    from rag.build import build_collections
+    from tests.server_support import live_server, wait_ready
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lighthouse.md").write_text("# Lighthouse\n\nThe Pelican Point lighthouse was built in 1891 and painted red.")
+    (docs / "bakery.md").write_text("# Bakery\n\nThe corner bakery sells sourdough bread every morning.")
+    cfg = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"mode": "hybrid", "k": 2})})
+    rags = build_collections(cfg, {"notes": tmp_path / "idx"}, embedder=real_embedder, generator=generator)
+    rags["notes"].ingest(docs)
+    with live_server(create_app(cfg, rags)) as url:
+        wait_ready(httpx.Client(base_url=url))
+        client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=120)
+        reply = client.chat.completions.create(
+            model="notes", messages=[{"role": "user", "content": "When was the Pelican Point lighthouse built?"}])
+        assert "1891" in reply.choices[0].message.content
+        cited = [r["source"] for r in reply.model_extra["search_results"] if r["cited"]]
+        assert cited == ["lighthouse.md"]
+        assert reply.usage.completion_tokens > 0
