@@ -25,7 +25,8 @@ class GenerationGate:
             raise ValueError("concurrent must be >= 1 and queued >= 0")
         self.concurrent = concurrent
         self.capacity = concurrent + queued
-        self._lock = threading.Lock()
+        # Re-entrant: a dropped Permit may be finalized (and release) while this thread holds the lock.
+        self._lock = threading.RLock()
         self._admitted = 0
         self._running = 0
         self._durations: deque[float] = deque(maxlen=20)

@@ -7,11 +7,13 @@ It starts `foldrag serve` as a separate process with the bundled models (answers
 new tokens, retrieval mode 'hybrid'), waits for /readyz, warms up, then runs
   1. --clients concurrent clients against POST /v1/retrieve for --seconds;
   2. a mix: --mix-retrieve-clients on /v1/retrieve and --query-clients on POST /v1/query for
-     --seconds (a 429 is counted, and its client waits Retry-After, at most 2 s, before the next).
+     --seconds (a 429 is counted, and its client waits Retry-After, at most 2 s, before the next);
+  3. and 4. the retrieve phase twice more, to see whether memory settles;
+  5. --burst-query-clients on /v1/query alone, more than the generation queue holds (429s expected).
 Reported per phase and endpoint: requests/s, p50/p99 latency, 5xx (target 0), 429s, and the
 server's RSS before and after each phase (target: stable). Client and server share the machine.
-The index defaults to the SciFact corpus cached by `foldrag eval` (~/.cache/foldrag/eval), else
-examples/docs is ingested into a temporary folder. Queries come from SciFact when ../shared/data
+The index defaults to the SciFact corpus (5,183 abstracts) from ../shared/data, ingested once into
+.bench/scifact-index (a few minutes, reused), else examples/docs in a temporary folder. Queries come from SciFact when ../shared/data
 has it, else from a fixed list.
 """
 
@@ -31,6 +33,8 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 REPO = Path(__file__).resolve().parent.parent
 FALLBACK_QUERIES = ["How does GPU offload place layers?", "What is reciprocal rank fusion?",
                     "형태소 분석기는 무엇을 하나요?", "Where does the index live?", "임베딩이란 무엇인가요?"]
@@ -45,11 +49,21 @@ def rss_mb(pid: int) -> float:
 
 
 def pick_index(arg: str | None, tmp: Path) -> Path:
+    """--index, else the SciFact corpus ingested once into .bench/scifact-index, else examples/docs."""
     if arg:
         return Path(arg)
-    cached = sorted((Path.home() / ".cache" / "foldrag" / "eval").glob("beir-scifact-*/corpus"))
-    if cached and (cached[0] / "CURRENT").exists():
-        return cached[0]
+    data = REPO.parent / "shared" / "data" / "beir-scifact"
+    if data.is_dir():
+        index = REPO / ".bench" / "scifact-index"
+        if not (index / "CURRENT").exists():
+            from rag.evaluation.datasets import load_beir
+            from rag.evaluation.runner import write_corpus
+
+            corpus = REPO / ".bench" / "scifact-corpus"
+            write_corpus(load_beir(data), corpus)
+            subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(corpus), "--index", str(index), "-q"],
+                           check=True, cwd=REPO)
+        return index
     index = tmp / "index"
     subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(REPO / "examples" / "docs"), "--index", str(index),
                     "-q"], check=True, cwd=REPO)
@@ -122,6 +136,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--query-clients", type=int, default=4)
     ap.add_argument("--mix-retrieve-clients", type=int, default=10)
+    ap.add_argument("--burst-query-clients", type=int, default=8,
+                    help="Query clients of the last phase: more than the queue holds, to see 429s.")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -161,7 +177,11 @@ def main() -> None:
                 ("/v1/retrieve", args.mix_retrieve_clients, retrieve_body),
                 ("/v1/query", args.query_clients, query_body)]))
             result["rss_mb_after_mix"] = round(rss_mb(server.pid), 1)
-            result["retrieve_again"] = asyncio.run(phase(url, args.seconds / 2, [("/v1/retrieve", args.clients, retrieve_body)]))
+            result["retrieve_again"] = asyncio.run(phase(url, args.seconds, [("/v1/retrieve", args.clients, retrieve_body)]))
+            result["rss_mb_after_retrieve_again"] = round(rss_mb(server.pid), 1)
+            result["retrieve_third"] = asyncio.run(phase(url, args.seconds, [("/v1/retrieve", args.clients, retrieve_body)]))
+            result["rss_mb_after_retrieve_third"] = round(rss_mb(server.pid), 1)
+            result["query_burst"] = asyncio.run(phase(url, args.seconds, [("/v1/query", args.burst_query_clients, query_body)]))
             result["rss_mb_end"] = round(rss_mb(server.pid), 1)
         finally:
             server.terminate()
@@ -170,13 +190,14 @@ def main() -> None:
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return
     print(f"index {result['index']} ({result['chunks']} chunks); ready in {result['ready_s']} s")
-    for name in ("retrieve", "mix", "retrieve_again"):
+    for name in ("retrieve", "mix", "retrieve_again", "retrieve_third", "query_burst"):
         for path, r in result[name].items():
             print(f"{name:15s} {path:13s} clients {r['clients']:3d}: {r['rps_ok']:7.2f} req/s ok, p50 {r['p50_ms']} ms, "
                   f"p99 {r['p99_ms']} ms, 5xx {r['5xx']}, 429 {r['429']}, other 4xx {r['other_4xx']}, "
                   f"conn errors {r['connection_errors']}")
     print(f"server RSS MB: start {result['rss_mb_start']}, after retrieve {result['rss_mb_after_retrieve']}, "
-          f"after mix {result['rss_mb_after_mix']}, end {result['rss_mb_end']}")
+          f"after mix {result['rss_mb_after_mix']}, after retrieve again {result['rss_mb_after_retrieve_again']}, "
+          f"after retrieve third {result['rss_mb_after_retrieve_third']}, end {result['rss_mb_end']}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Hybrid retrieval latency against 100,000 chunks, fusion cost, and index build time and memory.
 
-Usage:  .venv/bin/python bench/retrieval_speed.py [--chunks 100000] [--queries 200] [--json]
+Usage:  .venv/bin/python bench/retrieval_speed.py [--chunks 100000] [--queries 200] [--kind auto|flat|hnsw|ivf] [--json]
 
 The chunks are synthetic (Zipf-distributed words from a 50,000-word vocabulary, 60 words each)
 with random unit vectors standing in for embeddings, so that the build does not spend half an
@@ -40,6 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--kind", choices=["auto", "flat", "hnsw", "ivf"], default="auto", help="FAISS index kind (auto: HNSW at 100k).")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -54,7 +55,7 @@ def main() -> None:
     vocab = np.array([f"w{i}" for i in range(50_000)])
     ranks = np.minimum(rng.zipf(1.2, size=(args.chunks, 60)) - 1, len(vocab) - 1)
     work = Path(tempfile.mkdtemp(prefix="foldrag-speed-"))
-    settings = Settings.load(index={"path": work / "index"})
+    settings = Settings.load(index={"path": work / "index", "kind": args.kind})
     rag = build_rag(settings)
     embedder = rag.embedder
     base_rss = rss_mb()
@@ -93,6 +94,7 @@ def main() -> None:
 
     result = {
         "chunks": args.chunks,
+        "index_kind": args.kind,
         "build_seconds_excluding_embedding": round(build_s, 1),
         "index_folder_mb": round(index_mb, 1),
         "open_seconds": round(open_s, 2),

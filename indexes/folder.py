@@ -31,7 +31,7 @@ from indexes.chunk_store import ChunkStore
 from indexes.embedding_cache import EmbeddingCache
 from indexes.keyword_store import KeywordIndex, build_keyword_index, load_keyword_index
 from indexes.manifest import Manifest
-from indexes.vector_store import build_faiss, read_faiss, write_faiss
+from indexes.vector_store import build_faiss, read_faiss, resolve_kind, write_faiss
 from rag.errors import IndexBusy, IndexCorrupt, IndexNotWritable, NotFound
 from rag.settings import IndexSettings
 
@@ -196,7 +196,7 @@ class IndexWriter:
         if base is None:
             return False
         wanted_tokenizer = self.tokenizer.id if self.tokenizer is not None else ""
-        return base.tokenizer != wanted_tokenizer or base.index_kind != self.settings.kind
+        return base.tokenizer != wanted_tokenizer or base.index_kind != resolve_kind(self.settings, base.chunks)
 
     def committed_store(self) -> ChunkStore | None:
         """A read-only view of the last committed generation (what is on disk before this run)."""
@@ -209,6 +209,7 @@ class IndexWriter:
         store.commit()
         assert self._tmp is not None
         ids, vectors = store.vectors(self.dimension)
+        kind = resolve_kind(self.settings, len(ids))
         write_faiss(build_faiss(vectors, ids, self.dimension, self.settings), self._tmp / VECTORS)
         del vectors
         if self.tokenizer is not None:
@@ -221,7 +222,7 @@ class IndexWriter:
             store.commit()
         number = int(self._tmp.name[4:10])
         manifest = Manifest(
-            embedder=self.embedder, dimension=self.dimension, index_kind=self.settings.kind,
+            embedder=self.embedder, dimension=self.dimension, index_kind=kind,
             tokenizer=self.tokenizer.id if self.tokenizer is not None else "",
             generation=number, files=store.file_count(), chunks=store.count(),
             updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -10,14 +10,23 @@ import numpy as np
 from rag.settings import IndexSettings
 
 
+def resolve_kind(settings: IndexSettings, n: int) -> str:
+    """The FAISS index kind used for ``n`` vectors: 'auto' is exact flat search below
+    ``settings.hnsw_from`` vectors and HNSW from there; IVF needs enough points to train its cells."""
+    kind = settings.kind
+    if kind == "auto":
+        kind = "hnsw" if n >= settings.hnsw_from else "flat"
+    if kind == "ivf" and n < 2 * 39:  # too few points to train cells: exact search is better anyway
+        kind = "flat"
+    return kind
+
+
 def build_faiss(vectors: np.ndarray, ids: np.ndarray, dimension: int, settings: IndexSettings):
     """A FAISS index holding ``vectors`` under the int64 ``ids`` (the chunk store's rowids)."""
     import faiss
 
     n = len(vectors)
-    kind = settings.kind
-    if kind == "ivf" and n < 2 * 39:  # too few points to train cells: exact search is better anyway
-        kind = "flat"
+    kind = resolve_kind(settings, n)
     if kind == "flat":
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
     elif kind == "hnsw":

@@ -208,7 +208,9 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.memory import limit_malloc_arenas
 
+    limit_malloc_arenas()
     settings = _settings(None, server={"host": host, "port": port})
     app_ = create_app(settings, indexes=index or None)
     names = ", ".join(f"{n} ({r.index_path})" for n, r in app_.state.foldrag.collections.items())

@@ -96,6 +96,9 @@ class SentenceTransformerEmbedder:
                 model_kwargs={"dtype": getattr(torch, dtype)},
             )
             tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            # This copy only counts tokens for chunking, where whole sections are measured: lift the
+            # model's limit so long texts do not print "sequence length is longer than..." warnings.
+            tokenizer.model_max_length = 1_000_000_000
         except Exception as exc:  # any loader failure is a model problem for the user
             raise ModelUnavailable(f"could not load embedding model from {path}: {exc}") from exc
         # The name identifies the vectors, not the dtype: bf16 and fp32 vectors are interchangeable.

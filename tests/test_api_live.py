@@ -203,3 +203,58 @@ def test_chat_widget_streams_an_answer_with_citation_chips(settings, tmp_path):
             assert '"history": [' in bodies[-1].replace('"history":[', '"history": [')
             assert "What is the capital of France?" in bodies[-1]  # the conversation is kept
             browser.close()
+
+
+@pytest.mark.slow
+def test_foldrag_serve_command(tmp_path):
+    """`foldrag serve` end to end: a real process, the bundled embedder, two collections named after folders."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, run_cli
+
+    docs = write_docs(tmp_path / "docs")
+    for name in ("notes", "papers"):
+        assert run_cli("ingest", str(docs), "--index", str(tmp_path / name), "-q").returncode == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDRAG_")}
+    env.update(FOLDRAG_GENERATION__MODEL="none", FOLDRAG_API_KEYS="k", FOLDRAG_CONFIG=str(tmp_path / "none.toml"))
+    server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--index", str(tmp_path / "notes"),
+                               "--index", str(tmp_path / "papers"), "--port", str(port)],
+                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, server.stdout.read()
+            time.sleep(0.1)
+        auth = {"Authorization": "Bearer k"}
+        assert [c["name"] for c in httpx.get(url + "/v1/collections", headers=auth).json()["collections"]] == ["notes", "papers"]
+        hits = httpx.post(url + "/v1/retrieve", json={"query": "Eiffel Tower", "collection": "papers"}, headers=auth).json()["hits"]
+        assert hits[0]["source"] == "france.md"
+        # generation.model = none: answering is a clear 503, not a crash
+        error = httpx.post(url + "/v1/query", json={"question": "Eiffel Tower?"}, headers=auth)
+        assert error.status_code == 503 and error.json()["error"]["type"] == "model_unavailable"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_collections_are_named_after_their_folders(tmp_path, settings):
+    from rag.build import collection_paths
+    from rag.errors import InvalidInput
+
+    assert collection_paths(settings, [tmp_path / "a", tmp_path / "b"]) == {"a": tmp_path / "a", "b": tmp_path / "b"}
+    assert collection_paths(settings) == {"index": settings.index.path}
+    named = settings.model_copy(update={"server": settings.server.model_copy(update={"collections": {"x": tmp_path}})})
+    assert collection_paths(named) == {"x": tmp_path}
+    with pytest.raises(InvalidInput):
+        collection_paths(settings, [tmp_path / "one" / "same", tmp_path / "two" / "same"])

@@ -114,3 +114,27 @@ def test_index_kinds_find_the_nearest(tmp_path, kind):
     found = snap.store.by_rowids(ids[:, 0])
     assert sum(found[int(r)].id == f"c{i}" for i, r in enumerate(ids[:, 0])) >= 19
     snap.close()
+
+
+def test_auto_kind_switches_to_hnsw_at_the_threshold(tmp_path):
+    from indexes.vector_store import resolve_kind
+
+    auto = IndexSettings(path=tmp_path, hnsw_from=100)
+    assert resolve_kind(auto, 99) == "flat" and resolve_kind(auto, 100) == "hnsw"
+    assert resolve_kind(IndexSettings(path=tmp_path, kind="ivf"), 10) == "flat"
+    rng = np.random.default_rng(1)
+
+    def commit(name: str, n: int) -> str:
+        vectors = rng.standard_normal((n, 8)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        with IndexWriter.open(tmp_path, "fake", 8, auto) as writer:
+            chunks = [Chunk(id=f"{name}-{i}", source=name, text=f"t{i}") for i in range(n)]
+            writer.store.replace_file(FileRecord(name, name, 1, 1), chunks, vectors)
+            return writer.commit().index_kind
+
+    assert commit("a.txt", 60) == "flat"
+    assert commit("b.txt", 60) == "hnsw"  # 120 chunks now
+    import faiss
+
+    inner = faiss.downcast_index(open_snapshot(tmp_path, "fake", 8).faiss_index.index)
+    assert isinstance(inner, faiss.IndexHNSWFlat)
