@@ -136,5 +136,6 @@ def test_auto_kind_switches_to_hnsw_at_the_threshold(tmp_path):
     assert commit("b.txt", 60) == "hnsw"  # 120 chunks now
     import faiss
 
-    inner = faiss.downcast_index(open_snapshot(tmp_path, "fake", 8).faiss_index.index)
-    assert isinstance(inner, faiss.IndexHNSWFlat)
+    snap = open_snapshot(tmp_path, "fake", 8)  # held: the inner index lives as long as the snapshot
+    assert isinstance(faiss.downcast_index(snap.faiss_index.index), faiss.IndexHNSWFlat)
+    snap.close()
