@@ -1,4 +1,5 @@
-"""One error body for every failure: ``{"error": {"type": kind, "message": ...}}``, status from ERROR_TABLE."""
+"""One error body for every failure: ``{"error": {"type": kind, "message": ..., "code": kind, "param": null}}``,
+with the status from ERROR_TABLE."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ _STATUS_KINDS = {404: "not_found", 401: "unauthorized", 403: "forbidden", 413: "
 
 
 def error_body(kind: str, message: str) -> dict:
-    return {"error": {"type": kind, "message": message}}
+    """The one error body. ``code`` and ``param`` complete OpenAI's error shape, so its clients parse it too."""
+    return {"error": {"type": kind, "message": message, "code": kind, "param": None}}
 
 
 def error_response(exc: FoldragError) -> JSONResponse:

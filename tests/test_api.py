@@ -150,7 +150,8 @@ def test_query_stream_reports_errors_as_an_event(make_api, tmp_path):
     api = make_api()
     api.chat.stream = lambda *a, **k: (_ for _ in ()).throw(__import__("rag.errors").errors.ModelUnavailable("gone"))
     events = sse_events(api.client.post("/v1/query", json={"question": "capital?", "stream": True}).text)
-    assert events[-1] == ("error", {"error": {"type": "model_unavailable", "message": "gone"}})
+    assert events[-1] == ("error", {"error": {"type": "model_unavailable", "message": "gone",
+                                              "code": "model_unavailable", "param": None}})
 
 
 @pytest.mark.parametrize("payload, status, kind", [
