@@ -5,18 +5,20 @@ from __future__ import annotations
 import hmac
 
 from fastapi import Request
+from pydantic import SecretStr
 
 from rag.errors import Unauthorized
 
 
-def key_is_valid(header: str | None, keys: list[str]) -> bool:
+def key_is_valid(header: str | None, keys: list[str | SecretStr]) -> bool:
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return False
     presented = token.strip().encode()
     ok = False
     for key in keys:  # every key is compared, so timing says nothing about which one is close
-        ok |= hmac.compare_digest(presented, key.encode())
+        secret = key.get_secret_value() if isinstance(key, SecretStr) else key
+        ok |= hmac.compare_digest(presented, secret.encode())
     return ok
 
 

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -146,7 +146,7 @@ class ServerSettings(BaseModel):
         default_factory=dict,
         description="Collection name → index folder. Empty: the --index folders (or index.path), each named after its folder.",
     )
-    api_keys: list[str] = Field(
+    api_keys: list[SecretStr] = Field(
         default_factory=list,
         description="Bearer keys; when any is set every endpoint but /healthz and /readyz needs one. "
         "Also FOLDRAG_API_KEYS (comma-separated).",

@@ -252,10 +252,11 @@ def test_api_keys_guard_everything_but_health(make_api):
 def test_keys_from_the_environment(monkeypatch, settings):
     from rag.settings import Settings
 
-    monkeypatch.setenv("FOLDRAG_API_KEYS", "k1,k2")
+    monkeypatch.setenv("FOLDRAG_API_KEYS", "sk-one,sk-two")
     monkeypatch.setenv("FOLDRAG_ALLOWED_ROOTS", f"/srv/docs{os.pathsep}/home/me/notes")
     loaded = Settings.load()
-    assert loaded.server.api_keys == ["k1", "k2"]
+    assert [k.get_secret_value() for k in loaded.server.api_keys] == ["sk-one", "sk-two"]
+    assert "sk-one" not in loaded.model_dump_json()  # `foldrag config` does not print the keys
     assert [str(p) for p in loaded.server.allowed_roots] == ["/srv/docs", "/home/me/notes"]
 
 
