@@ -2,9 +2,8 @@
 
 Example::
 
-    permit = gate.admit()            # raises Overloaded when running + waiting is at capacity
-    while not permit.try_start():    # polled from the event loop, so a cancelled request just leaves
-        await anyio.sleep(0.05)
+    permit = gate.admit()   # raises Overloaded when running + waiting is at capacity
+    await permit.start()    # waits for a running slot
     ...
     permit.release()
 """
@@ -15,6 +14,8 @@ import math
 import threading
 import time
 from collections import deque
+
+import anyio
 
 from rag.errors import Overloaded
 
@@ -81,6 +82,12 @@ class Permit:
         if self._started_at is None and self._gate._try_start():
             self._started_at = time.perf_counter()
         return self._started_at is not None
+
+    async def start(self) -> None:
+        """Wait for a running slot. Polled from the event loop rather than blocking a thread, so a
+        request cancelled while it waits simply leaves the queue."""
+        while not self.try_start():
+            await anyio.sleep(0.05)
 
     def release(self) -> None:
         if self._released:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 
-import anyio
 from fastapi.concurrency import run_in_threadpool
 
 from api.gate import GenerationGate
 from api.jobs import JobRunner
 from api.metrics import Metrics
+from rag.answering import Answerer
 from rag.errors import FoldragError, InvalidInput, NotFound, NotReady, TooLarge
 from rag.retrieval.hybrid import Retrieval
 from rag.service import Foldrag
@@ -57,14 +57,14 @@ class ServerState:
             raise TooLarge(f"the question has {len(text)} characters; the limit is {limit}")
         return text
 
-    async def prepare_answer(self, collection: str | None, question: str) -> tuple[str, Foldrag, str]:
-        """Every check that can fail fast, before the request takes a place in the generation queue."""
+    async def prepare_answer(self, collection: str | None, question: str) -> tuple[str, Answerer, str]:
+        """Every check that can fail fast, before the request takes a place in the generation queue:
+        the collection, readiness, the question, an index to read (NotFound) and a model (ModelUnavailable)."""
         name, rag = self.collection(collection)
         self.require_ready()
         question = self.question(question)
-        await run_in_threadpool(rag.snapshot)  # NotFound for a collection with no index yet
-        rag.answerer()  # ModelUnavailable when generation.model is 'none'
-        return name, rag, question
+        await run_in_threadpool(rag.snapshot)
+        return name, rag.answerer(), question
 
     async def retrieve(self, rag: Foldrag, query: str, *, k: int | None, mode: str) -> Retrieval:
         """Retrieval in a worker thread; 'multi' uses the LLM, so it waits for a generation slot."""
@@ -73,8 +73,7 @@ class ServerState:
             return await run_in_threadpool(rag.retrieve, query, k, mode)
         permit = self.gate.admit()
         try:
-            while not permit.try_start():
-                await anyio.sleep(0.05)
+            await permit.start()
             return await run_in_threadpool(rag.retrieve, query, k, mode)
         finally:
             permit.release()

@@ -22,8 +22,7 @@ async def run_events(start: Callable[[], Iterator[Event]], permit: Permit, metri
     iterator = None
     finished = False
     try:
-        while not permit.try_start():  # polled, so a cancelled request leaves the queue at once
-            await anyio.sleep(0.05)
+        await permit.start()
         iterator = await anyio.to_thread.run_sync(start)
         while True:
             event = await anyio.to_thread.run_sync(next, iterator, _END)

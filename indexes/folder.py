@@ -210,13 +210,13 @@ class IndexWriter:
         assert self._tmp is not None
         ids, vectors = store.vectors(self.dimension)
         kind = resolve_kind(self.settings, len(ids))
-        write_faiss(build_faiss(vectors, ids, self.dimension, self.settings), self._tmp / VECTORS)
+        write_faiss(build_faiss(vectors, ids, self.dimension, self.settings, kind), self._tmp / VECTORS)
         del vectors
         if self.tokenizer is not None:
-            from rag.retrieval.tokenize import keyword_text
+            from rag.retrieval.tokenize import tokenize_chunks
 
             missing = store.untokenized()
-            store.set_tokens([(c.id, self.tokenizer(keyword_text(c.title, c.heading, c.text))) for c in missing])
+            store.set_tokens(list(zip((c.id for c in missing), tokenize_chunks(self.tokenizer, missing))))
             rowids, corpus = store.tokens()
             build_keyword_index(self._tmp, rowids, corpus, self.settings.bm25_k1, self.settings.bm25_b)
             store.commit()

@@ -21,12 +21,12 @@ def resolve_kind(settings: IndexSettings, n: int) -> str:
     return kind
 
 
-def build_faiss(vectors: np.ndarray, ids: np.ndarray, dimension: int, settings: IndexSettings):
-    """A FAISS index holding ``vectors`` under the int64 ``ids`` (the chunk store's rowids)."""
+def build_faiss(vectors: np.ndarray, ids: np.ndarray, dimension: int, settings: IndexSettings, kind: str):
+    """A FAISS index of ``kind`` (from ``resolve_kind``) holding ``vectors`` under the int64 ``ids``
+    (the chunk store's rowids)."""
     import faiss
 
     n = len(vectors)
-    kind = resolve_kind(settings, n)
     if kind == "flat":
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
     elif kind == "hnsw":

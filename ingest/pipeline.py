@@ -27,7 +27,7 @@ from ingest.progress import Progress, SilentProgress
 from ingest.walk import discover
 from rag.embedders import Embedder
 from rag.errors import NotFound
-from rag.retrieval.tokenize import keyword_text
+from rag.retrieval.tokenize import tokenize_chunks
 from rag.settings import IngestSettings
 from rag.types import Chunk, FailedFile, IngestSummary
 
@@ -55,6 +55,16 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _chunk(source: str, data: bytes, splitter, keyword_tokenizer) -> tuple[list[Chunk], list[list[str]] | None]:
+    """Parse and chunk one file, with each chunk's keyword tokens when there is a tokenizer.
+    Raises ParseError for unreadable bytes or a file without text."""
+    chunks = chunk_file(parse_file(source, data), splitter)
+    if not chunks:
+        raise ParseError("empty file (no text)")
+    tokens = tokenize_chunks(keyword_tokenizer, chunks) if keyword_tokenizer is not None else None
+    return chunks, tokens
+
+
 def _producer(candidates, known, settings: IngestSettings, token_length: Callable[[str], int],
               keyword_tokenizer, out: queue.Queue, failed: list[FailedFile], stop: threading.Event) -> None:
     splitter = make_splitter(token_length, settings.chunk_tokens, settings.chunk_overlap)
@@ -74,7 +84,7 @@ def _producer(candidates, known, settings: IngestSettings, token_length: Callabl
                 out.put(_Touched(record))
                 continue
             try:
-                chunks = chunk_file(parse_file(rel, data), splitter)
+                chunks, tokens = _chunk(rel, data, splitter, keyword_tokenizer)
             except ParseError as exc:
                 failed.append(FailedFile(rel, str(exc)))
                 out.put(None)
@@ -83,13 +93,6 @@ def _producer(candidates, known, settings: IngestSettings, token_length: Callabl
                 failed.append(FailedFile(rel, f"parser error: {type(exc).__name__}: {exc}"))
                 out.put(None)
                 continue
-            if not chunks:
-                failed.append(FailedFile(rel, "empty file (no text)"))
-                out.put(None)
-                continue
-            tokens = None
-            if keyword_tokenizer is not None:
-                tokens = [keyword_tokenizer(keyword_text(c.title, c.heading, c.text)) for c in chunks]
             out.put(_Parsed(FileRecord(rel, record.sha256, record.size, record.mtime_ns, len(chunks)),
                             chunks, previous is not None, tokens))
     finally:
@@ -226,12 +229,7 @@ def ingest_document(
     Raises ParseError when the bytes cannot be read as the type its name says, or hold no text.
     """
     splitter = make_splitter(embedder.token_length, settings.chunk_tokens, settings.chunk_overlap)
-    chunks = chunk_file(parse_file(source, data), splitter)
-    if not chunks:
-        raise ParseError("empty file (no text)")
-    tokens = None
-    if writer.tokenizer is not None:
-        tokens = [writer.tokenizer(keyword_text(c.title, c.heading, c.text)) for c in chunks]
+    chunks, tokens = _chunk(source, data, splitter, writer.tokenizer)
     texts = [embedding_text(c, embed_headers) for c in chunks]
     vectors, _ = _vectors_with_cache(texts, embedder, writer, settings.encode_group)
     record = FileRecord(source, _sha256(data), len(data), time.time_ns(), len(chunks))

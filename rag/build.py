@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
-from rag.errors import InvalidInput
 from rag.embedders import BUNDLED_EMBEDDERS, Embedder, SentenceTransformerEmbedder
+from rag.errors import InvalidInput
 from rag.generation.base import Generator
+from rag.lazy import Once
 from rag.retrieval.tokenize import KeywordTokenizer
 from rag.service import Foldrag
 from rag.settings import Settings
@@ -56,37 +55,9 @@ def build_rag(settings: Settings, embedder: Embedder | None = None, generator: G
     The configured LLM is loaded only when ``with_generator`` is true (``ask``, ``multi`` search, the
     server), so ingest and plain search never pay for it.
     """
-    if generator is not None:
-        generator_factory = lambda: generator  # noqa: E731
-    elif with_generator:
-        generator_factory = lambda: build_generator(settings)  # noqa: E731
-    else:
-        generator_factory = lambda: None  # noqa: E731
-    return Foldrag(
-        settings,
-        embedder_factory=(lambda: embedder) if embedder else (lambda: build_embedder(settings)),
-        tokenizer=KeywordTokenizer(),
-        generator_factory=generator_factory,
-        reranker_factory=lambda: build_reranker(settings),
-        embedder_languages=embedder_languages(settings),
-    )
-
-
-class _Once:
-    """A zero-argument factory whose result is built on the first call, once, under a lock."""
-
-    def __init__(self, factory: Callable[[], object]) -> None:
-        self._factory = factory
-        self._lock = threading.Lock()
-        self._done = False
-        self._value = None
-
-    def __call__(self):
-        with self._lock:
-            if not self._done:
-                self._value = self._factory()
-                self._done = True
-            return self._value
+    paths = {settings.index.path.name: settings.index.path}
+    [rag] = build_collections(settings, paths, embedder, generator, with_generator=with_generator).values()
+    return rag
 
 
 def collection_paths(settings: Settings, indexes: list[Path] | None = None) -> dict[str, Path]:
@@ -105,13 +76,14 @@ def collection_paths(settings: Settings, indexes: list[Path] | None = None) -> d
 
 def build_collections(settings: Settings, paths: dict[str, Path], embedder: Embedder | None = None,
                       generator: Generator | None = None, *, with_generator: bool = True) -> dict[str, Foldrag]:
-    """One ``Foldrag`` per collection, sharing one embedder, one generator and one keyword tokenizer."""
-    shared_embedder = _Once(lambda: embedder if embedder is not None else build_embedder(settings))
-    if generator is not None:
-        shared_generator = _Once(lambda: generator)
+    """One ``Foldrag`` per collection, sharing one embedder, one generator, one reranker and one
+    keyword tokenizer; each model loads on first use. ``with_generator=False`` never loads the LLM."""
+    shared_embedder = Once(lambda: embedder if embedder is not None else build_embedder(settings))
+    if generator is not None or not with_generator:
+        shared_generator = Once(lambda: generator)
     else:
-        shared_generator = _Once(lambda: build_generator(settings) if with_generator else None)
-    shared_reranker = _Once(lambda: build_reranker(settings))
+        shared_generator = Once(lambda: build_generator(settings))
+    shared_reranker = Once(lambda: build_reranker(settings))
     tokenizer = KeywordTokenizer()
     rags = {}
     for name, path in paths.items():

@@ -29,6 +29,16 @@ def _settings(index: Path | None = None, **sections):
     return Settings.load(**overrides)
 
 
+def _rag_for(text: str, what: str, index: Path | None, *, with_generator: bool):
+    """The Foldrag for a search or a question; an empty one fails before any model loads."""
+    from rag.build import build_rag
+    from rag.errors import InvalidInput
+
+    if not text.strip():
+        raise InvalidInput(f"the {what} is empty")
+    return build_rag(_settings(index), with_generator=with_generator)
+
+
 def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
@@ -71,12 +81,7 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the chunks that best match QUERY, with score, source and page."""
-    from rag.build import build_rag
-    from rag.errors import InvalidInput
-
-    if not query.strip():
-        raise InvalidInput("the query is empty")
-    rag = build_rag(_settings(index), with_generator=(mode == "multi"))
+    rag = _rag_for(query, "query", index, with_generator=(mode == "multi"))
     result = rag.retrieve(query, k=k, mode=mode)
     hits = result.hits
     if as_json:
@@ -109,12 +114,7 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from the index with the local LLM, citing the sources used."""
-    from rag.build import build_rag
-    from rag.errors import InvalidInput
-
-    if not question.strip():
-        raise InvalidInput("the question is empty")
-    rag = build_rag(_settings(index), with_generator=True)
+    rag = _rag_for(question, "question", index, with_generator=True)
     answer = None
     for event in rag.answerer().stream(question, k=k, mode=mode):
         if event.kind == "token" and stream and not as_json:

@@ -23,8 +23,9 @@ from ingest.errors import ParseError
 from ingest.pipeline import UPLOAD_SCHEME, ingest_document, ingest_folder
 from ingest.progress import Progress
 from rag.embedders import Embedder
-from rag.errors import IndexNotWritable, InvalidInput, NotFound
+from rag.errors import IndexNotWritable, InvalidInput, ModelUnavailable, NotFound
 from rag.generation.base import Generator
+from rag.lazy import Once
 from rag.retrieval.hybrid import HybridRetriever, Retrieval
 from rag.retrieval.multi_query import QueryRewriter
 from rag.settings import Settings
@@ -66,32 +67,20 @@ class Foldrag:
         self.settings = settings
         self.tokenizer = tokenizer
         self.embedder_languages = embedder_languages
-        self._embedder_factory = embedder_factory
-        self._generator_factory = generator_factory
-        self._reranker_factory = reranker_factory
-        self._embedder: Embedder | None = None
-        self._generator: Generator | None = None
-        self._generator_loaded = False
-        self._reranker = None
-        self._reranker_loaded = False
+        self._embedder = Once(embedder_factory)
+        self._generator = Once(generator_factory)
+        self._reranker = Once(reranker_factory)
         self._rewriter: QueryRewriter | None = None
         self._snapshot: IndexSnapshot | None = None
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
-        with self._lock:
-            if self._embedder is None:
-                self._embedder = self._embedder_factory()
-            return self._embedder
+        return self._embedder()
 
     @property
     def generator(self) -> Generator | None:
-        with self._lock:
-            if not self._generator_loaded:
-                self._generator = self._generator_factory()
-                self._generator_loaded = True
-            return self._generator
+        return self._generator()
 
     @property
     def index_path(self) -> Path:
@@ -115,9 +104,8 @@ class Foldrag:
         except OSError as exc:
             raise IndexNotWritable(f"cannot write index folder {self.index_path}: {exc.strerror or exc}") from exc
         embedder = self.embedder
-        writer = IndexWriter.open(self.index_path, embedder.name, embedder.dimension, self.settings.index,
-                                  tokenizer=self.tokenizer)
-        return writer
+        return IndexWriter.open(self.index_path, embedder.name, embedder.dimension, self.settings.index,
+                                tokenizer=self.tokenizer)
 
     def add_document(self, name: str, data: bytes) -> Document:
         """Index one uploaded file as ``upload://NAME`` (replacing an upload of the same name).
@@ -133,11 +121,15 @@ class Foldrag:
                 raise InvalidInput(f"cannot read {name}: {exc}") from exc
         return Document.from_record(record)
 
+    def has_index(self) -> bool:
+        """Whether a generation has been committed (an ingest has finished)."""
+        return self.index_path.is_dir() and current_generation(self.index_path) is not None
+
     def describe(self, name: str) -> dict[str, Any]:
         """What a collection listing shows: its folder and, once built, what the index holds."""
         info: dict[str, Any] = {"name": name, "path": str(self.index_path), "indexed": False,
                                 "documents": 0, "chunks": 0, "embedder": self.settings.embedding.model}
-        if self.index_path.is_dir() and current_generation(self.index_path) is not None:
+        if self.has_index():
             manifest = self.snapshot().manifest
             info.update(indexed=True, documents=manifest.files, chunks=manifest.chunks,
                         embedder=manifest.embedder, updated_at=manifest.updated_at)
@@ -145,7 +137,7 @@ class Foldrag:
 
     def documents(self) -> list[Document]:
         """The documents of the committed index, by source."""
-        if not self.index_path.is_dir() or current_generation(self.index_path) is None:
+        if not self.has_index():
             return []
         files = self.snapshot().store.files()
         return [Document.from_record(files[source]) for source in sorted(files)]
@@ -178,12 +170,8 @@ class Foldrag:
         rewriter = None
         if mode == "multi" or (mode is None and self.settings.retrieval.mode in ("auto", "multi")):
             rewriter = self._get_rewriter()
-        with self._lock:
-            if not self._reranker_loaded:
-                self._reranker = self._reranker_factory()
-                self._reranker_loaded = True
         return HybridRetriever(snapshot, embedder, self.tokenizer, self.settings.retrieval,
-                               rewriter=rewriter, reranker=self._reranker,
+                               rewriter=rewriter, reranker=self._reranker(),
                                embedder_languages=self.embedder_languages)
 
     def _get_rewriter(self) -> QueryRewriter | None:
@@ -202,7 +190,6 @@ class Foldrag:
     def answerer(self):
         """Question answering over this index with the configured generator."""
         from rag.answering import Answerer
-        from rag.errors import ModelUnavailable
 
         generator = self.generator
         if generator is None:

@@ -30,6 +30,14 @@ def shared_tokenizer():
     return KeywordTokenizer()
 
 
+def serve_settings(settings, **server):
+    """Test settings for the API: 'hybrid' retrieval (no LLM rewrites) and the given server fields."""
+    return settings.model_copy(update={
+        "retrieval": settings.retrieval.model_copy(update={"mode": "hybrid"}),
+        "server": settings.server.model_copy(update=server),
+    })
+
+
 def make_collection(settings, embedder, generator, docs: Path | None = None):
     """A Foldrag over ``settings.index.path`` with the fakes, ingested from ``docs`` when given."""
     from rag.service import Foldrag

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from tests.fakes import HashEmbedder, LoopChat
-from tests.server_support import make_collection, shared_tokenizer, wait_ready, write_docs
+from tests.server_support import make_collection, serve_settings, shared_tokenizer, wait_ready, write_docs
 
 
 @pytest.fixture
@@ -20,10 +20,7 @@ def make_api(tmp_path, settings):
     clients = []
 
     def make(server: dict | None = None, chat: LoopChat | None = None, ingest: bool = True):
-        cfg = settings.model_copy(update={
-            "retrieval": settings.retrieval.model_copy(update={"mode": "hybrid"}),
-            "server": settings.server.model_copy(update=server or {}),
-        })
+        cfg = serve_settings(settings, **(server or {}))
         chat = chat or LoopChat()
         docs = write_docs(tmp_path / "docs") if ingest else None
         rag = make_collection(cfg, HashEmbedder(), chat, docs)

@@ -13,14 +13,11 @@ import pytest
 
 from api.app import create_app
 from tests.fakes import HashEmbedder, LoopChat
-from tests.server_support import live_server, make_collection, write_docs
+from tests.server_support import live_server, make_collection, serve_settings, write_docs
 
 
 def _app(settings, tmp_path: Path, chat: LoopChat, embedder=None, **server):
-    cfg = settings.model_copy(update={
-        "retrieval": settings.retrieval.model_copy(update={"mode": "hybrid"}),
-        "server": settings.server.model_copy(update=server),
-    })
+    cfg = serve_settings(settings, **server)
     rag = make_collection(cfg, embedder or HashEmbedder(), chat, write_docs(tmp_path / "docs"))
     return create_app(cfg, {"docs": rag})
 

@@ -6,11 +6,11 @@ from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
 from rag.integrations.langchain import FoldragQA, FoldragRetriever
 from tests.fakes import HashEmbedder, LoopChat
-from tests.server_support import make_collection, write_docs
+from tests.server_support import make_collection, serve_settings, write_docs
 
 
 def _rag(settings, tmp_path, chat=None):
-    cfg = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"mode": "hybrid"})})
+    cfg = serve_settings(settings)
     return make_collection(cfg, HashEmbedder(), chat or LoopChat(), write_docs(tmp_path / "docs"))
 
 

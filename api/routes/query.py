@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from sse_starlette.sse import EventSourceResponse
 
 from api.answers import collect, query_sse
@@ -19,9 +18,9 @@ router = APIRouter(tags=["query"], dependencies=[Depends(require_key)])
 @router.post("/v1/query")
 async def query(body: QueryRequest, request: Request, state: ServerState = Depends(server)):
     """Answer a question with citations; ``stream: true`` for Server-Sent Events."""
-    name, rag, question = await state.prepare_answer(body.collection, body.question)
+    name, answerer, question = await state.prepare_answer(body.collection, body.question)
     history = [t.model_dump() for t in body.history]
-    events = run_events(lambda: rag.answerer().stream(question, history=history, k=body.k, mode=body.mode),
+    events = run_events(lambda: answerer.stream(question, history=history, k=body.k, mode=body.mode),
                         state.gate.admit(), state.metrics, None if body.stream else request)
     if body.stream:
         return EventSourceResponse(query_sse(events, name))

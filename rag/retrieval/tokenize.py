@@ -84,6 +84,11 @@ def has_hangul(text: str) -> bool:
     return bool(_HANGUL.search(text))
 
 
+def tokenize_chunks(tokenizer, chunks) -> list[list[str]]:
+    """The keyword tokens of each chunk: its title, heading and text (see ``keyword_text``)."""
+    return [tokenizer(keyword_text(c.title, c.heading, c.text)) for c in chunks]
+
+
 def keyword_text(title: str | None, heading: str | None, text: str) -> str:
     """What BM25 indexes for a chunk: its document title and heading count as words of it."""
     return " ".join(part for part in (title, heading, text) if part)
