@@ -33,6 +33,10 @@ CREATE TABLE IF NOT EXISTS chunks (
     tokens TEXT  -- keyword tokens joined by spaces; NULL until tokenized
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE TABLE IF NOT EXISTS passage_tokens (  -- keyword tokens of BM25 passages, by passage_key
+    key TEXT PRIMARY KEY,
+    tokens TEXT NOT NULL
+);
 """
 _CHUNK_COLUMNS = 'rowid, id, source, page, title, heading, start, "end", text'
 
@@ -140,6 +144,21 @@ class ChunkStore:
 
     def clear_tokens(self) -> None:
         self._conn.execute("UPDATE chunks SET tokens = NULL")
+        self._conn.execute("DELETE FROM passage_tokens")
+
+    def chunks(self) -> list[Chunk]:
+        """Every chunk in rowid order (the order of ``tokens()`` and ``vectors()``)."""
+        rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks ORDER BY rowid")
+        return [_row_to_chunk(r) for r in rows]
+
+    def passage_tokens(self) -> dict[str, list[str]]:
+        return {k: t.split() for k, t in self._conn.execute("SELECT key, tokens FROM passage_tokens")}
+
+    def replace_passage_tokens(self, items: dict[str, list[str]]) -> None:
+        """Keep exactly these passages' tokens (older entries go)."""
+        self._conn.execute("DELETE FROM passage_tokens")
+        self._conn.executemany("INSERT INTO passage_tokens (key, tokens) VALUES (?, ?)",
+                               [(k, " ".join(t)) for k, t in items.items()])
 
     def tokens(self) -> tuple[np.ndarray, list[list[str]]]:
         """All ``(rowids, token lists)`` in rowid order."""

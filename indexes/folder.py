@@ -191,12 +191,14 @@ class IndexWriter:
 
     @property
     def needs_rebuild(self) -> bool:
-        """True when the committed index lacks what these settings ask for (another tokenizer or index kind)."""
+        """True when the committed index lacks what these settings ask for (another tokenizer, passage size or index kind)."""
         base = self.base_manifest
         if base is None:
             return False
         wanted_tokenizer = self.tokenizer.id if self.tokenizer is not None else ""
-        return base.tokenizer != wanted_tokenizer or base.index_kind != resolve_kind(self.settings, base.chunks)
+        wanted_passages = self.settings.bm25_passage_chunks if self.tokenizer is not None else 0
+        return (base.tokenizer != wanted_tokenizer or base.keyword_passages != wanted_passages
+                or base.index_kind != resolve_kind(self.settings, base.chunks))
 
     def committed_store(self) -> ChunkStore | None:
         """A read-only view of the last committed generation (what is on disk before this run)."""
@@ -218,12 +220,18 @@ class IndexWriter:
             missing = store.untokenized()
             store.set_tokens(list(zip((c.id for c in missing), tokenize_chunks(self.tokenizer, missing))))
             rowids, corpus = store.tokens()
-            build_keyword_index(self._tmp, rowids, corpus, self.settings.bm25_k1, self.settings.bm25_b)
+            passages = None
+            if self.settings.bm25_passage_chunks:
+                from indexes.passages import tokenize_passages
+
+                passages = tokenize_passages(store, self.tokenizer, self.settings.bm25_passage_chunks)
+            build_keyword_index(self._tmp, rowids, corpus, self.settings.bm25_k1, self.settings.bm25_b, passages)
             store.commit()
         number = int(self._tmp.name[4:10])
         manifest = Manifest(
             embedder=self.embedder, dimension=self.dimension, index_kind=kind,
             tokenizer=self.tokenizer.id if self.tokenizer is not None else "",
+            keyword_passages=self.settings.bm25_passage_chunks if self.tokenizer is not None else 0,
             generation=number, files=store.file_count(), chunks=store.count(),
             updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )

@@ -19,6 +19,7 @@ class Manifest:
     metric: str = "inner_product"
     index_kind: str = "flat"
     tokenizer: str = ""  # the keyword tokenizer of the BM25 index ("" when there is none)
+    keyword_passages: int = 0  # chunks per BM25 passage (0: chunk-level BM25 only)
     schema_version: int = SCHEMA_VERSION
     generation: int = 0
     files: int = 0

@@ -33,6 +33,20 @@ def test_stop_strings_and_max_tokens(generator):
     assert generator.last_stats["new_tokens"] <= 9
 
 
+def test_foldrag_decode_loop_matches_generate_on_the_bundled_model(generator):
+    import torch
+
+    assert generator.loop is not None, "SmolLM2 is a Llama: foldrag's own loop decodes it"
+    ids = generator.prompt_ids([{"role": "user", "content": "Sources:\n[1] The lighthouse was built in 1891.\n\n"
+                                 "Question: When was the lighthouse built? Cite [n]."}])
+    with torch.inference_mode():
+        expected = generator.model.generate(ids, max_new_tokens=32, min_new_tokens=32, do_sample=False,
+                                            pad_token_id=generator.tokenizer.eos_token_id)[0, ids.shape[1]:].tolist()
+    assert list(generator.loop.tokens(ids, 32)) == expected
+    text = generator.generate([{"role": "user", "content": "Say hello in Korean."}], max_tokens=24)
+    assert "\ufffd" not in text and generator.last_stats["decode_loop"] == "foldrag"
+
+
 def test_closing_the_stream_stops_generation(generator):
     stream = generator.stream([{"role": "user", "content": "Count from one to one hundred in words."}], max_tokens=300)
     pieces = [next(stream) for _ in range(3)]
@@ -65,6 +79,7 @@ def test_disk_offload_on_the_cpu(tmp_path):
     gen = TransformersGenerator.load(GenerationSettings(device="cpu", offload_folder=str(tmp_path / "off"),
                                                         cpu_memory="60MB"))
     assert gen.plan.disk_layers > 0
+    assert gen.loop is None, "layers split over devices decode through model.generate and accelerate's hooks"
     assert "disk" in set(gen.plan.device_map.values())
     assert "Paris" in gen.generate([{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
 

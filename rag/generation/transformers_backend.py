@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag.errors import MissingDependency, ModelUnavailable
+from rag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
 from rag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, plan_offload
 from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
 from rag.hardware import cuda_available, preferred_dtype
@@ -47,12 +48,15 @@ class _Cancelled:
 
 
 class TransformersGenerator:
-    def __init__(self, model, tokenizer, preset: Preset, name: str, plan: OffloadPlan | None = None) -> None:
+    def __init__(self, model, tokenizer, preset: Preset, name: str, plan: OffloadPlan | None = None,
+                 decode_loop: str = "auto") -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.preset = preset
         self.name = name
         self.plan = plan
+        self.loop = _choose_loop(model, decode_loop)
+        self.stop_ids = _stop_ids(model, tokenizer, preset)
         self.context_window = int(getattr(model.config, "max_position_embeddings", 4096) or 4096)
         self.last_stats: dict[str, float] = {}
 
@@ -119,7 +123,7 @@ class TransformersGenerator:
             for module, device in plan.device_map.items():
                 log.debug("%s -> %s", module, device)
         preset = PRESETS[cfg.preset] if cfg.preset != "auto" else detect_preset(f"{cfg.model} {folder.name}", tokenizer.chat_template)
-        return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=plan)
+        return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=plan, decode_loop=cfg.decode_loop)
 
     # -- tokens
     def count_tokens(self, text: str) -> int:
@@ -144,14 +148,55 @@ class TransformersGenerator:
         """Yield text pieces as they are generated. Closing the iterator stops the generation."""
         import time
 
+        input_ids = self.prompt_ids(messages)
+        temperature = self.preset.temperature if temperature is None else temperature
+        stops = tuple(dict.fromkeys(tuple(stop) + self.preset.stop))
+        counted = [0]
+        if self.loop is not None:
+            sampling = Sampling(temperature or 0.0, self.preset.top_p if temperature else 1.0)
+            pieces = _text_pieces(self.tokenizer, self.loop.tokens(input_ids, max_tokens, self.stop_ids, sampling),
+                                  counted)
+        else:
+            pieces = self._generate_pieces(input_ids, max_tokens, temperature, stops)
+        t0 = time.perf_counter()
+        first = None
+        emitted = ""
+        try:
+            for piece in pieces:
+                if not piece:
+                    continue
+                if first is None:
+                    first = time.perf_counter() - t0
+                emitted += piece
+                cut = _stop_at(emitted, stops)
+                if cut is not None:
+                    tail = piece[: max(0, len(piece) - (len(emitted) - cut))]
+                    if tail:
+                        yield tail
+                    break
+                yield piece
+        finally:
+            pieces.close()
+            total = time.perf_counter() - t0
+            if self.loop is not None:
+                new_tokens = counted[0]
+            else:
+                new_tokens = len(self.tokenizer.encode(emitted, add_special_tokens=False)) if emitted else 0
+            self.last_stats = {
+                "prompt_tokens": int(input_ids.shape[1]), "new_tokens": new_tokens,
+                "first_token_s": first or total, "total_s": total,
+                "tokens_per_s": (new_tokens - 1) / (total - first) if first and new_tokens > 1 and total > first else 0.0,
+                "decode_loop": "foldrag" if self.loop is not None else "transformers",
+            }
+
+    def _generate_pieces(self, input_ids, max_tokens: int, temperature: float, stops: tuple[str, ...]) -> Iterator[str]:
+        """Text pieces from ``model.generate`` in a thread (models foldrag's loop does not run)."""
         import torch
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 
-        input_ids = self.prompt_ids(messages).to(self.model.device)
+        input_ids = input_ids.to(self.model.device)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
         cancel = threading.Event()
-        temperature = self.preset.temperature if temperature is None else temperature
-        stops = tuple(dict.fromkeys(tuple(stop) + self.preset.stop))
         kwargs = dict(
             input_ids=input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_tokens,
             streamer=streamer, stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
@@ -173,39 +218,59 @@ class TransformersGenerator:
                 errors.append(exc)
                 streamer.end()
 
-        t0 = time.perf_counter()
-        first = None
-        pieces = 0
         thread = threading.Thread(target=run, name="foldrag-generate", daemon=True)
         thread.start()
-        emitted = ""
         try:
-            for piece in streamer:
-                if not piece:
-                    continue
-                if first is None:
-                    first = time.perf_counter() - t0
-                pieces += 1
-                emitted += piece
-                cut = _stop_at(emitted, stops)
-                if cut is not None:
-                    tail = piece[: max(0, len(piece) - (len(emitted) - cut))]
-                    if tail:
-                        yield tail
-                    break
-                yield piece
+            yield from streamer
         finally:
             cancel.set()
             thread.join()
-            total = time.perf_counter() - t0
-            new_tokens = len(self.tokenizer.encode(emitted, add_special_tokens=False)) if emitted else 0
-            self.last_stats = {
-                "prompt_tokens": int(input_ids.shape[1]), "new_tokens": new_tokens,
-                "first_token_s": first or total, "total_s": total,
-                "tokens_per_s": (new_tokens - 1) / (total - first) if first and new_tokens > 1 and total > first else 0.0,
-            }
         if errors:
             raise errors[0]
+
+
+def _text_pieces(tokenizer, tokens: Iterator[int], counted: list[int]) -> Iterator[str]:
+    """Decode a stream of token ids into text pieces, holding back a partial UTF-8 character."""
+    ids: list[int] = []
+    emitted = ""
+    try:
+        for token in tokens:
+            ids.append(token)
+            counted[0] = len(ids)
+            text = tokenizer.decode(ids, skip_special_tokens=True)
+            if text.endswith("\ufffd") or len(text) <= len(emitted):
+                continue
+            piece = text[len(emitted):]  # decoding more ids only appends to the text in practice
+            emitted = text
+            yield piece
+    finally:
+        tokens.close()
+
+
+def _choose_loop(model, setting: str) -> DecodeLoop | None:
+    """foldrag's decode loop unless the settings or the model rule it out."""
+    if setting == "transformers":
+        return None
+    reason = unsupported_reason(model)
+    if reason is None:
+        return DecodeLoop(model)
+    if setting == "foldrag":
+        raise ModelUnavailable(f"generation.decode_loop = 'foldrag' cannot run this model: {reason}")
+    log.info("decoding with model.generate: %s", reason)
+    return None
+
+
+def _stop_ids(model, tokenizer, preset: Preset) -> frozenset[int]:
+    """End-of-sequence ids of the model, plus stop strings that are single tokens of its vocabulary."""
+    ids: set[int] = set()
+    for value in (getattr(model.generation_config, "eos_token_id", None), tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif value:
+            ids.update(int(v) for v in value)
+    vocab = tokenizer.get_vocab()
+    ids.update(vocab[s] for s in preset.stop if s in vocab)
+    return frozenset(ids)
 
 
 def _stop_at(text: str, stops: tuple[str, ...]) -> int | None:

@@ -67,7 +67,7 @@ class HybridRetriever:
                  *, rewriter: QueryRewriter | None = None, reranker: CrossEncoderReranker | None = None,
                  embedder_languages: tuple[str, ...] = ("*",)) -> None:
         self._dense = DenseRetriever(snapshot, embedder)
-        self._keyword = KeywordRetriever(snapshot, tokenizer) if snapshot.keyword_index is not None else None
+        self._keyword = KeywordRetriever(snapshot, tokenizer, settings.keyword_chunk_weight) if snapshot.keyword_index is not None else None
         self._embedder = embedder
         self._settings = settings
         self._rewriter = rewriter

@@ -1,4 +1,4 @@
-"""Keyword retrieval: BM25 over Kiwi/Snowball tokens."""
+"""Keyword retrieval: BM25 over Kiwi/Snowball tokens, chunks scored with their passages."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rag.types import Hit
 class KeywordRetriever:
     name = "bm25"
 
-    def __init__(self, snapshot: IndexSnapshot, tokenizer) -> None:
+    def __init__(self, snapshot: IndexSnapshot, tokenizer, chunk_weight: float = 2.0) -> None:
         if snapshot.keyword_index is None:
             raise IndexMismatch("this index has no keyword (BM25) index; run `foldrag ingest` again to build it")
         if snapshot.manifest.tokenizer != tokenizer.id:
@@ -20,8 +20,9 @@ class KeywordRetriever:
             )
         self._snapshot = snapshot
         self._tokenizer = tokenizer
+        self._chunk_weight = chunk_weight
 
     def search(self, query: str, k: int) -> list[Hit]:
-        ranked = self._snapshot.keyword_index.search(self._tokenizer(query), k)
+        ranked = self._snapshot.keyword_index.search(self._tokenizer(query), k, self._chunk_weight)
         chunks = self._snapshot.store.by_rowids(r for r, _ in ranked)
         return [Hit(chunks[r], s) for r, s in ranked if r in chunks]
