@@ -40,9 +40,12 @@ def test_foldrag_decode_loop_matches_generate_on_the_bundled_model(generator):
     ids = generator.prompt_ids([{"role": "user", "content": "Sources:\n[1] The lighthouse was built in 1891.\n\n"
                                  "Question: When was the lighthouse built? Cite [n]."}])
     with torch.inference_mode():
-        expected = generator.model.generate(ids, max_new_tokens=32, min_new_tokens=32, do_sample=False,
+        expected = generator.model.generate(ids, max_new_tokens=48, do_sample=False,
                                             pad_token_id=generator.tokenizer.eos_token_id)[0, ids.shape[1]:].tolist()
-    assert list(generator.loop.tokens(ids, 32)) == expected
+    while expected and expected[-1] in generator.stop_ids:  # generate keeps the end token; the loop stops before it
+        expected.pop()
+    assert len(expected) >= 10
+    assert list(generator.loop.tokens(ids, 48, stop_ids=generator.stop_ids)) == expected
     text = generator.generate([{"role": "user", "content": "Say hello in Korean."}], max_tokens=24)
     assert "\ufffd" not in text and generator.last_stats["decode_loop"] == "foldrag"
 
