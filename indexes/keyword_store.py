@@ -36,23 +36,21 @@ class KeywordIndex:
     owner: np.ndarray | None = None  # chunk position → passage position
     passage_vocab: frozenset[str] = frozenset()
 
-    def search(self, tokens: list[str], k: int, chunk_weight: float = 2.0) -> list[tuple[int, float]]:
-        """``(rowid, score)`` best first; tokens missing from the vocabulary are ignored."""
+    def search(self, tokens: list[str], k: int, chunk_weight: float) -> list[tuple[int, float]]:
+        """``(rowid, score)`` best first, ties to the chunk's own score; unknown tokens are ignored.
+
+        With passages a chunk scores its passage's BM25 plus ``chunk_weight`` × its own; without, its own.
+        """
         if k <= 0 or len(self.rowids) == 0:
             return []
         known = [t for t in tokens if t in self.vocab]
-        if self.passages is None:
-            if not known:
-                return []
-            docs, scores = self.bm25.retrieve([known], k=min(k, len(self.rowids)), show_progress=False, n_threads=1)
-            return [(int(self.rowids[d]), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
-        in_passages = [t for t in tokens if t in self.passage_vocab]
-        if not known and not in_passages:
-            return []
         own = self.bm25.get_scores(known) if known else np.zeros(len(self.rowids), np.float32)
-        total = chunk_weight * own
-        if in_passages:
-            total = total + self.passages.get_scores(in_passages)[self.owner]
+        total = own
+        if self.passages is not None:
+            in_passages = [t for t in tokens if t in self.passage_vocab]
+            total = chunk_weight * own
+            if in_passages:
+                total = total + self.passages.get_scores(in_passages)[self.owner]
         top = np.flatnonzero(total > 0)
         if len(top) > k:
             top = top[np.argpartition(-total[top], k - 1)[:k]]

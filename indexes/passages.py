@@ -17,6 +17,10 @@ import hashlib
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
+from indexes.keyword_store import Passages
+from rag.retrieval.tokenize import keyword_text
 from rag.types import Chunk
 
 
@@ -32,8 +36,7 @@ def passage_groups(chunks: Sequence[Chunk], max_chunks: int) -> list[list[int]]:
                                                       chunks[i].start, chunks[i].end))
     runs: list[list[int]] = []
     for i in order:
-        key = (chunks[i].source, chunks[i].page, chunks[i].heading)
-        if runs and _key(chunks[runs[-1][-1]]) == key:
+        if runs and _key(chunks[runs[-1][-1]]) == _key(chunks[i]):
             runs[-1].append(i)
         else:
             runs.append([i])
@@ -67,14 +70,9 @@ def passage_key(tokenizer_id: str, text: str) -> str:
     return hashlib.sha256(f"{tokenizer_id}\x00{text}".encode("utf-8")).hexdigest()[:32]
 
 
-def tokenize_passages(store, tokenizer, max_chunks: int):
+def tokenize_passages(store, tokenizer, max_chunks: int) -> Passages:
     """The passage BM25 input for every chunk of ``store`` (rowid order); passage tokens are cached
     in the store, so a commit re-tokenizes only the passages whose text changed."""
-    import numpy as np
-
-    from indexes.keyword_store import Passages
-    from rag.retrieval.tokenize import keyword_text
-
     chunks = store.chunks()
     groups = passage_groups(chunks, max_chunks)
     owner = np.zeros(len(chunks), np.int64)

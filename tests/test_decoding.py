@@ -74,4 +74,6 @@ def test_unsupported_models_fall_back():
     llama = _tiny("llama")
     llama.hf_device_map = {"model.layers.0": 0, "model.layers.1": "cpu"}
     assert "several devices" in unsupported_reason(llama)
-    assert DecodeLoop.for_model(llama) is None
+    from rag.generation.transformers_backend import _choose_loop
+
+    assert _choose_loop(llama, "auto") is None

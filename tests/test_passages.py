@@ -62,18 +62,18 @@ def test_chunk_ranks_with_its_passage(tmp_path):
     rowids = np.array([10, 11, 12, 13])
     build_keyword_index(tmp_path, rowids, corpus, 0.9, 0.4)
     chunk_only = load_keyword_index(tmp_path)
-    assert [r for r, _ in chunk_only.search(["gpu", "layers"], 3)][:2] == [10, 12]  # 12 is short: it beats 11
+    assert [r for r, _ in chunk_only.search(["gpu", "layers"], 3, 2.0)][:2] == [10, 12]  # 12 is short: it beats 11
     passages = Passages(owner=np.array([0, 0, 1, 2]), tokens=[["gpu", "offload", "layers", "memory"], ["layers"], ["unrelated"]])
     build_keyword_index(tmp_path, rowids, corpus, 0.9, 0.4, passages)
     index = load_keyword_index(tmp_path)
-    ranked = index.search(["gpu", "layers"], 3)
+    ranked = index.search(["gpu", "layers"], 3, 2.0)
     assert [r for r, _ in ranked] == [10, 11, 12], "both chunks of the passage with both words come first"
     assert ranked[0][1] > ranked[1][1] > ranked[2][1] > 0
     # the chunk's own share: with weight 0 both chunks of the passage tie on score
     tied = index.search(["gpu", "layers"], 2, chunk_weight=0.0)
     assert tied[0][1] == pytest.approx(tied[1][1])
-    assert index.search(["absent"], 3) == [] and index.search(["gpu"], 0) == []
-    assert len(index.search(["gpu", "layers", "unrelated"], 10)) == 4
+    assert index.search(["absent"], 3, 2.0) == [] and index.search(["gpu"], 0, 2.0) == []
+    assert len(index.search(["gpu", "layers", "unrelated"], 10, 2.0)) == 4
 
 
 def _write(root, files, tokenizer, settings):
@@ -96,7 +96,7 @@ def test_passage_tokens_are_cached_across_commits_and_settings_rebuild(tmp_path)
     assert sorted(tokenizer.calls) == sorted(["gpu offload", "places layers", "fusion lists",  # chunks
                                               "gpu offload\nplaces layers", "fusion lists"])  # passages
     snap = open_snapshot(tmp_path)
-    hits = snap.keyword_index.search(["gpu", "layers"], 5)
+    hits = snap.keyword_index.search(["gpu", "layers"], 5, 2.0)
     assert len(hits) == 2 and snap.keyword_index.owner.tolist() == [0, 0, 1]
     snap.close()
 

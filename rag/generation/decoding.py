@@ -9,7 +9,8 @@ it. Greedy output is token-for-token that of ``model.generate`` (tests/test_deco
 
 Example::
 
-    loop = DecodeLoop.for_model(model)           # None when the model is not supported
+    if unsupported_reason(model) is None:
+        loop = DecodeLoop(model)
     for token in loop.tokens(input_ids, max_new_tokens=64, stop_ids={eos}):
         ...
 """
@@ -67,38 +68,32 @@ class DecodeLoop:
         self.head_dim = attention.head_dim
         self.scaling = attention.scaling
         self.kv_heads = model.config.num_key_value_heads
+        import torch.nn.functional as F
+        from transformers.models.llama.modeling_llama import apply_rotary_pos_emb  # Qwen2's is the same
 
-    @classmethod
-    def for_model(cls, model) -> "DecodeLoop | None":
-        return None if unsupported_reason(model) else cls(model)
+        self._attention = F.scaled_dot_product_attention
+        self._rope = apply_rotary_pos_emb
 
     def _forward(self, ids, position: int, keys: list, values: list):
-        """Run ``ids`` (1 × n) at ``position``; fill the caches; return the last position's logits."""
+        """Run ``ids`` (1 × n) at ``position`` — the whole prompt at 0, then one token at a time —
+        fill the caches, and return the last position's logits."""
         import torch
-        import torch.nn.functional as F
-        from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
         n = ids.shape[1]
         end = position + n
         x = self.embed(ids)
         cos, sin = self.rotary(x, torch.arange(position, end, device=ids.device).unsqueeze(0))
-        causal = n > 1
         for layer, k_cache, v_cache in zip(self.layers, keys, values):
             attn = layer.self_attn
             h = layer.input_layernorm(x)
             q = attn.q_proj(h).view(1, n, -1, self.head_dim).transpose(1, 2)
             k = attn.k_proj(h).view(1, n, -1, self.head_dim).transpose(1, 2)
             v = attn.v_proj(h).view(1, n, -1, self.head_dim).transpose(1, 2)
-            q, k = apply_rotary_pos_emb(q, k, cos, sin)
+            q, k = self._rope(q, k, cos, sin)
             k_cache[:, :, position:end] = k
             v_cache[:, :, position:end] = v
-            if causal and position > 0:  # a chunk after cached tokens: explicit mask
-                mask = torch.ones(n, end, dtype=torch.bool, device=ids.device).tril(diagonal=position)
-                o = F.scaled_dot_product_attention(q, k_cache[:, :, :end], v_cache[:, :, :end], attn_mask=mask,
-                                                   scale=self.scaling, enable_gqa=True)
-            else:
-                o = F.scaled_dot_product_attention(q, k_cache[:, :, :end], v_cache[:, :, :end], is_causal=causal,
-                                                   scale=self.scaling, enable_gqa=True)
+            o = self._attention(q, k_cache[:, :, :end], v_cache[:, :, :end], is_causal=n > 1,
+                                scale=self.scaling, enable_gqa=True)
             x = x + attn.o_proj(o.transpose(1, 2).reshape(1, n, -1))
             x = x + layer.mlp(layer.post_attention_layernorm(x))
         return self.model.lm_head(self.norm(x[:, -1:]))[0, -1]

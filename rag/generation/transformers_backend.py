@@ -151,11 +151,11 @@ class TransformersGenerator:
         input_ids = self.prompt_ids(messages)
         temperature = self.preset.temperature if temperature is None else temperature
         stops = tuple(dict.fromkeys(tuple(stop) + self.preset.stop))
-        counted = [0]
+        detokenizer = None
         if self.loop is not None:
             sampling = Sampling(temperature or 0.0, self.preset.top_p if temperature else 1.0)
-            pieces = _text_pieces(self.tokenizer, self.loop.tokens(input_ids, max_tokens, self.stop_ids, sampling),
-                                  counted)
+            detokenizer = _Detokenizer(self.tokenizer)
+            pieces = detokenizer.pieces(self.loop.tokens(input_ids, max_tokens, self.stop_ids, sampling))
         else:
             pieces = self._generate_pieces(input_ids, max_tokens, temperature, stops)
         t0 = time.perf_counter()
@@ -178,8 +178,8 @@ class TransformersGenerator:
         finally:
             pieces.close()
             total = time.perf_counter() - t0
-            if self.loop is not None:
-                new_tokens = counted[0]
+            if detokenizer is not None:
+                new_tokens = len(detokenizer.ids)
             else:
                 new_tokens = len(self.tokenizer.encode(emitted, add_special_tokens=False)) if emitted else 0
             self.last_stats = {
@@ -229,22 +229,26 @@ class TransformersGenerator:
             raise errors[0]
 
 
-def _text_pieces(tokenizer, tokens: Iterator[int], counted: list[int]) -> Iterator[str]:
-    """Decode a stream of token ids into text pieces, holding back a partial UTF-8 character."""
-    ids: list[int] = []
-    emitted = ""
-    try:
-        for token in tokens:
-            ids.append(token)
-            counted[0] = len(ids)
-            text = tokenizer.decode(ids, skip_special_tokens=True)
-            if text.endswith("\ufffd") or len(text) <= len(emitted):
-                continue
-            piece = text[len(emitted):]  # decoding more ids only appends to the text in practice
-            emitted = text
-            yield piece
-    finally:
-        tokens.close()
+class _Detokenizer:
+    """Token ids → text pieces, holding back a partial UTF-8 character; ``ids`` are those seen so far."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+
+    def pieces(self, tokens: Iterator[int]) -> Iterator[str]:
+        emitted = ""
+        try:
+            for token in tokens:
+                self.ids.append(token)
+                text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+                if text.endswith("\ufffd") or len(text) <= len(emitted):
+                    continue
+                piece = text[len(emitted):]  # decoding more ids only appends to the text in practice
+                emitted = text
+                yield piece
+        finally:
+            tokens.close()
 
 
 def _choose_loop(model, setting: str) -> DecodeLoop | None:

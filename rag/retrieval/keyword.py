@@ -10,7 +10,7 @@ from rag.types import Hit
 class KeywordRetriever:
     name = "bm25"
 
-    def __init__(self, snapshot: IndexSnapshot, tokenizer, chunk_weight: float = 2.0) -> None:
+    def __init__(self, snapshot: IndexSnapshot, tokenizer, chunk_weight: float) -> None:
         if snapshot.keyword_index is None:
             raise IndexMismatch("this index has no keyword (BM25) index; run `foldrag ingest` again to build it")
         if snapshot.manifest.tokenizer != tokenizer.id:
