@@ -5,7 +5,8 @@ Usage:  .venv/bin/python bench/generation_speed.py [--new-tokens 64] [--json]
 Same bundled model (SmolLM2-135M-Instruct), same ~700-token RAG prompt (built by foldrag's prompt
 builder from examples/docs), greedy decoding, all in one process:
   plain        AutoModelForCausalLM fp32, torch's default threads, model.generate
-  step:*       one change at a time on top of plain (threads, static KV cache, bf16 when native)
+  step:*       one change at a time on top of plain (threads, static KV cache, foldrag's decode loop,
+               bf16, int4 linear layers re-packed from the GGUF's 4-bit grid, an int8 LM head)
   foldrag      TransformersGenerator.stream with the settings foldrag uses by default
 Each figure is the best of --repeats runs. Decode rate = (new tokens - 1) / (total - first token).
 """
@@ -124,6 +125,22 @@ def main() -> None:
     results[f"step: foldrag decode loop + bf16{label}"] = time_loop(bf16, ids, args.new_tokens, args.repeats, reference)
     del bf16
 
+    from rag.generation.packed_weights import pack_for_cpu
+
+    packed = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
+    fp32_head = packed.get_output_embeddings()
+    report = pack_for_cpu(packed, "auto")
+    print(f"packed: {report.describe()}", file=sys.stderr, flush=True)
+    int8_head = packed.get_output_embeddings()
+    packed.set_output_embeddings(fp32_head)
+    results["step: foldrag decode loop + int4 linear layers"] = time_loop(packed, ids, args.new_tokens, args.repeats, reference)
+    packed.set_output_embeddings(int8_head)
+    results["step: foldrag decode loop + int4 linear layers + int8 LM head"] = time_loop(
+        packed, ids, args.new_tokens, args.repeats, reference)
+    results["step: int4 + int8 weights, model.generate"] = dict(zip(("ttft_s", "decode_tok_s"), time_generate(
+        packed, ids, args.new_tokens, args.repeats, **pad)))
+    del packed
+
     settings = GenerationSettings(device="cpu")
     generator = TransformersGenerator.load(settings)
     best_ttft, best_rate = float("inf"), 0.0
@@ -142,6 +159,7 @@ def main() -> None:
         "new_tokens": args.new_tokens,
         "torch_default_threads": default_threads,
         "fast_bf16_cpu": cpu_has_fast_bf16(),
+        "foldrag_weights": generator.weights,
         "results": {k: {**{kk: round(vv, 3) if isinstance(vv, float) else vv for kk, vv in v.items()},
                         "decode_vs_plain": round(v["decode_tok_s"] / base, 2)} for k, v in results.items()},
     }

@@ -138,6 +138,12 @@ class GenerationSettings(BaseModel):
         "auto", description="'auto': foldrag's own decode loop for Llama/Qwen2 models on one device (faster "
         "per token, same greedy output), model.generate otherwise; 'foldrag' insists; 'transformers' never uses it.",
     )
+    cpu_quantize: Literal["auto", "off", "int4"] = Field(
+        "auto", description="CPU only. 'auto': weights that already lie on a 4-bit or 8-bit grid per group of 32 "
+        "(GGUF Q4_0/Q4_1 layers and a Q8_0 LM head, as in the bundled model) are re-packed exactly into int4/int8: "
+        "about 2x faster decoding; 'int4' also rounds any other model's linear layers to 4 bits and its LM head to "
+        "8 bits (lossy); 'off' keeps the weights as loaded.",
+    )
     max_new_tokens: int = Field(256, ge=1, le=8192, description="Answer length cap in tokens.")
     reasoning_max_tokens: int = Field(512, ge=0, description="Extra tokens allowed for <think> reasoning.")
     temperature: float | None = Field(None, ge=0, le=2, description="None: the preset's default.")

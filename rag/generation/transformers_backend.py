@@ -49,12 +49,13 @@ class _Cancelled:
 
 class TransformersGenerator:
     def __init__(self, model, tokenizer, preset: Preset, name: str, plan: OffloadPlan | None = None,
-                 decode_loop: str = "auto") -> None:
+                 decode_loop: str = "auto", weights: str = "as loaded") -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.preset = preset
         self.name = name
         self.plan = plan
+        self.weights = weights
         self.loop = _choose_loop(model, decode_loop)
         self.stop_ids = _stop_ids(model, tokenizer, preset)
         self.context_window = int(getattr(model.config, "max_position_embeddings", 4096) or 4096)
@@ -116,6 +117,13 @@ class TransformersGenerator:
         except Exception as exc:
             raise ModelUnavailable(f"could not load generation model from {folder}: {exc}") from exc
         model.eval()
+        weights = "as loaded"
+        if not on_cuda and plan is None:
+            from rag.generation.packed_weights import pack_for_cpu
+
+            report = pack_for_cpu(model, cfg.cpu_quantize)
+            log.info("CPU weights: %s", report.describe())
+            weights = report.describe()
         if plan is not None:
             for note in plan.notes:
                 log.warning(note)
@@ -123,7 +131,8 @@ class TransformersGenerator:
             for module, device in plan.device_map.items():
                 log.debug("%s -> %s", module, device)
         preset = PRESETS[cfg.preset] if cfg.preset != "auto" else detect_preset(f"{cfg.model} {folder.name}", tokenizer.chat_template)
-        return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=plan, decode_loop=cfg.decode_loop)
+        return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=plan, decode_loop=cfg.decode_loop,
+                   weights=weights)
 
     # -- tokens
     def count_tokens(self, text: str) -> int:

@@ -1,0 +1,230 @@
+"""Smaller CPU weights for faster decoding: linear layers as 4-bit groups, the LM head as 8-bit rows.
+
+Decoding a token reads every weight once, so on a CPU the decode rate is set by the bytes the
+weights take (docs/BENCHMARKS.md). torch ships CPU kernels for weight-only int4 (groups of 32 with a
+scale and an offset each) and for int8 (a scale per row), both with bf16 activations; the residual stream, the
+norms, attention and the KV cache stay in the model's dtype.
+
+- ``auto``: a GGUF model (the bundled SmolLM2) is dequantized on load, but its Q4_0/Q4_1 linear
+  weights still lie on a 4-bit grid per group of 32, and its Q8_0 LM head on an 8-bit one, so
+  re-packing them loses nothing. ``auto`` re-packs exactly the layers where that holds.
+- ``int4``: every linear layer is rounded to the nearest of 16 levels per group, and the head to
+  the nearest of 255 (lossy): for models that decode too slowly in fp32.
+- ``off``: weights as loaded.
+
+Prompts (many rows at once) run through the layer's dequantized weights, which is faster there than
+the int4 kernel; single tokens run through the kernel.
+
+Example::
+
+    report = pack_for_cpu(model, "auto")
+    log.info("weights: %s", report.describe())
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+GROUP = 32
+KERNEL_MAX_ROWS = 4  # up to this many rows the int4 kernel wins; more rows use dequantized weights
+_ON_GRID = 1e-3  # a weight within this fraction of a grid step of a level counts as on the grid
+
+
+def kernels_available() -> bool:
+    ops = torch.ops.aten
+    return all(hasattr(ops, name) for name in
+               ("_convert_weight_to_int4pack_for_cpu", "_weight_int4pack_mm_for_cpu", "_weight_int8pack_mm"))
+
+
+def int4_fits(linear: nn.Linear) -> bool:
+    """The kernel's shape rules: output features a multiple of 16, input features of the group size."""
+    out_features, in_features = linear.weight.shape
+    return out_features % 16 == 0 and in_features % GROUP == 0
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A weight matrix as 4-bit codes per group of ``GROUP`` inputs: w = code * scale + offset."""
+
+    codes: torch.Tensor  # (out, in // GROUP, GROUP) uint8, 0..15
+    scale: torch.Tensor  # (out, in // GROUP, 1) float32
+    offset: torch.Tensor  # (out, in // GROUP, 1) float32
+    exact: bool  # every weight was already on its group's grid
+
+
+def fit_grid(weight: torch.Tensor) -> Grid:
+    """Find each group's 4-bit grid.
+
+    Two candidates per group: Q4_1's (the smallest weight is level 0, the largest level 15) and
+    Q4_0's (the weight of largest magnitude is level 0, zero is level 8). A group on neither grid
+    is rounded to the first, and the grid is not exact.
+    """
+    out_features, in_features = weight.shape
+    groups = weight.detach().float().reshape(out_features, in_features // GROUP, GROUP)
+    low = groups.amin(-1, keepdim=True)
+    scale = (groups.amax(-1, keepdim=True) - low) / 15
+    codes, on_grid = _round(groups, scale, low)
+    if not bool(on_grid.all()):
+        peak = groups.gather(-1, groups.abs().argmax(-1, keepdim=True))
+        codes0, on_grid0 = _round(groups, peak / -8, peak)
+        use0 = on_grid0 & ~on_grid
+        codes = torch.where(use0, codes0, codes)
+        scale = torch.where(use0, peak / -8, scale)
+        low = torch.where(use0, peak, low)
+        on_grid = on_grid | on_grid0
+    return Grid(codes=codes, scale=scale, offset=low, exact=bool(on_grid.all()))
+
+
+def _round(groups, scale, offset):
+    safe = torch.where(scale == 0, torch.ones_like(scale), scale)
+    levels = torch.round((groups - offset) / safe)
+    codes = levels.clamp(0, 15)
+    miss = (codes * scale + offset - groups).abs().amax(-1, keepdim=True)
+    on_grid = (levels == codes).all(-1, keepdim=True) & (miss <= _ON_GRID * safe.abs())
+    return codes.to(torch.uint8), on_grid
+
+
+class Int4Linear(nn.Module):
+    """A linear layer with int4 weights in groups of 32; activations are bf16 inside the kernel."""
+
+    def __init__(self, grid: Grid, bias: torch.Tensor | None) -> None:
+        super().__init__()
+        out_features, groups, _ = grid.codes.shape
+        self.in_features, self.out_features = groups * GROUP, out_features
+        half = GROUP // 2
+        # Two codes a byte for the dequantizing path (code j low, code j + 16 high) ...
+        self.register_buffer("nibbles", grid.codes[..., :half] | (grid.codes[..., half:] << 4))
+        self.register_buffer("scale", grid.scale)
+        self.register_buffer("offset", grid.offset)
+        # ... and the kernel's own packing, whose zero point is level 8: w = (code - 8) * scale + zero.
+        flat = grid.codes.reshape(out_features, self.in_features).to(torch.int32)
+        self.register_buffer("packed", torch._convert_weight_to_int4pack_for_cpu(flat, 1))
+        zero = grid.offset + 8 * grid.scale
+        self.register_buffer("scale_zero", torch.stack(
+            [grid.scale.reshape(out_features, groups).t(), zero.reshape(out_features, groups).t()], -1
+        ).contiguous().to(torch.bfloat16))
+        self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
+
+    def dequantized(self) -> torch.Tensor:
+        codes = torch.cat([self.nibbles & 15, self.nibbles >> 4], -1).float()
+        return codes.mul_(self.scale).add_(self.offset).reshape(self.out_features, self.in_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, self.in_features)
+        if rows.shape[0] <= KERNEL_MAX_ROWS:
+            out = torch._weight_int4pack_mm_for_cpu(rows.to(torch.bfloat16), self.packed, GROUP, self.scale_zero)
+            out = out.to(x.dtype)
+            if self.bias is not None:
+                out = out + self.bias
+        else:
+            out = F.linear(rows, self.dequantized().to(x.dtype), self.bias)
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, group={GROUP}"
+
+
+@dataclass(frozen=True)
+class Int8Grid:
+    """A weight matrix as int8 codes per group of ``GROUP`` inputs: w = code * scale (GGUF Q8_0)."""
+
+    codes: torch.Tensor  # (out, in // GROUP, GROUP) int8, -127..127
+    scale: torch.Tensor  # (out, in // GROUP, 1) float32
+    exact: bool
+
+
+def fit_int8(weight: torch.Tensor) -> Int8Grid:
+    """Each group's largest magnitude is level ±127; exact when the weights were Q8_0 already."""
+    out_features, in_features = weight.shape
+    groups = weight.detach().float().reshape(out_features, in_features // GROUP, GROUP)
+    scale = groups.abs().amax(-1, keepdim=True) / 127
+    safe = torch.where(scale == 0, torch.ones_like(scale), scale)
+    codes = torch.round(groups / safe).clamp(-127, 127)
+    miss = (codes * scale - groups).abs().amax(-1, keepdim=True)
+    return Int8Grid(codes=codes.to(torch.int8), scale=scale, exact=bool((miss <= _ON_GRID * safe).all()))
+
+
+class Int8Groups(nn.Module):
+    """A bias-free linear layer (an LM head) with int8 weights in groups of 32, one scale each.
+
+    torch's int8 kernel takes one scale per output row, so it runs once per group of inputs and the
+    partial results are summed: the same bytes read as one call, and Q8_0 weights stay exact.
+    """
+
+    def __init__(self, grid: Int8Grid) -> None:
+        super().__init__()
+        out_features, groups, _ = grid.codes.shape
+        self.out_features, self.in_features = out_features, groups * GROUP
+        self.register_buffer("codes", grid.codes.permute(1, 0, 2).contiguous())  # (groups, out, GROUP)
+        self.register_buffer("group_scale", grid.scale.reshape(out_features, groups).t().contiguous().to(torch.bfloat16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, self.in_features).to(torch.bfloat16)
+        out = torch.zeros(rows.shape[0], self.out_features, dtype=torch.float32, device=x.device)
+        for g in range(self.codes.shape[0]):
+            out += torch._weight_int8pack_mm(rows[:, g * GROUP:(g + 1) * GROUP].contiguous(), self.codes[g],
+                                             self.group_scale[g])
+        return out.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
+
+
+@dataclass(frozen=True)
+class PackReport:
+    mode: str
+    int4_layers: int  # linear layers now int4
+    kept_layers: int  # linear layers left as loaded (off the grid in 'auto', or a shape the kernel refuses)
+    head: str  # 'int8' or 'as loaded'
+    bytes_before: int  # bytes the packed layers hold, before and after (int4 keeps two packings)
+    bytes_after: int
+
+    @property
+    def packed(self) -> bool:
+        return self.int4_layers > 0 or self.head == "int8"
+
+    def describe(self) -> str:
+        if not self.packed:
+            return f"weights as loaded (cpu_quantize={self.mode}, {self.kept_layers} linear layers kept)"
+        return (f"{self.int4_layers} linear layers int4, {self.kept_layers} as loaded, LM head {self.head}: "
+                f"{self.bytes_before / 2**20:.0f} MiB -> {self.bytes_after / 2**20:.0f} MiB")
+
+
+def pack_for_cpu(model: nn.Module, mode: str) -> PackReport:
+    """Replace ``model``'s linear layers (and LM head) in place per ``mode``; see the module doc."""
+    if mode == "off" or not kernels_available():
+        return PackReport(mode, 0, 0, "as loaded", 0, 0)
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    before = after = packed = kept = 0
+    with torch.no_grad():
+        for parent in list(model.modules()):
+            for name, child in list(parent.named_children()):
+                if not isinstance(child, nn.Linear) or child is head:
+                    continue
+                if not int4_fits(child):
+                    kept += 1
+                    continue
+                grid = fit_grid(child.weight)
+                if mode == "auto" and not grid.exact:
+                    kept += 1
+                    continue
+                replacement = Int4Linear(grid, child.bias)
+                before += _nbytes(child)
+                after += _nbytes(replacement)
+                setattr(parent, name, replacement)
+                packed += 1
+        head_format = "as loaded"
+        if isinstance(head, nn.Linear) and head.bias is None and head.weight.shape[1] % GROUP == 0:
+            grid8 = fit_int8(head.weight)
+            if mode == "int4" or grid8.exact:
+                replacement = Int8Groups(grid8)
+                before += _nbytes(head)
+                after += _nbytes(replacement)
+                model.set_output_embeddings(replacement)
+                head_format = "int8"
+    return PackReport(mode, packed, kept, head_format, before, after)
+
+
+def _nbytes(module: nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in list(module.parameters()) + list(module.buffers()))

@@ -1,0 +1,139 @@
+"""int4 / int8 CPU weights: exact re-packing of 4-bit grids, both kernels' numbers, and a tiny model end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from rag.generation import packed_weights as pw  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not pw.kernels_available(), reason="this torch has no int4/int8 CPU kernels")
+
+
+def _q4_1(out_features: int, in_features: int, seed: int = 0) -> torch.Tensor:
+    """Weights as a GGUF Q4_1 file dequantizes them: level 0 and 15 used in each group, w = d*q + m."""
+    g = torch.Generator().manual_seed(seed)
+    groups = in_features // pw.GROUP
+    codes = torch.randint(0, 16, (out_features, groups, pw.GROUP), generator=g).float()
+    codes[..., 0], codes[..., 1] = 0, 15
+    d = torch.rand(out_features, groups, 1, generator=g) * 0.02 + 1e-3
+    m = -torch.rand(out_features, groups, 1, generator=g) * 0.1
+    return (codes * d + m).reshape(out_features, in_features)
+
+
+def _q4_0(out_features: int, in_features: int, seed: int = 1) -> torch.Tensor:
+    """Q4_0: w = d * (q - 8), the largest magnitude at level 0 (so d may be negative)."""
+    g = torch.Generator().manual_seed(seed)
+    groups = in_features // pw.GROUP
+    codes = torch.randint(1, 16, (out_features, groups, pw.GROUP), generator=g).float()
+    codes[..., 3] = 0
+    d = (torch.rand(out_features, groups, 1, generator=g) - 0.5) * 0.04
+    return (d * (codes - 8)).reshape(out_features, in_features)
+
+
+@pytest.mark.parametrize("make", [_q4_1, _q4_0])
+def test_weights_on_a_4bit_grid_are_repacked_exactly(make):
+    weight = make(64, 128)
+    grid = pw.fit_grid(weight)
+    assert grid.exact
+    layer = pw.Int4Linear(grid, None)
+    assert torch.allclose(layer.dequantized(), weight, rtol=0, atol=1e-6 * float(weight.abs().max()))
+
+
+def test_weights_off_the_grid_are_not_exact_and_round_to_nearest():
+    weight = torch.randn(64, 128, generator=torch.Generator().manual_seed(2))
+    grid = pw.fit_grid(weight)
+    assert not grid.exact
+    step = grid.scale.expand(-1, -1, pw.GROUP).reshape(64, 128)
+    error = (pw.Int4Linear(grid, None).dequantized() - weight).abs()
+    assert bool((error <= step / 2 + 1e-6).all())
+
+
+def test_int4_linear_matches_its_dense_weights_for_tokens_and_prompts():
+    weight = _q4_1(96, 160)
+    bias = torch.randn(96)
+    layer = pw.Int4Linear(pw.fit_grid(weight), bias)
+    token = torch.randn(1, 1, 160)  # the kernel path (bf16 activations)
+    expected = torch.nn.functional.linear(token, weight, bias)
+    got = layer(token)
+    assert got.shape == expected.shape and got.dtype == torch.float32
+    assert (got - expected).abs().max() <= 2e-2 * expected.abs().max()
+    prompt = torch.randn(1, 12, 160)  # more rows than KERNEL_MAX_ROWS: dequantized fp32 path
+    assert torch.allclose(layer(prompt), torch.nn.functional.linear(prompt, weight, bias), atol=1e-5, rtol=1e-5)
+
+
+def _q8_0(out_features: int, in_features: int, seed: int = 3) -> torch.Tensor:
+    """Q8_0: w = d * q with q in -127..127 and the largest magnitude of each group at ±127."""
+    g = torch.Generator().manual_seed(seed)
+    codes = torch.randint(-126, 127, (out_features, in_features // pw.GROUP, pw.GROUP), generator=g).float()
+    codes[..., 5] = 127
+    d = (torch.rand(out_features, in_features // pw.GROUP, 1, generator=g) + 0.1) * 1e-3
+    return (codes * d).reshape(out_features, in_features)
+
+
+def test_int8_groups_are_exact_for_q8_0_and_close_to_fp32():
+    weight = _q8_0(256, 64)
+    grid = pw.fit_int8(weight)
+    assert grid.exact
+    assert torch.allclose(grid.codes.float() * grid.scale, weight.reshape(256, 2, 32), rtol=1e-6, atol=0)
+    assert not pw.fit_int8(torch.randn(256, 64)).exact
+    x = torch.randn(2, 3, 64)
+    expected = x @ weight.t()
+    got = pw.Int8Groups(grid)(x)
+    assert got.shape == expected.shape and got.dtype == torch.float32
+    assert (got - expected).abs().max() <= 1e-2 * expected.abs().max()
+
+
+def _tiny_llama(on_grid: bool):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=96, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                                         tie_word_embeddings=True)).eval()
+    if on_grid:  # as a GGUF with Q4_1 layers and a Q8_0 (tied) embedding loads
+        with torch.no_grad():
+            for seed, layer in enumerate(m for m in model.model.layers.modules() if isinstance(m, torch.nn.Linear)):
+                layer.weight.copy_(_q4_1(*layer.weight.shape, seed=seed) * 5)
+            model.model.embed_tokens.weight.copy_(_q8_0(96, 64) * 20)
+    return model
+
+
+def test_auto_packs_a_4bit_model_and_its_head_and_keeps_its_outputs():
+    from rag.generation.decoding import DecodeLoop
+
+    model = _tiny_llama(on_grid=True)
+    prompt = torch.tensor([[5, 17, 42, 8, 63, 21, 9]])
+    with torch.inference_mode():
+        reference = model(prompt).logits[0, -1]
+    report = pw.pack_for_cpu(model, "auto")
+    assert (report.int4_layers, report.kept_layers, report.head) == (14, 0, "int8")
+    assert report.bytes_after < report.bytes_before / 2
+    assert isinstance(model.model.layers[0].mlp.down_proj, pw.Int4Linear)
+    assert isinstance(model.lm_head, pw.Int8Groups)
+    assert model.model.embed_tokens.weight.dtype == torch.float32  # token lookup keeps the tied fp32 table
+    with torch.inference_mode():
+        got = model(prompt).logits[0, -1]
+    assert (got - reference).abs().max() <= 3e-2 * reference.abs().max()
+    tokens = list(DecodeLoop(model).tokens(prompt, max_new_tokens=8))  # prompt path, then kernel path
+    assert len(tokens) == 8
+
+
+def test_auto_leaves_a_full_precision_model_alone_and_int4_quantizes_it():
+    model = _tiny_llama(on_grid=False)
+    report = pw.pack_for_cpu(model, "auto")
+    assert (report.int4_layers, report.kept_layers, report.head, report.packed) == (0, 14, "as loaded", False)
+    assert isinstance(model.model.layers[0].mlp.down_proj, torch.nn.Linear)
+    forced = pw.pack_for_cpu(model, "int4")
+    assert (forced.int4_layers, forced.head) == (14, "int8")
+    assert "14 linear layers int4" in forced.describe()
+
+
+def test_off_changes_nothing_and_odd_shapes_are_kept():
+    model = _tiny_llama(on_grid=True)
+    assert not pw.pack_for_cpu(model, "off").packed
+    assert isinstance(model.lm_head, torch.nn.Linear)
+    odd = torch.nn.Sequential(torch.nn.Linear(40, 24))  # 40 inputs: not a multiple of the group size
+    report = pw.pack_for_cpu(odd, "int4")
+    assert (report.int4_layers, report.kept_layers) == (0, 1)
