@@ -50,6 +50,38 @@ def test_foldrag_decode_loop_matches_generate_on_the_bundled_model(generator):
     assert "\ufffd" not in text and generator.last_stats["decode_loop"] == "foldrag"
 
 
+def test_bundled_model_decodes_from_exactly_repacked_int4_int8_weights(generator):
+    """The GGUF's Q4_1 layers and Q8_0 head are re-packed losslessly; the kernels' bf16 activations
+    keep the next-token choice of the fp32 model (teacher-forced along its own greedy text)."""
+    import torch
+    from transformers import AutoModelForCausalLM, DynamicCache
+
+    from rag.generation.decoding import DecodeLoop
+    from rag.generation.packed_weights import Int4Linear, Int8Groups
+
+    assert generator.weights.startswith("210 linear layers int4, 0 as loaded, LM head int8")
+    assert isinstance(generator.model.model.layers[0].mlp.up_proj, Int4Linear)
+    assert isinstance(generator.model.lm_head, Int8Groups)
+    fp32 = AutoModelForCausalLM.from_pretrained(generator.model.name_or_path, dtype=torch.float32).eval()
+    same = total = 0
+    for question in ("When was the lighthouse built? [1] The lighthouse was built in 1891.",
+                     "서울은 어느 나라의 수도입니까?", "Write a haiku about rain."):
+        ids = generator.prompt_ids([{"role": "user", "content": question}])
+        text = list(DecodeLoop(fp32).tokens(ids, 32, stop_ids=generator.stop_ids))
+        sequence = torch.cat([ids, torch.tensor([text], dtype=ids.dtype)], 1)
+        picks = []
+        for model in (fp32, generator.model):
+            with torch.inference_mode():
+                cache = DynamicCache(config=model.config)
+                step = [model(sequence[:, :ids.shape[1]], past_key_values=cache).logits[0, -1].argmax()]
+                for i in range(ids.shape[1], sequence.shape[1] - 1):
+                    step.append(model(sequence[:, i:i + 1], past_key_values=cache).logits[0, -1].argmax())
+            picks.append(torch.stack(step))
+        same += int((picks[0] == picks[1]).sum())
+        total += len(text)
+    assert total >= 30 and same / total >= 0.95, f"{same} of {total} next tokens agree"
+
+
 def test_closing_the_stream_stops_generation(generator):
     stream = generator.stream([{"role": "user", "content": "Count from one to one hundred in words."}], max_tokens=300)
     pieces = [next(stream) for _ in range(3)]
