@@ -39,6 +39,9 @@ def test_weights_on_a_4bit_grid_are_repacked_exactly(make):
     assert grid.exact
     layer = pw.Int4Linear(grid, None)
     assert torch.allclose(layer.dequantized(), weight, rtol=0, atol=1e-6 * float(weight.abs().max()))
+    token = torch.randn(1, 128)  # the kernel's packing holds the same grid (Q4_0's scales may be negative)
+    expected = token @ weight.t()
+    assert (layer(token) - expected).abs().max() <= 2e-2 * expected.abs().max()
 
 
 def test_weights_off_the_grid_are_not_exact_and_round_to_nearest():
