@@ -159,7 +159,7 @@ def main() -> None:
         "new_tokens": args.new_tokens,
         "torch_default_threads": default_threads,
         "fast_bf16_cpu": cpu_has_fast_bf16(),
-        "foldrag_weights": generator.weights,
+        "foldrag_weights": generator.weights.describe(),
         "results": {k: {**{kk: round(vv, 3) if isinstance(vv, float) else vv for kk, vv in v.items()},
                         "decode_vs_plain": round(v["decode_tok_s"] / base, 2)} for k, v in results.items()},
     }

@@ -59,7 +59,8 @@ def test_bundled_model_decodes_from_exactly_repacked_int4_int8_weights(generator
     from rag.generation.decoding import DecodeLoop
     from rag.generation.packed_weights import Int4Linear, Int8Groups
 
-    assert generator.weights.startswith("210 linear layers int4, 0 as loaded, LM head int8")
+    report = generator.weights
+    assert (report.int4_layers, report.kept_layers, report.head) == (210, 0, "int8")
     assert isinstance(generator.model.model.layers[0].mlp.up_proj, Int4Linear)
     assert isinstance(generator.model.lm_head, Int8Groups)
     fp32 = AutoModelForCausalLM.from_pretrained(generator.model.name_or_path, dtype=torch.float32).eval()
@@ -80,6 +81,18 @@ def test_bundled_model_decodes_from_exactly_repacked_int4_int8_weights(generator
         same += int((picks[0] == picks[1]).sum())
         total += len(text)
     assert total >= 30 and same / total >= 0.95, f"{same} of {total} next tokens agree"
+
+
+def test_cpu_quantize_off_keeps_the_loaded_weights():
+    import torch
+
+    from rag.generation.transformers_backend import TransformersGenerator
+    from rag.settings import GenerationSettings
+
+    gen = TransformersGenerator.load(GenerationSettings(device="cpu", cpu_quantize="off"))
+    assert not gen.weights.packed
+    assert type(gen.model.lm_head) is torch.nn.Linear and type(gen.model.model.layers[0].mlp.up_proj) is torch.nn.Linear
+    assert "Paris" in gen.generate([{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
 
 
 def test_closing_the_stream_stops_generation(generator):

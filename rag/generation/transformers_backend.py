@@ -13,12 +13,16 @@ import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.errors import MissingDependency, ModelUnavailable
 from rag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
 from rag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, plan_offload
 from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
 from rag.hardware import cuda_available, preferred_dtype
+
+if TYPE_CHECKING:
+    from rag.generation.packed_weights import PackReport
 
 log = logging.getLogger("foldrag.generation")
 
@@ -49,13 +53,13 @@ class _Cancelled:
 
 class TransformersGenerator:
     def __init__(self, model, tokenizer, preset: Preset, name: str, plan: OffloadPlan | None = None,
-                 decode_loop: str = "auto", weights: str = "as loaded") -> None:
+                 decode_loop: str = "auto", weights: PackReport | None = None) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.preset = preset
         self.name = name
         self.plan = plan
-        self.weights = weights
+        self.weights = weights  # how the CPU weights were packed; None when not on the CPU alone
         self.loop = _choose_loop(model, decode_loop)
         self.stop_ids = _stop_ids(model, tokenizer, preset)
         self.context_window = int(getattr(model.config, "max_position_embeddings", 4096) or 4096)
@@ -117,13 +121,14 @@ class TransformersGenerator:
         except Exception as exc:
             raise ModelUnavailable(f"could not load generation model from {folder}: {exc}") from exc
         model.eval()
-        weights = "as loaded"
+        weights = None
         if not on_cuda and plan is None:
             from rag.generation.packed_weights import pack_for_cpu
 
-            report = pack_for_cpu(model, cfg.cpu_quantize)
-            log.info("CPU weights: %s", report.describe())
-            weights = report.describe()
+            weights = pack_for_cpu(model, cfg.cpu_quantize)
+            log.info("CPU weights: %s", weights.describe())
+        elif cfg.cpu_quantize == "int4":
+            log.warning("generation.cpu_quantize = 'int4' applies to a model wholly on the CPU; ignored here")
         if plan is not None:
             for note in plan.notes:
                 log.warning(note)
