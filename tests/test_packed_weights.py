@@ -23,23 +23,35 @@ def _q4_1(out_features: int, in_features: int, seed: int = 0) -> torch.Tensor:
 
 
 def _q4_0(out_features: int, in_features: int, seed: int = 1) -> torch.Tensor:
-    """Q4_0: w = d * (q - 8), the largest magnitude at level 0 (so d may be negative)."""
+    """Q4_0: w = d * (q - 8), the largest magnitude at level 0 (d may be negative); here the
+    groups leave the top levels unused, so the 16-level fit misses them."""
     g = torch.Generator().manual_seed(seed)
     groups = in_features // pw.GROUP
-    codes = torch.randint(1, 16, (out_features, groups, pw.GROUP), generator=g).float()
+    codes = torch.randint(1, 13, (out_features, groups, pw.GROUP), generator=g).float()
     codes[..., 3] = 0
     d = (torch.rand(out_features, groups, 1, generator=g) - 0.5) * 0.04
     return (d * (codes - 8)).reshape(out_features, in_features)
 
 
-@pytest.mark.parametrize("make", [_q4_1, _q4_0])
+def _q4_k(out_features: int, in_features: int, seed: int = 4) -> torch.Tensor:
+    """Q4_K sub-blocks: w = scale * q - min with an optimised scale, so a group may use levels 1..13 only."""
+    g = torch.Generator().manual_seed(seed)
+    groups = in_features // pw.GROUP
+    top = torch.randint(9, 16, (out_features, groups, 1), generator=g)
+    codes = (torch.rand(out_features, groups, pw.GROUP, generator=g) * top).floor()
+    codes[..., 0], codes[..., 1] = 1, top[..., 0] - 1
+    scale = torch.rand(out_features, groups, 1, generator=g) * 0.01 + 1e-3
+    return (codes * scale - 0.05).reshape(out_features, in_features)
+
+
+@pytest.mark.parametrize("make", [_q4_1, _q4_0, _q4_k])
 def test_weights_on_a_4bit_grid_are_repacked_exactly(make):
     weight = make(64, 128)
     grid = pw.fit_grid(weight)
     assert grid.exact
     layer = pw.Int4Linear(grid, None)
     assert torch.allclose(layer.dequantized(), weight, rtol=0, atol=1e-6 * float(weight.abs().max()))
-    token = torch.randn(1, 128)  # the kernel's packing holds the same grid (Q4_0's scales may be negative)
+    token = torch.randn(1, 128)  # the kernel's packing holds the same grid
     expected = token @ weight.t()
     assert (layer(token) - expected).abs().max() <= 2e-2 * expected.abs().max()
 

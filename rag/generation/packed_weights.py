@@ -5,8 +5,8 @@ weights take (docs/BENCHMARKS.md). torch ships CPU kernels for weight-only int4 
 scale and an offset each) and for int8 (a scale per row), both with bf16 activations; the residual stream, the
 norms, attention and the KV cache stay in the model's dtype.
 
-- ``auto``: a GGUF model (the bundled SmolLM2) is dequantized on load, but its Q4_0/Q4_1 linear
-  weights still lie on a 4-bit grid per group of 32, and its Q8_0 LM head on an 8-bit one, so
+- ``auto``: a GGUF model (the bundled SmolLM2) is dequantized on load, but its Q4_0/Q4_1/Q4_K
+  linear weights still lie on a 4-bit grid per group of 32, and its Q8_0 LM head on an 8-bit one, so
   re-packing them loses nothing. ``auto`` re-packs exactly the layers where that holds.
 - ``int4``: every linear layer is rounded to the nearest of 16 levels per group, and the head to
   the nearest of 255 (lossy): for models that decode too slowly in fp32.
@@ -23,11 +23,14 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+log = logging.getLogger("foldrag.generation")
 
 GROUP = 32
 KERNEL_MAX_ROWS = 4  # up to this many rows the int4 kernel wins; more rows use dequantized weights
@@ -56,27 +59,37 @@ class Grid:
     exact: bool  # every weight was already on its group's grid
 
 
-def fit_grid(weight: torch.Tensor) -> Grid:
-    """Find each group's 4-bit grid.
+def fit_grid(weight: torch.Tensor, search: bool = True) -> Grid:
+    """Find each group's 4-bit grid: evenly spaced levels up from the group's smallest weight.
 
-    Two candidates per group: Q4_1's (the smallest weight is level 0, the largest level 15) and
-    Q4_0's (the weight of largest magnitude is level 0, zero is level 8). A group on neither grid
-    is rounded to the first, and the grid is not exact.
+    Q4_1 uses all 16 levels (the smallest weight is level 0, the largest level 15). Q4_0 and Q4_K
+    groups may leave top levels unused, so with ``search`` the groups the 16-level fit misses are
+    tried with their range split into 14, 13, ... 8 steps. A group on no grid is rounded to the
+    16-level one, and the grid is not exact.
     """
     out_features, in_features = weight.shape
-    groups = weight.detach().float().reshape(out_features, in_features // GROUP, GROUP)
+    groups = weight.detach().float().reshape(-1, GROUP)
     low = groups.amin(-1, keepdim=True)
-    scale = (groups.amax(-1, keepdim=True) - low) / 15
+    span = groups.amax(-1, keepdim=True) - low
+    scale = span / 15
     codes, on_grid = _round(groups, scale, low)
-    if not bool(on_grid.all()):
-        peak = groups.gather(-1, groups.abs().argmax(-1, keepdim=True))
-        codes0, on_grid0 = _round(groups, peak / -8, peak)
-        use0 = on_grid0 & ~on_grid
-        codes = torch.where(use0, codes0, codes)
-        scale = torch.where(use0, peak / -8, scale)
-        low = torch.where(use0, peak, low)
-        on_grid = on_grid | on_grid0
-    return Grid(codes=codes, scale=scale, offset=low, exact=bool(on_grid.all()))
+    todo = (~on_grid[:, 0]).nonzero()[:, 0]
+    for steps in range(14, 7, -1) if search else ():
+        if len(todo) == 0:
+            break
+        step = span[todo] / steps
+        codes_k, fits = _round(groups[todo], step, low[todo])
+        done, fits = todo[fits[:, 0]], fits[:, 0]
+        codes[done], scale[done], on_grid[done] = codes_k[fits], step[fits], True
+        todo = todo[~fits]
+    shape = (out_features, in_features // GROUP)
+    return Grid(codes=codes.reshape(*shape, GROUP), scale=scale.reshape(*shape, 1), offset=low.reshape(*shape, 1),
+                exact=bool(on_grid.all()))
+
+
+def on_4bit_grid(weight: torch.Tensor, rows: int = 8) -> bool:
+    """A cheap look at a few rows: does this layer come from a 4-bit file?"""
+    return fit_grid(weight[:rows]).exact
 
 
 def _round(groups, scale, offset):
@@ -84,7 +97,7 @@ def _round(groups, scale, offset):
     levels = torch.round((groups - offset) / safe)
     codes = levels.clamp(0, 15)
     miss = (codes * scale + offset - groups).abs().amax(-1, keepdim=True)
-    on_grid = (levels == codes).all(-1, keepdim=True) & (miss <= _ON_GRID * safe.abs())
+    on_grid = (levels == codes).all(-1, keepdim=True) & (miss <= _ON_GRID * safe)
     return codes.to(torch.uint8), on_grid
 
 
@@ -135,6 +148,10 @@ class Int8Grid:
     codes: torch.Tensor  # (out, in // GROUP, GROUP) int8, -127..127
     scale: torch.Tensor  # (out, in // GROUP, 1) float32
     exact: bool
+
+
+def on_int8_grid(weight: torch.Tensor, rows: int = 8) -> bool:
+    return fit_int8(weight[:rows]).exact
 
 
 def fit_int8(weight: torch.Tensor) -> Int8Grid:
@@ -196,6 +213,8 @@ def pack_for_cpu(model: nn.Module, mode: str) -> PackReport:
     if mode == "off" or not kernels_available():
         return PackReport(mode, 0, 0, "as loaded", 0, 0)
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if mode == "int4":
+        log.warning("rounding the model's linear layers to 4 bits (lossy; about 30 s per billion weights here)")
     before = after = packed = kept = 0
     with torch.no_grad():
         for parent in list(model.modules()):
@@ -205,7 +224,11 @@ def pack_for_cpu(model: nn.Module, mode: str) -> PackReport:
                 if not int4_fits(child):
                     kept += 1
                     continue
-                grid = fit_grid(child.weight)
+                four_bit = on_4bit_grid(child.weight)
+                if mode == "auto" and not four_bit:
+                    kept += 1
+                    continue
+                grid = fit_grid(child.weight, search=four_bit)
                 if mode == "auto" and not grid.exact:
                     kept += 1
                     continue
@@ -216,8 +239,8 @@ def pack_for_cpu(model: nn.Module, mode: str) -> PackReport:
                 packed += 1
         head_format = "as loaded"
         if isinstance(head, nn.Linear) and head.bias is None and head.weight.shape[1] % GROUP == 0:
-            grid8 = fit_int8(head.weight)
-            if mode == "int4" or grid8.exact:
+            grid8 = fit_int8(head.weight) if mode == "int4" or on_int8_grid(head.weight) else None
+            if grid8 is not None and (mode == "int4" or grid8.exact):
                 replacement = Int8Groups(grid8)
                 before += _nbytes(head)
                 after += _nbytes(replacement)
