@@ -140,7 +140,7 @@ class GenerationSettings(BaseModel):
     )
     cpu_quantize: Literal["auto", "off", "int4"] = Field(
         "auto", description="CPU only. 'auto': weights that already lie on a 4-bit or 8-bit grid per group of 32 "
-        "(GGUF Q4_0/Q4_1 layers and a Q8_0 LM head, as in the bundled model) are re-packed exactly into int4/int8: "
+        "(GGUF Q4_0/Q4_1/Q4_K layers and a Q8_0 LM head, as in the bundled model) are re-packed exactly into int4/int8: "
         "about 2x faster decoding; 'int4' also rounds any other model's linear layers to 4 bits and its LM head to "
         "8 bits (lossy); 'off' keeps the weights as loaded.",
     )
