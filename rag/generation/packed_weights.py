@@ -246,6 +246,11 @@ def pack_for_cpu(model: nn.Module, mode: str) -> PackReport:
                 after += _nbytes(replacement)
                 model.set_output_embeddings(replacement)
                 head_format = "int8"
+        if packed or head_format == "int8":
+            # The weights left (embeddings, norms) may still be views of the loaded file's memory map,
+            # which keeps every page of the file that packing read resident: copy them out.
+            for param in model.parameters():
+                param.data = param.data.clone()
     return PackReport(mode, packed, kept, head_format, before, after)
 
 
