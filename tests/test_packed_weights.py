@@ -152,3 +152,15 @@ def test_off_changes_nothing_and_odd_shapes_are_kept():
     odd = torch.nn.Sequential(torch.nn.Linear(40, 24))  # 40 inputs: not a multiple of the group size
     report = pw.pack_for_cpu(odd, "int4")
     assert (report.int4_layers, report.kept_layers) == (0, 1)
+
+
+def test_auto_keeps_a_layer_with_one_weight_off_its_grid():
+    weight = _q4_1(64, 128)
+    weight[40, 77] += 0.3 * float(weight[40, :].abs().max()) / 15  # a third of a step off, in a row the 8-row look skips
+    layer = torch.nn.Linear(128, 64, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+    model = torch.nn.Sequential(layer)
+    report = pw.pack_for_cpu(model, "auto")
+    assert (report.int4_layers, report.kept_layers) == (0, 1)
+    assert model[0] is layer

@@ -210,48 +210,68 @@ class PackReport:
 
 def pack_for_cpu(model: nn.Module, mode: str) -> PackReport:
     """Replace ``model``'s linear layers (and LM head) in place per ``mode``; see the module doc."""
-    if mode == "off" or not kernels_available():
+    if mode == "off":
         return PackReport(mode, 0, 0, "as loaded", 0, 0)
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if not kernels_available():
+        log.warning("this torch has no int4/int8 CPU kernels: weights stay as loaded")
+        return PackReport(mode, 0, 0, "as loaded", 0, 0)
     if mode == "int4":
         log.warning("rounding the model's linear layers to 4 bits (lossy; about 30 s per billion weights here)")
-    before = after = packed = kept = 0
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     with torch.no_grad():
-        for parent in list(model.modules()):
-            for name, child in list(parent.named_children()):
-                if not isinstance(child, nn.Linear) or child is head:
-                    continue
-                if not int4_fits(child):
-                    kept += 1
-                    continue
-                four_bit = on_4bit_grid(child.weight)
-                if mode == "auto" and not four_bit:
-                    kept += 1
-                    continue
-                grid = fit_grid(child.weight, search=four_bit)
-                if mode == "auto" and not grid.exact:
-                    kept += 1
-                    continue
-                replacement = Int4Linear(grid, child.bias)
-                before += _nbytes(child)
-                after += _nbytes(replacement)
-                setattr(parent, name, replacement)
-                packed += 1
-        head_format = "as loaded"
-        if isinstance(head, nn.Linear) and head.bias is None and head.weight.shape[1] % GROUP == 0:
-            grid8 = fit_int8(head.weight) if mode == "int4" or on_int8_grid(head.weight) else None
-            if grid8 is not None and (mode == "int4" or grid8.exact):
-                replacement = Int8Groups(grid8)
-                before += _nbytes(head)
-                after += _nbytes(replacement)
-                model.set_output_embeddings(replacement)
-                head_format = "int8"
-        if packed or head_format == "int8":
+        packed, kept, before, after = _pack_linears(model, head, mode)
+        head_sizes = _pack_head(model, head, mode)
+        if head_sizes:
+            before, after = before + head_sizes[0], after + head_sizes[1]
+        if packed or head_sizes:
             # The weights left (embeddings, norms) may still be views of the loaded file's memory map,
             # which keeps every page of the file that packing read resident: copy them out.
             for param in model.parameters():
                 param.data = param.data.clone()
-    return PackReport(mode, packed, kept, head_format, before, after)
+    return PackReport(mode, packed, kept, "int8" if head_sizes else "as loaded", before, after)
+
+
+def _pack_linears(model: nn.Module, head, mode: str) -> tuple[int, int, int, int]:
+    """Swap linear layers for Int4Linear; returns (packed, kept, bytes before, bytes after)."""
+    packed = kept = before = after = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if not isinstance(child, nn.Linear) or child is head:
+                continue
+            grid = _int4_grid(child, mode)
+            if grid is None:
+                kept += 1
+                continue
+            replacement = Int4Linear(grid, child.bias)
+            before, after = before + _nbytes(child), after + _nbytes(replacement)
+            setattr(parent, name, replacement)
+            packed += 1
+    return packed, kept, before, after
+
+
+def _int4_grid(linear: nn.Linear, mode: str) -> Grid | None:
+    """The layer's grid when ``mode`` packs it, else None."""
+    if not int4_fits(linear):
+        return None
+    four_bit = on_4bit_grid(linear.weight)
+    if mode == "auto" and not four_bit:
+        return None
+    grid = fit_grid(linear.weight, search=four_bit)
+    return grid if grid.exact or mode == "int4" else None
+
+
+def _pack_head(model: nn.Module, head, mode: str) -> tuple[int, int] | None:
+    """Swap a bias-free LM head for Int8Groups; returns (bytes before, bytes after), or None if kept."""
+    if not isinstance(head, nn.Linear) or head.bias is not None or head.weight.shape[1] % GROUP:
+        return None
+    if mode == "auto" and not on_int8_grid(head.weight):
+        return None
+    grid = fit_int8(head.weight)
+    if mode == "auto" and not grid.exact:
+        return None
+    replacement = Int8Groups(grid)
+    model.set_output_embeddings(replacement)
+    return _nbytes(head), _nbytes(replacement)
 
 
 def _nbytes(module: nn.Module) -> int:
