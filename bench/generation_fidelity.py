@@ -37,20 +37,6 @@ PROMPTS = (
 )
 
 
-def next_token_logits(model, sequence, prompt_length: int):
-    """Logits for every position after the prompt, feeding one token per step through a KV cache."""
-    import torch
-    from transformers import DynamicCache
-
-    rows = []
-    with torch.inference_mode():
-        cache = DynamicCache(config=model.config)
-        rows.append(model(sequence[:, :prompt_length], past_key_values=cache, use_cache=True).logits[0, -1])
-        for i in range(prompt_length, sequence.shape[1] - 1):
-            rows.append(model(sequence[:, i:i + 1], past_key_values=cache, use_cache=True).logits[0, -1])
-    return torch.stack(rows)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--new-tokens", type=int, default=64)
@@ -61,6 +47,7 @@ def main() -> None:
     import torch.nn.functional as F
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from rag.evaluation.fidelity import next_token_logits
     from rag.generation.decoding import DecodeLoop
     from rag.generation.model_files import default_model_cache, resolve_model_folder
     from rag.generation.packed_weights import pack_for_cpu
@@ -91,7 +78,7 @@ def main() -> None:
         sequence = torch.cat([ids, torch.tensor([continuation], dtype=ids.dtype)], 1)
         expected = next_token_logits(reference, sequence, ids.shape[1])
         for name, model in formats.items():
-            got = next_token_logits(model, sequence, ids.shape[1]).float()
+            got = next_token_logits(model, sequence, ids.shape[1])
             kl = F.kl_div(got.log_softmax(-1), expected.log_softmax(-1), log_target=True, reduction="sum")
             totals[name]["positions"] += len(expected)
             totals[name]["same_top1"] += int((got.argmax(-1) == expected.argmax(-1)).sum())

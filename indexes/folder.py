@@ -195,10 +195,15 @@ class IndexWriter:
         base = self.base_manifest
         if base is None:
             return False
-        wanted_tokenizer = self.tokenizer.id if self.tokenizer is not None else ""
-        wanted_passages = self.settings.bm25_passage_chunks if self.tokenizer is not None else 0
-        return (base.tokenizer != wanted_tokenizer or base.keyword_passages != wanted_passages
+        return ((base.tokenizer, base.keyword_passages) != self._keyword_build
                 or base.index_kind != resolve_kind(self.settings, base.chunks))
+
+    @property
+    def _keyword_build(self) -> tuple[str, int]:
+        """(tokenizer id, chunks per passage) the keyword index gets from these settings; ("", 0) without one."""
+        if self.tokenizer is None:
+            return "", 0
+        return self.tokenizer.id, self.settings.bm25_passage_chunks
 
     def committed_store(self) -> ChunkStore | None:
         """A read-only view of the last committed generation (what is on disk before this run)."""
@@ -228,10 +233,10 @@ class IndexWriter:
             build_keyword_index(self._tmp, rowids, corpus, self.settings.bm25_k1, self.settings.bm25_b, passages)
             store.commit()
         number = int(self._tmp.name[4:10])
+        tokenizer_id, passage_chunks = self._keyword_build
         manifest = Manifest(
             embedder=self.embedder, dimension=self.dimension, index_kind=kind,
-            tokenizer=self.tokenizer.id if self.tokenizer is not None else "",
-            keyword_passages=self.settings.bm25_passage_chunks if self.tokenizer is not None else 0,
+            tokenizer=tokenizer_id, keyword_passages=passage_chunks,
             generation=number, files=store.file_count(), chunks=store.count(),
             updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )

@@ -54,8 +54,9 @@ def test_bundled_model_decodes_from_exactly_repacked_int4_int8_weights(generator
     """The GGUF's Q4_1 layers and Q8_0 head are re-packed losslessly; the kernels' bf16 activations
     keep the next-token choice of the fp32 model (teacher-forced along its own greedy text)."""
     import torch
-    from transformers import AutoModelForCausalLM, DynamicCache
+    from transformers import AutoModelForCausalLM
 
+    from rag.evaluation.fidelity import next_token_logits
     from rag.generation.decoding import DecodeLoop
     from rag.generation.packed_weights import Int4Linear, Int8Groups
 
@@ -70,14 +71,7 @@ def test_bundled_model_decodes_from_exactly_repacked_int4_int8_weights(generator
         ids = generator.prompt_ids([{"role": "user", "content": question}])
         text = list(DecodeLoop(fp32).tokens(ids, 32, stop_ids=generator.stop_ids))
         sequence = torch.cat([ids, torch.tensor([text], dtype=ids.dtype)], 1)
-        picks = []
-        for model in (fp32, generator.model):
-            with torch.inference_mode():
-                cache = DynamicCache(config=model.config)
-                step = [model(sequence[:, :ids.shape[1]], past_key_values=cache).logits[0, -1].argmax()]
-                for i in range(ids.shape[1], sequence.shape[1] - 1):
-                    step.append(model(sequence[:, i:i + 1], past_key_values=cache).logits[0, -1].argmax())
-            picks.append(torch.stack(step))
+        picks = [next_token_logits(model, sequence, ids.shape[1]).argmax(-1) for model in (fp32, generator.model)]
         same += int((picks[0] == picks[1]).sum())
         total += len(text)
     assert total >= 30 and same / total >= 0.95, f"{same} of {total} next tokens agree"

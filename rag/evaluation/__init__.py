@@ -1,1 +1,1 @@
-"""`foldrag eval`: retrieval quality on public benchmarks (BEIR layout, KorQuAD 1.0)."""
+"""Evaluation: retrieval quality on public benchmarks (`foldrag eval`: BEIR layout, KorQuAD 1.0) and generation fidelity."""
