@@ -10,7 +10,7 @@ from typing import Any
 
 from api.errors import error_body
 from rag.answering import Answer, Event
-from rag.errors import FoldragError, InvalidInput
+from rag.core.errors import FoldragError, InvalidInput
 from rag.generation.citations import Citation, source_citation
 
 

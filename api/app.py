@@ -21,7 +21,7 @@ from api.middleware import MetricsMiddleware
 from api.routes import chat, collections, documents, health, ingest, query, widget
 from api.state import ServerState
 from rag.service import Foldrag
-from rag.settings import Settings
+from rag.core.settings import Settings
 
 
 def create_app(settings: Settings | None = None, rags: dict[str, Foldrag] | None = None,

@@ -7,7 +7,7 @@ import hmac
 from fastapi import Request
 from pydantic import SecretStr
 
-from rag.errors import Unauthorized
+from rag.core.errors import Unauthorized
 
 
 def key_is_valid(header: str | None, keys: list[str | SecretStr]) -> bool:

@@ -17,7 +17,7 @@ from collections import deque
 
 import anyio
 
-from rag.errors import Overloaded
+from rag.core.errors import Overloaded
 
 
 class GenerationGate:

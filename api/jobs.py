@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from rag.errors import FoldragError, NotFound
+from rag.core.errors import FoldragError, NotFound
 
 KEEP_JOBS = 200  # finished jobs remembered for GET /v1/jobs/{id}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from rag.errors import Forbidden, NotFound
+from rag.core.errors import Forbidden, NotFound
 
 
 def confine(raw: str, roots: list[Path]) -> Path:

@@ -11,10 +11,10 @@ from api.gate import GenerationGate
 from api.jobs import JobRunner
 from api.metrics import Metrics
 from rag.answering import Answerer
-from rag.errors import FoldragError, InvalidInput, NotFound, NotReady, TooLarge
+from rag.core.errors import FoldragError, InvalidInput, NotFound, NotReady, TooLarge
 from rag.retrieval.hybrid import Retrieval
 from rag.service import Foldrag
-from rag.settings import Settings
+from rag.core.settings import Settings
 
 log = logging.getLogger("foldrag.api")
 

@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def rag_prompt(target_tokens: int, count) -> list[dict[str, str]]:
     from rag.generation.prompting import build_messages
-    from rag.types import Chunk, Hit
+    from rag.core.types import Chunk, Hit
 
     docs = sorted((Path(__file__).resolve().parent.parent / "examples" / "docs").glob("*.md"))
     texts = [p.read_text(encoding="utf-8") for p in docs] + [(Path(__file__).resolve().parent.parent / "examples" / "docs" / "faq.txt").read_text()]
@@ -90,8 +90,8 @@ def main() -> None:
 
     from rag.generation.model_files import default_model_cache, resolve_model_folder
     from rag.generation.transformers_backend import TransformersGenerator
-    from rag.hardware import cpu_has_fast_bf16
-    from rag.settings import GenerationSettings
+    from rag.core.hardware import cpu_has_fast_bf16
+    from rag.core.settings import GenerationSettings
 
     folder = resolve_model_folder("bundled:SmolLM2-135M-Instruct", default_model_cache())
     tokenizer = AutoTokenizer.from_pretrained(str(folder))

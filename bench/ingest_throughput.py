@@ -66,8 +66,8 @@ def main() -> None:
     from ingest.chunking import embedding_text
     from ingest.pipeline import ingest_folder
     from rag.build import build_embedder
-    from rag.hardware import cpu_has_fast_bf16
-    from rag.settings import Settings
+    from rag.core.hardware import cpu_has_fast_bf16
+    from rag.core.settings import Settings
 
     work = Path(tempfile.mkdtemp(prefix="foldrag-bench-"))
     docs = work / "docs"

@@ -48,8 +48,8 @@ def main() -> None:
     from indexes.folder import IndexWriter
     from rag.build import build_rag
     from rag.retrieval.fusion import reciprocal_rank_fusion
-    from rag.settings import Settings
-    from rag.types import Chunk
+    from rag.core.settings import Settings
+    from rag.core.types import Chunk
 
     rng = np.random.default_rng(0)
     vocab = np.array([f"w{i}" for i in range(50_000)])

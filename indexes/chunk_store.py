@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.types import Chunk
+from rag.core.types import Chunk
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (

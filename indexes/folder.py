@@ -32,8 +32,8 @@ from indexes.embedding_cache import EmbeddingCache
 from indexes.keyword_store import KeywordIndex, build_keyword_index, load_keyword_index
 from indexes.manifest import Manifest
 from indexes.vector_store import build_faiss, read_faiss, resolve_kind, write_faiss
-from rag.errors import IndexBusy, IndexCorrupt, IndexNotWritable, NotFound
-from rag.settings import IndexSettings
+from rag.core.errors import IndexBusy, IndexCorrupt, IndexNotWritable, NotFound
+from rag.core.settings import IndexSettings
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
@@ -220,7 +220,7 @@ class IndexWriter:
         write_faiss(build_faiss(vectors, ids, self.dimension, self.settings, kind), self._tmp / VECTORS)
         del vectors
         if self.tokenizer is not None:
-            from rag.retrieval.tokenize import tokenize_chunks
+            from rag.core.tokenize import tokenize_chunks
 
             missing = store.untokenized()
             store.set_tokens(list(zip((c.id for c in missing), tokenize_chunks(self.tokenizer, missing))))

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rag.errors import IndexCorrupt, IndexMismatch
+from rag.core.errors import IndexCorrupt, IndexMismatch
 
 SCHEMA_VERSION = 1
 

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from indexes.keyword_store import Passages
-from rag.retrieval.tokenize import keyword_text
-from rag.types import Chunk
+from rag.core.tokenize import keyword_text
+from rag.core.types import Chunk
 
 
 def passage_groups(chunks: Sequence[Chunk], max_chunks: int) -> list[list[int]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.settings import IndexSettings
+from rag.core.settings import IndexSettings
 
 
 def resolve_kind(settings: IndexSettings, n: int) -> str:

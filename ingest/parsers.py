@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from ingest.decode import decode_text
 from ingest.errors import ParseError
-from rag.types import ParsedFile, Section
+from rag.core.types import ParsedFile, Section
 
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _BLANKS = re.compile(r"\n{3,}")

@@ -25,11 +25,11 @@ from ingest.errors import ParseError
 from ingest.parsers import parse_file
 from ingest.progress import Progress, SilentProgress
 from ingest.walk import discover
-from rag.embedders import Embedder
-from rag.errors import NotFound
-from rag.retrieval.tokenize import tokenize_chunks
-from rag.settings import IngestSettings
-from rag.types import Chunk, FailedFile, IngestSummary
+from rag.core.contracts import Embedder
+from rag.core.errors import NotFound
+from rag.core.tokenize import tokenize_chunks
+from rag.core.settings import IngestSettings
+from rag.core.types import Chunk, FailedFile, IngestSummary
 
 _DONE = object()
 

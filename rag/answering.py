@@ -14,12 +14,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.errors import InvalidInput
+from rag.core.errors import InvalidInput
 from rag.generation.attribution import infer_citations
 from rag.generation.citations import Citation, clean_citations
 from rag.generation.prompting import build_messages, condense_messages, pack_context
 from rag.generation.thinking import ThinkSplitter
-from rag.settings import GenerationSettings
+from rag.core.settings import GenerationSettings
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.embedders import BUNDLED_EMBEDDERS, Embedder, SentenceTransformerEmbedder
-from rag.errors import InvalidInput
-from rag.generation.base import Generator
-from rag.lazy import Once
-from rag.retrieval.tokenize import KeywordTokenizer
+from rag.core.contracts import Embedder
+from rag.embedders import BUNDLED_EMBEDDERS, SentenceTransformerEmbedder
+from rag.core.errors import InvalidInput
+from rag.core.contracts import Generator
+from rag.core.lazy import Once
+from rag.core.tokenize import KeywordTokenizer
 from rag.service import Foldrag
-from rag.settings import Settings
+from rag.core.settings import Settings
 
 # What the bundled embedders understand; a local model is assumed multilingual unless configured.
 BUNDLED_LANGUAGES = {"bundled:all-MiniLM-L6-v2": ("en",)}

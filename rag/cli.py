@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from rag.errors import FoldragError
+from rag.core.errors import FoldragError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -22,7 +22,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 
 
 def _settings(index: Path | None = None, **sections):
-    from rag.settings import Settings
+    from rag.core.settings import Settings
 
     overrides = {"index": {"path": index}}
     overrides.update(sections)
@@ -32,7 +32,7 @@ def _settings(index: Path | None = None, **sections):
 def _rag_for(text: str, what: str, index: Path | None, *, with_generator: bool):
     """The Foldrag for a search or a question; an empty one fails before any model loads."""
     from rag.build import build_rag
-    from rag.errors import InvalidInput
+    from rag.core.errors import InvalidInput
 
     if not text.strip():
         raise InvalidInput(f"the {what} is empty")

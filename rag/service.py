@@ -22,14 +22,14 @@ from indexes.chunk_store import FileRecord
 from ingest.errors import ParseError
 from ingest.pipeline import UPLOAD_SCHEME, ingest_document, ingest_folder
 from ingest.progress import Progress
-from rag.embedders import Embedder
-from rag.errors import IndexNotWritable, InvalidInput, ModelUnavailable, NotFound
-from rag.generation.base import Generator
-from rag.lazy import Once
+from rag.core.contracts import Embedder
+from rag.core.errors import IndexNotWritable, InvalidInput, ModelUnavailable, NotFound
+from rag.core.contracts import Generator
+from rag.core.lazy import Once
 from rag.retrieval.hybrid import HybridRetriever, Retrieval
 from rag.retrieval.multi_query import QueryRewriter
-from rag.settings import Settings
-from rag.types import Hit, IngestSummary
+from rag.core.settings import Settings
+from rag.core.types import Hit, IngestSummary
 
 
 @dataclass(frozen=True)

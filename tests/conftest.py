@@ -23,7 +23,7 @@ def fake_embedder() -> HashEmbedder:
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch):
     """Settings isolated from the developer's foldrag.toml and FOLDRAG_* variables."""
-    from rag.settings import Settings
+    from rag.core.settings import Settings
 
     for key in list(os.environ):
         if key.startswith("FOLDRAG_"):

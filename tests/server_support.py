@@ -25,7 +25,7 @@ def write_docs(folder: Path, docs: dict[str, str] = DOCS) -> Path:
 @functools.cache
 def shared_tokenizer():
     """One keyword tokenizer for all API tests: Kiwi takes seconds to load, once."""
-    from rag.retrieval.tokenize import KeywordTokenizer
+    from rag.core.tokenize import KeywordTokenizer
 
     return KeywordTokenizer()
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 
 from rag.build import build_rag
-from rag.errors import InvalidInput
+from rag.core.errors import InvalidInput
 from rag.generation.citations import clean_citations
 from rag.generation.presets import PRESETS, apply_preset, detect_preset
 from rag.generation.prompting import build_messages, pack_context
-from rag.types import Chunk, Hit
+from rag.core.types import Chunk, Hit
 from tests.fakes import ScriptedChat
 
 

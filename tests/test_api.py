@@ -80,7 +80,7 @@ def test_healthz_and_readyz_wait_for_models(settings):
 
 
 def test_readyz_reports_a_model_that_failed_to_load(settings):
-    from rag.errors import ModelUnavailable
+    from rag.core.errors import ModelUnavailable
     from rag.service import Foldrag
 
     def broken():
@@ -145,7 +145,7 @@ def test_query_stream_sends_events_in_order(make_api):
 
 def test_query_stream_reports_errors_as_an_event(make_api, tmp_path):
     api = make_api()
-    api.chat.stream = lambda *a, **k: (_ for _ in ()).throw(__import__("rag.errors").errors.ModelUnavailable("gone"))
+    api.chat.stream = lambda *a, **k: (_ for _ in ()).throw(__import__("rag.core.errors").core.errors.ModelUnavailable("gone"))
     events = sse_events(api.client.post("/v1/query", json={"question": "capital?", "stream": True}).text)
     assert events[-1] == ("error", {"error": {"type": "model_unavailable", "message": "gone",
                                               "code": "model_unavailable", "param": None}})
@@ -247,7 +247,7 @@ def test_api_keys_guard_everything_but_health(make_api):
 
 
 def test_keys_from_the_environment(monkeypatch, settings):
-    from rag.settings import Settings
+    from rag.core.settings import Settings
 
     monkeypatch.setenv("FOLDRAG_API_KEYS", "sk-one,sk-two")
     monkeypatch.setenv("FOLDRAG_ALLOWED_ROOTS", f"/srv/docs{os.pathsep}/home/me/notes")

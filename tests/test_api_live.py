@@ -247,7 +247,7 @@ def test_foldrag_serve_command(tmp_path):
 
 def test_collections_are_named_after_their_folders(tmp_path, settings):
     from rag.build import collection_paths
-    from rag.errors import InvalidInput
+    from rag.core.errors import InvalidInput
 
     assert collection_paths(settings, [tmp_path / "a", tmp_path / "b"]) == {"a": tmp_path / "a", "b": tmp_path / "b"}
     assert collection_paths(settings) == {"index": settings.index.path}

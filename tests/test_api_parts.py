@@ -8,7 +8,7 @@ from api.answers import split_messages
 from api.gate import GenerationGate
 from api.paths import confine
 from api.schemas import ChatMessage
-from rag.errors import Forbidden, InvalidInput, NotFound, Overloaded
+from rag.core.errors import Forbidden, InvalidInput, NotFound, Overloaded
 
 
 def test_gate_admits_up_to_capacity_then_refuses_with_retry_after():

@@ -16,7 +16,7 @@ def generator():
     """fp32 pinned: these tests check the exact int4/int8 re-pack of fp32 weights, which ``dtype='auto'``
     skips on CPUs with native bf16 (it loads bf16 there). The dtype choice has its own tests."""
     from rag.generation.transformers_backend import TransformersGenerator
-    from rag.settings import GenerationSettings
+    from rag.core.settings import GenerationSettings
 
     return TransformersGenerator.load(GenerationSettings(device="cpu", dtype="float32"))
 
@@ -83,7 +83,7 @@ def test_cpu_quantize_off_keeps_the_loaded_weights():
     import torch
 
     from rag.generation.transformers_backend import TransformersGenerator
-    from rag.settings import GenerationSettings
+    from rag.core.settings import GenerationSettings
 
     gen = TransformersGenerator.load(GenerationSettings(device="cpu", cpu_quantize="off"))
     assert not gen.weights.packed
@@ -101,7 +101,7 @@ def test_closing_the_stream_stops_generation(generator):
 
 def test_answers_from_an_indexed_folder_and_cites_the_right_source(tmp_path, generator, real_embedder):
     from rag.build import build_rag
-    from rag.settings import Settings
+    from rag.core.settings import Settings
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -118,7 +118,7 @@ def test_answers_from_an_indexed_folder_and_cites_the_right_source(tmp_path, gen
 
 def test_disk_offload_on_the_cpu(tmp_path):
     from rag.generation.transformers_backend import TransformersGenerator
-    from rag.settings import GenerationSettings
+    from rag.core.settings import GenerationSettings
 
     gen = TransformersGenerator.load(GenerationSettings(device="cpu", offload_folder=str(tmp_path / "off"),
                                                         cpu_memory="60MB"))

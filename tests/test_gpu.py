@@ -15,7 +15,7 @@ pytestmark = [
 
 def test_partial_offload_splits_layers_between_gpu_and_cpu():
     from rag.generation.transformers_backend import TransformersGenerator
-    from rag.settings import GenerationSettings
+    from rag.core.settings import GenerationSettings
 
     gen = TransformersGenerator.load(GenerationSettings(device="cuda", gpu_layers=15))
     assert (gen.plan.gpu_layers, gen.plan.cpu_layers) == (15, 15)
@@ -26,7 +26,7 @@ def test_partial_offload_splits_layers_between_gpu_and_cpu():
 
 def test_everything_on_the_gpu_when_it_fits():
     from rag.generation.transformers_backend import TransformersGenerator
-    from rag.settings import GenerationSettings
+    from rag.core.settings import GenerationSettings
 
     gen = TransformersGenerator.load(GenerationSettings(device="cuda"))
     assert gen.plan.gpu_layers == gen.model.config.num_hidden_layers

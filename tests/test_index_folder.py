@@ -5,9 +5,9 @@ import pytest
 
 from indexes.chunk_store import FileRecord
 from indexes.folder import IndexWriter, current_generation, open_snapshot
-from rag.errors import IndexBusy, IndexMismatch, IndexNotWritable, NotFound
-from rag.settings import IndexSettings
-from rag.types import Chunk
+from rag.core.errors import IndexBusy, IndexMismatch, IndexNotWritable, NotFound
+from rag.core.settings import IndexSettings
+from rag.core.types import Chunk
 
 
 def _chunk(i, source="a.txt"):

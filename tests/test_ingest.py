@@ -7,7 +7,7 @@ import pytest
 from indexes.folder import IndexWriter, open_snapshot
 from ingest.pipeline import ingest_folder
 from rag.build import build_rag
-from rag.errors import NotFound
+from rag.core.errors import NotFound
 from tests.docs_factory import write_docx, write_pdf
 
 

@@ -11,8 +11,8 @@ from indexes.chunk_store import FileRecord
 from indexes.folder import IndexWriter, open_snapshot
 from indexes.keyword_store import Passages, build_keyword_index, load_keyword_index
 from indexes.passages import passage_groups, passage_text
-from rag.settings import IndexSettings
-from rag.types import Chunk
+from rag.core.settings import IndexSettings
+from rag.core.types import Chunk
 
 
 def _c(source, start, text, heading=None, page=None):

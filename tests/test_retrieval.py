@@ -6,7 +6,7 @@ import pytest
 
 from indexes.folder import open_snapshot
 from rag.build import build_rag
-from rag.errors import InvalidInput
+from rag.core.errors import InvalidInput
 from tests.test_multi_query import ScriptedGenerator
 
 

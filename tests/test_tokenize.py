@@ -1,4 +1,4 @@
-from rag.retrieval.tokenize import KeywordTokenizer, has_hangul
+from rag.core.tokenize import KeywordTokenizer, has_hangul
 
 tok = KeywordTokenizer()
 

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.auth import require_key
 from api.routes import server
 from api.state import ServerState
-from rag.errors import InvalidInput, TooLarge, UnsupportedType
+from rag.core.errors import InvalidInput, TooLarge, UnsupportedType
 
 router = APIRouter(tags=["documents"], dependencies=[Depends(require_key)])
 

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import InvalidInput, NotFound
+from rag.core.errors import InvalidInput, NotFound
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-from rag.errors import ModelUnavailable
+from rag.core.errors import ModelUnavailable
 
 log = logging.getLogger("foldrag.generation")
 

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.errors import MissingDependency, ModelUnavailable
+from rag.core.errors import MissingDependency, ModelUnavailable
 from rag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
 from rag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, plan_offload
 from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
-from rag.hardware import cuda_available, preferred_dtype
+from rag.core.hardware import cuda_available, preferred_dtype
 
 if TYPE_CHECKING:
     from rag.generation.packed_weights import PackReport

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from indexes.folder import IndexSnapshot
 from indexes.vector_store import search_faiss
-from rag.embedders import Embedder
-from rag.types import Hit
+from rag.core.contracts import Embedder
+from rag.core.types import Hit
 
 
 class DenseRetriever:

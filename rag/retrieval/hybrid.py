@@ -7,15 +7,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from indexes.folder import IndexSnapshot
-from rag.errors import InvalidInput
+from rag.core.errors import InvalidInput
 from rag.retrieval.dense import DenseRetriever
 from rag.retrieval.fusion import reciprocal_rank_fusion
 from rag.retrieval.keyword import KeywordRetriever
 from rag.retrieval.multi_query import QueryRewriter
 from rag.retrieval.rerank import CrossEncoderReranker
-from rag.retrieval.tokenize import has_hangul
-from rag.settings import RetrievalSettings
-from rag.types import Hit
+from rag.core.tokenize import has_hangul
+from rag.core.settings import RetrievalSettings
+from rag.core.types import Hit
 
 MODES = ("dense", "bm25", "hybrid", "multi")
 

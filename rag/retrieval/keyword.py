@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from indexes.folder import IndexSnapshot
-from rag.errors import IndexMismatch
-from rag.types import Hit
+from rag.core.errors import IndexMismatch
+from rag.core.types import Hit
 
 
 class KeywordRetriever:

@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from rag.generation.base import Generator
+from rag.core.contracts import Generator
 
 REWRITE_PROMPT = """You help a search engine. Write {n} different search queries for the question below.
 Each query must keep the question's meaning and language, use other words or a more specific phrasing,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.errors import ModelUnavailable
-from rag.types import Hit
+from rag.core.errors import ModelUnavailable
+from rag.core.types import Hit
 
 
 class CrossEncoderReranker:

@@ -1,0 +1,125 @@
+"""The contracts between foldrag's parts: embedders, generators and retrievers.
+
+Each is a small ``typing.Protocol``: the whole of what its callers use. Backends are plain classes
+that match it (no inheritance), chosen by a string in settings through a registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from rag.core.types import Hit
+
+Messages = list[dict[str, str]]
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors (one row per text)."""
+
+    name: str
+    dimension: int
+
+    def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray: ...
+
+    def token_length(self, text: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    """What one generation call cost. Returned with the call (``TextStream.stats``), never stored on
+    the generator, so concurrent calls cannot read each other's figures."""
+
+    prompt_tokens: int = 0
+    new_tokens: int = 0
+    first_token_s: float = 0.0
+    total_s: float = 0.0
+    engine: str = ""  # which backend (and decode path) produced the text, e.g. "transformers/foldrag-loop"
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Decode speed after the first token (the prompt's cost is in ``first_token_s``)."""
+        decode_s = self.total_s - self.first_token_s
+        return (self.new_tokens - 1) / decode_s if self.new_tokens > 1 and decode_s > 0 else 0.0
+
+
+class TextStream:
+    """The text of one generation call, piece by piece.
+
+    Iterating yields text pieces — never a partial multi-byte character. ``close()`` cancels the
+    generation (the model stops). ``stats`` is set once the stream has ended or was closed.
+
+    A backend builds it from a generator function that receives the stream and calls
+    ``finish(stats)`` in its ``finally``::
+
+        def produce(stream):
+            try: yield from pieces
+            finally: stream.finish(GenerationStats(...))
+        return TextStream(produce)
+    """
+
+    def __init__(self, produce: Callable[["TextStream"], Iterator[str]]) -> None:
+        self.stats: GenerationStats | None = None
+        self._pieces = produce(self)
+
+    def __iter__(self) -> "TextStream":
+        return self
+
+    def __next__(self) -> str:
+        return next(self._pieces)
+
+    def close(self) -> None:
+        self._pieces.close()
+
+    def finish(self, stats: GenerationStats) -> None:
+        self.stats = stats
+
+    def text(self) -> str:
+        """Read the whole stream (and close it)."""
+        try:
+            return "".join(self)
+        finally:
+            self.close()
+
+
+class Generator(Protocol):
+    """A chat model behind any backend (transformers, llama.cpp, an OpenAI-compatible server).
+
+    ``reasoning``: the model thinks first, in ``<think>…</think>``; a backend whose server returns the
+    thinking apart (``reasoning_content``) streams it wrapped in those tags, so one splitter separates
+    it on every backend.
+    """
+
+    name: str
+    context_window: int  # prompt + answer tokens the model can attend to
+    reasoning: bool
+
+    def prompt_tokens(self, messages: Messages) -> int:
+        """Tokens of ``messages`` as the model will read them (its chat template applied)."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of a plain text (no template, no special tokens)."""
+        ...
+
+    def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
+               stop: tuple[str, ...] = ()) -> TextStream:
+        """Start generating; ``temperature=None`` is the model preset's default."""
+        ...
+
+
+def complete(generator: Generator, messages: Messages, *, max_tokens: int = 256,
+             temperature: float | None = None, stop: tuple[str, ...] = ()) -> str:
+    """The whole reply of one call: ``stream`` read to its end."""
+    return generator.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop).text()
+
+
+class Retriever(Protocol):
+    """Ranks the chunks of one index snapshot for a query, best first."""
+
+    name: str
+
+    def search(self, query: str, k: int) -> list[Hit]: ...
