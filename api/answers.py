@@ -9,44 +9,45 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from api.errors import error_body
-from rag.answering import Answer, Event
+from rag.answer_types import (
+    Answer, AnswerEvent, DoneEvent, QueriesEvent, ReasoningEvent, SourcesEvent, TokenEvent,
+)
 from rag.core.errors import FoldragError, InvalidInput
-from rag.generation.citations import Citation, source_citation
+from rag.generation.citations import Citation
 
 
-def numbered_sources(hits) -> list[Citation]:
-    """Every source the model saw, numbered as in its prompt: [n] in the answer is the n-th."""
-    return [source_citation(n, hit) for n, hit in enumerate(hits, start=1)]
-
-
-async def collect(events: AsyncIterator[Event]) -> tuple[Answer, list[Citation]]:
-    answer, sources = None, []
+async def collect(events: AsyncIterator[AnswerEvent]) -> tuple[Answer, tuple[Citation, ...]]:
+    """The answer and the numbered sources of its prompt."""
+    answer, sources = None, ()
     async for event in events:
-        if event.kind == "sources":
-            sources = numbered_sources(event.data)
-        elif event.kind == "done":
-            answer = event.data
+        if isinstance(event, SourcesEvent):
+            sources = event.citations
+        elif isinstance(event, DoneEvent):
+            answer = event.answer
     if answer is None:  # the client left before the end
         raise InvalidInput("the request was cancelled")
     return answer, sources
 
 
-def _event_data(event: Event) -> Any:
-    if event.kind == "queries":
-        return {"queries": event.data}
-    if event.kind == "sources":
-        return {"sources": [c.to_json() for c in numbered_sources(event.data)]}
-    if event.kind in ("token", "reasoning"):
-        return {"text": event.data}
-    return event.data.to_json()  # done
+def _event_data(event: AnswerEvent) -> Any:
+    match event:
+        case QueriesEvent(queries=queries):
+            return {"queries": list(queries)}
+        case SourcesEvent(citations=citations):
+            return {"sources": [c.to_json() for c in citations]}
+        case TokenEvent(text=text) | ReasoningEvent(text=text):
+            return {"text": text}
+        case DoneEvent(answer=answer):
+            return answer.to_json()
+    raise TypeError(f"not an answer event: {event!r}")
 
 
-async def query_sse(events: AsyncIterator[Event], collection: str) -> AsyncIterator[dict]:
+async def query_sse(events: AsyncIterator[AnswerEvent], collection: str) -> AsyncIterator[dict]:
     """SSE events for POST /v1/query: queries, sources, token (many), done; or error."""
     try:
         async for event in events:
             data = _event_data(event)
-            if event.kind == "done":
+            if isinstance(event, DoneEvent):
                 data["collection"] = collection
             yield {"event": event.kind, "data": json.dumps(data, ensure_ascii=False)}
     except FoldragError as exc:
@@ -65,7 +66,7 @@ def split_messages(messages) -> tuple[str, list[dict[str, str]]]:
     return messages[-1].text(), history
 
 
-def _citation_fields(sources: list[Citation], answer: Answer) -> dict[str, Any]:
+def _citation_fields(sources: tuple[Citation, ...], answer: Answer) -> dict[str, Any]:
     cited = {c.n for c in answer.citations}
     return {
         "citations": [c.label for c in sources],
@@ -74,7 +75,7 @@ def _citation_fields(sources: list[Citation], answer: Answer) -> dict[str, Any]:
     }
 
 
-def completion(answer: Answer, sources: list[Citation], model: str) -> dict[str, Any]:
+def completion(answer: Answer, sources: tuple[Citation, ...], model: str) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": answer.answer}
     if answer.reasoning:
         message["reasoning_content"] = answer.reasoning
@@ -88,7 +89,7 @@ def completion(answer: Answer, sources: list[Citation], model: str) -> dict[str,
     }
 
 
-async def completion_chunks(events: AsyncIterator[Event], model: str) -> AsyncIterator[dict]:
+async def completion_chunks(events: AsyncIterator[AnswerEvent], model: str) -> AsyncIterator[dict]:
     """``chat.completion.chunk`` SSE data, then ``[DONE]``; the last chunk carries the citations."""
     base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
             "created": int(time.time()), "model": model}
@@ -97,18 +98,18 @@ async def completion_chunks(events: AsyncIterator[Event], model: str) -> AsyncIt
         body = dict(base, choices=[{"index": 0, "delta": delta, "finish_reason": finish}], **extra)
         return {"data": json.dumps(body, ensure_ascii=False)}
 
-    sources: list[Citation] = []
+    sources: tuple[Citation, ...] = ()
     try:
         yield chunk({"role": "assistant", "content": ""})
         async for event in events:
-            if event.kind == "sources":
-                sources = numbered_sources(event.data)
-            elif event.kind == "token":
-                yield chunk({"content": event.data})
-            elif event.kind == "reasoning":
-                yield chunk({"reasoning_content": event.data})
-            elif event.kind == "done":
-                yield chunk({}, "stop", **_citation_fields(sources, event.data))
+            if isinstance(event, SourcesEvent):
+                sources = event.citations
+            elif isinstance(event, TokenEvent):
+                yield chunk({"content": event.text})
+            elif isinstance(event, ReasoningEvent):
+                yield chunk({"reasoning_content": event.text})
+            elif isinstance(event, DoneEvent):
+                yield chunk({}, "stop", **_citation_fields(sources, event.answer))
     except FoldragError as exc:
         yield {"data": json.dumps(error_body(exc.kind, str(exc)), ensure_ascii=False)}
     yield {"data": "[DONE]"}

@@ -48,33 +48,36 @@ class ServerState:
         if not self.ready.is_set():
             raise NotReady("the server is still loading its models; retry shortly (GET /readyz tells when)")
 
-    def question(self, text: str) -> str:
-        text = text.strip()
-        if not text:
-            raise InvalidInput("the question is empty")
+    def check(self, rag: Foldrag, text: str, mode: str | None) -> tuple[str, str]:
+        """The question's one check on the HTTP path: the server's length limit (413), then the
+        core's (empty, mode). Raises before the request takes a place in the generation queue."""
         limit = self.settings.server.max_question_chars
         if len(text) > limit:
             raise TooLarge(f"the question has {len(text)} characters; the limit is {limit}")
-        return text
+        return rag.check(text, mode=mode)
 
-    async def prepare_answer(self, collection: str | None, question: str) -> tuple[str, Answerer, str]:
+    async def prepare_answer(self, collection: str | None, question: str,
+                             mode: str | None = None) -> tuple[str, Answerer, str, str]:
         """Every check that can fail fast, before the request takes a place in the generation queue:
-        the collection, readiness, the question, an index to read (NotFound) and a model (ModelUnavailable)."""
+        the collection, readiness, the question and mode, an index to read (NotFound) and a model
+        (ModelUnavailable). Returns (collection name, answerer, question, mode)."""
         name, rag = self.collection(collection)
         self.require_ready()
-        question = self.question(question)
+        question, mode = self.check(rag, question, mode)
         await run_in_threadpool(rag.snapshot)
-        return name, rag.answerer(), question
+        return name, rag.answerer(), question, mode
 
-    async def retrieve(self, rag: Foldrag, query: str, *, k: int | None, mode: str) -> Retrieval:
+    async def retrieve(self, collection: str | None, query: str, *, k: int | None, mode: str) -> tuple[str, Retrieval]:
         """Retrieval in a worker thread; 'multi' uses the LLM, so it waits for a generation slot."""
+        name, rag = self.collection(collection)
         self.require_ready()
+        query, mode = self.check(rag, query, mode)
         if mode != "multi":
-            return await run_in_threadpool(rag.retrieve, query, k, mode)
+            return name, await run_in_threadpool(rag.retrieve_checked, query, k, mode)
         permit = self.gate.admit()
         try:
             await permit.start()
-            return await run_in_threadpool(rag.retrieve, query, k, mode)
+            return name, await run_in_threadpool(rag.retrieve_checked, query, k, mode)
         finally:
             permit.release()
 

@@ -10,13 +10,13 @@ from starlette.requests import Request
 
 from api.gate import Permit
 from api.metrics import Metrics
-from rag.answering import Event
+from rag.answer_types import AnswerEvent, DoneEvent
 
 _END = object()
 
 
-async def run_events(start: Callable[[], Iterator[Event]], permit: Permit, metrics: Metrics,
-                     request: Request | None = None) -> AsyncIterator[Event]:
+async def run_events(start: Callable[[], Iterator[AnswerEvent]], permit: Permit, metrics: Metrics,
+                     request: Request | None = None) -> AsyncIterator[AnswerEvent]:
     """Yield the events of ``start()``. With ``request``, a disconnected client ends the stream early
     (non-streaming responses need this; for SSE the response itself cancels on disconnect)."""
     iterator = None
@@ -29,8 +29,8 @@ async def run_events(start: Callable[[], Iterator[Event]], permit: Permit, metri
             if event is _END:
                 finished = True
                 return
-            if event.kind == "done":
-                metrics.observe_answer(event.data.timings, event.data.completion_tokens)
+            if isinstance(event, DoneEvent):
+                metrics.observe_answer(event.answer.timings, event.answer.completion_tokens)
             yield event
             if request is not None and await request.is_disconnected():
                 return

@@ -145,14 +145,13 @@ def main() -> None:
     generator = TransformersGenerator.load(settings)
     best_ttft, best_rate = float("inf"), 0.0
     for _ in range(args.repeats):
-        for _piece in generator.stream(messages, max_tokens=args.new_tokens, temperature=0.0):
-            pass
-        stats = generator.last_stats
-        best_ttft = min(best_ttft, stats["first_token_s"])
-        best_rate = max(best_rate, stats["tokens_per_s"])
+        stream = generator.stream(messages, max_tokens=args.new_tokens, temperature=0.0)
+        stream.text()
+        best_ttft = min(best_ttft, stream.stats.first_token_s)
+        best_rate = max(best_rate, stream.stats.tokens_per_s)
     results["foldrag generator (defaults)"] = {"ttft_s": best_ttft, "decode_tok_s": best_rate,
                                                "threads": torch.get_num_threads(),
-                                               "new_tokens": generator.last_stats["new_tokens"]}
+                                               "new_tokens": stream.stats.new_tokens}
     base = results["plain fp32"]["decode_tok_s"]
     report = {
         "prompt_tokens": int(ids.shape[1]),

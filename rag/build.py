@@ -44,9 +44,9 @@ def build_reranker(settings: Settings):
 def build_generator(settings: Settings) -> Generator | None:
     if settings.generation.model.lower() == "none":
         return None
-    from rag.generation.transformers_backend import TransformersGenerator
+    from rag.generation.backends import load_generator
 
-    return TransformersGenerator.load(settings.generation)
+    return load_generator(settings.generation)
 
 
 def build_rag(settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None,

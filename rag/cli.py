@@ -29,13 +29,10 @@ def _settings(index: Path | None = None, **sections):
     return Settings.load(**overrides)
 
 
-def _rag_for(text: str, what: str, index: Path | None, *, with_generator: bool):
-    """The Foldrag for a search or a question; an empty one fails before any model loads."""
+def _rag_for(index: Path | None, *, with_generator: bool):
+    """The Foldrag for a search or a question (models load on first use)."""
     from rag.build import build_rag
-    from rag.core.errors import InvalidInput
 
-    if not text.strip():
-        raise InvalidInput(f"the {what} is empty")
     return build_rag(_settings(index), with_generator=with_generator)
 
 
@@ -81,7 +78,7 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the chunks that best match QUERY, with score, source and page."""
-    rag = _rag_for(query, "query", index, with_generator=(mode == "multi"))
+    rag = _rag_for(index, with_generator=(mode == "multi"))
     result = rag.retrieve(query, k=k, mode=mode)
     hits = result.hits
     if as_json:
@@ -114,13 +111,16 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from the index with the local LLM, citing the sources used."""
-    rag = _rag_for(question, "question", index, with_generator=True)
+    from rag.answer_types import DoneEvent, TokenEvent
+
+    rag = _rag_for(index, with_generator=True)
+    question, mode = rag.check(question, mode=mode)
     answer = None
     for event in rag.answerer().stream(question, k=k, mode=mode):
-        if event.kind == "token" and stream and not as_json:
-            typer.echo(event.data, nl=False)
-        elif event.kind == "done":
-            answer = event.data
+        if isinstance(event, TokenEvent) and stream and not as_json:
+            typer.echo(event.text, nl=False)
+        elif isinstance(event, DoneEvent):
+            answer = event.answer
     if as_json:
         _print_json(answer.to_json())
         return

@@ -11,13 +11,14 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexes.folder import IndexSnapshot, IndexWriter, current_generation, open_snapshot
+from indexes.folder import CURRENT, IndexSnapshot, IndexWriter, current_generation, open_snapshot
 from indexes.chunk_store import FileRecord
 from ingest.errors import ParseError
 from ingest.pipeline import UPLOAD_SCHEME, ingest_document, ingest_folder
@@ -26,8 +27,11 @@ from rag.core.contracts import Embedder
 from rag.core.errors import IndexNotWritable, InvalidInput, ModelUnavailable, NotFound
 from rag.core.contracts import Generator
 from rag.core.lazy import Once
-from rag.retrieval.hybrid import HybridRetriever, Retrieval
-from rag.retrieval.multi_query import QueryRewriter
+from rag.answering import Answerer
+from rag.retrieval.dense import DenseRetriever
+from rag.retrieval.hybrid import MODES, HybridRetriever, Retrieval, Weighted
+from rag.retrieval.keyword import KeywordRetriever
+from rag.retrieval.multi_query import QueryRewriter, Rewrites
 from rag.core.settings import Settings
 from rag.core.types import Hit, IngestSummary
 
@@ -72,6 +76,8 @@ class Foldrag:
         self._reranker = Once(reranker_factory)
         self._rewriter: QueryRewriter | None = None
         self._snapshot: IndexSnapshot | None = None
+        self._snapshot_key: tuple[int, int, int] | None = None
+        self._retriever: tuple[IndexSnapshot, HybridRetriever] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -154,47 +160,89 @@ class Foldrag:
         return match
 
     def snapshot(self) -> IndexSnapshot:
-        """The committed index, reopened when a writer has committed a newer generation."""
+        """The committed index, reopened when a writer has committed a newer generation (seen by a
+        stat of ``CURRENT``, which a commit replaces; nothing is read while it stays the same)."""
+        try:
+            st = os.stat(self.index_path / CURRENT)
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = None
         with self._lock:
-            current = current_generation(self.index_path) if self.index_path.is_dir() else None
-            if self._snapshot is None or current is None or current != self._snapshot.path:
+            if self._snapshot is None or key is None or key != self._snapshot_key:
                 # The old snapshot is not closed here: a retrieval on another thread may still hold
                 # it. Its SQLite handle closes when the last reference goes.
                 self._snapshot = open_snapshot(self.index_path)
+                self._snapshot_key = key
             return self._snapshot
 
-    def retriever(self, mode: str | None = None) -> HybridRetriever:
-        snapshot = self.snapshot()
-        embedder = self.embedder
-        snapshot.manifest.check(embedder.name, embedder.dimension)
-        rewriter = None
-        if mode == "multi" or (mode is None and self.settings.retrieval.mode in ("auto", "multi")):
-            rewriter = self._get_rewriter()
-        return HybridRetriever(snapshot, embedder, self.tokenizer, self.settings.retrieval,
-                               rewriter=rewriter, reranker=self._reranker(),
-                               embedder_languages=self.embedder_languages)
+    # -- questions: check once at the edge, then trust
 
-    def _get_rewriter(self) -> QueryRewriter | None:
-        generator = self.generator
-        with self._lock:
-            if generator is not None and self._rewriter is None:
-                self._rewriter = QueryRewriter(generator, n=self.settings.retrieval.multi_queries)
-            return self._rewriter
+    def check(self, text: str, *, what: str = "question", mode: str | None = None) -> tuple[str, str]:
+        """The question stripped and the retrieval mode resolved ('auto': multi with a generator, else
+        hybrid). Raises InvalidInput for an empty text, an unknown mode, or 'multi' without a generator."""
+        text = text.strip()
+        if not text:
+            raise InvalidInput(f"the {what} is empty")
+        return text, self.resolve_mode(mode)
+
+    def resolve_mode(self, mode: str | None) -> str:
+        mode = mode or self.settings.retrieval.mode
+        if mode == "auto":
+            return "multi" if self.generator is not None else "hybrid"
+        if mode not in MODES:
+            raise InvalidInput(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if mode == "multi" and self.generator is None:
+            raise InvalidInput("mode 'multi' needs a generator for query rewrites; use 'hybrid'")
+        return mode
 
     def retrieve(self, query: str, k: int | None = None, mode: str | None = None) -> Retrieval:
-        return self.retriever(mode).retrieve(query, k=k, mode=mode)
+        """Rank the chunks for ``query`` (checked here: this is the Python API's edge)."""
+        query, mode = self.check(query, what="query", mode=mode)
+        return self.retrieve_checked(query, k, mode)
+
+    def retrieve_checked(self, query: str, k: int | None, mode: str | None) -> Retrieval:
+        """``retrieve`` for a query already checked (``check``); None picks the configured k and mode."""
+        mode = mode or self.resolve_mode(None)
+        retriever = self.retriever()
+        if mode != "dense" and "bm25" not in retriever.names:
+            raise InvalidInput("this index has no BM25 index (built with index.keyword = false); use --mode dense")
+        return retriever.retrieve(query, k or self.settings.retrieval.k, mode)
 
     def search(self, query: str, k: int = 5, mode: str | None = None) -> list[Hit]:
         return list(self.retrieve(query, k=k, mode=mode).hits)
 
-    def answerer(self):
-        """Question answering over this index with the configured generator."""
-        from rag.answering import Answerer
+    def retriever(self) -> HybridRetriever:
+        """The retriever of the current snapshot, built once per snapshot."""
+        snapshot = self.snapshot()
+        cached = self._retriever
+        if cached is not None and cached[0] is snapshot:
+            return cached[1]
+        embedder = self.embedder
+        snapshot.manifest.check(embedder.name, embedder.dimension)
+        cfg = self.settings.retrieval
+        parts = [Weighted(DenseRetriever(snapshot, embedder), cfg.dense_weight, self.embedder_languages,
+                          cfg.foreign_dense_weight)]
+        if snapshot.keyword_index is not None:
+            parts.append(Weighted(KeywordRetriever(snapshot, self.tokenizer, cfg.keyword_chunk_weight), cfg.keyword_weight))
+        retriever = HybridRetriever(parts, cfg, rewrite=self._rewrite, reranker=self._reranker())
+        self._retriever = (snapshot, retriever)
+        return retriever
 
+    def _rewrite(self, question: str) -> Rewrites:
+        generator = self.generator
+        assert generator is not None, "mode 'multi' is checked against the generator first"
+        with self._lock:
+            if self._rewriter is None:
+                self._rewriter = QueryRewriter(generator, n=self.settings.retrieval.multi_queries)
+        return self._rewriter(question)
+
+    def answerer(self) -> Answerer:
+        """Question answering over this index with the configured generator. Its questions are
+        trusted: check them first (``check``), as the CLI and the HTTP routes do."""
         generator = self.generator
         if generator is None:
             raise ModelUnavailable("no generation model is configured (generation.model = 'none')")
-        return Answerer(self, generator, self.settings.generation, self.tokenizer)
+        return Answerer(self.retrieve_checked, generator, self.settings.generation, self.tokenizer)
 
     def close(self) -> None:
         if self._snapshot is not None:

@@ -1,11 +1,15 @@
-"""Deterministic fakes: a hash-seeded bag-of-words embedder."""
+"""Deterministic fakes: a hash-seeded bag-of-words embedder and scripted generators."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
+import threading
 
 import numpy as np
+
+from rag.core.contracts import GenerationStats, TextStream
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -44,10 +48,14 @@ class HashEmbedder:
         return sum(self.calls)
 
 
+def _words(messages) -> int:
+    return sum(len(m["content"].split()) + 4 for m in messages)
+
+
 class ScriptedChat:
     """A scripted generator for the answer pipeline: replies in order, streamed in small pieces.
 
-    ``prompt_tokens`` counts words, so packing tests can reason about budgets.
+    ``prompt_tokens`` and ``count_tokens`` count words, so packing tests can reason about budgets.
     """
 
     name = "scripted-chat"
@@ -58,73 +66,91 @@ class ScriptedChat:
 
         self.replies = list(replies)
         self.preset = preset or PRESETS["chatml"]
+        self.reasoning = self.preset.reasoning
         self.piece = piece
         self.calls: list[list[dict]] = []
         self.closed = 0
         self.yielded = 0
-        self.last_stats = {"tokens_per_s": 42.0}
 
     def prompt_tokens(self, messages) -> int:
-        return sum(len(m["content"].split()) + 4 for m in messages)
+        return _words(messages)
 
-    def generate(self, messages, **kwargs) -> str:
-        self.calls.append(messages)
-        return self.replies.pop(0)
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
 
-    def stream(self, messages, **kwargs):
+    def stream(self, messages, **kwargs) -> TextStream:
         self.calls.append(messages)
         text = self.replies.pop(0)
-        try:
-            for i in range(0, len(text), self.piece):
-                self.yielded += 1
-                yield text[i : i + self.piece]
-        finally:
-            self.closed += 1
+
+        def produce(stream: TextStream):
+            sent = 0
+            try:
+                for i in range(0, len(text), self.piece):
+                    self.yielded += 1
+                    sent += 1
+                    yield text[i : i + self.piece]
+            finally:
+                self.closed += 1
+                stream.finish(GenerationStats(prompt_tokens=_words(messages), new_tokens=sent, first_token_s=0.01,
+                                              total_s=0.01 + sent / 42.0, engine="scripted"))
+
+        return TextStream(produce)
 
 
 class LoopChat:
-    """A generator for server tests: every call streams ``reply`` in small pieces, ``delay`` seconds
-    apart, forever reusable. Records calls, and ``cancelled`` is set when a stream is closed early."""
+    """A generator for server tests: every call streams ``reply`` in small pieces, forever reusable.
+    Records calls; ``started`` is set when a stream begins, ``cancelled`` when one is closed early.
+
+    ``hold``: an event each stream waits on after its first piece, so a test decides when a
+    generation may go on (no sleeps): set it and the stream runs to its end. ``endless``: the reply
+    repeats until the stream is closed, so only a cancellation ends it.
+    """
 
     name = "loop-chat"
     context_window = 4096
 
-    def __init__(self, reply: str = "Paris is the capital of France [1].", *, delay: float = 0.0,
-                 piece: int = 4, preset=None) -> None:
-        import threading
-
+    def __init__(self, reply: str = "Paris is the capital of France [1].", *, piece: int = 4, preset=None,
+                 hold: threading.Event | None = None, endless: bool = False) -> None:
         from rag.generation.presets import PRESETS
 
         self.reply = reply
-        self.delay = delay
         self.piece = piece
         self.preset = preset or PRESETS["chatml"]
+        self.reasoning = self.preset.reasoning
+        self.hold = hold
+        self.endless = endless
         self.calls: list[list[dict]] = []
         self.cancelled = threading.Event()
         self.started = threading.Event()
+        self.running = 0
         self.finished = 0
-        self.last_stats = {"tokens_per_s": 50.0, "prompt_tokens": 100, "new_tokens": 9}
 
     def prompt_tokens(self, messages) -> int:
-        return sum(len(m["content"].split()) + 4 for m in messages)
+        return _words(messages)
 
-    def generate(self, messages, **kwargs) -> str:
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, messages, **kwargs) -> TextStream:
         self.calls.append(messages)
-        return self.reply
 
-    def stream(self, messages, **kwargs):
-        import time
+        def produce(stream: TextStream):
+            self.running += 1
+            self.started.set()
+            done = False
+            try:
+                pieces = [self.reply[i : i + self.piece] for i in range(0, len(self.reply), self.piece)]
+                for n, piece in enumerate(itertools.cycle(pieces) if self.endless else pieces):
+                    if n == 1 and self.hold is not None:
+                        self.hold.wait(60)
+                    yield piece
+                done = True
+                self.finished += 1
+            finally:
+                self.running -= 1
+                if not done:
+                    self.cancelled.set()
+                stream.finish(GenerationStats(prompt_tokens=100, new_tokens=9, first_token_s=0.02, total_s=0.18,
+                                              engine="loop-chat"))
 
-        self.calls.append(messages)
-        self.started.set()
-        done = False
-        try:
-            for i in range(0, len(self.reply), self.piece):
-                if self.delay:
-                    time.sleep(self.delay)
-                yield self.reply[i : i + self.piece]
-            done = True
-            self.finished += 1
-        finally:
-            if not done:
-                self.cancelled.set()
+        return TextStream(produce)

@@ -4,7 +4,7 @@ import pytest
 
 from rag.build import build_rag
 from rag.core.errors import InvalidInput
-from rag.generation.citations import clean_citations
+from rag.generation.citations import clean_citations, source_citation
 from rag.generation.presets import PRESETS, apply_preset, detect_preset
 from rag.generation.prompting import build_messages, pack_context
 from rag.core.types import Chunk, Hit
@@ -15,15 +15,19 @@ def _hit(n, text="text", source=None, page=None):
     return Hit(Chunk(id=f"c{n}", source=source or f"doc{n}.md", text=text, page=page), 1.0 / n)
 
 
+def _numbered(*hits):
+    return [source_citation(n, hit) for n, hit in enumerate(hits, start=1)]
+
+
 def test_citations_out_of_range_are_dropped_and_order_kept():
-    sources = [_hit(1), _hit(2, page=3)]
+    sources = _numbered(_hit(1), _hit(2, page=3))
     text, cites = clean_citations("Paris [2]. Also [7] and [1, 9]. Again [2].", sources)
     assert text == "Paris [2]. Also and [1]. Again [2]."
     assert [(c.n, c.chunk_id, c.page) for c in cites] == [(2, "c2", 3), (1, "c1", None)]
 
 
 def test_no_markers_no_citations_and_trailing_broken_char():
-    text, cites = clean_citations("I don't know\ufffd", [_hit(1)])
+    text, cites = clean_citations("I don't know\ufffd", _numbered(_hit(1)))
     assert (text, cites) == ("I don't know", [])
 
 
@@ -31,11 +35,15 @@ def _count(messages):
     return sum(len(m["content"].split()) for m in messages)
 
 
+def _words(text):
+    return len(text.split())
+
+
 def test_packing_fills_to_the_budget_best_first_and_skips_what_does_not_fit():
     hits = [_hit(1, "a " * 30), _hit(2, "b " * 200), _hit(3, "c " * 20)]
     base = _count(build_messages("q?", []))
     budget = base + 30 + 20 + 12
-    chosen, _ = pack_context("q?", hits, _count, budget)
+    chosen, _ = pack_context("q?", hits, _count, _words, budget)
     assert [h.chunk.id for h in chosen] == ["c1", "c3"]
     assert _count(build_messages("q?", chosen)) <= budget
 
@@ -43,17 +51,17 @@ def test_packing_fills_to_the_budget_best_first_and_skips_what_does_not_fit():
 def test_packing_at_the_exact_edge():
     hits = [_hit(1, "a " * 10)]
     exact = _count(build_messages("q?", hits))
-    assert pack_context("q?", hits, _count, exact)[0] == hits
-    assert pack_context("q?", hits, _count, exact - 1)[0] == []
+    assert pack_context("q?", hits, _count, _words, exact)[0] == hits
+    assert pack_context("q?", hits, _count, _words, exact - 1)[0] == []
 
 
 def test_packing_never_cuts_the_question_but_drops_old_history():
     history = [{"role": "user", "content": "old " * 50}, {"role": "assistant", "content": "reply"}]
     need = _count(build_messages("q?", [], history[1:]))
-    _, kept = pack_context("q?", [], _count, need, history)
+    _, kept = pack_context("q?", [], _count, _words, need, history)
     assert kept == history[1:]
     with pytest.raises(InvalidInput, match="question alone"):
-        pack_context("word " * 500, [], _count, 100)
+        pack_context("word " * 500, [], _count, _words, 100)
 
 
 def test_presets():
@@ -88,10 +96,11 @@ def test_answer_events_order_and_citations(rag_with):
     kinds = [e.kind for e in events]
     assert kinds[0] == "queries" and kinds[1] == "sources" and kinds[-1] == "done"
     assert set(kinds[2:-1]) == {"token"}
-    answer = events[-1].data
+    answer = events[-1].answer
     assert answer.answer == "Paris is the capital [1]."
-    assert [(c.n, c.source) for c in answer.citations] == [(1, events[1].data[0].chunk.source)]
-    assert events[1].data[0].chunk.source == "paris.md"
+    assert [(c.n, c.source) for c in answer.citations] == [(1, events[1].hits[0].chunk.source)]
+    assert events[1].hits[0].chunk.source == "paris.md"
+    assert answer.citations[0] is events[1].citations[0]  # built once, with the sources
     assert {"retrieve_s", "first_token_s", "generate_s", "tokens_per_s"} <= set(answer.timings)
     prompt = gen.calls[0][-1]["content"]
     assert "[1] (paris.md)" in prompt and prompt.endswith("Question: capital of France")
@@ -142,3 +151,30 @@ def test_inferred_citations_when_the_model_writes_none(rag_with):
 def test_model_citations_are_kept_as_written(rag_with):
     answer = rag_with(ScriptedChat("Paris [1].")).answerer().ask("capital of France")
     assert answer.citation_method == "model"
+
+
+def test_packing_renders_the_prompt_twice_however_many_sources():
+    renders = []
+
+    def counting(messages):
+        renders.append(1)
+        return _count(messages)
+
+    hits = [_hit(i, "w " * 5) for i in range(1, 31)]
+    chosen, _ = pack_context("q?", hits, counting, _words, 10_000)
+    assert len(chosen) == 30 and len(renders) == 2
+
+
+def test_answer_stats_come_from_the_call_not_the_generator(rag_with):
+    """Per-call stats travel with the stream: two answers in flight keep their own figures."""
+    gen = ScriptedChat("Paris [1].", "The capital is Paris, on the Seine [1].", piece=1)
+    rag = rag_with(gen)
+    first = rag.answerer().stream("capital of France")
+    second = rag.answerer().stream("capital of France")
+    events_first = [next(first) for _ in range(3)]  # queries, sources, a token: the first call is running
+    answer_second = [e for e in second if e.kind == "done"][0].answer
+    answer_first = [e for e in first if e.kind == "done"][0].answer
+    assert events_first[2].kind == "token"
+    assert (answer_first.completion_tokens, answer_second.completion_tokens) == (len("Paris [1]."),
+                                                                                 len("The capital is Paris, on the Seine [1]."))
+    assert answer_first.engine == "scripted"

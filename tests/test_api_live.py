@@ -22,12 +22,18 @@ def _app(settings, tmp_path: Path, chat: LoopChat, embedder=None, **server):
     return create_app(cfg, {"docs": rag})
 
 
+def _until(condition, timeout: float = 30.0) -> bool:
+    """Wait for ``condition()`` to hold (polled; a deadline, never an ordering by sleep)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def _ready(url: str) -> None:
-    for _ in range(500):
-        if httpx.get(url + "/readyz").status_code == 200:
-            return
-        time.sleep(0.02)
-    raise AssertionError("not ready")
+    assert _until(lambda: httpx.get(url + "/readyz").status_code == 200), "not ready"
 
 
 def test_official_openai_client_both_modes(settings, tmp_path):
@@ -61,7 +67,7 @@ def test_official_openai_client_both_modes(settings, tmp_path):
 
 
 def test_a_client_that_disconnects_cancels_its_generation(settings, tmp_path):
-    chat = LoopChat("word " * 400, delay=0.02, piece=5)
+    chat = LoopChat("word " * 4, piece=5, endless=True)  # only a cancellation ends it
     app = _app(settings, tmp_path, chat)
     with live_server(app) as url:
         _ready(url)
@@ -80,17 +86,16 @@ def test_a_client_that_disconnects_cancels_its_generation(settings, tmp_path):
             httpx.post(url + "/v1/query", json={"question": "capital of France?"}, timeout=1.0)
         assert chat.cancelled.wait(10)
         assert chat.finished == 0
-        for _ in range(200):  # the slot is given back
-            if app.state.foldrag.gate.running == 0 and app.state.foldrag.gate.waiting == 0:
-                break
-            time.sleep(0.02)
-        assert app.state.foldrag.gate.running == 0
+        gate = app.state.foldrag.gate
+        assert _until(lambda: gate.running == 0 and gate.waiting == 0), "the slot is given back"
         assert "foldrag_generations_cancelled_total 2.0" in httpx.get(url + "/metrics").text
 
 
 def test_a_full_queue_answers_429_with_retry_after(settings, tmp_path):
-    chat = LoopChat("word " * 200, delay=0.02, piece=5)
+    hold = threading.Event()
+    chat = LoopChat("word " * 20, piece=5, hold=hold)  # each generation waits for `hold` after its first piece
     app = _app(settings, tmp_path, chat, max_concurrent_generations=1, max_queued_generations=1)
+    gate = app.state.foldrag.gate
     with live_server(app) as url:
         _ready(url)
         results: list[int] = []
@@ -99,15 +104,17 @@ def test_a_full_queue_answers_429_with_retry_after(settings, tmp_path):
             results.append(httpx.post(url + "/v1/query", json={"question": "capital of France?"}, timeout=60).status_code)
 
         threads = [threading.Thread(target=ask) for _ in range(2)]
-        for t in threads:
-            t.start()
-            time.sleep(0.3)  # the first is running, the second waiting
+        threads[0].start()
+        assert chat.started.wait(30), "the first is running"
+        threads[1].start()
+        assert _until(lambda: gate.waiting == 1), "the second is waiting"
         refused = httpx.post(url + "/v1/query", json={"question": "capital of France?"}, timeout=60)
         assert refused.status_code == 429
         assert int(refused.headers["retry-after"]) >= 1
         assert refused.json()["error"]["type"] == "overloaded"
         streamed = httpx.post(url + "/v1/query", json={"question": "q?", "stream": True}, timeout=60)
         assert streamed.status_code == 429  # refused before the stream starts, not as an event
+        hold.set()
         for t in threads:
             t.join()
         assert results == [200, 200]
@@ -115,16 +122,19 @@ def test_a_full_queue_answers_429_with_retry_after(settings, tmp_path):
         assert httpx.post(url + "/v1/retrieve", json={"query": "Paris"}).status_code == 200
 
 
-class SlowEmbedder(HashEmbedder):
-    """Embeds slowly once ``slow`` is set, so an ingest job takes a while."""
+class HeldEmbedder(HashEmbedder):
+    """Once ``hold`` is armed, document embedding waits for it to be set: an ingest job stays in
+    flight, at a known point, for as long as the test needs."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.slow = False
+        self.hold: threading.Event | None = None
+        self.waiting = threading.Event()
 
     def embed(self, texts, *, query=False):
-        if self.slow and not query:
-            time.sleep(0.05)
+        if self.hold is not None and not query:
+            self.waiting.set()
+            self.hold.wait(60)
         return super().embed(texts, query=query)
 
 
@@ -134,29 +144,31 @@ def test_queries_answer_from_the_last_index_while_an_ingest_commits(settings, tm
                                     for i in range(60)})
     shutil.copytree(tmp_path / "docs" if (tmp_path / "docs").exists() else write_docs(tmp_path / "docs"), big,
                     dirs_exist_ok=True)
-    embedder = SlowEmbedder()
+    embedder = HeldEmbedder()
     app = _app(settings, tmp_path, LoopChat(), embedder=embedder, allowed_roots=[root])
     settings_ingest = app.state.foldrag.collections["docs"].settings.ingest
     object.__setattr__(settings_ingest, "encode_group", 4)  # many small embedding calls
     with live_server(app) as url:
         _ready(url)
-        embedder.slow = True
+        embedder.hold = threading.Event()
         job = httpx.post(url + "/v1/ingest", json={"path": "big"}).json()
-        statuses, counts, answers = [], [], 0
-        while True:
-            state = httpx.get(f"{url}/v1/jobs/{job['id']}").json()
+        assert embedder.waiting.wait(30), "the job is embedding"
+
+        def ask_all() -> int:
             r = httpx.post(url + "/v1/retrieve", json={"query": "zebras stripes", "k": 3})
-            statuses.append(r.status_code)
             q = httpx.post(url + "/v1/query", json={"question": "What is the capital of France?"}, timeout=30)
-            statuses.append(q.status_code)
-            answers += q.json().get("answer", "").startswith("Paris")
-            counts.append(len(httpx.get(url + "/v1/documents").json()["documents"]))
-            if state["status"] in ("done", "failed"):
-                break
+            assert (r.status_code, q.status_code) == (200, 200)
+            assert q.json()["answer"].startswith("Paris")
+            return len(httpx.get(url + "/v1/documents").json()["documents"])
+
+        assert [ask_all() for _ in range(2)] == [3, 3]  # answered from the last committed index during the job
+        embedder.hold.set()
+        counts = []
+        while (state := httpx.get(f"{url}/v1/jobs/{job['id']}").json())["status"] not in ("done", "failed"):
+            counts.append(ask_all())
         assert state["status"] == "done", state
-        assert set(statuses) == {200} and answers >= 2  # answered during the job
         assert set(counts) <= {3, 63}, counts  # the old index or the new one, never a half-written one
-        assert counts.count(3) >= 2  # from the last committed index while the job ran
+        assert ask_all() == 63
         hits = httpx.post(url + "/v1/retrieve", json={"query": "zebras stripes", "k": 3}).json()["hits"]
         assert hits[0]["source"].startswith("note")  # and from the new one once it committed
 
@@ -168,7 +180,8 @@ def _chromium() -> str | None:
 @pytest.mark.skipif(_chromium() is None, reason="Debian's chromium is not installed (scripts/run.sh test installs it as root)")
 def test_chat_widget_streams_an_answer_with_citation_chips(settings, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
-    chat = LoopChat("Paris is the capital of France [1]. " + "It is on the Seine. " * 6, delay=0.03, piece=6)
+    hold = threading.Event()  # the answer stops after its first piece until the test has seen it
+    chat = LoopChat("Paris is the capital of France [1]. " + "It is on the Seine. " * 6, piece=6, hold=hold)
     with live_server(_app(settings, tmp_path, chat, api_keys=["widget-key"])) as url:
         _ready(url)
         with sync_api.sync_playwright() as p:
@@ -187,6 +200,7 @@ def test_chat_widget_streams_an_answer_with_citation_chips(settings, tmp_path):
                 const bot = root.querySelector('.bot .text');
                 return bot && bot.textContent.length > 0 && !root.querySelector('.chip');
             }""", timeout=15000)
+            hold.set()
             chip = page.wait_for_selector(".chip", timeout=20000)
             assert chip.text_content() == "[1] france.md"
             assert page.text_content(".bot .text").startswith("Paris is the capital of France [1].")

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from rag.core.contracts import complete
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
@@ -18,21 +19,22 @@ def generator():
     from rag.generation.transformers_backend import TransformersGenerator
     from rag.core.settings import GenerationSettings
 
-    return TransformersGenerator.load(GenerationSettings(device="cpu", dtype="float32"))
+    return TransformersGenerator.load(GenerationSettings(device="cpu", transformers={"dtype": "float32"}))
 
 
 def test_bundled_model_loads_with_its_preset(generator):
     assert generator.preset.name == "chatml"
     assert generator.plan is None  # CPU, no offload
-    assert "Paris" in generator.generate([{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
+    assert "Paris" in complete(generator, [{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
 
 
 def test_stop_strings_and_max_tokens(generator):
-    text = generator.generate([{"role": "user", "content": "List three fruits, one per line, numbered."}],
-                              max_tokens=40, stop=("2.",))
+    text = complete(generator, [{"role": "user", "content": "List three fruits, one per line, numbered."}],
+                    max_tokens=40, stop=("2.",))
     assert "2." not in text and text.strip()
-    generator.generate([{"role": "user", "content": "Count from one to one hundred in words."}], max_tokens=8)
-    assert generator.last_stats["new_tokens"] <= 9
+    stream = generator.stream([{"role": "user", "content": "Count from one to one hundred in words."}], max_tokens=8)
+    stream.text()
+    assert stream.stats.new_tokens <= 9
 
 
 def test_foldrag_decode_loop_matches_generate_on_the_bundled_model(generator):
@@ -48,8 +50,8 @@ def test_foldrag_decode_loop_matches_generate_on_the_bundled_model(generator):
         expected.pop()
     assert len(expected) >= 10
     assert list(generator.loop.tokens(ids, 48, stop_ids=generator.stop_ids)) == expected
-    text = generator.generate([{"role": "user", "content": "Say hello in Korean."}], max_tokens=24)
-    assert "\ufffd" not in text and generator.last_stats["decode_loop"] == "foldrag"
+    stream = generator.stream([{"role": "user", "content": "Say hello in Korean."}], max_tokens=24)
+    assert "\ufffd" not in stream.text() and stream.stats.engine == "transformers/foldrag-loop"
 
 
 def test_bundled_model_decodes_from_exactly_repacked_int4_int8_weights(generator):
@@ -85,18 +87,18 @@ def test_cpu_quantize_off_keeps_the_loaded_weights():
     from rag.generation.transformers_backend import TransformersGenerator
     from rag.core.settings import GenerationSettings
 
-    gen = TransformersGenerator.load(GenerationSettings(device="cpu", cpu_quantize="off"))
+    gen = TransformersGenerator.load(GenerationSettings(device="cpu", transformers={"cpu_quantize": "off"}))
     assert not gen.weights.packed
     assert type(gen.model.lm_head) is torch.nn.Linear and type(gen.model.model.layers[0].mlp.up_proj) is torch.nn.Linear
-    assert "Paris" in gen.generate([{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
+    assert "Paris" in complete(gen, [{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
 
 
 def test_closing_the_stream_stops_generation(generator):
     stream = generator.stream([{"role": "user", "content": "Count from one to one hundred in words."}], max_tokens=300)
     pieces = [next(stream) for _ in range(3)]
     stream.close()
-    assert pieces and generator.last_stats["new_tokens"] < 40
-    assert generator.last_stats["total_s"] < 20
+    assert pieces and stream.stats.new_tokens < 40
+    assert stream.stats.total_s < 20
 
 
 def test_answers_from_an_indexed_folder_and_cites_the_right_source(tmp_path, generator, real_embedder):
@@ -120,12 +122,12 @@ def test_disk_offload_on_the_cpu(tmp_path):
     from rag.generation.transformers_backend import TransformersGenerator
     from rag.core.settings import GenerationSettings
 
-    gen = TransformersGenerator.load(GenerationSettings(device="cpu", offload_folder=str(tmp_path / "off"),
-                                                        cpu_memory="60MB"))
+    gen = TransformersGenerator.load(GenerationSettings(device="cpu", transformers={
+        "offload_folder": str(tmp_path / "off"), "cpu_memory": "60MB"}))
     assert gen.plan.disk_layers > 0
     assert gen.loop is None, "layers split over devices decode through model.generate and accelerate's hooks"
     assert "disk" in set(gen.plan.device_map.values())
-    assert "Paris" in gen.generate([{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
+    assert "Paris" in complete(gen, [{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
 
 
 def test_missing_local_model_is_a_clear_error(tmp_path):

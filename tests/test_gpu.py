@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from rag.core.contracts import complete
+
 torch = pytest.importorskip("torch")
 
 pytestmark = [
@@ -21,7 +23,7 @@ def test_partial_offload_splits_layers_between_gpu_and_cpu():
     assert (gen.plan.gpu_layers, gen.plan.cpu_layers) == (15, 15)
     devices = {str(p.device) for p in gen.model.model.layers[0].parameters()}
     assert devices == {"cuda:0"}
-    assert "Paris" in gen.generate([{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
+    assert "Paris" in complete(gen, [{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
 
 
 def test_everything_on_the_gpu_when_it_fits():

@@ -1,21 +1,5 @@
 from rag.retrieval.multi_query import QueryRewriter, parse_rewrites
-
-
-class ScriptedGenerator:
-    """Returns the scripted outputs in order and records each call."""
-
-    name = "scripted"
-
-    def __init__(self, *outputs):
-        self.outputs = list(outputs)
-        self.calls = []
-
-    def generate(self, messages, **kwargs):
-        self.calls.append(messages)
-        return self.outputs.pop(0)
-
-    def stream(self, messages, **kwargs):
-        yield self.generate(messages, **kwargs)
+from tests.fakes import ScriptedChat
 
 
 Q = "How does RRF fuse rankings?"
@@ -36,14 +20,14 @@ def test_at_most_n():
 
 
 def test_nothing_usable_gives_the_original_alone_with_a_note():
-    rewriter = QueryRewriter(ScriptedGenerator("\n\n  \n1.\n"), n=3)
+    rewriter = QueryRewriter(ScriptedChat("\n\n  \n1.\n"), n=3)
     result = rewriter(Q)
     assert result.queries == (Q,)
     assert "no usable rewrite" in result.note
 
 
 def test_one_call_original_first_and_cached():
-    gen = ScriptedGenerator("RRF formula\nrank fusion method\nmerging search results")
+    gen = ScriptedChat("RRF formula\nrank fusion method\nmerging search results")
     rewriter = QueryRewriter(gen, n=3)
     first = rewriter(Q)
     assert first.queries == (Q, "RRF formula", "rank fusion method", "merging search results")

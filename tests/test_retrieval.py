@@ -7,7 +7,7 @@ import pytest
 from indexes.folder import open_snapshot
 from rag.build import build_rag
 from rag.core.errors import InvalidInput
-from tests.test_multi_query import ScriptedGenerator
+from tests.fakes import ScriptedChat
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_korean_question_with_english_only_embedder_keeps_keyword_order(docs, se
 
 
 def test_multi_mode_runs_every_query_on_both_retrievers(docs, settings, fake_embedder):
-    gen = ScriptedGenerator("1. video memory layers\n2. GPU decoder offload")
+    gen = ScriptedChat("1. video memory layers\n2. GPU decoder offload")
     rag = _rag(settings, fake_embedder, generator=gen)
     rag.ingest(docs)
     result = rag.retrieve("where do layers go", k=2)  # auto mode: multi, since a generator exists

@@ -26,8 +26,8 @@ async def models(state: ServerState = Depends(server)) -> dict:
 async def chat_completions(body: ChatCompletionRequest, request: Request, state: ServerState = Depends(server)):
     """Answer the last user message from the collection named by ``model``, with citations."""
     question, history = split_messages(body.messages)
-    name, answerer, question = await state.prepare_answer(body.model, question)
-    events = run_events(lambda: answerer.stream(question, history=history),
+    name, answerer, question, mode = await state.prepare_answer(body.model, question)
+    events = run_events(lambda: answerer.stream(question, history=history, mode=mode),
                         state.gate.admit(), state.metrics, None if body.stream else request)
     if body.stream:
         return EventSourceResponse(completion_chunks(events, name))

@@ -18,9 +18,9 @@ router = APIRouter(tags=["query"], dependencies=[Depends(require_key)])
 @router.post("/v1/query")
 async def query(body: QueryRequest, request: Request, state: ServerState = Depends(server)):
     """Answer a question with citations; ``stream: true`` for Server-Sent Events."""
-    name, answerer, question = await state.prepare_answer(body.collection, body.question)
+    name, answerer, question, mode = await state.prepare_answer(body.collection, body.question, body.mode)
     history = [t.model_dump() for t in body.history]
-    events = run_events(lambda: answerer.stream(question, history=history, k=body.k, mode=body.mode),
+    events = run_events(lambda: answerer.stream(question, history=history, k=body.k, mode=mode),
                         state.gate.admit(), state.metrics, None if body.stream else request)
     if body.stream:
         return EventSourceResponse(query_sse(events, name))
@@ -31,6 +31,5 @@ async def query(body: QueryRequest, request: Request, state: ServerState = Depen
 @router.post("/v1/retrieve")
 async def retrieve(body: RetrieveRequest, state: ServerState = Depends(server)):
     """Ranked chunks with the retrieval trace; no answer generation."""
-    name, rag = state.collection(body.collection)
-    result = await state.retrieve(rag, state.question(body.query), k=body.k, mode=body.mode or "hybrid")
+    name, result = await state.retrieve(body.collection, body.query, k=body.k, mode=body.mode or "hybrid")
     return {"collection": name, "hits": [h.to_json() for h in result.hits], "trace": result.trace.to_json()}

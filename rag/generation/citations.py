@@ -30,10 +30,11 @@ class Citation:
                 "snippet": self.snippet, "score": round(self.score, 6)}
 
 
-def clean_citations(answer: str, sources: list[Hit], snippet_chars: int = 240) -> tuple[str, list[Citation]]:
+def clean_citations(answer: str, sources: list[Citation]) -> tuple[str, list[Citation]]:
     """Remove markers whose numbers were not in the context; return the text and the cited sources.
 
-    ``[1, 3]`` is understood as two citations. Citations come in order of first mention.
+    ``sources[n-1]`` is source ``n`` of the prompt. ``[1, 3]`` is understood as two citations.
+    Citations come in order of first mention.
     """
     cited: list[int] = []
 
@@ -49,7 +50,7 @@ def clean_citations(answer: str, sources: list[Hit], snippet_chars: int = 240) -
     text = _MARKER.sub(keep, answer.rstrip("\ufffd"))
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
     text = re.sub(r"[ \t]{2,}", " ", text).strip()
-    return text, [source_citation(n, sources[n - 1], snippet_chars) for n in cited]
+    return text, [sources[n - 1] for n in cited]
 
 
 def source_citation(n: int, hit: Hit, snippet_chars: int = 240) -> Citation:

@@ -31,8 +31,11 @@ def format_source(n: int, hit: Hit) -> str:
     return f"[{n}] ({where})\n{hit.chunk.text.strip()}"
 
 
+SEPARATOR = "\n\n"
+
+
 def build_messages(question: str, sources: Sequence[Hit], history: Sequence[dict[str, str]] = ()) -> list[dict[str, str]]:
-    body = "\n\n".join(format_source(n, h) for n, h in enumerate(sources, start=1)) or NO_SOURCES
+    body = SEPARATOR.join(format_source(n, h) for n, h in enumerate(sources, start=1)) or NO_SOURCES
     messages = [{"role": "system", "content": instructions_for(question)}]
     messages += [dict(m) for m in history if m.get("role") in ("user", "assistant")]
     messages.append({"role": "user", "content": f"Sources:\n{body}\n\nQuestion: {question}"})
@@ -42,7 +45,8 @@ def build_messages(question: str, sources: Sequence[Hit], history: Sequence[dict
 def pack_context(
     question: str,
     hits: Sequence[Hit],
-    count_prompt_tokens: Callable[[list[dict[str, str]]], int],
+    prompt_tokens: Callable[[list[dict[str, str]]], int],
+    count_tokens: Callable[[str], int],
     budget: int,
     history: Sequence[dict[str, str]] = (),
 ) -> tuple[list[Hit], list[dict[str, str]]]:
@@ -50,17 +54,25 @@ def pack_context(
 
     The instructions and the question are never cut: if they alone exceed the budget, InvalidInput.
     Older history turns go first when space is short; a source that does not fit whole is skipped
-    and smaller ones after it may still be taken.
+    and smaller ones after it may still be taken. The prompt is rendered twice (without sources, and
+    once chosen); each source is counted on its own, and the final render corrects for tokens that
+    merge across the joins.
     """
     history = list(history)
-    while count_prompt_tokens(build_messages(question, [], history)) > budget:
+    while (empty := prompt_tokens(build_messages(question, [], history))) > budget:
         if not history:
             raise InvalidInput(f"the question alone is longer than the model's prompt budget ({budget} tokens)")
         history = history[1:]
+    used = empty - count_tokens(NO_SOURCES)
     chosen: list[Hit] = []
     for hit in hits:
-        if count_prompt_tokens(build_messages(question, chosen + [hit], history)) <= budget:
+        text = format_source(len(chosen) + 1, hit)
+        cost = count_tokens(SEPARATOR + text if chosen else text)
+        if used + cost <= budget:
             chosen.append(hit)
+            used += cost
+    while chosen and prompt_tokens(build_messages(question, chosen, history)) > budget:
+        chosen.pop()
     return chosen, history
 
 

@@ -3,8 +3,10 @@
 Example::
 
     gen = TransformersGenerator.load(settings.generation)
-    for piece in gen.stream([{"role": "user", "content": "Hi"}], max_tokens=32):
+    stream = gen.stream([{"role": "user", "content": "Hi"}], max_tokens=32)
+    for piece in stream:
         print(piece, end="")
+    print(stream.stats.tokens_per_s)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.core.contracts import GenerationStats, Messages, TextStream
 from rag.core.errors import MissingDependency, ModelUnavailable
 from rag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
 from rag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, plan_offload
@@ -63,17 +66,19 @@ class TransformersGenerator:
         self.loop = _choose_loop(model, decode_loop)
         self.stop_ids = _stop_ids(model, tokenizer, preset)
         self.context_window = int(getattr(model.config, "max_position_embeddings", 4096) or 4096)
-        self.last_stats: dict[str, float] = {}
+        self.reasoning = preset.reasoning
 
     @classmethod
     def load(cls, cfg) -> "TransformersGenerator":
-        """Load per ``GenerationSettings``: device, gpu_layers/max_gpu_memory, offload_folder, dtype, 4-bit."""
+        """Load per ``GenerationSettings``: device, gpu_layers/max_gpu_memory, and ``transformers.*``
+        (offload_folder, dtype, 4-bit, decode loop, CPU weight packing)."""
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
         from rag.generation.model_files import resolve_model_folder
 
-        folder = resolve_model_folder(cfg.model, Path(cfg.cache_dir) if cfg.cache_dir else _default_cache())
+        tf = cfg.transformers
+        folder = resolve_model_folder(cfg.model, Path(tf.cache_dir) if tf.cache_dir else _default_cache())
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         want_cuda = cfg.device in ("auto", "cuda")
@@ -81,7 +86,7 @@ class TransformersGenerator:
         if cfg.device == "cuda" and not has_cuda:
             log.warning("generation.device is 'cuda' but CUDA is not available: running on the CPU")
         on_cuda = want_cuda and has_cuda
-        dtype = getattr(torch, preferred_dtype(cfg.dtype, on_cuda))
+        dtype = getattr(torch, preferred_dtype(tf.dtype, on_cuda))
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         kwargs: dict = {"dtype": dtype}
         plan = None
@@ -93,29 +98,29 @@ class TransformersGenerator:
                 skeleton = AutoModelForCausalLM.from_config(config, dtype=dtype)
             plan = plan_offload(
                 measure_model(skeleton), cuda=True, free_vram=free_cuda_memory(), gpu_layers=cfg.gpu_layers,
-                max_gpu_memory=parse_bytes(cfg.max_gpu_memory), offload_folder=cfg.offload_folder,
+                max_gpu_memory=parse_bytes(cfg.max_gpu_memory), offload_folder=tf.offload_folder,
             )
             kwargs["device_map"] = plan.device_map
-            if cfg.offload_folder:
-                kwargs["offload_folder"] = cfg.offload_folder
-            if cfg.load_in_4bit:
+            if tf.offload_folder:
+                kwargs["offload_folder"] = tf.offload_folder
+            if tf.load_in_4bit:
                 try:
                     from transformers import BitsAndBytesConfig
                     import bitsandbytes  # noqa: F401
                 except ImportError as exc:
                     raise MissingDependency("load_in_4bit needs bitsandbytes: pip install bitsandbytes") from exc
                 kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype)
-        elif cfg.offload_folder:
-            # CPU with disk offload: layers beyond generation.cpu_memory live in offload_folder.
+        elif tf.offload_folder:
+            # CPU with disk offload: layers beyond generation.transformers.cpu_memory live in offload_folder.
             from accelerate import init_empty_weights
 
             config = AutoConfig.from_pretrained(str(folder))
             with init_empty_weights():
                 skeleton = AutoModelForCausalLM.from_config(config, dtype=dtype)
-            plan = plan_offload(measure_model(skeleton), cuda=False, cpu_memory=parse_bytes(cfg.cpu_memory),
-                                offload_folder=cfg.offload_folder)
+            plan = plan_offload(measure_model(skeleton), cuda=False, cpu_memory=parse_bytes(tf.cpu_memory),
+                                offload_folder=tf.offload_folder)
             kwargs["device_map"] = plan.device_map
-            kwargs["offload_folder"] = cfg.offload_folder
+            kwargs["offload_folder"] = tf.offload_folder
         try:
             model = AutoModelForCausalLM.from_pretrained(str(folder), **kwargs)
         except Exception as exc:
@@ -125,10 +130,10 @@ class TransformersGenerator:
         if not on_cuda and plan is None:
             from rag.generation.packed_weights import pack_for_cpu
 
-            weights = pack_for_cpu(model, cfg.cpu_quantize)
+            weights = pack_for_cpu(model, tf.cpu_quantize)
             log.info("CPU weights: %s", weights.describe())
-        elif cfg.cpu_quantize == "int4":
-            log.warning("generation.cpu_quantize = 'int4' applies to a model wholly on the CPU; ignored here")
+        elif tf.cpu_quantize == "int4":
+            log.warning("generation.transformers.cpu_quantize = 'int4' applies to a model wholly on the CPU; ignored here")
         if plan is not None:
             for note in plan.notes:
                 log.warning(note)
@@ -136,35 +141,36 @@ class TransformersGenerator:
             for module, device in plan.device_map.items():
                 log.debug("%s -> %s", module, device)
         preset = PRESETS[cfg.preset] if cfg.preset != "auto" else detect_preset(f"{cfg.model} {folder.name}", tokenizer.chat_template)
-        return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=plan, decode_loop=cfg.decode_loop,
+        return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=plan, decode_loop=tf.decode_loop,
                    weights=weights)
 
     # -- tokens
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
-    def prompt_ids(self, messages: list[dict[str, str]]):
+    def prompt_ids(self, messages: Messages):
         messages = apply_preset(messages, self.preset)
         encoded = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                      return_dict=True)
         return encoded["input_ids"]
 
-    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+    def prompt_tokens(self, messages: Messages) -> int:
         return int(self.prompt_ids(messages).shape[1])
 
     # -- generation
-    def generate(self, messages: list[dict[str, str]], *, max_tokens: int = 256,
-                 temperature: float | None = None, stop: tuple[str, ...] = ()) -> str:
-        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
-
-    def stream(self, messages: list[dict[str, str]], *, max_tokens: int = 256,
-               temperature: float | None = None, stop: tuple[str, ...] = ()) -> Iterator[str]:
-        """Yield text pieces as they are generated. Closing the iterator stops the generation."""
-        import time
-
+    def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
+               stop: tuple[str, ...] = ()) -> TextStream:
+        """Text pieces as they are generated, with this call's stats; closing the stream stops the model."""
         input_ids = self.prompt_ids(messages)
         temperature = self.preset.temperature if temperature is None else temperature
         stops = tuple(dict.fromkeys(tuple(stop) + self.preset.stop))
+        return TextStream(lambda stream: self._pieces(stream, input_ids, max_tokens, temperature, stops))
+
+    def _pieces(self, stream: TextStream, input_ids, max_tokens: int, temperature: float,
+                stops: tuple[str, ...]) -> Iterator[str]:
+        import time
+
+        t0 = time.perf_counter()
         detokenizer = None
         if self.loop is not None:
             sampling = Sampling(temperature or 0.0, self.preset.top_p if temperature else 1.0)
@@ -172,7 +178,6 @@ class TransformersGenerator:
             pieces = detokenizer.pieces(self.loop.tokens(input_ids, max_tokens, self.stop_ids, sampling))
         else:
             pieces = self._generate_pieces(input_ids, max_tokens, temperature, stops)
-        t0 = time.perf_counter()
         first = None
         emitted = ""
         try:
@@ -196,12 +201,10 @@ class TransformersGenerator:
                 new_tokens = len(detokenizer.ids)
             else:
                 new_tokens = len(self.tokenizer.encode(emitted, add_special_tokens=False)) if emitted else 0
-            self.last_stats = {
-                "prompt_tokens": int(input_ids.shape[1]), "new_tokens": new_tokens,
-                "first_token_s": first or total, "total_s": total,
-                "tokens_per_s": (new_tokens - 1) / (total - first) if first and new_tokens > 1 and total > first else 0.0,
-                "decode_loop": "foldrag" if self.loop is not None else "transformers",
-            }
+            stream.finish(GenerationStats(
+                prompt_tokens=int(input_ids.shape[1]), new_tokens=new_tokens, first_token_s=first or total,
+                total_s=total, engine="transformers/" + ("foldrag-loop" if self.loop is not None else "generate"),
+            ))
 
     def _generate_pieces(self, input_ids, max_tokens: int, temperature: float, stops: tuple[str, ...]) -> Iterator[str]:
         """Text pieces from ``model.generate`` in a thread (models foldrag's loop does not run)."""
@@ -273,7 +276,7 @@ def _choose_loop(model, setting: str) -> DecodeLoop | None:
     if reason is None:
         return DecodeLoop(model)
     if setting == "foldrag":
-        raise ModelUnavailable(f"generation.decode_loop = 'foldrag' cannot run this model: {reason}")
+        raise ModelUnavailable(f"generation.transformers.decode_loop = 'foldrag' cannot run this model: {reason}")
     log.info("decoding with model.generate: %s", reason)
     return None
 

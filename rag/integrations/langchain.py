@@ -23,6 +23,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig
 
+from rag.answer_types import TokenEvent
+
 
 def to_document(hit) -> Document:
     chunk = hit.chunk
@@ -60,14 +62,16 @@ class FoldragQA(Runnable[Any, dict]):
 
     def invoke(self, input: str | dict, config: RunnableConfig | None = None, **kwargs: Any) -> dict:
         question, history = _question(input)
-        return self.rag.answerer().ask(question, history=history, k=self.k, mode=self.mode).to_json()
+        question, mode = self.rag.check(question, mode=self.mode)
+        return self.rag.answerer().ask(question, history=history, k=self.k, mode=mode).to_json()
 
     def stream(self, input: str | dict, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str]:
         question, history = _question(input)
-        events = self.rag.answerer().stream(question, history=history, k=self.k, mode=self.mode)
+        question, mode = self.rag.check(question, mode=self.mode)
+        events = self.rag.answerer().stream(question, history=history, k=self.k, mode=mode)
         try:
             for event in events:
-                if event.kind == "token":
-                    yield event.data
+                if isinstance(event, TokenEvent):
+                    yield event.text
         finally:
             events.close()

@@ -1,6 +1,8 @@
-"""Dense retrieval: embed the query, search FAISS, look the chunks up in the store."""
+"""Dense retrieval: embed the queries (one batch), search FAISS, look the chunks up in the store."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from indexes.folder import IndexSnapshot
 from indexes.vector_store import search_faiss
@@ -15,12 +17,9 @@ class DenseRetriever:
         self._snapshot = snapshot
         self._embedder = embedder
 
-    def search(self, query: str, k: int) -> list[Hit]:
-        vector = self._embedder.embed([query], query=True)
-        return self.search_vector(vector, k)
-
-    def search_vector(self, vector, k: int) -> list[Hit]:
-        scores, ids = search_faiss(self._snapshot.faiss_index, vector, k)
-        rows = [int(i) for i in ids[0] if i >= 0]
-        chunks = self._snapshot.store.by_rowids(rows)
-        return [Hit(chunks[r], float(s)) for r, s in zip(ids[0], scores[0]) if r >= 0 and int(r) in chunks]
+    def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+        vectors = self._embedder.embed(list(queries), query=True)
+        scores, ids = search_faiss(self._snapshot.faiss_index, vectors, k)
+        chunks = self._snapshot.store.by_rowids({int(i) for i in ids.ravel() if i >= 0})
+        return [[Hit(chunks[int(r)], float(s)) for r, s in zip(row_ids, row_scores) if r >= 0 and int(r) in chunks]
+                for row_ids, row_scores in zip(ids, scores)]

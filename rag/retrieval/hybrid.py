@@ -1,17 +1,15 @@
-"""The retrieval pipeline: (rewrites) → dense and BM25 per query → RRF → (rerank), with a trace."""
+"""The retrieval pipeline: (rewrites) → every retriever per query → RRF → (rerank), with a trace."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from indexes.folder import IndexSnapshot
-from rag.core.errors import InvalidInput
-from rag.retrieval.dense import DenseRetriever
+from rag.core.contracts import Retriever
 from rag.retrieval.fusion import reciprocal_rank_fusion
-from rag.retrieval.keyword import KeywordRetriever
-from rag.retrieval.multi_query import QueryRewriter
+from rag.retrieval.multi_query import Rewrites
 from rag.retrieval.rerank import CrossEncoderReranker
 from rag.core.tokenize import has_hangul
 from rag.core.settings import RetrievalSettings
@@ -54,101 +52,82 @@ class Retrieval:
     trace: Trace
 
 
+@dataclass(frozen=True)
+class Weighted:
+    """One retriever in the fusion, with its RRF weight and the languages it ranks well in; for a
+    question in a script it does not know, its weight is multiplied by ``foreign_factor``."""
+
+    retriever: Retriever
+    weight: float = 1.0
+    languages: tuple[str, ...] = ("*",)
+    foreign_factor: float = 1.0
+
+    def weight_for(self, question: str) -> tuple[float, str]:
+        """The RRF weight of this retriever's lists for ``question``, and a note when it was lowered."""
+        if has_hangul(question) and not ({"*", "ko"} & set(self.languages)):
+            return self.weight * self.foreign_factor, (
+                f"the {self.retriever.name} retriever knows {list(self.languages)}, not Korean: "
+                f"weight x{self.foreign_factor}"
+            )
+        return self.weight, ""
+
+
 class HybridRetriever:
-    """Runs one retrieval in any mode over one index snapshot.
+    """Runs one retrieval over one index snapshot: (rewrites) → every retriever on every query →
+    RRF → (rerank). Modes: a retriever's name (its lists alone), 'hybrid' (all of them) and 'multi'
+    (all of them on the question and its rewrites). The mode is resolved and checked by the caller.
 
     Example::
 
-        retriever = HybridRetriever(snapshot, embedder, KeywordTokenizer(), settings.retrieval)
+        retriever = HybridRetriever([Weighted(DenseRetriever(snap, emb)), Weighted(KeywordRetriever(...))],
+                                    settings.retrieval)
         result = retriever.retrieve("RRF란?", k=5, mode="hybrid")
     """
 
-    def __init__(self, snapshot: IndexSnapshot, embedder, tokenizer, settings: RetrievalSettings,
-                 *, rewriter: QueryRewriter | None = None, reranker: CrossEncoderReranker | None = None,
-                 embedder_languages: tuple[str, ...] = ("*",)) -> None:
-        self._dense = DenseRetriever(snapshot, embedder)
-        self._keyword = KeywordRetriever(snapshot, tokenizer, settings.keyword_chunk_weight) if snapshot.keyword_index is not None else None
-        self._embedder = embedder
+    def __init__(self, retrievers: Sequence[Weighted], settings: RetrievalSettings, *,
+                 rewrite: Callable[[str], Rewrites] | None = None,
+                 reranker: CrossEncoderReranker | None = None) -> None:
+        self._retrievers = tuple(retrievers)
         self._settings = settings
-        self._rewriter = rewriter
+        self._rewrite = rewrite
         self._reranker = reranker
-        self._languages = embedder_languages
 
-    def default_mode(self) -> str:
-        if self._settings.mode != "auto":
-            return self._settings.mode
-        return "multi" if self._rewriter is not None else "hybrid"
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(w.retriever.name for w in self._retrievers)
 
-    def dense_weight_for(self, question: str) -> tuple[float, str]:
-        """The RRF weight of dense lists for this question, and a note when it was lowered."""
-        weight = self._settings.dense_weight
-        if has_hangul(question) and not ({"*", "ko"} & set(self._languages)):
-            factor = self._settings.foreign_dense_weight
-            return weight * factor, (
-                f"the embedder knows {list(self._languages)}, not Korean: dense weight x{factor}"
-            )
-        return weight, ""
-
-    def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> Retrieval:
-        question = question.strip()
-        if not question:
-            raise InvalidInput("the question is empty")
-        mode = mode or self.default_mode()
-        if mode not in MODES:
-            raise InvalidInput(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        if mode in ("bm25", "hybrid", "multi") and self._keyword is None:
-            raise InvalidInput("this index has no BM25 index (built with index.keyword = false); use --mode dense")
-        if mode == "multi" and self._rewriter is None:
-            raise InvalidInput("mode 'multi' needs a generator for query rewrites; use 'hybrid'")
-        k = k or self._settings.k
+    def retrieve(self, question: str, k: int, mode: str) -> Retrieval:
         timings: dict[str, float] = {}
         notes: list[str] = []
         t_start = time.perf_counter()
 
         queries: tuple[str, ...] = (question,)
         if mode == "multi":
+            assert self._rewrite is not None, "mode 'multi' is checked by the caller"
             t0 = time.perf_counter()
-            rewrites = self._rewriter(question)
+            rewrites = self._rewrite(question)
             timings["rewrite"] = (time.perf_counter() - t0) * 1000
             queries = rewrites.queries
             if rewrites.note:
                 notes.append(rewrites.note)
 
         depth = max(self._settings.candidates, k)
+        chosen = [w for w in self._retrievers if mode in ("hybrid", "multi") or w.retriever.name == mode]
         lists: list[RankedList] = []
         hits_by_id: dict[str, Hit] = {}
-        if mode in ("dense", "hybrid", "multi"):
+        for entry in chosen:
             t0 = time.perf_counter()
-            vectors = self._embedder.embed(list(queries), query=True)
-            weight, note = self.dense_weight_for(question) if mode != "dense" else (1.0, "")
+            weight, note = entry.weight_for(question) if len(chosen) > 1 else (1.0, "")
             if note:
                 notes.append(note)
-            for query, vector in zip(queries, vectors):
-                hits = self._dense.search_vector(vector[None, :], depth)
-                hits_by_id.update({h.chunk.id: h for h in hits})
-                lists.append(RankedList(query, "dense", weight, tuple(h.chunk.id for h in hits)))
-            timings["dense"] = (time.perf_counter() - t0) * 1000
-        if mode in ("bm25", "hybrid", "multi"):
-            t0 = time.perf_counter()
-            for query in queries:
-                hits = self._keyword.search(query, depth)
-                hits_by_id.update({h.chunk.id: h for h in hits if h.chunk.id not in hits_by_id})
-                lists.append(RankedList(query, "bm25", self._settings.keyword_weight, tuple(h.chunk.id for h in hits)))
-            timings["bm25"] = (time.perf_counter() - t0) * 1000
+            for query, hits in zip(queries, entry.retriever.search(queries, depth)):
+                for hit in hits:
+                    hits_by_id.setdefault(hit.chunk.id, hit)
+                lists.append(RankedList(query, entry.retriever.name, weight, tuple(h.chunk.id for h in hits)))
+            timings[entry.retriever.name] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
-        if len(lists) == 1:  # a single list keeps its own scores (cosine or BM25)
-            fused = [(cid, hits_by_id[cid].score) for cid in lists[0].ids]
-        else:
-            active = [r for r in lists if r.weight > 0] or lists
-            fused = reciprocal_rank_fusion([r.ids for r in active], [r.weight for r in active], k=self._settings.rrf_k)
-            # Lists weighted 0 (dense ranks in a language the embedder does not know) never reorder the
-            # others; they only fill in, after them, chunks the others did not find.
-            idle = [r for r in lists if r.weight == 0 and r not in active]
-            if idle:
-                have = {cid for cid, _ in fused}
-                tail = reciprocal_rank_fusion([r.ids for r in idle], k=self._settings.rrf_k)
-                fused += [(cid, 0.0) for cid, _ in tail if cid not in have]
+        fused = self._fuse(lists, hits_by_id)
         timings["fusion"] = (time.perf_counter() - t0) * 1000
 
         hits = [Hit(hits_by_id[cid].chunk, score) for cid, score in fused]
@@ -160,3 +139,17 @@ class HybridRetriever:
         trace = Trace(mode=mode, queries=queries, lists=tuple(lists), fused=tuple(fused),
                       timings_ms=timings, notes=tuple(notes))
         return Retrieval(hits=tuple(hits[:k]), trace=trace)
+
+    def _fuse(self, lists: list[RankedList], hits_by_id: dict[str, Hit]) -> list[tuple[str, float]]:
+        if len(lists) == 1:  # a single list keeps its own scores (cosine or BM25)
+            return [(cid, hits_by_id[cid].score) for cid in lists[0].ids]
+        active = [r for r in lists if r.weight > 0] or lists
+        fused = reciprocal_rank_fusion([r.ids for r in active], [r.weight for r in active], k=self._settings.rrf_k)
+        # Lists weighted 0 (dense ranks in a language the embedder does not know) never reorder the
+        # others; they only fill in, after them, chunks the others did not find.
+        idle = [r for r in lists if r.weight == 0 and r not in active]
+        if idle:
+            have = {cid for cid, _ in fused}
+            tail = reciprocal_rank_fusion([r.ids for r in idle], k=self._settings.rrf_k)
+            fused += [(cid, 0.0) for cid, _ in tail if cid not in have]
+        return fused

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from indexes.folder import IndexSnapshot
 from rag.core.errors import IndexMismatch
 from rag.core.types import Hit
@@ -22,7 +24,10 @@ class KeywordRetriever:
         self._tokenizer = tokenizer
         self._chunk_weight = chunk_weight
 
-    def search(self, query: str, k: int) -> list[Hit]:
+    def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+        return [self._search(query, k) for query in queries]
+
+    def _search(self, query: str, k: int) -> list[Hit]:
         ranked = self._snapshot.keyword_index.search(self._tokenizer(query), k, self._chunk_weight)
         chunks = self._snapshot.store.by_rowids(r for r, _ in ranked)
         return [Hit(chunks[r], s) for r, s in ranked if r in chunks]

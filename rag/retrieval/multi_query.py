@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from rag.core.contracts import Generator
+from rag.core.contracts import Generator, complete
 
 REWRITE_PROMPT = """You help a search engine. Write {n} different search queries for the question below.
 Each query must keep the question's meaning and language, use other words or a more specific phrasing,
@@ -77,8 +77,8 @@ class QueryRewriter:
                 self._cache.move_to_end(key)
                 return self._cache[key]
         prompt = REWRITE_PROMPT.format(n=self.n, question=question.strip())
-        output = self._generator.generate([{"role": "user", "content": prompt}],
-                                          max_tokens=self._max_tokens, temperature=0.0)
+        output = complete(self._generator, [{"role": "user", "content": prompt}],
+                          max_tokens=self._max_tokens, temperature=0.0)
         found = parse_rewrites(output, question, self.n)
         note = "" if found else "the generator returned no usable rewrite; the original question alone was used"
         result = Rewrites(queries=(question.strip(), *found), note=note)

@@ -1,0 +1,74 @@
+"""What answering produces: the ``Answer`` and the typed events of a streamed answer.
+
+A stream is ``QueriesEvent, SourcesEvent, (TokenEvent | ReasoningEvent)*, DoneEvent``. Each event's
+``kind`` is its name on the wire (the SSE event name of ``POST /v1/query``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rag.core.types import Hit
+from rag.generation.citations import Citation
+
+
+@dataclass(frozen=True)
+class Answer:
+    answer: str
+    reasoning: str
+    citations: tuple[Citation, ...]  # the sources the answer cites, in order of first mention
+    queries: tuple[str, ...]
+    timings: dict[str, float]
+    question: str = ""
+    standalone_question: str = ""
+    citation_method: str = "model"  # model: [n] written by the LLM; inferred: attributed by overlap; none
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    engine: str = ""  # the backend that wrote the answer
+
+    def to_json(self) -> dict[str, Any]:
+        return {"answer": self.answer, "reasoning": self.reasoning,
+                "citations": [c.to_json() for c in self.citations], "citation_method": self.citation_method,
+                "queries": list(self.queries),
+                "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+
+
+@dataclass(frozen=True)
+class QueriesEvent:
+    """The queries retrieval ran (the question first, then any rewrites)."""
+
+    kind: ClassVar[str] = "queries"
+    queries: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SourcesEvent:
+    """The sources in the model's prompt; ``citations[n-1]`` is what ``[n]`` in the answer points at."""
+
+    kind: ClassVar[str] = "sources"
+    hits: tuple[Hit, ...]
+    citations: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    kind: ClassVar[str] = "token"
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningEvent:
+    """Text of the model's ``<think>`` part: never part of the answer or its citations."""
+
+    kind: ClassVar[str] = "reasoning"
+    text: str
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    kind: ClassVar[str] = "done"
+    answer: Answer
+
+
+AnswerEvent = QueriesEvent | SourcesEvent | TokenEvent | ReasoningEvent | DoneEvent

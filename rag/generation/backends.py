@@ -1,0 +1,48 @@
+"""The generation backends: ``generation.backend`` → the class that loads it.
+
+A new backend is one file with a class that has ``load(settings: GenerationSettings)`` and meets the
+``Generator`` contract (``rag/core/contracts.py``), plus one line in ``BACKENDS``. Backends are
+imported only when chosen; a missing optional package is a ``MissingDependency`` with the install hint.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from rag.core.contracts import Generator
+from rag.core.errors import MissingDependency
+from rag.core.settings import GenerationSettings
+
+
+@dataclass(frozen=True)
+class Backend:
+    module: str  # imported on first use
+    cls: str  # its class, with ``load(settings)``
+    install: str  # what to install when the import fails
+
+
+BACKENDS: dict[str, Backend] = {
+    "transformers": Backend("rag.generation.transformers_backend", "TransformersGenerator",
+                            "pip install 'foldrag' (transformers and torch are part of it)"),
+}
+
+
+def resolve_backend(settings: GenerationSettings) -> str:
+    """The backend that runs ``settings.model``: the one named, or for 'auto' the first that can."""
+    if settings.backend != "auto":
+        return settings.backend
+    return "transformers"  # the only local engine in the default install; it reads GGUF and HF folders
+
+
+def load_generator(settings: GenerationSettings) -> Generator:
+    """Load the configured model with its backend. Raises MissingDependency or ModelUnavailable."""
+    name = resolve_backend(settings)
+    backend = BACKENDS[name]
+    try:
+        module = importlib.import_module(backend.module)
+    except ImportError as exc:
+        raise MissingDependency(
+            f"generation.backend = {name!r} needs a package that is not installed ({exc.name}): {backend.install}"
+        ) from exc
+    return getattr(module, backend.cls).load(settings)
