@@ -1,0 +1,76 @@
+"""The generation backend registry: a name in settings → a class, imported only when chosen."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+import pytest
+
+from rag.core.contracts import GenerationStats, TextStream, complete
+from rag.core.errors import MissingDependency
+from rag.core.settings import GenerationSettings, Settings
+from rag.generation import backends
+from rag.generation.backends import BACKENDS, Backend, load_generator, resolve_backend
+
+
+class EchoBackend:
+    """A backend as a new file would add one: ``load(settings)`` and the Generator contract."""
+
+    name = "echo"
+    context_window = 512
+    reasoning = False
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    @classmethod
+    def load(cls, settings: GenerationSettings) -> "EchoBackend":
+        return cls(settings.model)
+
+    def prompt_tokens(self, messages) -> int:
+        return sum(len(m["content"].split()) for m in messages)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, messages, *, max_tokens=256, temperature=None, stop=()) -> TextStream:
+        def produce(stream):
+            try:
+                yield from messages[-1]["content"].split()[:max_tokens]
+            finally:
+                stream.finish(GenerationStats(new_tokens=1, engine="echo"))
+
+        return TextStream(produce)
+
+
+def test_settings_offer_exactly_the_registered_backends():
+    assert set(get_args(GenerationSettings.model_fields["backend"].annotation)) == {"auto"} | set(BACKENDS)
+
+
+def test_auto_picks_transformers_for_a_local_model():
+    assert resolve_backend(GenerationSettings()) == "transformers"
+
+
+def test_a_registered_backend_is_loaded_by_name(monkeypatch):
+    monkeypatch.setitem(BACKENDS, "transformers", Backend("tests.test_backends", "EchoBackend", "nothing"))
+    generator = load_generator(GenerationSettings(backend="transformers", model="/models/echo"))
+    assert isinstance(generator, EchoBackend) and generator.model == "/models/echo"
+    assert complete(generator, [{"role": "user", "content": "one two three"}], max_tokens=2) == "onetwo"
+
+
+def test_a_backend_whose_package_is_missing_names_what_to_install(monkeypatch):
+    monkeypatch.setitem(backends.BACKENDS, "transformers",
+                        Backend("foldrag_no_such_package.engine", "Engine", "pip install 'foldrag[nothing]'"))
+    with pytest.raises(MissingDependency, match=r"foldrag\[nothing\]") as err:
+        load_generator(GenerationSettings(backend="transformers"))
+    assert "foldrag_no_such_package" in str(err.value)
+
+
+def test_moved_transformers_keys_name_their_new_place(monkeypatch, tmp_path):
+    monkeypatch.setenv("FOLDRAG_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("FOLDRAG_GENERATION__DTYPE", "float32")
+    with pytest.raises(ValueError, match=r"generation\.dtype is now generation\.transformers\.dtype"):
+        Settings.load()
+    monkeypatch.delenv("FOLDRAG_GENERATION__DTYPE")
+    monkeypatch.setenv("FOLDRAG_GENERATION__TRANSFORMERS__DTYPE", "float32")
+    assert Settings.load().generation.transformers.dtype == "float32"
