@@ -1,102 +1,28 @@
-"""``ingest_folder``: discover → parse and chunk (a producer thread) → embed → write → commit.
+"""``ingest_folder``: plan (what changed) → engine.process (read, parse, chunk, embed) → apply (write, commit).
 
-Parsing overlaps embedding: a thread parses and chunks files while the main thread embeds
-groups of chunks. Each embedded group goes to the resumable embedding cache at once, so a
-run that is killed keeps its work. Nothing is embedded for files whose content hash is known.
+The plan and the apply run on the driver, around any engine (``ingest/engine.py``). Each embedded
+group goes to the resumable embedding cache at once, so a run that is killed keeps its work.
 """
 
 from __future__ import annotations
 
 import hashlib
-import queue
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from indexes.chunk_store import FileRecord
-from indexes.embedding_cache import text_key
 from indexes.folder import IndexWriter
-from ingest.chunking import chunk_file, embedding_text, make_splitter
-from ingest.errors import ParseError
-from ingest.parsers import parse_file
+from ingest.chunking import embedding_text, make_splitter
+from ingest.engine import IngestEngine, Work, create_engine, vectors_with_cache
+from ingest.outcomes import Failed, Indexed, Outcome, Unchanged
+from ingest.plan import UPLOAD_SCHEME, IngestPlan, plan_folder
 from ingest.progress import Progress, SilentProgress
-from ingest.walk import discover
+from ingest.reading import chunk_bytes
 from rag.core.contracts import Embedder
-from rag.core.errors import NotFound
-from rag.core.tokenize import tokenize_chunks
 from rag.core.settings import IngestSettings
-from rag.core.types import Chunk, FailedFile, IngestSummary
+from rag.core.types import FailedFile, IngestSummary
 
-_DONE = object()
-
-# Sources of uploaded documents start with this; a folder's relative paths never contain "//",
-# so a folder ingest can tell its own files from uploads and never removes the latter.
-UPLOAD_SCHEME = "upload://"
-
-
-@dataclass(frozen=True)
-class _Parsed:
-    record: FileRecord
-    chunks: list[Chunk]
-    is_update: bool
-    tokens: list[list[str]] | None
-
-
-@dataclass(frozen=True)
-class _Touched:
-    record: FileRecord
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _chunk(source: str, data: bytes, splitter, keyword_tokenizer) -> tuple[list[Chunk], list[list[str]] | None]:
-    """Parse and chunk one file, with each chunk's keyword tokens when there is a tokenizer.
-    Raises ParseError for unreadable bytes or a file without text."""
-    chunks = chunk_file(parse_file(source, data), splitter)
-    if not chunks:
-        raise ParseError("empty file (no text)")
-    tokens = tokenize_chunks(keyword_tokenizer, chunks) if keyword_tokenizer is not None else None
-    return chunks, tokens
-
-
-def _producer(candidates, known, settings: IngestSettings, token_length: Callable[[str], int],
-              keyword_tokenizer, out: queue.Queue, failed: list[FailedFile], stop: threading.Event) -> None:
-    splitter = make_splitter(token_length, settings.chunk_tokens, settings.chunk_overlap)
-    try:
-        for rel, path, stat in candidates:
-            if stop.is_set():
-                break
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                failed.append(FailedFile(rel, f"unreadable: {exc.strerror or exc}"))
-                out.put(None)
-                continue
-            record = FileRecord(rel, _sha256(data), stat.st_size, stat.st_mtime_ns)
-            previous = known.get(rel)
-            if previous is not None and previous.sha256 == record.sha256:
-                out.put(_Touched(record))
-                continue
-            try:
-                chunks, tokens = _chunk(rel, data, splitter, keyword_tokenizer)
-            except ParseError as exc:
-                failed.append(FailedFile(rel, str(exc)))
-                out.put(None)
-                continue
-            except Exception as exc:  # a parser bug must not stop the run: report it as this file's reason
-                failed.append(FailedFile(rel, f"parser error: {type(exc).__name__}: {exc}"))
-                out.put(None)
-                continue
-            out.put(_Parsed(FileRecord(rel, record.sha256, record.size, record.mtime_ns, len(chunks)),
-                            chunks, previous is not None, tokens))
-    finally:
-        out.put(_DONE)
+__all__ = ["UPLOAD_SCHEME", "ingest_document", "ingest_folder"]
 
 
 def ingest_folder(
@@ -108,116 +34,87 @@ def ingest_folder(
     embed_headers: bool = True,
     progress: Progress | None = None,
     within: tuple[Path, ...] | None = None,
+    engine: IngestEngine | None = None,
 ) -> IngestSummary:
     """Bring the index of ``writer`` in step with ``folder``; returns what changed.
 
     Uploaded documents (sources starting with ``upload://``) are left alone. ``within`` confines
-    the walk to those folders (symlinks out of them are not followed).
+    the walk to those folders (symlinks out of them are not followed). ``engine`` defaults to the
+    one ``settings.engine`` names.
     Raises NotFound for a missing folder; every per-file problem lands in ``summary.failed``.
     """
     t0 = time.perf_counter()
     progress = progress or SilentProgress()
-    if not folder.is_dir():
-        raise NotFound(f"folder not found: {folder}")
     committed = writer.committed_store()
     known = committed.files() if committed else {}
     if committed:
         committed.close()
-
-    failed: list[FailedFile] = []
-    seen: set[str] = set()
-    unchanged = 0
-    candidates = []
-    limit = int(settings.max_file_mb * 1024 * 1024)
-    for rel, path in discover(folder, include=settings.include, exclude=settings.exclude,
-                              skip=(writer.root,), within=within):
-        seen.add(rel)
-        try:
-            stat = path.stat()
-        except OSError as exc:
-            failed.append(FailedFile(rel, f"unreadable: {exc.strerror or exc}"))
-            continue
-        if stat.st_size > limit:
-            failed.append(FailedFile(rel, f"too large: {stat.st_size / 1e6:.1f} MB > {settings.max_file_mb} MB limit"))
-            continue
-        previous = known.get(rel)
-        if previous is not None and (previous.size, previous.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-            unchanged += 1
-            continue
-        candidates.append((rel, path, stat))
-
-    removed = sorted(s for s in set(known) - seen if not s.startswith(UPLOAD_SCHEME))
-    progress.start(len(seen))
-    progress.advance(unchanged + len(failed), 0)
-
-    work: queue.Queue = queue.Queue(maxsize=64)
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=_producer, name="foldrag-parse", daemon=True,
-        args=(candidates, known, settings, embedder.token_length, writer.tokenizer, work, failed, stop),
-    )
-    thread.start()
-    added = updated = embedded = 0
-    touched: list[FileRecord] = []
-    pending: list[_Parsed] = []
-
-    def flush() -> None:
-        nonlocal added, updated, embedded
-        if not pending:
-            return
-        texts = [embedding_text(c, embed_headers) for p in pending for c in p.chunks]
-        vectors, fresh = _vectors_with_cache(texts, embedder, writer, settings.encode_group)
-        embedded += fresh
-        offset = 0
-        for item in pending:
-            n = len(item.chunks)
-            writer.store.replace_file(item.record, item.chunks, vectors[offset : offset + n], item.tokens)
-            offset += n
-            if item.is_update:
-                updated += 1
-            else:
-                added += 1
-            progress.advance(1, n)
-        pending.clear()
-
+    plan = plan_folder(folder, known, settings, skip=(writer.root,), within=within)
+    engine = engine or create_engine(settings)
+    work = Work(embedder=embedder, settings=settings, embed_headers=embed_headers,
+                keyword_tokenizer=writer.tokenizer, cache=writer.cache)
+    apply = _Apply(writer, plan)
+    progress.start(plan.seen)
+    progress.advance(plan.unchanged + len(plan.failed), 0)
     try:
-        pending_chunks = 0
-        while True:
-            item = work.get()
-            if item is _DONE:
-                break
-            if item is None:
-                progress.advance(1, 0)
-            elif isinstance(item, _Touched):
-                touched.append(item.record)
-                unchanged += 1
-                progress.advance(1, 0)
-            else:
-                pending.append(item)
-                pending_chunks += len(item.chunks)
-                if pending_chunks >= settings.encode_group:
-                    flush()
-                    pending_chunks = 0
-        flush()
-        thread.join()
-        for source in removed:
-            writer.store.remove_file(source)
-        if added or updated or removed or writer.needs_rebuild:
-            for record in touched:
-                writer.store.touch_file(record)
-            manifest = writer.commit()
-            total = manifest.chunks
-        else:
-            base = writer.base_manifest
-            total = base.chunks if base else 0
+        outcomes = engine.process(plan.tasks, work)
+        try:
+            for outcome in outcomes:
+                apply.take(outcome)
+                progress.advance(1, len(outcome.chunks) if isinstance(outcome, Indexed) else 0)
+        finally:
+            outcomes.close()
+        total = apply.finish()
     finally:
-        stop.set()
         progress.close()
-    return IngestSummary(
-        added=added, updated=updated, unchanged=unchanged, removed=len(removed), chunks=total,
-        embedded=embedded, seconds=time.perf_counter() - t0,
-        failed=tuple(sorted(failed, key=lambda f: f.path)),
-    )
+    return apply.summary(total, time.perf_counter() - t0)
+
+
+class _Apply:
+    """Writes outcomes into the writer's new generation as they arrive; commits at the end when
+    anything changed (or the index needs a rebuild for new settings)."""
+
+    def __init__(self, writer: IndexWriter, plan: IngestPlan) -> None:
+        self.writer = writer
+        self.plan = plan
+        self.added = self.updated = self.embedded = 0
+        self.unchanged = plan.unchanged
+        self.failed: list[FailedFile] = list(plan.failed)
+        self.touched: list[FileRecord] = []
+
+    def take(self, outcome: Outcome) -> None:
+        match outcome:
+            case Indexed():
+                self.writer.store.replace_file(outcome.record, list(outcome.chunks), outcome.vectors,
+                                               None if outcome.tokens is None else [list(t) for t in outcome.tokens])
+                self.embedded += outcome.embedded
+                if outcome.is_update:
+                    self.updated += 1
+                else:
+                    self.added += 1
+            case Unchanged(record=record):
+                self.touched.append(record)
+                self.unchanged += 1
+            case Failed(failure=failure):
+                self.failed.append(failure)
+
+    def finish(self) -> int:
+        """Remove what left the folder, commit if anything changed; the index's chunk count."""
+        writer = self.writer
+        for source in self.plan.removed:
+            writer.store.remove_file(source)
+        if self.added or self.updated or self.plan.removed or writer.needs_rebuild:
+            for record in self.touched:
+                writer.store.touch_file(record)
+            return writer.commit().chunks
+        return writer.base_manifest.chunks if writer.base_manifest else 0
+
+    def summary(self, total: int, seconds: float) -> IngestSummary:
+        return IngestSummary(
+            added=self.added, updated=self.updated, unchanged=self.unchanged, removed=len(self.plan.removed),
+            chunks=total, embedded=self.embedded, seconds=seconds,
+            failed=tuple(sorted(self.failed, key=lambda f: f.path)),
+        )
 
 
 def ingest_document(
@@ -229,27 +126,10 @@ def ingest_document(
     Raises ParseError when the bytes cannot be read as the type its name says, or hold no text.
     """
     splitter = make_splitter(embedder.token_length, settings.chunk_tokens, settings.chunk_overlap)
-    chunks, tokens = _chunk(source, data, splitter, writer.tokenizer)
+    chunks, tokens = chunk_bytes(source, data, splitter, writer.tokenizer)
     texts = [embedding_text(c, embed_headers) for c in chunks]
-    vectors, _ = _vectors_with_cache(texts, embedder, writer, settings.encode_group)
-    record = FileRecord(source, _sha256(data), len(data), time.time_ns(), len(chunks))
-    writer.store.replace_file(record, chunks, vectors, tokens)
+    vectors, _ = vectors_with_cache(texts, embedder, writer.cache, settings.encode_group)
+    record = FileRecord(source, hashlib.sha256(data).hexdigest(), len(data), time.time_ns(), len(chunks))
+    writer.store.replace_file(record, list(chunks), vectors, None if tokens is None else [list(t) for t in tokens])
     writer.commit()
     return record
-
-
-def _vectors_with_cache(texts: list[str], embedder: Embedder, writer: IndexWriter, group: int) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts``: from the cache where present, else embedded and cached group by group
-    (each group committed at once, so a killed run keeps it). Returns (vectors, how many were embedded)."""
-    assert writer.cache is not None
-    if not texts:
-        return np.zeros((0, embedder.dimension), np.float32), 0
-    keys = [text_key(embedder.name, t) for t in texts]
-    found = writer.cache.get_many(keys)
-    missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
-    for begin in range(0, len(missing), group):
-        part = missing[begin : begin + group]
-        fresh = {text_key(embedder.name, t): v for t, v in zip(part, embedder.embed(part))}
-        writer.cache.put_many(fresh)
-        found.update(fresh)
-    return np.stack([found[k] for k in keys]), len(missing)

@@ -64,6 +64,10 @@ class IngestSettings(BaseModel):
     encode_group: int = Field(
         256, ge=1, description="Chunks gathered before one embedding call (sorted by length inside)."
     )
+    engine: Literal["local"] = Field(
+        "local", description="What reads, parses, chunks and embeds (ingest/engine.py): 'local' is a parsing "
+        "thread beside embedding on this machine."
+    )
 
 
 class IndexSettings(BaseModel):

@@ -1,0 +1,78 @@
+"""The ingest engine seam: what reads, parses, chunks and embeds the files of a plan.
+
+``ingest.engine`` names one in ``ENGINES``. A new engine (a Ray cluster, say) is one file with a
+class that has ``create(settings: IngestSettings)`` and ``process(tasks, work)``, plus one line
+here; planning what changed and applying the results (the commit) stay on the driver, shared.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from indexes.embedding_cache import EmbeddingCache, text_key
+from ingest.outcomes import Outcome
+from ingest.plan import FileTask
+from rag.core.contracts import Embedder
+from rag.core.errors import MissingDependency
+from rag.core.settings import IngestSettings
+
+
+@dataclass(frozen=True)
+class Work:
+    """What an engine needs besides the tasks."""
+
+    embedder: Embedder
+    settings: IngestSettings
+    embed_headers: bool
+    keyword_tokenizer: Callable[[str], list[str]] | None  # None: the index has no BM25 part
+    cache: EmbeddingCache  # the resumable embedding cache of this index's writer (on the driver)
+
+
+class IngestEngine(Protocol):
+    def process(self, tasks: Sequence[FileTask], work: Work) -> Iterator[Outcome]:
+        """One outcome per task, in any order. Closing the iterator stops the work."""
+        ...
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    module: str
+    cls: str
+    install: str
+
+
+ENGINES: dict[str, EngineSpec] = {
+    "local": EngineSpec("ingest.local_engine", "LocalEngine", "part of foldrag"),
+}
+
+
+def create_engine(settings: IngestSettings) -> IngestEngine:
+    spec = ENGINES[settings.engine]
+    try:
+        module = importlib.import_module(spec.module)
+    except ImportError as exc:
+        raise MissingDependency(
+            f"ingest.engine = {settings.engine!r} needs a package that is not installed ({exc.name}): {spec.install}"
+        ) from exc
+    return getattr(module, spec.cls).create(settings)
+
+
+def vectors_with_cache(texts: list[str], embedder: Embedder, cache: EmbeddingCache, group: int) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts``: from the cache where present, else embedded and cached group by group
+    (each group committed at once, so a killed run keeps it). Returns (vectors, how many were embedded)."""
+    if not texts:
+        return np.zeros((0, embedder.dimension), np.float32), 0
+    keys = [text_key(embedder.name, t) for t in texts]
+    found = cache.get_many(keys)
+    missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
+    for begin in range(0, len(missing), group):
+        part = missing[begin : begin + group]
+        fresh = {text_key(embedder.name, t): v for t, v in zip(part, embedder.embed(part))}
+        cache.put_many(fresh)
+        found.update(fresh)
+    return np.stack([found[k] for k in keys]), len(missing)
