@@ -7,8 +7,9 @@ Layout::
       gen-000007/          one immutable generation
         manifest.json
         chunks.sqlite      chunk texts, metadata, vectors, per-file hashes
-        vectors.faiss      FAISS index over the vectors, ids = chunk rowids
-        (more files from other parts, e.g. the keyword index)
+        vectors.faiss      the vectors part: FAISS over the vectors, ids = chunk rowids
+        bm25/              the keywords part: BM25 over chunks and passages
+        (each part of indexes/parts.py writes its own files)
       work/                the embedding cache of an unfinished ingest
       .lock                held by the one writer
 
@@ -23,26 +24,22 @@ import fcntl
 import os
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from indexes.chunk_store import ChunkStore
 from indexes.embedding_cache import EmbeddingCache
-from indexes.keyword_store import KeywordIndex, build_keyword_index, load_keyword_index
+from indexes.keyword_store import KeywordIndex
 from indexes.manifest import Manifest
-from indexes.vector_store import build_faiss, read_faiss, resolve_kind, write_faiss
+from indexes.parts import IndexPart, load_parts, parts_for
 from rag.core.errors import IndexBusy, IndexCorrupt, IndexNotWritable, NotFound
 from rag.core.settings import IndexSettings
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.sqlite"
-VECTORS = "vectors.faiss"
 KEEP_GENERATIONS = 2  # the current one and the one before, for readers that opened it just now
-
-# Extra per-generation artifacts (e.g. the BM25 index) are written by hooks at commit time.
-CommitHook = Callable[[Path, ChunkStore, Manifest], None]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -80,13 +77,20 @@ def current_generation(root: Path) -> Path | None:
 
 @dataclass(frozen=True)
 class IndexSnapshot:
-    """One committed generation, open for reading: FAISS in memory, SQLite read-only."""
+    """One committed generation, open for reading: its parts in memory, SQLite read-only."""
 
     path: Path
     manifest: Manifest
     store: ChunkStore
-    faiss_index: object
-    keyword_index: KeywordIndex | None = None
+    parts: dict[str, Any]  # part name → what it loaded (indexes/parts.py)
+
+    @property
+    def faiss_index(self):
+        return self.parts["vectors"]
+
+    @property
+    def keyword_index(self) -> KeywordIndex | None:
+        return self.parts.get("keywords")
 
     def close(self) -> None:
         self.store.close()
@@ -104,12 +108,10 @@ def open_snapshot(root: Path, embedder: str | None = None, dimension: int | None
         manifest.check(embedder, dimension)
     try:
         store = ChunkStore.open_readonly(generation / CHUNKS)
-        faiss_index = read_faiss(generation / VECTORS)
-        keyword_index = load_keyword_index(generation)
+        parts = load_parts(generation, manifest)
     except Exception as exc:
         raise IndexCorrupt(f"index generation {generation} cannot be read: {exc}") from exc
-    return IndexSnapshot(path=generation, manifest=manifest, store=store, faiss_index=faiss_index,
-                         keyword_index=keyword_index)
+    return IndexSnapshot(path=generation, manifest=manifest, store=store, parts=parts)
 
 
 class IndexWriter:
@@ -123,14 +125,14 @@ class IndexWriter:
     """
 
     def __init__(self, root: Path, embedder: str, dimension: int, settings: IndexSettings,
-                 hooks: tuple[CommitHook, ...] = (), tokenizer=None) -> None:
+                 parts: list[IndexPart] | None = None, tokenizer=None) -> None:
         self.root = root
         self.embedder = embedder
         self.dimension = dimension
         self.settings = settings
-        self.hooks = hooks
         # The keyword tokenizer (callable text → tokens, with an ``id``), or None for no BM25 index.
         self.tokenizer = tokenizer if settings.keyword else None
+        self.parts = parts if parts is not None else parts_for(settings, dimension, self.tokenizer)
         self._lock_handle = None
         self._tmp: Path | None = None
         self._store: ChunkStore | None = None
@@ -139,8 +141,8 @@ class IndexWriter:
 
     @classmethod
     def open(cls, root: Path, embedder: str, dimension: int, settings: IndexSettings,
-             hooks: tuple[CommitHook, ...] = (), tokenizer=None) -> "IndexWriter":
-        writer = cls(root, embedder, dimension, settings, hooks, tokenizer)
+             parts: list[IndexPart] | None = None, tokenizer=None) -> "IndexWriter":
+        writer = cls(root, embedder, dimension, settings, parts, tokenizer)
         writer._enter()
         return writer
 
@@ -191,19 +193,16 @@ class IndexWriter:
 
     @property
     def needs_rebuild(self) -> bool:
-        """True when the committed index lacks what these settings ask for (another tokenizer, passage size or index kind)."""
+        """True when the committed index lacks what these settings ask for: a part added or dropped,
+        or a part's manifest entry changed (another tokenizer, passage size or FAISS kind)."""
         base = self.base_manifest
         if base is None:
             return False
-        return ((base.tokenizer, base.keyword_passages) != self._keyword_build
-                or base.index_kind != resolve_kind(self.settings, base.chunks))
+        return base.parts != self._entries(base.chunks)
 
-    @property
-    def _keyword_build(self) -> tuple[str, int]:
-        """(tokenizer id, chunks per passage) the keyword index gets from these settings; ("", 0) without one."""
-        if self.tokenizer is None:
-            return "", 0
-        return self.tokenizer.id, self.settings.bm25_passage_chunks
+    def _entries(self, chunks: int) -> dict[str, dict[str, Any]]:
+        """Part name → the manifest entry of each part, for an index of ``chunks`` chunks."""
+        return {part.name: part.manifest_entry(chunks) for part in self.parts}
 
     def committed_store(self) -> ChunkStore | None:
         """A read-only view of the last committed generation (what is on disk before this run)."""
@@ -215,33 +214,15 @@ class IndexWriter:
         store = self.store
         store.commit()
         assert self._tmp is not None
-        ids, vectors = store.vectors(self.dimension)
-        kind = resolve_kind(self.settings, len(ids))
-        write_faiss(build_faiss(vectors, ids, self.dimension, self.settings, kind), self._tmp / VECTORS)
-        del vectors
-        if self.tokenizer is not None:
-            from rag.core.tokenize import tokenize_chunks
-
-            missing = store.untokenized()
-            store.set_tokens(list(zip((c.id for c in missing), tokenize_chunks(self.tokenizer, missing))))
-            rowids, corpus = store.tokens()
-            passages = None
-            if self.settings.bm25_passage_chunks:
-                from indexes.passages import tokenize_passages
-
-                passages = tokenize_passages(store, self.tokenizer, self.settings.bm25_passage_chunks)
-            build_keyword_index(self._tmp, rowids, corpus, self.settings.bm25_k1, self.settings.bm25_b, passages)
-            store.commit()
+        chunks = store.count()
+        for part in self.parts:
+            part.build(self._tmp, store, part.manifest_entry(chunks))
         number = int(self._tmp.name[4:10])
-        tokenizer_id, passage_chunks = self._keyword_build
         manifest = Manifest(
-            embedder=self.embedder, dimension=self.dimension, index_kind=kind,
-            tokenizer=tokenizer_id, keyword_passages=passage_chunks,
-            generation=number, files=store.file_count(), chunks=store.count(),
+            embedder=self.embedder, dimension=self.dimension, parts=self._entries(chunks),
+            generation=number, files=store.file_count(), chunks=chunks,
             updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
-        for hook in self.hooks:
-            hook(self._tmp, store, manifest)
         (self._tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         store.close()
         self._store = None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rag.core.errors import IndexCorrupt, IndexMismatch
 
@@ -17,22 +18,39 @@ class Manifest:
     dimension: int
     normalized: bool = True
     metric: str = "inner_product"
-    index_kind: str = "flat"
-    tokenizer: str = ""  # the keyword tokenizer of the BM25 index ("" when there is none)
-    keyword_passages: int = 0  # chunks per BM25 passage (0: chunk-level BM25 only)
+    parts: dict[str, dict[str, Any]] = field(default_factory=dict)  # part name → what its build depended on
     schema_version: int = SCHEMA_VERSION
     generation: int = 0
     files: int = 0
     chunks: int = 0
     updated_at: str = ""
 
+    @property
+    def index_kind(self) -> str:
+        """The FAISS kind of the vectors part."""
+        return self.parts.get("vectors", {}).get("kind", "flat")
+
+    @property
+    def tokenizer(self) -> str:
+        """The keyword tokenizer of the BM25 index ("" when there is none)."""
+        return self.parts.get("keywords", {}).get("tokenizer", "")
+
+    @property
+    def keyword_passages(self) -> int:
+        """Chunks per BM25 passage (0: chunk-level BM25 only)."""
+        return self.parts.get("keywords", {}).get("passages", 0)
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, ensure_ascii=False)
+        data = asdict(self)  # with the flat fields of manifests before parts, for older readers
+        data.update(index_kind=self.index_kind, tokenizer=self.tokenizer, keyword_passages=self.keyword_passages)
+        return json.dumps(data, indent=2, ensure_ascii=False)
 
     @classmethod
     def read(cls, path: Path) -> "Manifest":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            if "parts" not in data:  # written before index parts: the same facts, flat
+                data["parts"] = _legacy_parts(data)
             known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
             return cls(**known)
         except (OSError, ValueError, TypeError) as exc:
@@ -49,3 +67,10 @@ class Manifest:
                 f"index was built with embedder {self.embedder!r} ({self.dimension}-d), "
                 f"not {embedder!r} ({dimension}-d); use the same embedding.model or a new --index folder"
             )
+
+
+def _legacy_parts(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    parts = {"vectors": {"kind": data.get("index_kind", "flat")}}
+    if data.get("tokenizer"):
+        parts["keywords"] = {"tokenizer": data["tokenizer"], "passages": data.get("keyword_passages", 0)}
+    return parts

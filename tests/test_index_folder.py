@@ -5,6 +5,7 @@ import pytest
 
 from indexes.chunk_store import FileRecord
 from indexes.folder import IndexWriter, current_generation, open_snapshot
+from indexes.parts import parts_for
 from rag.core.errors import IndexBusy, IndexMismatch, IndexNotWritable, NotFound
 from rag.core.settings import IndexSettings
 from rag.core.types import Chunk
@@ -14,8 +15,10 @@ def _chunk(i, source="a.txt"):
     return Chunk(id=f"id{source}{i}", source=source, text=f"text {i}", start=0, end=6)
 
 
-def _write(root, sources, dim=4, settings=None, hooks=()):
-    with IndexWriter.open(root, "fake", dim, settings or IndexSettings(path=root), hooks) as writer:
+def _write(root, sources, dim=4, settings=None, extra_parts=()):
+    settings = settings or IndexSettings(path=root)
+    parts = parts_for(settings, dim, None) + list(extra_parts)
+    with IndexWriter.open(root, "fake", dim, settings, parts) as writer:
         for source, n in sources.items():
             chunks = [_chunk(i, source) for i in range(n)]
             vectors = np.eye(dim, dtype=np.float32)[[i % dim for i in range(n)]]
@@ -61,11 +64,17 @@ def test_failure_during_commit_keeps_previous_generation(tmp_path):
     _write(tmp_path, {"a.txt": 2})
     before = current_generation(tmp_path)
 
-    def crash(path, store, manifest):
-        raise RuntimeError("power cut")
+    class Crash:
+        name = "crash"
+
+        def manifest_entry(self, chunks):
+            return {}
+
+        def build(self, folder, store, entry):
+            raise RuntimeError("power cut")
 
     with pytest.raises(RuntimeError):
-        _write(tmp_path, {"b.txt": 5}, hooks=(crash,))
+        _write(tmp_path, {"b.txt": 5}, extra_parts=[Crash()])
     assert current_generation(tmp_path) == before
     assert not list(tmp_path.glob("gen-*.tmp")), "the half-written generation is cleaned up"
     snap = open_snapshot(tmp_path, "fake", 4)
