@@ -50,14 +50,15 @@ def build_generator(settings: Settings) -> Generator | None:
 
 
 def build_rag(settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None,
-              *, with_generator: bool = False) -> Foldrag:
+              *, with_generator: bool = False, tokenizer: KeywordTokenizer | None = None) -> Foldrag:
     """Wire a ``Foldrag`` for ``settings``; models load lazily, on first use.
 
     The configured LLM is loaded only when ``with_generator`` is true (``ask``, ``multi`` search, the
     server), so ingest and plain search never pay for it.
     """
     paths = {settings.index.path.name: settings.index.path}
-    [rag] = build_collections(settings, paths, embedder, generator, with_generator=with_generator).values()
+    [rag] = build_collections(settings, paths, embedder, generator, with_generator=with_generator,
+                              tokenizer=tokenizer).values()
     return rag
 
 
@@ -76,16 +77,18 @@ def collection_paths(settings: Settings, indexes: list[Path] | None = None) -> d
 
 
 def build_collections(settings: Settings, paths: dict[str, Path], embedder: Embedder | None = None,
-                      generator: Generator | None = None, *, with_generator: bool = True) -> dict[str, Foldrag]:
+                      generator: Generator | None = None, *, with_generator: bool = True,
+                      tokenizer: KeywordTokenizer | None = None) -> dict[str, Foldrag]:
     """One ``Foldrag`` per collection, sharing one embedder, one generator, one reranker and one
-    keyword tokenizer; each model loads on first use. ``with_generator=False`` never loads the LLM."""
+    keyword tokenizer; each model loads on first use. ``with_generator=False`` never loads the LLM.
+    Objects passed in (models, the tokenizer) are used as they are."""
     shared_embedder = Once(lambda: embedder if embedder is not None else build_embedder(settings))
     if generator is not None or not with_generator:
         shared_generator = Once(lambda: generator)
     else:
         shared_generator = Once(lambda: build_generator(settings))
     shared_reranker = Once(lambda: build_reranker(settings))
-    tokenizer = KeywordTokenizer()
+    tokenizer = tokenizer or KeywordTokenizer()
     rags = {}
     for name, path in paths.items():
         own = settings.model_copy(update={"index": settings.index.model_copy(update={"path": Path(path)})})

@@ -114,6 +114,7 @@ def ask(
     from rag.answer_types import DoneEvent, TokenEvent
 
     rag = _rag_for(index, with_generator=True)
+    rag.snapshot()  # a missing index fails in milliseconds, before the model loads
     question, mode = rag.check(question, mode=mode)
     answer = None
     for event in rag.answerer().stream(question, k=k, mode=mode):

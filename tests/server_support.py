@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+
+import functools
 import threading
 import time
 from contextlib import contextmanager
@@ -23,8 +25,9 @@ def write_docs(folder: Path, docs: dict[str, str] = DOCS) -> Path:
 
 
 @functools.cache
+@functools.cache
 def shared_tokenizer():
-    """One keyword tokenizer for all API tests: Kiwi takes seconds to load, once."""
+    """One keyword tokenizer for the whole test session: Kiwi takes seconds to load, once."""
     from rag.core.tokenize import KeywordTokenizer
 
     return KeywordTokenizer()

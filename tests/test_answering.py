@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from tests.server_support import shared_tokenizer
+
 import pytest
 
 from rag.build import build_rag
@@ -82,7 +84,7 @@ def rag_with(tmp_path, settings, fake_embedder):
 
     def make(generator):
         settings_ = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"mode": "hybrid"})})
-        rag = build_rag(settings_, embedder=fake_embedder, generator=generator)
+        rag = build_rag(settings_, embedder=fake_embedder, generator=generator, tokenizer=shared_tokenizer())
         rag.ingest(docs)
         return rag
 

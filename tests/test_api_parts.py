@@ -28,10 +28,20 @@ def test_gate_admits_up_to_capacity_then_refuses_with_retry_after():
 
 
 def test_gate_frees_the_place_of_a_permit_that_was_dropped():
+    """A response that is never iterated drops its permit unreleased; its place must come back."""
+    import gc
+
     gate = GenerationGate(concurrent=1, queued=0)
     permit = gate.admit()
+    assert permit.try_start() and (gate.running, gate.waiting) == (1, 0)
+    with pytest.raises(Overloaded):
+        gate.admit()
     del permit
-    gate.admit().release()
+    gc.collect()
+    assert (gate.running, gate.waiting) == (0, 0)
+    again = gate.admit()
+    assert again.try_start()
+    again.release()
 
 
 def test_retry_after_grows_with_the_queue():

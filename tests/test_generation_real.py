@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.server_support import shared_tokenizer
+
 import json
 
 import pytest
@@ -110,7 +112,7 @@ def test_answers_from_an_indexed_folder_and_cites_the_right_source(tmp_path, gen
     (docs / "lighthouse.md").write_text("# Lighthouse\n\nThe Pelican Point lighthouse was built in 1891 and painted red.")
     (docs / "bakery.md").write_text("# Bakery\n\nThe corner bakery sells sourdough bread every morning.")
     settings = Settings.load(index={"path": tmp_path / "idx"}, retrieval={"mode": "hybrid"})
-    rag = build_rag(settings, embedder=real_embedder, generator=generator)
+    rag = build_rag(settings, embedder=real_embedder, generator=generator, tokenizer=shared_tokenizer())
     rag.ingest(docs)
     answer = rag.answerer().ask("When was the Pelican Point lighthouse built?", k=2)
     assert "1891" in answer.answer
@@ -133,8 +135,8 @@ def test_disk_offload_on_the_cpu(tmp_path):
 def test_missing_local_model_is_a_clear_error(tmp_path):
     out = run_cli("ask", "hi", "--index", str(tmp_path / "idx"),
                   env={"FOLDRAG_GENERATION__MODEL": str(tmp_path / "no-model")})
-    # the index check comes first; give it an index so the model check is what fails
-    assert out.returncode != 0
+    # the index check comes first (no model is loaded for it); give it an index so the model check is what fails
+    assert out.returncode == 3 and "no index at" in out.stderr and out.stderr.count("\n") == 1
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("hello world")
@@ -173,7 +175,8 @@ def test_the_server_answers_with_the_real_models(tmp_path, generator, real_embed
     (docs / "lighthouse.md").write_text("# Lighthouse\n\nThe Pelican Point lighthouse was built in 1891 and painted red.")
     (docs / "bakery.md").write_text("# Bakery\n\nThe corner bakery sells sourdough bread every morning.")
     cfg = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"mode": "hybrid", "k": 2})})
-    rags = build_collections(cfg, {"notes": tmp_path / "idx"}, embedder=real_embedder, generator=generator)
+    rags = build_collections(cfg, {"notes": tmp_path / "idx"}, embedder=real_embedder, generator=generator,
+                             tokenizer=shared_tokenizer())
     rags["notes"].ingest(docs)
     with live_server(create_app(cfg, rags)) as url:
         wait_ready(httpx.Client(base_url=url))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from tests.server_support import shared_tokenizer
+
 import os
 
 import pytest
@@ -105,7 +107,7 @@ def test_resumed_ingest_reuses_cached_embeddings(folder, settings, fake_embedder
 
 
 def test_service_search_ranks_the_matching_chunk_first(folder, settings, fake_embedder):
-    rag = build_rag(settings, embedder=fake_embedder)
+    rag = build_rag(settings, embedder=fake_embedder, tokenizer=shared_tokenizer())
     rag.ingest(folder)
     hits = rag.search("elderberries syrup", k=3)
     assert hits[0].chunk.source == "e.docx"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.server_support import shared_tokenizer
+
 import pytest
 
 from indexes.folder import open_snapshot
@@ -24,7 +26,7 @@ def docs(tmp_path):
 def _rag(settings, embedder, generator=None, **retrieval):
     if retrieval:
         settings = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update=retrieval)})
-    return build_rag(settings, embedder=embedder, generator=generator)
+    return build_rag(settings, embedder=embedder, generator=generator, tokenizer=shared_tokenizer())
 
 
 def test_bm25_matches_korean_across_particles(docs, settings, fake_embedder):
@@ -137,7 +139,8 @@ def test_reranker_rescoring_and_threshold(docs, settings, fake_embedder, tmp_pat
     assert 0 < len(kept) < len(fused) and all(h.score >= middle for h in kept)
 
     wired = build_rag(settings.model_copy(update={"retrieval": settings.retrieval.model_copy(
-        update={"reranker_model": str(model_dir)})}), embedder=fake_embedder)
+        update={"reranker_model": str(model_dir)})}), embedder=fake_embedder,
+        tokenizer=shared_tokenizer())
     result = wired.retrieve("gpu layers", k=4, mode="hybrid")
     assert "rerank" in result.trace.timings_ms
     assert [h.score for h in result.hits] == scores

@@ -1,6 +1,7 @@
-from rag.core.tokenize import KeywordTokenizer, has_hangul
+from rag.core.tokenize import has_hangul
+from tests.server_support import shared_tokenizer
 
-tok = KeywordTokenizer()
+tok = shared_tokenizer()
 
 
 def test_korean_particles_are_dropped_so_forms_match():
