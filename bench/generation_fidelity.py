@@ -7,7 +7,9 @@ writes a greedy continuation; then each weight format reads that same text one t
 way decoding runs: one row per step through the int4/int8 kernels) and we count the positions where
 its most likely next token is the fp32 model's, and the mean KL divergence of its next-token
 distribution from the fp32 one. Formats: int4 linear layers only, int8 LM head only, both (the
-``cpu_quantize='auto'`` default), and for scale the whole model in bf16.
+``cpu_quantize='auto'`` default), both with the prompt's matmuls in bf16 (what ``dtype='auto'``
+picks where the CPU probe finds bf16 prompts faster), and for scale the whole model in bf16.
+The prompt runs as one forward pass (the prefill path), then one token per step.
 """
 
 from __future__ import annotations
@@ -66,9 +68,13 @@ def main() -> None:
     linears_only.set_output_embeddings(reference.get_output_embeddings())
     head_only = load()
     head_only.set_output_embeddings(both.get_output_embeddings())
+    bf16_prompts = load()
+    pack_for_cpu(bf16_prompts, "auto", prompt_dtype=torch.bfloat16)
     bf16 = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.bfloat16).eval()
     formats = {"int4 linear layers (exact re-pack)": linears_only, "int8 LM head (exact re-pack)": head_only,
-               "both: cpu_quantize='auto'": both, "for scale: the whole model in bf16": bf16}
+               "both: cpu_quantize='auto'": both,
+               "both, prompts through bf16 matmuls (auto on CPUs with fast bf16)": bf16_prompts,
+               "for scale: the whole model in bf16": bf16}
     stop = frozenset({tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")})
     totals = {name: {"positions": 0, "same_top1": 0, "kl_sum": 0.0} for name in formats}
     for prompt in PROMPTS:

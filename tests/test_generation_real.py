@@ -64,23 +64,49 @@ def test_bundled_model_decodes_from_exactly_repacked_int4_int8_weights(generator
 
     from rag.evaluation.fidelity import next_token_logits
     from rag.generation.decoding import DecodeLoop
-    from rag.generation.packed_weights import Int4Linear, Int8Groups
+    from rag.generation.packed_weights import Int4Linear, Int8Groups, pack_for_cpu
 
     report = generator.weights
     assert (report.int4_layers, report.kept_layers, report.head) == (210, 0, "int8")
     assert isinstance(generator.model.model.layers[0].mlp.up_proj, Int4Linear)
     assert isinstance(generator.model.lm_head, Int8Groups)
     fp32 = AutoModelForCausalLM.from_pretrained(generator.model.name_or_path, dtype=torch.float32).eval()
-    same = total = 0
+    bf16_prompts = AutoModelForCausalLM.from_pretrained(generator.model.name_or_path, dtype=torch.float32).eval()
+    pack_for_cpu(bf16_prompts, "auto", prompt_dtype=torch.bfloat16)  # dtype='auto' on CPUs with fast bf16
+    same, total = [0, 0], 0
     for question in ("When was the lighthouse built? [1] The lighthouse was built in 1891.",
                      "서울은 어느 나라의 수도입니까?", "Write a haiku about rain."):
         ids = generator.prompt_ids([{"role": "user", "content": question}])
         text = list(DecodeLoop(fp32).tokens(ids, 32, stop_ids=generator.stop_ids))
         sequence = torch.cat([ids, torch.tensor([text], dtype=ids.dtype)], 1)
-        picks = [next_token_logits(model, sequence, ids.shape[1]).argmax(-1) for model in (fp32, generator.model)]
-        same += int((picks[0] == picks[1]).sum())
+        picks = [next_token_logits(model, sequence, ids.shape[1]).argmax(-1)
+                 for model in (fp32, generator.model, bf16_prompts)]
+        same = [same[0] + int((picks[0] == picks[1]).sum()), same[1] + int((picks[0] == picks[2]).sum())]
         total += len(text)
-    assert total >= 30 and same / total >= 0.95, f"{same} of {total} next tokens agree"
+    assert total >= 30 and same[0] / total >= 0.95, f"{same[0]} of {total} next tokens agree"
+    assert same[1] / total >= 0.95, f"with bf16 prompts, {same[1]} of {total} next tokens agree"
+
+
+def test_auto_dtype_follows_the_cpu_probe(tmp_path, monkeypatch):
+    """dtype='auto' on the CPU: the probe's choice (cached per machine) decides the load dtype, the
+    packing and the prompt dtype; here with the probe's answer for a CPU with fast bf16."""
+    import torch
+
+    from rag.generation import cpu_probe
+    from rag.generation.transformers_backend import TransformersGenerator
+    from rag.core.settings import GenerationSettings
+
+    fast_bf16 = cpu_probe.CpuTimings(decode_fp32=1.9, decode_bf16=1.3, decode_int4=0.4, prefill_fp32=17.5,
+                                     prefill_bf16=2.7)
+    from rag.generation.model_files import default_model_cache
+
+    models = str(default_model_cache())  # the converted model stays where it is; the probe cache moves
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cpu_probe.cached_timings(cpu_probe.default_probe_dir(), 8, lambda layers: fast_bf16)
+    gen = TransformersGenerator.load(GenerationSettings(device="cpu", transformers={"cache_dir": models}))
+    assert gen.model.dtype == torch.float32 and gen.weights.int4_layers == 210
+    assert gen.model.model.layers[0].mlp.up_proj.prompt_dtype == torch.bfloat16
+    assert "Paris" in complete(gen, [{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
 
 
 def test_cpu_quantize_off_keeps_the_loaded_weights():

@@ -125,7 +125,9 @@ class TransformersSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="'auto': bf16 (or fp16) on CUDA, bf16 on CPUs with native bf16, else fp32."
+        "auto", description="'auto': bf16 (or fp16) on CUDA; on the CPU, measured once per machine "
+        "(rag/generation/cpu_probe.py): a GGUF model loads in fp32 and is packed to int4/int8 when that decodes "
+        "fastest, with prompts in bf16 where the CPU is fast at it; another model loads in the faster of fp32 and bf16."
     )
     load_in_4bit: bool = Field(False, description="4-bit weights with bitsandbytes (CUDA only).")
     cpu_memory: str | None = Field(None, description="CPU memory for weights before spilling to offload_folder.")

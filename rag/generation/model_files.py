@@ -88,3 +88,19 @@ def gguf_to_folder(gguf: Path, cache_dir: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
     return target
+
+
+def is_gguf_model(model: str) -> bool:
+    """Whether ``model`` (a generation.model value) is a GGUF file: its weights come quantized."""
+    return model.startswith("bundled:") or model.lower().endswith(".gguf")
+
+
+def linear_weights(config) -> int:
+    """About how many weights a decoder's linear layers hold (attention and MLP, all layers)."""
+    hidden = config.hidden_size
+    heads = config.num_attention_heads
+    kv = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or hidden // heads
+    attention = 2 * hidden * heads * head_dim + 2 * hidden * kv * head_dim
+    mlp = 3 * hidden * (getattr(config, "intermediate_size", None) or 4 * hidden)
+    return config.num_hidden_layers * (attention + mlp)

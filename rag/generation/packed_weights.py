@@ -13,7 +13,8 @@ norms, attention and the KV cache stay in the model's dtype.
 - ``off``: weights as loaded.
 
 Prompts (many rows at once) run through the layer's dequantized weights, which is faster there than
-the int4 kernel; single tokens run through the kernel.
+the int4 kernel, in fp32 or, where this CPU is fast at it (AMX, AVX512-BF16: ``cpu_probe.py``), bf16;
+single tokens run through the kernel.
 
 Example::
 
@@ -121,6 +122,7 @@ class Int4Linear(nn.Module):
             [grid.scale.reshape(out_features, groups).t(), zero.reshape(out_features, groups).t()], -1
         ).contiguous().to(torch.bfloat16))
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
+        self.prompt_dtype = torch.float32  # dtype of many-row (prompt) matmuls; bf16 where the CPU is fast at it
 
     def dequantized(self) -> torch.Tensor:
         codes = torch.cat([self.nibbles & 15, self.nibbles >> 4], -1).float()
@@ -134,7 +136,9 @@ class Int4Linear(nn.Module):
             if self.bias is not None:
                 out = out + self.bias
         else:
-            out = F.linear(rows, self.dequantized().to(x.dtype), self.bias)
+            dtype = self.prompt_dtype
+            bias = None if self.bias is None else self.bias.to(dtype)
+            out = F.linear(rows.to(dtype), self.dequantized().to(dtype), bias).to(x.dtype)
         return out.reshape(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
@@ -208,8 +212,9 @@ class PackReport:
                 f"{self.bytes_before / 2**20:.0f} MiB -> {self.bytes_after / 2**20:.0f} MiB")
 
 
-def pack_for_cpu(model: nn.Module, mode: str) -> PackReport:
-    """Replace ``model``'s linear layers (and LM head) in place per ``mode``; see the module doc."""
+def pack_for_cpu(model: nn.Module, mode: str, prompt_dtype: torch.dtype = torch.float32) -> PackReport:
+    """Replace ``model``'s linear layers (and LM head) in place per ``mode``; see the module doc.
+    ``prompt_dtype``: the dtype packed layers multiply prompts (many rows) in."""
     if mode == "off":
         return PackReport(mode, 0, 0, "as loaded", 0, 0)
     if not kernels_available():
@@ -219,7 +224,7 @@ def pack_for_cpu(model: nn.Module, mode: str) -> PackReport:
         log.warning("rounding the model's linear layers to 4 bits (lossy; about 30 s per billion weights here)")
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     with torch.no_grad():
-        packed, kept, before, after = _pack_linears(model, head, mode)
+        packed, kept, before, after = _pack_linears(model, head, mode, prompt_dtype)
         head_sizes = _pack_head(model, head, mode)
         if head_sizes:
             before, after = before + head_sizes[0], after + head_sizes[1]
@@ -231,7 +236,7 @@ def pack_for_cpu(model: nn.Module, mode: str) -> PackReport:
     return PackReport(mode, packed, kept, "int8" if head_sizes else "as loaded", before, after)
 
 
-def _pack_linears(model: nn.Module, head, mode: str) -> tuple[int, int, int, int]:
+def _pack_linears(model: nn.Module, head, mode: str, prompt_dtype: torch.dtype) -> tuple[int, int, int, int]:
     """Swap linear layers for Int4Linear; returns (packed, kept, bytes before, bytes after)."""
     packed = kept = before = after = 0
     for parent in list(model.modules()):
@@ -243,6 +248,7 @@ def _pack_linears(model: nn.Module, head, mode: str) -> tuple[int, int, int, int
                 kept += 1
                 continue
             replacement = Int4Linear(grid, child.bias)
+            replacement.prompt_dtype = prompt_dtype
             before, after = before + _nbytes(child), after + _nbytes(replacement)
             setattr(parent, name, replacement)
             packed += 1

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from rag.core.contracts import GenerationStats, Messages, TextStream
 from rag.core.errors import MissingDependency, ModelUnavailable
 from rag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
+from rag.generation.model_files import is_gguf_model, linear_weights
 from rag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, plan_offload
 from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
 from rag.core.hardware import cuda_available, preferred_dtype
@@ -86,7 +87,16 @@ class TransformersGenerator:
         if cfg.device == "cuda" and not has_cuda:
             log.warning("generation.device is 'cuda' but CUDA is not available: running on the CPU")
         on_cuda = want_cuda and has_cuda
-        dtype = getattr(torch, preferred_dtype(tf.dtype, on_cuda))
+        choice = None
+        if not on_cuda and not tf.offload_folder and tf.dtype == "auto":
+            # decided by measuring this CPU, per phase (cpu_probe.py)
+            from rag.generation.cpu_probe import cpu_choice
+
+            choice = cpu_choice(quantized_file=is_gguf_model(cfg.model),
+                                linear_weights=linear_weights(AutoConfig.from_pretrained(str(folder))))
+            dtype = getattr(torch, choice.load_dtype)
+        else:
+            dtype = getattr(torch, preferred_dtype(tf.dtype, on_cuda))
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         kwargs: dict = {"dtype": dtype}
         plan = None
@@ -130,7 +140,11 @@ class TransformersGenerator:
         if not on_cuda and plan is None:
             from rag.generation.packed_weights import pack_for_cpu
 
-            weights = pack_for_cpu(model, tf.cpu_quantize)
+            mode = tf.cpu_quantize
+            if choice is not None and not choice.pack and mode == "auto":
+                mode = "off"  # measured: the packed kernel is not the fastest decode on this CPU
+            prompt_dtype = getattr(torch, choice.prefill_dtype) if choice is not None else dtype
+            weights = pack_for_cpu(model, mode, prompt_dtype=prompt_dtype)
             log.info("CPU weights: %s", weights.describe())
         elif tf.cpu_quantize == "int4":
             log.warning("generation.transformers.cpu_quantize = 'int4' applies to a model wholly on the CPU; ignored here")
