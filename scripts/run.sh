@@ -29,6 +29,26 @@ setup() {
   echo "$WANT" >"$STAMP"
 }
 
+# llama.cpp (the optional llamacpp backend, and its OpenAI-compatible server for the openai backend's
+# tests) builds from source: about 10 minutes on 2 cores, once (pip keeps the built wheel). The flags
+# leave out the AVX-512 and AMX code paths, with which a native 0.3.36 build crashed on its first
+# decode on one of this project's CPUs; AVX2/FMA/F16C run on every x86-64 machine of the last decade.
+# FOLDRAG_NO_LLAMACPP=1 skips it (its tests then skip, saying why).
+LLAMACPP_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF"
+llamacpp() {
+  [ "${FOLDRAG_NO_LLAMACPP:-0}" = 1 ] && return
+  local stamp="$VENV/.foldrag-llamacpp" want
+  want=$(echo "$WANT $LLAMACPP_CMAKE_ARGS" | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return
+  fi
+  echo "==> building llama-cpp-python for the llama.cpp backend's tests (about 10 minutes, once)" >&2
+  CMAKE_ARGS="$LLAMACPP_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -c scripts/requirements.lock \
+    "llama-cpp-python[server]==0.3.36"
+  echo "$want" >"$stamp"
+}
+
 # The chat widget test drives Debian's Chromium; install it when missing and we may (root + apt).
 browser() {
   command -v chromium >/dev/null 2>&1 && return
@@ -60,6 +80,7 @@ case "${1:-}" in
     ;;
   test)
     setup
+    llamacpp
     browser
     export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     shift

@@ -40,6 +40,18 @@ def real_embedder():
     return SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", device="cpu")
 
 
+@pytest.fixture(scope="session")
+def generator():
+    """The bundled SmolLM2 through the transformers backend, loaded once per session (slow tests only).
+
+    fp32 pinned: tests check the exact int4/int8 re-pack of fp32 weights, which ``dtype='auto'``
+    may skip on another CPU (the choice is measured: rag/generation/cpu_probe.py, tested apart)."""
+    from rag.core.settings import GenerationSettings
+    from rag.generation.transformers_backend import TransformersGenerator
+
+    return TransformersGenerator.load(GenerationSettings(device="cpu", transformers={"dtype": "float32"}))
+
+
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
     import subprocess
 

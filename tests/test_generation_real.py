@@ -14,16 +14,6 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def generator():
-    """fp32 pinned: these tests check the exact int4/int8 re-pack of fp32 weights, which ``dtype='auto'``
-    skips on CPUs with native bf16 (it loads bf16 there). The dtype choice has its own tests."""
-    from rag.generation.transformers_backend import TransformersGenerator
-    from rag.core.settings import GenerationSettings
-
-    return TransformersGenerator.load(GenerationSettings(device="cpu", transformers={"dtype": "float32"}))
-
-
 def test_bundled_model_loads_with_its_preset(generator):
     assert generator.preset.name == "chatml"
     assert generator.plan is None  # CPU, no offload

@@ -152,9 +152,11 @@ _MOVED_TO_TRANSFORMERS = tuple(TransformersSettings.model_fields)
 class GenerationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["auto", "transformers"] = Field(
-        "auto", description="Which engine runs the model (rag/generation/backends.py): 'auto' picks one for "
-        "generation.model; 'transformers' runs it with transformers/torch on the CPU and/or GPU.",
+    backend: Literal["auto", "transformers", "llamacpp", "openai"] = Field(
+        "auto", description="Which engine runs the model (rag/generation/backends.py): 'auto' is 'openai' when "
+        "base_url is set, else 'transformers'; 'transformers' runs a HF folder or GGUF with transformers/torch on "
+        "the CPU and/or GPU; 'llamacpp' runs a GGUF in place with llama.cpp (foldrag[llamacpp]); 'openai' asks "
+        "an OpenAI-compatible server (Ollama, vLLM, llama.cpp's server) at base_url.",
     )
     model: str = Field(
         "bundled:SmolLM2-135M-Instruct",
@@ -179,6 +181,15 @@ class GenerationSettings(BaseModel):
         True, description="When the model writes no [n] markers, attribute each answer sentence to the source "
         "covering most of its keywords (marked citation_method='inferred')."
     )
+    base_url: str | None = Field(
+        None, description="An OpenAI-compatible server's /v1 URL (backend 'openai'), e.g. http://localhost:11434/v1."
+    )
+    api_key: SecretStr | None = Field(None, description="The server's API key, if it wants one (backend 'openai').")
+    context_window: int = Field(
+        8192, ge=512, description="Backend 'openai': the served model's context window in tokens."
+    )
+    timeout_s: float = Field(120.0, gt=0, description="Backend 'openai': seconds to wait for the server.")
+    retries: int = Field(2, ge=0, le=10, description="Backend 'openai': retries of a failed request.")
     transformers: TransformersSettings = Field(
         default_factory=TransformersSettings, description="Settings of the transformers backend."
     )

@@ -25,14 +25,17 @@ class Backend:
 BACKENDS: dict[str, Backend] = {
     "transformers": Backend("rag.generation.transformers_backend", "TransformersGenerator",
                             "pip install 'foldrag' (transformers and torch are part of it)"),
+    "llamacpp": Backend("rag.generation.llamacpp_backend", "LlamaCppGenerator", "pip install 'foldrag[llamacpp]'"),
+    "openai": Backend("rag.generation.openai_backend", "OpenAIGenerator", "pip install 'foldrag[openai]'"),
 }
 
 
 def resolve_backend(settings: GenerationSettings) -> str:
-    """The backend that runs ``settings.model``: the one named, or for 'auto' the first that can."""
+    """The backend that runs ``settings.model``: the one named; for 'auto', a server when base_url is
+    set, else transformers (in the default install; it reads GGUF files and HF folders)."""
     if settings.backend != "auto":
         return settings.backend
-    return "transformers"  # the only local engine in the default install; it reads GGUF and HF folders
+    return "openai" if settings.base_url else "transformers"
 
 
 def load_generator(settings: GenerationSettings) -> Generator:

@@ -23,6 +23,7 @@ from rag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
 from rag.generation.model_files import is_gguf_model, linear_weights
 from rag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, plan_offload
 from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
+from rag.generation.streaming import cut_at_stops
 from rag.core.hardware import cuda_available, preferred_dtype
 
 if TYPE_CHECKING:
@@ -195,18 +196,10 @@ class TransformersGenerator:
         first = None
         emitted = ""
         try:
-            for piece in pieces:
-                if not piece:
-                    continue
+            for piece in cut_at_stops(pieces, stops):
                 if first is None:
                     first = time.perf_counter() - t0
                 emitted += piece
-                cut = _stop_at(emitted, stops)
-                if cut is not None:
-                    tail = piece[: max(0, len(piece) - (len(emitted) - cut))]
-                    if tail:
-                        yield tail
-                    break
                 yield piece
         finally:
             pieces.close()
@@ -306,11 +299,6 @@ def _stop_ids(model, tokenizer, preset: Preset) -> frozenset[int]:
     vocab = tokenizer.get_vocab()
     ids.update(vocab[s] for s in preset.stop if s in vocab)
     return frozenset(ids)
-
-
-def _stop_at(text: str, stops: tuple[str, ...]) -> int | None:
-    positions = [text.find(s) for s in stops if s and s in text]
-    return min(positions) if positions else None
 
 
 def _default_cache() -> Path:

@@ -1,0 +1,140 @@
+"""Generation with llama.cpp (llama-cpp-python, the optional extra ``foldrag[llamacpp]``).
+
+The GGUF file is used in place (memory-mapped, no conversion); ``gpu_layers`` decoder layers go to
+the GPU when llama.cpp was built with CUDA. The KV cache of the previous prompt is kept, so a
+question whose prompt starts like the last one (the instructions) only evaluates the rest.
+
+Example::
+
+    gen = LlamaCppGenerator.load(settings.generation)
+    print(complete(gen, [{"role": "user", "content": "Hi"}], max_tokens=32))
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from rag.core.contracts import GenerationStats, Messages, TextStream
+from rag.core.errors import MissingDependency, ModelUnavailable
+from rag.generation.model_files import bundled_gguf
+from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
+from rag.generation.streaming import cut_at_stops, utf8_pieces
+
+log = logging.getLogger("foldrag.generation")
+
+MAX_CONTEXT = 8192  # KV cache size cap: a 128k-token model would otherwise reserve gigabytes
+
+
+def gguf_path(model: str) -> Path:
+    """The GGUF file for a generation.model value; llama.cpp reads nothing else."""
+    if model.startswith("bundled:"):
+        return bundled_gguf(model)
+    path = Path(model).expanduser()
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        return path
+    raise ModelUnavailable(
+        f"generation model not found: the llamacpp backend needs a .gguf file, and {path.resolve()} is not one; "
+        "set generation.model to a GGUF file, or generation.backend = 'transformers' for a Hugging Face folder"
+    )
+
+
+class LlamaCppGenerator:
+    def __init__(self, llm, preset: Preset, name: str, template: str | None) -> None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.llm = llm
+        self.preset = preset
+        self.name = name
+        self.reasoning = preset.reasoning
+        self.context_window = llm.n_ctx()
+        bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "ignore") if llm.token_bos() >= 0 else ""
+        eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "ignore")
+        self._format = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos) if template else None
+        stop_ids = {llm.token_eos()}
+        for text in preset.stop:
+            ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+            if len(ids) == 1:
+                stop_ids.add(ids[0])
+        self.stop_ids = frozenset(stop_ids)
+        self._lock = threading.Lock()  # one llama.cpp context: one generation at a time
+
+    @classmethod
+    def load(cls, cfg) -> "LlamaCppGenerator":
+        """Load ``cfg.model`` (a GGUF) per ``GenerationSettings``: gpu_layers, threads."""
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise MissingDependency("generation.backend = 'llamacpp' needs llama-cpp-python: "
+                                    "pip install 'foldrag[llamacpp]' (see the README for build flags)") from exc
+        path = gguf_path(cfg.model)
+        threads = cfg.threads or os.cpu_count() or 1
+        gpu_layers = cfg.gpu_layers if cfg.device != "cpu" and cfg.gpu_layers is not None else 0
+        try:
+            metadata = Llama(model_path=str(path), vocab_only=True, verbose=False).metadata
+            trained = int(metadata.get(f"{metadata.get('general.architecture', 'llama')}.context_length", 4096))
+            n_ctx = min(trained, MAX_CONTEXT)
+            template = metadata.get("tokenizer.chat_template")
+            llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                        n_gpu_layers=gpu_layers, use_mmap=True, verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelUnavailable(f"llama.cpp could not load {path}: {exc}") from exc
+        preset = PRESETS[cfg.preset] if cfg.preset != "auto" else detect_preset(f"{cfg.model} {path.name}", template)
+        log.info("llama.cpp: %s, context %d, %d threads, %d layers on the GPU", path.name, n_ctx, threads, gpu_layers)
+        return cls(llm, preset, name=cfg.model, template=template)
+
+    # -- tokens
+    def prompt_ids(self, messages: Messages) -> list[int]:
+        messages = apply_preset(messages, self.preset)
+        if self._format is None:  # a GGUF without a chat template: plain role-prefixed turns
+            prompt = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+            return self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+        rendered = self._format(messages=messages)
+        return self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+
+    def prompt_tokens(self, messages: Messages) -> int:
+        return len(self.prompt_ids(messages))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    # -- generation
+    def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
+               stop: tuple[str, ...] = ()) -> TextStream:
+        ids = self.prompt_ids(messages)
+        temperature = self.preset.temperature if temperature is None else temperature
+        stops = tuple(dict.fromkeys(tuple(stop) + self.preset.stop))
+        return TextStream(lambda stream: self._pieces(stream, ids, max_tokens, temperature, stops))
+
+    def _pieces(self, stream: TextStream, ids: list[int], max_tokens: int, temperature: float,
+                stops: tuple[str, ...]) -> Iterator[str]:
+        new: list[int] = []
+        first = None
+        t0 = time.perf_counter()
+        with self._lock:
+            tokens = self.llm.generate(ids, temp=temperature or 0.0, top_p=self.preset.top_p if temperature else 1.0,
+                                       top_k=40 if temperature else 1, min_p=0.0, repeat_penalty=1.0)
+
+            def token_bytes() -> Iterator[bytes]:
+                for token in tokens:
+                    if token in self.stop_ids:
+                        return
+                    new.append(token)
+                    yield self.llm.detokenize([token], prev_tokens=ids + new[:-1])
+                    if len(new) >= max_tokens:
+                        return
+
+            try:
+                for piece in cut_at_stops(utf8_pieces(token_bytes()), stops):
+                    if first is None:
+                        first = time.perf_counter() - t0
+                    yield piece
+            finally:
+                tokens.close()
+                total = time.perf_counter() - t0
+                stream.finish(GenerationStats(prompt_tokens=len(ids), new_tokens=len(new),
+                                              first_token_s=first or total, total_s=total, engine="llama.cpp"))

@@ -1,0 +1,134 @@
+"""One contract, every installed backend, real models: the bundled SmolLM2 GGUF through transformers,
+through llama.cpp (foldrag[llamacpp]) and through llama.cpp's OpenAI-compatible server on 127.0.0.1
+(foldrag[openai]). A backend that is not installed skips with the reason."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from rag.core.contracts import GenerationStats, complete
+from rag.core.settings import GenerationSettings
+
+pytestmark = pytest.mark.slow
+
+BACKENDS = ("transformers", "llamacpp", "openai")
+
+
+def _installed(*modules: str) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """llama-cpp-python's own OpenAI-compatible server, serving the bundled GGUF on 127.0.0.1."""
+    if not _installed("llama_cpp", "openai", "starlette_context"):
+        pytest.skip("llama-cpp-python[server] or openai is not installed (pip install 'foldrag[llamacpp,openai]')")
+    from rag.generation.model_files import bundled_gguf
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path_factory.mktemp("llama-server") / "server.log", "w+")  # a pipe would fill and block it
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf("bundled:SmolLM2-135M-Instruct")),
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", str(os.cpu_count() or 1)],
+        stdout=log, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, open(log.name).read()[-3000:]
+            try:
+                if httpx.get(url + "/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "llama.cpp's server did not start: " + open(log.name).read()[-3000:]
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request, generator):
+    if request.param == "transformers":
+        return generator
+    if request.param == "llamacpp":
+        if not _installed("llama_cpp"):
+            pytest.skip("llama-cpp-python is not installed (pip install 'foldrag[llamacpp]')")
+        from rag.generation.llamacpp_backend import LlamaCppGenerator
+
+        return LlamaCppGenerator.load(GenerationSettings(backend="llamacpp", device="cpu"))
+    from rag.generation.backends import load_generator
+
+    url = request.getfixturevalue("llama_server")
+    return load_generator(GenerationSettings(base_url=url, model="smollm2", timeout_s=120))
+
+
+def test_counts_tokens_of_prompts_and_texts(backend):
+    short = backend.prompt_tokens([{"role": "user", "content": "Hi"}])
+    long = backend.prompt_tokens([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi " * 50}])
+    assert 0 < short < long and backend.count_tokens("hello world, 안녕하세요") > 2
+    assert backend.context_window >= 2048 and backend.reasoning is False
+
+
+def test_streams_pieces_with_its_own_stats(backend):
+    stream = backend.stream([{"role": "user", "content": "Write two sentences about the sea."}], max_tokens=24)
+    pieces = list(stream)
+    assert pieces and all(isinstance(p, str) and p for p in pieces)
+    stats = stream.stats
+    assert isinstance(stats, GenerationStats) and 0 < stats.new_tokens <= 24 and stats.engine
+    assert 0 < stats.first_token_s <= stats.total_s
+
+
+def test_korean_streams_whole_characters(backend):
+    stream = backend.stream([{"role": "user", "content": "한국의 수도는 어디입니까? 한국어로 두 문장으로 답하세요."}],
+                            max_tokens=48)
+    pieces = list(stream)
+    assert pieces and not any("\ufffd" in p for p in pieces), pieces
+    assert any("\uac00" <= ch <= "\ud7a3" for ch in "".join(pieces)), "some Hangul came back"
+
+
+def test_stop_strings_end_the_text(backend):
+    text = complete(backend, [{"role": "user", "content": "List three fruits, one per line, numbered 1. 2. 3."}],
+                    max_tokens=48, stop=("2.",))
+    assert text.strip() and "2." not in text
+
+
+def test_closing_the_stream_cancels(backend):
+    stream = backend.stream([{"role": "user", "content": "Count from one to one hundred in words."}], max_tokens=400)
+    taken = [next(stream) for _ in range(3)]
+    stream.close()
+    assert taken and stream.stats is not None and stream.stats.new_tokens < 40
+
+
+def test_answers_with_citations_and_rewrites_queries(backend, tmp_path, real_embedder):
+    """The answer path on this backend: multi-query rewriting, retrieval, a grounded answer, citations."""
+    from rag.build import build_rag
+    from rag.core.settings import Settings
+    from tests.server_support import shared_tokenizer
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lighthouse.md").write_text("# Lighthouse\n\nThe Pelican Point lighthouse was built in 1891 and painted red.")
+    (docs / "bakery.md").write_text("# Bakery\n\nThe corner bakery sells sourdough bread every morning.")
+    settings = Settings.load(index={"path": tmp_path / "idx"}, retrieval={"mode": "multi", "k": 2})
+    rag = build_rag(settings, embedder=real_embedder, generator=backend, tokenizer=shared_tokenizer())
+    rag.ingest(docs)
+    question, mode = rag.check("When was the Pelican Point lighthouse built?")
+    answer = rag.answerer().ask(question, mode=mode)
+    assert answer.queries[0] == question and mode == "multi"
+    assert answer.answer.strip() and answer.reasoning == ""
+    assert answer.citations and answer.citations[0].source == "lighthouse.md"
+    assert answer.engine and answer.completion_tokens > 0

@@ -1,0 +1,91 @@
+"""The openai backend's edges: a server that is down, and thinking returned apart from the answer.
+
+The whole contract runs against llama.cpp's real server in test_generator_contract.py; here a small
+OpenAI-shaped app on 127.0.0.1 streams what R1 models behind vLLM or Ollama send."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.core.errors import ModelUnavailable
+from rag.core.settings import GenerationSettings
+from tests.conftest import run_cli
+
+pytest.importorskip("openai")
+
+
+def _r1_server():
+    """Streams like vLLM serving DeepSeek-R1: ``reasoning_content`` deltas, then ``content``."""
+    from fastapi import FastAPI
+    from sse_starlette.sse import EventSourceResponse
+
+    app = FastAPI()
+
+    @app.get("/v1/models")
+    def models():
+        return {"object": "list", "data": [{"id": "deepseek-r1:7b", "object": "model", "created": 0, "owned_by": "x"}]}
+
+    @app.post("/v1/chat/completions")
+    def chat():
+        def chunk(delta, finish=None, usage=None):
+            body = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "deepseek-r1:7b",
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            if usage:
+                body = dict(body, choices=[], usage=usage)
+            return {"data": json.dumps(body)}
+
+        async def events():
+            yield chunk({"role": "assistant", "reasoning_content": "The source says "})
+            yield chunk({"reasoning_content": "1891 [1]."})
+            yield chunk({"content": "It was built in 1891 [1]."})
+            yield chunk({}, "stop")
+            yield chunk({}, usage={"prompt_tokens": 50, "completion_tokens": 12, "total_tokens": 62})
+            yield {"data": "[DONE]"}
+
+        return EventSourceResponse(events())
+
+    return app
+
+
+def test_thinking_sent_apart_becomes_the_answers_reasoning(tmp_path, settings, fake_embedder):
+    from rag.build import build_rag
+    from rag.generation.backends import load_generator
+    from tests.server_support import live_server, shared_tokenizer
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lighthouse.md").write_text("# Lighthouse\n\nThe Pelican Point lighthouse was built in 1891.")
+    with live_server(_r1_server()) as url:
+        gen = load_generator(GenerationSettings(base_url=url + "/v1", model="deepseek-r1:7b", retries=0))
+        assert gen.reasoning and gen.preset.name == "deepseek-r1"
+        stream = gen.stream([{"role": "user", "content": "When?"}])
+        assert stream.text() == "<think>The source says 1891 [1].</think>It was built in 1891 [1]."
+        assert (stream.stats.prompt_tokens, stream.stats.new_tokens) == (50, 12)
+
+        cfg = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"mode": "hybrid"})})
+        rag = build_rag(cfg, embedder=fake_embedder, generator=gen, tokenizer=shared_tokenizer())
+        rag.ingest(docs)
+        answer = rag.answerer().ask("When was the lighthouse built?")
+        assert answer.reasoning == "The source says 1891 [1]."
+        assert answer.answer == "It was built in 1891 [1]." and [c.source for c in answer.citations] == ["lighthouse.md"]
+
+
+def test_a_server_that_is_down_is_one_clear_error(tmp_path):
+    from rag.generation.backends import load_generator
+
+    with pytest.raises(ModelUnavailable, match=r"generation server at http://127\.0\.0\.1:9/v1 is not reachable"):
+        load_generator(GenerationSettings(base_url="http://127.0.0.1:9/v1", model="x", retries=0, timeout_s=5))
+
+
+@pytest.mark.slow
+def test_the_cli_says_which_server_is_down(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("hello world")
+    assert run_cli("ingest", str(docs), "--index", str(tmp_path / "idx"), "-q").returncode == 0
+    out = run_cli("ask", "hello?", "--index", str(tmp_path / "idx"),
+                  env={"FOLDRAG_GENERATION__BASE_URL": "http://127.0.0.1:9/v1", "FOLDRAG_GENERATION__RETRIES": "0"})
+    assert out.returncode == 8 and out.stderr.count("\n") == 1, out.stderr
+    assert "http://127.0.0.1:9/v1 is not reachable" in out.stderr
