@@ -25,13 +25,15 @@ class Answer:
     citation_method: str = "model"  # model: [n] written by the LLM; inferred: attributed by overlap; none
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    engine: str = ""  # the backend that wrote the answer
+    engine: str = ""  # the backend that wrote the answer, e.g. "llama.cpp"
+    model: str = ""  # the model it ran (generation.model, or the server's model and URL)
 
     def to_json(self) -> dict[str, Any]:
         return {"answer": self.answer, "reasoning": self.reasoning,
                 "citations": [c.to_json() for c in self.citations], "citation_method": self.citation_method,
                 "queries": list(self.queries),
-                "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+                "timings": {k: round(v, 4) for k, v in self.timings.items()},
+                "model": self.model, "engine": self.engine}
 
 
 @dataclass(frozen=True)

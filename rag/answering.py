@@ -119,4 +119,4 @@ class Answerer:
                                question=question, standalone_question=standalone, citation_method=method,
                                prompt_tokens=stats.prompt_tokens if stats else 0,
                                completion_tokens=stats.new_tokens if stats else 0,
-                               engine=stats.engine if stats else ""))
+                               engine=stats.engine if stats else "", model=self._generator.name))

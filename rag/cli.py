@@ -137,6 +137,7 @@ def ask(
     t = answer.timings
     typer.echo(f"\nretrieve {t['retrieve_s']:.2f}s, first token {t['first_token_s']:.2f}s, "
                f"generate {t['generate_s']:.2f}s, {t['tokens_per_s']:.1f} tokens/s; queries: " + " | ".join(answer.queries))
+    typer.echo(f"answered by {answer.model} ({answer.engine})")
 
 
 @app.command(name="eval")

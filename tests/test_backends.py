@@ -74,3 +74,22 @@ def test_moved_transformers_keys_name_their_new_place(monkeypatch, tmp_path):
     monkeypatch.delenv("FOLDRAG_GENERATION__DTYPE")
     monkeypatch.setenv("FOLDRAG_GENERATION__TRANSFORMERS__DTYPE", "float32")
     assert Settings.load().generation.transformers.dtype == "float32"
+
+
+def test_a_converted_model_is_found_by_its_content_not_its_path(tmp_path):
+    """The same GGUF in another place (a clone, a reinstall) reuses one conversion; other bytes do not."""
+    import os
+
+    from rag.generation.model_files import content_key
+
+    data = os.urandom(3 << 20)
+    first, second = tmp_path / "a" / "m.gguf", tmp_path / "b" / "copy.gguf"
+    for path in (first, second):
+        path.parent.mkdir()
+        path.write_bytes(data)
+    os.utime(second, ns=(1, 1))
+    assert content_key(first) == content_key(second)
+    changed = bytearray(data)
+    changed[2 << 20] ^= 1  # one byte
+    second.write_bytes(bytes(changed))
+    assert content_key(first) != content_key(second)

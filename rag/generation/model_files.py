@@ -58,9 +58,7 @@ def resolve_model_folder(model: str, cache_dir: Path) -> Path:
 
 def gguf_to_folder(gguf: Path, cache_dir: Path) -> Path:
     """Dequantize ``gguf`` once into ``cache_dir`` as safetensors (tens of seconds), then reuse it."""
-    stat = gguf.stat()
-    key = hashlib.sha1(f"{gguf.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:10]
-    target = cache_dir / f"{gguf.stem}-{key}"
+    target = cache_dir / f"{gguf.stem}-{content_key(gguf)}"
     if (target / "config.json").exists() and any(target.glob("*.safetensors")):
         return target
     log.warning("converting %s to safetensors once (this takes a while); cached in %s", gguf.name, target)
@@ -88,6 +86,22 @@ def gguf_to_folder(gguf: Path, cache_dir: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
     return target
+
+
+def content_key(path: Path, samples: int = 16, sample_bytes: int = 1 << 16) -> str:
+    """A key for a model file by its content, cheap for a file of gigabytes: its size, its first
+    8 MiB (a GGUF's header: every tensor's name, type, shape and offset) and ``samples`` spread reads
+    of its weights. The same file anywhere (another clone, a reinstall) gets the same key."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as handle:
+        digest.update(handle.read(8 << 20))
+        for i in range(samples):
+            handle.seek(size * (i + 1) // (samples + 1))
+            digest.update(handle.read(sample_bytes))
+        handle.seek(max(0, size - sample_bytes))
+        digest.update(handle.read(sample_bytes))
+    return digest.hexdigest()[:16]
 
 
 def is_gguf_model(model: str) -> bool:
