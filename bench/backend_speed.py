@@ -1,0 +1,139 @@
+"""Each generation backend on the same model and prompt: load time, peak memory, time to first token,
+decode rate, and the first token of a second question that shares the prompt's start.
+
+Usage:  .venv/bin/python bench/backend_speed.py [--model bundled:SmolLM2-135M-Instruct] [--json]
+
+Every backend runs in its own fresh process (so peak RSS is its own): transformers (foldrag's
+defaults: dtype 'auto' from the CPU probe), llamacpp (llama-cpp-python in process), and openai
+(foldrag's client against llama.cpp's own server on 127.0.0.1; the server's peak RSS is reported).
+The prompt is foldrag's RAG prompt of ~900 tokens; the second question keeps the instructions and
+sources and changes only the question, as a follow-up over the same context does. Greedy decoding,
+--new-tokens tokens, best of --repeats. Decode rate = (new tokens - 1) / (total - first token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+QUESTIONS = ("How does foldrag keep the index safe when ingest crashes?",
+             "Which files does an index folder hold?")
+
+
+def rag_messages(question: str, count_tokens, target: int = 900) -> list[dict[str, str]]:
+    from rag.core.types import Chunk, Hit
+    from rag.generation.prompting import build_messages
+
+    docs = sorted((REPO / "examples" / "docs").glob("*.md")) + [REPO / "examples" / "docs" / "faq.txt"]
+    texts = [p.read_text(encoding="utf-8") for p in docs]
+    hits: list[Hit] = []
+    while count_tokens(build_messages(QUESTIONS[0], hits)) < target:
+        i = len(hits)
+        hits.append(Hit(Chunk(id=f"c{i}", source=f"doc{i}.md", text=texts[i % len(texts)]), 1.0))
+    return build_messages(question, hits)
+
+
+def run_one(backend: str, model: str, new_tokens: int, repeats: int, base_url: str | None) -> dict:
+    from rag.core.settings import GenerationSettings
+    from rag.generation.backends import load_generator
+
+    t0 = time.perf_counter()
+    settings = GenerationSettings(backend=backend, model=model, device="cpu", base_url=base_url)
+    generator = load_generator(settings)
+    load_s = time.perf_counter() - t0
+    first = rag_messages(QUESTIONS[0], generator.prompt_tokens)
+    second = rag_messages(QUESTIONS[1], generator.prompt_tokens)
+    best = None
+    for _ in range(repeats):
+        stream = generator.stream(first, max_tokens=new_tokens, temperature=0.0)
+        stream.text()
+        best = stream.stats if best is None or stream.stats.tokens_per_s > best.tokens_per_s else best
+    follow = generator.stream(second, max_tokens=4, temperature=0.0)  # right after the first: its prefix is warm
+    follow.text()
+    return {"backend": backend, "model": model, "engine": best.engine, "load_s": round(load_s, 2),
+            "prompt_tokens": generator.prompt_tokens(first), "ttft_s": round(best.first_token_s, 3),
+            "decode_tok_s": round(best.tokens_per_s, 1), "new_tokens": best.new_tokens,
+            "second_question_ttft_s": round(follow.stats.first_token_s, 3),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def serve(model_path: str) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1",
+                               "--port", str(port), "--n_ctx", "8192", "--n_threads", str(os.cpu_count() or 1)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import httpx
+
+    url = f"http://127.0.0.1:{port}/v1"
+    for _ in range(600):
+        try:
+            if httpx.get(url + "/models", timeout=2).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("llama.cpp's server did not start")
+
+
+def peak_rss_mb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="bundled:SmolLM2-135M-Instruct")
+    parser.add_argument("--backends", default="transformers,llamacpp,openai")
+    parser.add_argument("--new-tokens", type=int, default=48)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one backend in this process
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one, args.model, args.new_tokens, args.repeats, args.base_url)))
+        return
+    rows = []
+    for backend in args.backends.split(","):
+        cmd = [sys.executable, __file__, "--one", backend, "--model", args.model,
+               "--new-tokens", str(args.new_tokens), "--repeats", str(args.repeats)]
+        server = None
+        if backend == "openai":
+            from rag.generation.llamacpp_backend import gguf_path
+
+            server, url = serve(str(gguf_path(args.model)))
+            cmd += ["--base-url", url, "--model", "served"]
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            if server is not None:
+                row["server_peak_rss_mb"] = peak_rss_mb(server.pid)
+            rows.append(row)
+        except subprocess.CalledProcessError as exc:
+            rows.append({"backend": backend, "error": exc.stderr.strip().splitlines()[-1] if exc.stderr else "failed"})
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=30)
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "?")
+    print(json.dumps({"cpu": cpu, "cores": os.cpu_count(), "rows": rows}, indent=2 if args.json else 1))
+
+
+if __name__ == "__main__":
+    main()
