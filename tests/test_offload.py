@@ -1,3 +1,5 @@
+import pytest
+
 from rag.generation.offload import GiB, ModelSizes, plan_offload
 
 # An 8B-class model: 32 layers of 0.4 GiB, 1 GiB embeddings, 1 GiB head.
@@ -44,3 +46,17 @@ def test_disk_offload_when_cpu_memory_is_short():
     assert (plan.gpu_layers, plan.cpu_layers, plan.disk_layers) == (12, 10, 10)
     assert _layers(plan)[-1] == "disk" and plan.device_map["lm_head"] == "cpu"
     assert "offloaded to /tmp/off" in plan.notes[0]
+
+
+def test_a_gguf_is_measured_from_its_tensor_table_for_the_planner():
+    """llama.cpp's n_gpu_layers comes from the same planner, fed by the GGUF's stored sizes."""
+    pytest.importorskip("gguf")
+    from rag.generation.model_files import bundled_gguf
+    from rag.generation.offload import measure_gguf, plan_offload
+
+    sizes = measure_gguf(bundled_gguf("bundled:SmolLM2-135M-Instruct"))
+    assert sizes.num_layers == 30 and sizes.embed_bytes == 30_081_024  # 49152 x 576 at Q8_0
+    assert 2_000_000 < sizes.layer_bytes < 2_500_000  # one Q4_1 decoder layer
+    budget = sizes.embed_bytes + sizes.head_bytes + 10 * sizes.layer_bytes
+    plan = plan_offload(sizes, cuda=True, free_vram=int(budget / 0.85) + 1)
+    assert plan.gpu_layers == 10

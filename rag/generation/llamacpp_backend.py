@@ -73,7 +73,7 @@ class LlamaCppGenerator:
                                     "pip install 'foldrag[llamacpp]' (see the README for build flags)") from exc
         path = gguf_path(cfg.model)
         threads = cfg.threads or os.cpu_count() or 1
-        gpu_layers = cfg.gpu_layers if cfg.device != "cpu" and cfg.gpu_layers is not None else 0
+        gpu_layers = _gpu_layers(path, cfg)
         try:
             metadata = Llama(model_path=str(path), vocab_only=True, verbose=False).metadata
             trained = int(metadata.get(f"{metadata.get('general.architecture', 'llama')}.context_length", 4096))
@@ -138,3 +138,25 @@ class LlamaCppGenerator:
                 total = time.perf_counter() - t0
                 stream.finish(GenerationStats(prompt_tokens=len(ids), new_tokens=len(new),
                                               first_token_s=first or total, total_s=total, engine="llama.cpp"))
+
+
+def _gpu_layers(path: Path, cfg) -> int:
+    """``n_gpu_layers`` from the same offload planner as the transformers backend: ``gpu_layers`` when
+    set, else as many layers as fit in free VRAM (or ``max_gpu_memory``); 0 without CUDA or without a
+    GPU build of llama.cpp."""
+    import llama_cpp
+
+    from rag.core.hardware import cuda_available
+    from rag.generation.offload import free_cuda_memory, measure_gguf, parse_bytes, plan_offload
+
+    if cfg.device == "cpu" or not llama_cpp.llama_supports_gpu_offload():
+        if cfg.gpu_layers:
+            log.warning("gpu_layers=%d ignored: %s", cfg.gpu_layers, "generation.device is 'cpu'" if cfg.device == "cpu"
+                        else "this llama-cpp-python was built without GPU support (CMAKE_ARGS=-DGGML_CUDA=on)")
+        return 0
+    cuda = cuda_available()
+    plan = plan_offload(measure_gguf(path), cuda=cuda, free_vram=free_cuda_memory() if cuda else None,
+                        gpu_layers=cfg.gpu_layers, max_gpu_memory=parse_bytes(cfg.max_gpu_memory))
+    for note in plan.notes:
+        log.warning(note)
+    return plan.gpu_layers

@@ -11,6 +11,18 @@ from dataclasses import dataclass
 GiB = 1024**3
 
 
+def parse_bytes(text: str | None) -> int | None:
+    """'6GiB', '512MB', '2000000' → bytes."""
+    if text is None:
+        return None
+    units = {"kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 10**3, "mb": 10**6, "gb": 10**9, "b": 1}
+    lowered = text.strip().lower()
+    for unit, factor in units.items():
+        if lowered.endswith(unit):
+            return int(float(lowered[: -len(unit)]) * factor)
+    return int(float(lowered))
+
+
 @dataclass(frozen=True)
 class ModelSizes:
     num_layers: int
@@ -106,6 +118,27 @@ def measure_model(model) -> ModelSizes:
         head += nbytes(model.lm_head)
     return ModelSizes(num_layers=len(layers), layer_bytes=nbytes(layers[0]) if len(layers) else 0,
                       embed_bytes=nbytes(model.model.embed_tokens), head_bytes=head)
+
+
+def measure_gguf(path) -> ModelSizes:
+    """Byte sizes of a GGUF model as stored (quantized), read from its tensor table (no weights read).
+    A layer is its largest ``blk.N.*`` group; embeddings are ``token_embd``; the head is ``output*``."""
+    import re
+
+    from gguf import GGUFReader
+
+    blocks: dict[int, int] = {}
+    embed = head = 0
+    for tensor in GGUFReader(str(path)).tensors:
+        match = re.match(r"blk\.(\d+)\.", tensor.name)
+        if match:
+            blocks[int(match.group(1))] = blocks.get(int(match.group(1)), 0) + int(tensor.n_bytes)
+        elif tensor.name.startswith("token_embd"):
+            embed += int(tensor.n_bytes)
+        elif tensor.name.startswith("output"):
+            head += int(tensor.n_bytes)
+    return ModelSizes(num_layers=len(blocks), layer_bytes=max(blocks.values(), default=0), embed_bytes=embed,
+                      head_bytes=head)
 
 
 def free_cuda_memory() -> int | None:

@@ -21,7 +21,7 @@ from rag.core.contracts import GenerationStats, Messages, TextStream
 from rag.core.errors import MissingDependency, ModelUnavailable
 from rag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
 from rag.generation.model_files import is_gguf_model, linear_weights
-from rag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, plan_offload
+from rag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, parse_bytes, plan_offload
 from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
 from rag.generation.streaming import cut_at_stops
 from rag.core.hardware import cuda_available, preferred_dtype
@@ -30,18 +30,6 @@ if TYPE_CHECKING:
     from rag.generation.packed_weights import PackReport
 
 log = logging.getLogger("foldrag.generation")
-
-
-def parse_bytes(text: str | None) -> int | None:
-    """'6GiB', '512MB', '2000000' → bytes."""
-    if text is None:
-        return None
-    units = {"kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 10**3, "mb": 10**6, "gb": 10**9, "b": 1}
-    lowered = text.strip().lower()
-    for unit, factor in units.items():
-        if lowered.endswith(unit):
-            return int(float(lowered[: -len(unit)]) * factor)
-    return int(float(lowered))
 
 
 class _Cancelled:
