@@ -83,6 +83,10 @@ case "${1:-}" in
     llamacpp
     browser
     export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+    # One OpenMP thread per process: no test measures speed, and on a loaded machine a 2-thread
+    # parallel region waits at its barrier for a descheduled thread on every small matmul (a
+    # decode test took >300 s at load 8 with 2 threads, 98 s with 1, 12 s on a quiet machine).
+    export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
     shift
     "$VENV/bin/python" -m pytest "$@"
     ;;

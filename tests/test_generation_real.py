@@ -50,19 +50,21 @@ def test_bundled_model_decodes_from_exactly_repacked_int4_int8_weights(generator
     """The GGUF's Q4_1 layers and Q8_0 head are re-packed losslessly; the kernels' bf16 activations
     keep the next-token choice of the fp32 model (teacher-forced along its own greedy text)."""
     import torch
-    from transformers import AutoModelForCausalLM
 
     from rag.evaluation.fidelity import next_token_logits
     from rag.generation.decoding import DecodeLoop
-    from rag.generation.packed_weights import Int4Linear, Int8Groups, pack_for_cpu
+    from rag.generation.gguf_loading import load_gguf
+    from rag.generation.model_files import bundled_gguf, default_model_cache
+    from rag.generation.packed_weights import Int4Linear, Int8Groups
 
     report = generator.weights
     assert (report.int4_layers, report.kept_layers, report.head) == (210, 0, "int8")
     assert isinstance(generator.model.model.layers[0].mlp.up_proj, Int4Linear)
     assert isinstance(generator.model.lm_head, Int8Groups)
-    fp32 = AutoModelForCausalLM.from_pretrained(generator.model.name_or_path, dtype=torch.float32).eval()
-    bf16_prompts = AutoModelForCausalLM.from_pretrained(generator.model.name_or_path, dtype=torch.float32).eval()
-    pack_for_cpu(bf16_prompts, "auto", prompt_dtype=torch.bfloat16)  # dtype='auto' on CPUs with fast bf16
+    gguf = bundled_gguf("bundled:SmolLM2-135M-Instruct")
+    fp32, _, _ = load_gguf(gguf, dtype=torch.float32, pack="off", cache_dir=default_model_cache())
+    bf16_prompts, _, _ = load_gguf(gguf, dtype=torch.float32, pack="auto", cache_dir=default_model_cache(),
+                                   prompt_dtype=torch.bfloat16)  # dtype='auto' on CPUs with fast bf16
     same, total = [0, 0], 0
     for question in ("When was the lighthouse built? [1] The lighthouse was built in 1891.",
                      "서울은 어느 나라의 수도입니까?", "Write a haiku about rain."):

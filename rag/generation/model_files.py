@@ -104,9 +104,12 @@ def content_key(path: Path, samples: int = 16, sample_bytes: int = 1 << 16) -> s
     return digest.hexdigest()[:16]
 
 
-def is_gguf_model(model: str) -> bool:
-    """Whether ``model`` (a generation.model value) is a GGUF file: its weights come quantized."""
-    return model.startswith("bundled:") or model.lower().endswith(".gguf")
+def gguf_source(model: str) -> Path | None:
+    """The GGUF file a generation.model value names (the bundled one, or a local .gguf), else None."""
+    if model in BUNDLED_GENERATORS:
+        return bundled_gguf(model)
+    path = Path(model).expanduser()
+    return path if path.is_file() and path.suffix.lower() == ".gguf" else None
 
 
 def linear_weights(config) -> int:

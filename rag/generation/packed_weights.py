@@ -158,15 +158,22 @@ def on_int8_grid(weight: torch.Tensor, rows: int = 8) -> bool:
     return fit_int8(weight[:rows]).exact
 
 
-def fit_int8(weight: torch.Tensor) -> Int8Grid:
-    """Each group's largest magnitude is level ±127; exact when the weights were Q8_0 already."""
+def fit_int8(weight: torch.Tensor, rows_per_step: int = 4096) -> Int8Grid:
+    """Each group's largest magnitude is level ±127; exact when the weights were Q8_0 already.
+    Works ``rows_per_step`` rows at a time, so a big embedding table needs little extra memory."""
     out_features, in_features = weight.shape
-    groups = weight.detach().float().reshape(out_features, in_features // GROUP, GROUP)
-    scale = groups.abs().amax(-1, keepdim=True) / 127
-    safe = torch.where(scale == 0, torch.ones_like(scale), scale)
-    codes = torch.round(groups / safe).clamp(-127, 127)
-    miss = (codes * scale - groups).abs().amax(-1, keepdim=True)
-    return Int8Grid(codes=codes.to(torch.int8), scale=scale, exact=bool((miss <= _ON_GRID * safe).all()))
+    codes = torch.empty(out_features, in_features // GROUP, GROUP, dtype=torch.int8)
+    scale = torch.empty(out_features, in_features // GROUP, 1)
+    exact = True
+    for start in range(0, out_features, rows_per_step):
+        groups = weight[start:start + rows_per_step].detach().float().reshape(-1, in_features // GROUP, GROUP)
+        part = groups.abs().amax(-1, keepdim=True) / 127
+        safe = torch.where(part == 0, torch.ones_like(part), part)
+        levels = torch.round(groups / safe).clamp(-127, 127)
+        miss = (levels * part - groups).abs().amax(-1, keepdim=True)
+        exact = exact and bool((miss <= _ON_GRID * safe).all())
+        codes[start:start + rows_per_step], scale[start:start + rows_per_step] = levels.to(torch.int8), part
+    return Int8Grid(codes=codes, scale=scale, exact=exact)
 
 
 class Int8Groups(nn.Module):
@@ -243,16 +250,43 @@ def _pack_linears(model: nn.Module, head, mode: str, prompt_dtype: torch.dtype) 
         for name, child in list(parent.named_children()):
             if not isinstance(child, nn.Linear) or child is head:
                 continue
-            grid = _int4_grid(child, mode)
-            if grid is None:
+            replacement = packed_linear(child, mode, prompt_dtype)
+            if replacement is None:
                 kept += 1
                 continue
-            replacement = Int4Linear(grid, child.bias)
-            replacement.prompt_dtype = prompt_dtype
             before, after = before + _nbytes(child), after + _nbytes(replacement)
             setattr(parent, name, replacement)
             packed += 1
     return packed, kept, before, after
+
+
+def _pack_head(model: nn.Module, head, mode: str) -> tuple[int, int] | None:
+    """Swap the LM head for Int8Groups; returns (bytes before, bytes after), or None if kept."""
+    replacement = packed_head(head, mode) if head is not None else None
+    if replacement is None:
+        return None
+    model.set_output_embeddings(replacement)
+    return _nbytes(head), _nbytes(replacement)
+
+
+def packed_linear(linear: nn.Linear, mode: str, prompt_dtype: torch.dtype = torch.float32) -> Int4Linear | None:
+    """``linear`` as an Int4Linear when ``mode`` packs it (see ``pack_for_cpu``), else None."""
+    grid = _int4_grid(linear, mode)
+    if grid is None:
+        return None
+    layer = Int4Linear(grid, linear.bias)
+    layer.prompt_dtype = prompt_dtype
+    return layer
+
+
+def packed_head(head: nn.Module, mode: str) -> Int8Groups | None:
+    """A bias-free LM head as Int8Groups when ``mode`` packs it, else None."""
+    if not isinstance(head, nn.Linear) or head.bias is not None or head.weight.shape[1] % GROUP:
+        return None
+    if mode == "auto" and not on_int8_grid(head.weight):
+        return None
+    grid = fit_int8(head.weight)
+    return None if mode == "auto" and not grid.exact else Int8Groups(grid)
 
 
 def _int4_grid(linear: nn.Linear, mode: str) -> Grid | None:
@@ -264,20 +298,6 @@ def _int4_grid(linear: nn.Linear, mode: str) -> Grid | None:
         return None
     grid = fit_grid(linear.weight, search=four_bit)
     return grid if grid.exact or mode == "int4" else None
-
-
-def _pack_head(model: nn.Module, head, mode: str) -> tuple[int, int] | None:
-    """Swap a bias-free LM head for Int8Groups; returns (bytes before, bytes after), or None if kept."""
-    if not isinstance(head, nn.Linear) or head.bias is not None or head.weight.shape[1] % GROUP:
-        return None
-    if mode == "auto" and not on_int8_grid(head.weight):
-        return None
-    grid = fit_int8(head.weight)
-    if mode == "auto" and not grid.exact:
-        return None
-    replacement = Int8Groups(grid)
-    model.set_output_embeddings(replacement)
-    return _nbytes(head), _nbytes(replacement)
 
 
 def _nbytes(module: nn.Module) -> int:

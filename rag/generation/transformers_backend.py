@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from rag.core.contracts import GenerationStats, Messages, TextStream
 from rag.core.errors import MissingDependency, ModelUnavailable
 from rag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
-from rag.generation.model_files import is_gguf_model, linear_weights
+from rag.generation.model_files import gguf_source, linear_weights
 from rag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, parse_bytes, plan_offload
 from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
 from rag.generation.streaming import cut_at_stops
@@ -68,7 +68,7 @@ class TransformersGenerator:
         from rag.generation.model_files import resolve_model_folder
 
         tf = cfg.transformers
-        folder = resolve_model_folder(cfg.model, Path(tf.cache_dir) if tf.cache_dir else _default_cache())
+        cache = Path(tf.cache_dir) if tf.cache_dir else _default_cache()
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         want_cuda = cfg.device in ("auto", "cuda")
@@ -76,13 +76,16 @@ class TransformersGenerator:
         if cfg.device == "cuda" and not has_cuda:
             log.warning("generation.device is 'cuda' but CUDA is not available: running on the CPU")
         on_cuda = want_cuda and has_cuda
+        gguf = gguf_source(cfg.model)
+        if gguf is not None and not on_cuda and not tf.offload_folder:
+            return cls._load_gguf_on_cpu(cfg, gguf, cache)
+        folder = resolve_model_folder(cfg.model, cache)
         choice = None
         if not on_cuda and not tf.offload_folder and tf.dtype == "auto":
             # decided by measuring this CPU, per phase (cpu_probe.py)
             from rag.generation.cpu_probe import cpu_choice
 
-            choice = cpu_choice(quantized_file=is_gguf_model(cfg.model),
-                                linear_weights=linear_weights(AutoConfig.from_pretrained(str(folder))))
+            choice = cpu_choice(quantized_file=False, linear_weights=linear_weights(AutoConfig.from_pretrained(str(folder))))
             dtype = getattr(torch, choice.load_dtype)
         else:
             dtype = getattr(torch, preferred_dtype(tf.dtype, on_cuda))
@@ -146,6 +149,33 @@ class TransformersGenerator:
         preset = PRESETS[cfg.preset] if cfg.preset != "auto" else detect_preset(f"{cfg.model} {folder.name}", tokenizer.chat_template)
         return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=plan, decode_loop=tf.decode_loop,
                    weights=weights)
+
+    @classmethod
+    def _load_gguf_on_cpu(cls, cfg, gguf: Path, cache: Path) -> "TransformersGenerator":
+        """A GGUF wholly on the CPU: read tensor by tensor into its run form (gguf_loading.py), with
+        the dtype, packing and prompt dtype the CPU probe chose (or the ones set)."""
+        import torch
+        from transformers import AutoConfig
+
+        from rag.generation.gguf_loading import load_gguf, tokenizer_and_config
+
+        tf = cfg.transformers
+        mode, prompt_dtype = tf.cpu_quantize, None
+        if tf.dtype == "auto":
+            from rag.generation.cpu_probe import cpu_choice
+
+            config = AutoConfig.from_pretrained(str(tokenizer_and_config(gguf, cache)))
+            choice = cpu_choice(quantized_file=True, linear_weights=linear_weights(config))
+            dtype, prompt_dtype = getattr(torch, choice.load_dtype), getattr(torch, choice.prefill_dtype)
+            if not choice.pack and mode == "auto":
+                mode = "off"  # measured: the packed kernel is not the fastest decode on this CPU
+        else:
+            dtype = getattr(torch, preferred_dtype(tf.dtype, False))
+        model, tokenizer, weights = load_gguf(gguf, dtype=dtype, pack=mode, cache_dir=cache,
+                                              prompt_dtype=prompt_dtype or dtype)
+        log.info("CPU weights: %s", weights.describe())
+        preset = PRESETS[cfg.preset] if cfg.preset != "auto" else detect_preset(f"{cfg.model} {gguf.name}", tokenizer.chat_template)
+        return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=None, decode_loop=tf.decode_loop, weights=weights)
 
     # -- tokens
     def count_tokens(self, text: str) -> int:

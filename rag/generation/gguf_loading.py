@@ -1,0 +1,178 @@
+"""A GGUF model loaded tensor by tensor into its run form: no fp32 copy of the whole model, no
+converted folder on disk.
+
+Each tensor of the (memory-mapped) file is dequantized alone, given the layout transformers uses
+(transformers' own name map and Q/K un-permutation), and put in place on a skeleton whose weights
+were never allocated; on the CPU a linear layer on a 4-bit grid is packed to int4 at once and the
+LM head to int8 groups, so peak memory is the run form plus one dequantized tensor. Only the
+tokenizer and config (a few MB) are cached, keyed by the file's content.
+
+Example::
+
+    model, tokenizer, report = load_gguf(path, dtype=torch.float32, pack="auto", cache_dir=cache)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from rag.core.errors import ModelUnavailable
+from rag.generation.model_files import content_key
+from rag.generation.packed_weights import Int4Linear, PackReport, packed_head, packed_linear
+
+log = logging.getLogger("foldrag.generation")
+
+
+def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
+              prompt_dtype: torch.dtype = torch.float32):
+    """(model, tokenizer, PackReport) for the GGUF at ``path`` on the CPU.
+
+    ``pack``: 'auto' packs the layers that lie on a 4/8-bit grid exactly, 'int4' rounds every
+    linear layer, 'off' keeps ``dtype``. Raises ModelUnavailable when the file cannot be read.
+    """
+    import numpy as np
+    from accelerate import init_empty_weights
+    from gguf import GGUFReader, dequantize
+    from transformers import AutoModelForCausalLM
+    from transformers.modeling_gguf_pytorch_utils import TENSOR_PROCESSORS, TensorProcessor
+
+    folder = tokenizer_and_config(path, cache_dir)
+    try:
+        from transformers import AutoConfig, AutoTokenizer
+
+        config = AutoConfig.from_pretrained(str(folder))
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        reader = GGUFReader(str(path))
+    except Exception as exc:
+        raise ModelUnavailable(f"could not read GGUF {path}: {exc}") from exc
+    with init_empty_weights():  # parameters on the meta device; buffers (rotary tables) real
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    architecture = config.model_type
+    # transformers' per-architecture fix-ups (Llama's Q/K rows come permuted in a GGUF)
+    processor = TENSOR_PROCESSORS.get(architecture, TensorProcessor)(config={
+        "num_attention_heads": config.num_attention_heads,
+        "num_key_value_heads": getattr(config, "num_key_value_heads", None) or config.num_attention_heads})
+    names = _gguf_to_hf_names(model)
+    parsed = {"config": processor.config}
+    head = model.get_output_embeddings()
+    head_name = next(n for n, m in model.named_modules() if m is head)
+    modules = dict(model.named_modules())
+    packed = kept = 0
+    before = after = 0
+    head_packed = False
+    with torch.no_grad():
+        for tensor in reader.tensors:
+            result = processor.process(weights=dequantize(tensor.data, tensor.tensor_type), name=tensor.name,
+                                       tensor_key_mapping=names, parsed_parameters=parsed)
+            name = names.get(result.name)
+            if name is None:
+                continue
+            weights = result.weights
+            if weights.dtype != np.float32 or not weights.flags.writeable or not weights.flags.c_contiguous:
+                weights = np.array(weights, dtype=np.float32)  # an owned copy only when it must be
+            value = torch.from_numpy(weights)
+            del result, weights
+            owner, _, leaf = name.rpartition(".")
+            module = modules[owner]
+            if leaf == "bias" and isinstance(module, Int4Linear):  # the bias of a layer packed already
+                module.bias = nn.Parameter(value, requires_grad=False)
+                continue
+            if leaf == "weight" and isinstance(module, nn.Linear) and pack != "off":
+                replacement = _packed(module, value, pack, prompt_dtype, is_head=owner == head_name)
+                if replacement is not None:
+                    before, after = before + value.numel() * value.element_size(), after + _nbytes(replacement)
+                    _replace(model, owner, replacement)
+                    modules[owner] = replacement
+                    if owner == head_name:
+                        head_packed = True
+                    else:
+                        packed += 1
+                    continue
+                if owner != head_name:
+                    kept += 1
+            module._parameters[leaf] = nn.Parameter(value.to(dtype), requires_grad=False)  # no further copy
+            del value
+        if getattr(config, "tie_word_embeddings", False) and not head_packed and head.weight.is_meta:
+            model.tie_weights()  # no output tensor in the file: the head is the embedding table
+            if pack != "off":
+                replacement = packed_head(model.get_output_embeddings(), pack)
+                if replacement is not None:
+                    model.set_output_embeddings(replacement)
+                    head_packed = True
+    missing = [n for n, p in model.named_parameters() if p.is_meta]
+    if missing:
+        raise ModelUnavailable(f"GGUF {path.name} has no tensor for {missing[:3]} (architecture {architecture})")
+    model.eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    report = PackReport(pack, packed, kept, "int8" if head_packed else "as loaded", before, after)
+    return model, tokenizer, report
+
+
+def _gguf_to_hf_names(model: nn.Module) -> dict[str, str]:
+    """GGUF tensor name → the model's parameter name, from gguf-py's table for the architecture."""
+    from gguf import MODEL_ARCH_NAMES, get_tensor_name_map
+
+    arch = next((key for key, value in MODEL_ARCH_NAMES.items() if value == model.config.model_type), None)
+    if arch is None:
+        raise ModelUnavailable(f"foldrag cannot read a GGUF of architecture {model.config.model_type!r} on the CPU path")
+    table = get_tensor_name_map(arch, model.config.num_hidden_layers)
+    names = {}
+    for hf_name in model.state_dict():
+        stem, _, suffix = hf_name.rpartition(".")
+        gguf_name = table.get_name(stem)
+        if gguf_name is not None:
+            names[f"{gguf_name}.{suffix}"] = hf_name
+    return names
+
+
+def _packed(module: nn.Linear, weight: torch.Tensor, mode: str, prompt_dtype, *, is_head: bool):
+    """The packed form of ``module`` with ``weight``, or None when it stays as loaded. A bias not
+    read yet (meta) is set when its tensor comes."""
+    probe = nn.Linear(module.in_features, module.out_features, bias=False)
+    probe.weight = nn.Parameter(weight, requires_grad=False)
+    if is_head:
+        return packed_head(probe, mode)
+    if module.bias is not None and not module.bias.is_meta:
+        probe.bias = module.bias
+    return packed_linear(probe, mode, prompt_dtype)
+
+
+def _replace(model: nn.Module, name: str, replacement: nn.Module) -> None:
+    parent_name, _, leaf = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, leaf, replacement)
+
+
+def _nbytes(module: nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in list(module.parameters()) + list(module.buffers()))
+
+
+def tokenizer_and_config(path: Path, cache_dir: Path) -> Path:
+    """The GGUF's tokenizer and config as files, made once (seconds) and kept by content key."""
+    target = cache_dir / f"{path.stem}-{content_key(path)}-tokenizer"
+    if (target / "config.json").exists():
+        return target
+    from transformers import AutoConfig, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        config = AutoConfig.from_pretrained(str(path.parent), gguf_file=path.name)
+    except Exception as exc:
+        raise ModelUnavailable(f"could not read GGUF {path}: {exc}") from exc
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    tokenizer.save_pretrained(str(tmp))
+    config.save_pretrained(str(tmp))
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+    return target
+
