@@ -75,7 +75,7 @@ case "${1:-}" in
     echo "==> foldrag search \"형태소 분석기는 무엇을 하나요?\""
     "$VENV/bin/foldrag" search "형태소 분석기는 무엇을 하나요?" --index "$INDEX" -k 3
     echo
-    echo "==> foldrag ask \"How does GPU offload place layers?\"  (the first run converts the bundled model once, ~1 min)"
+    echo "==> foldrag ask \"How does GPU offload place layers?\"  (the first load probes this CPU once, a few seconds)"
     "$VENV/bin/foldrag" ask "How does GPU offload place layers?" --index "$INDEX" --stream
     ;;
   test)
