@@ -7,7 +7,6 @@ here; planning what changed and applying the results (the commit) stay on the dr
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,7 +17,7 @@ from indexes.embedding_cache import EmbeddingCache, text_key
 from ingest.outcomes import Outcome
 from ingest.plan import FileTask
 from rag.core.contracts import Embedder
-from rag.core.errors import MissingDependency
+from rag.core.plugins import Plugin, load_plugin
 from rag.core.settings import IngestSettings
 
 
@@ -39,27 +38,13 @@ class IngestEngine(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class EngineSpec:
-    module: str
-    cls: str
-    install: str
-
-
-ENGINES: dict[str, EngineSpec] = {
-    "local": EngineSpec("ingest.local_engine", "LocalEngine", "part of foldrag"),
+ENGINES: dict[str, Plugin] = {
+    "local": Plugin("ingest.local_engine", "LocalEngine", "part of foldrag"),
 }
 
 
 def create_engine(settings: IngestSettings) -> IngestEngine:
-    spec = ENGINES[settings.engine]
-    try:
-        module = importlib.import_module(spec.module)
-    except ImportError as exc:
-        raise MissingDependency(
-            f"ingest.engine = {settings.engine!r} needs a package that is not installed ({exc.name}): {spec.install}"
-        ) from exc
-    return getattr(module, spec.cls).create(settings)
+    return load_plugin("ingest.engine", settings.engine, ENGINES[settings.engine]).create(settings)
 
 
 def vectors_with_cache(texts: list[str], embedder: Embedder, cache: EmbeddingCache, group: int) -> tuple[np.ndarray, int]:

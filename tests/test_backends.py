@@ -10,7 +10,8 @@ from rag.core.contracts import GenerationStats, TextStream, complete
 from rag.core.errors import MissingDependency
 from rag.core.settings import GenerationSettings, Settings
 from rag.generation import backends
-from rag.generation.backends import BACKENDS, Backend, load_generator, resolve_backend
+from rag.core.plugins import Plugin
+from rag.generation.backends import BACKENDS, load_generator, resolve_backend
 
 
 class EchoBackend:
@@ -52,7 +53,7 @@ def test_auto_picks_transformers_for_a_local_model():
 
 
 def test_a_registered_backend_is_loaded_by_name(monkeypatch):
-    monkeypatch.setitem(BACKENDS, "transformers", Backend("tests.test_backends", "EchoBackend", "nothing"))
+    monkeypatch.setitem(BACKENDS, "transformers", Plugin("tests.test_backends", "EchoBackend", "nothing"))
     generator = load_generator(GenerationSettings(backend="transformers", model="/models/echo"))
     assert isinstance(generator, EchoBackend) and generator.model == "/models/echo"
     assert complete(generator, [{"role": "user", "content": "one two three"}], max_tokens=2) == "onetwo"
@@ -60,7 +61,7 @@ def test_a_registered_backend_is_loaded_by_name(monkeypatch):
 
 def test_a_backend_whose_package_is_missing_names_what_to_install(monkeypatch):
     monkeypatch.setitem(backends.BACKENDS, "transformers",
-                        Backend("foldrag_no_such_package.engine", "Engine", "pip install 'foldrag[nothing]'"))
+                        Plugin("foldrag_no_such_package.engine", "Engine", "pip install 'foldrag[nothing]'"))
     with pytest.raises(MissingDependency, match=r"foldrag\[nothing\]") as err:
         load_generator(GenerationSettings(backend="transformers"))
     assert "foldrag_no_such_package" in str(err.value)

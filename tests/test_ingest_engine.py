@@ -9,11 +9,12 @@ import pytest
 
 from indexes.chunk_store import FileRecord
 from indexes.folder import IndexWriter, open_snapshot
-from ingest.engine import ENGINES, EngineSpec, create_engine
+from ingest.engine import ENGINES, create_engine
 from ingest.local_engine import LocalEngine
 from ingest.pipeline import ingest_folder
 from ingest.plan import plan_folder
 from rag.core.errors import MissingDependency
+from rag.core.plugins import Plugin
 
 
 class ReversedEngine:
@@ -61,9 +62,9 @@ def test_another_engine_gives_the_same_index_and_summary(folder, settings, fake_
 
 
 def test_an_engine_is_chosen_by_name(monkeypatch, settings):
-    monkeypatch.setitem(ENGINES, "local", EngineSpec("tests.test_ingest_engine", "ReversedEngine", "nothing"))
+    monkeypatch.setitem(ENGINES, "local", Plugin("tests.test_ingest_engine", "ReversedEngine", "nothing"))
     assert isinstance(create_engine(settings.ingest), ReversedEngine)
-    monkeypatch.setitem(ENGINES, "local", EngineSpec("foldrag_no_such_engine", "Engine", "pip install 'foldrag[ray]'"))
+    monkeypatch.setitem(ENGINES, "local", Plugin("foldrag_no_such_engine", "Engine", "pip install 'foldrag[ray]'"))
     with pytest.raises(MissingDependency, match=r"foldrag\[ray\]"):
         create_engine(settings.ingest)
 

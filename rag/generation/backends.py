@@ -7,26 +7,16 @@ imported only when chosen; a missing optional package is a ``MissingDependency``
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
-
 from rag.core.contracts import Generator
-from rag.core.errors import MissingDependency
+from rag.core.plugins import Plugin, load_plugin
 from rag.core.settings import GenerationSettings
 
 
-@dataclass(frozen=True)
-class Backend:
-    module: str  # imported on first use
-    cls: str  # its class, with ``load(settings)``
-    install: str  # what to install when the import fails
-
-
-BACKENDS: dict[str, Backend] = {
-    "transformers": Backend("rag.generation.transformers_backend", "TransformersGenerator",
-                            "pip install 'foldrag' (transformers and torch are part of it)"),
-    "llamacpp": Backend("rag.generation.llamacpp_backend", "LlamaCppGenerator", "pip install 'foldrag[llamacpp]'"),
-    "openai": Backend("rag.generation.openai_backend", "OpenAIGenerator", "pip install 'foldrag[openai]'"),
+BACKENDS: dict[str, Plugin] = {
+    "transformers": Plugin("rag.generation.transformers_backend", "TransformersGenerator",
+                           "pip install 'foldrag' (transformers and torch are part of it)"),
+    "llamacpp": Plugin("rag.generation.llamacpp_backend", "LlamaCppGenerator", "pip install 'foldrag[llamacpp]'"),
+    "openai": Plugin("rag.generation.openai_backend", "OpenAIGenerator", "pip install 'foldrag[openai]'"),
 }
 
 
@@ -41,11 +31,4 @@ def resolve_backend(settings: GenerationSettings) -> str:
 def load_generator(settings: GenerationSettings) -> Generator:
     """Load the configured model with its backend. Raises MissingDependency or ModelUnavailable."""
     name = resolve_backend(settings)
-    backend = BACKENDS[name]
-    try:
-        module = importlib.import_module(backend.module)
-    except ImportError as exc:
-        raise MissingDependency(
-            f"generation.backend = {name!r} needs a package that is not installed ({exc.name}): {backend.install}"
-        ) from exc
-    return getattr(module, backend.cls).load(settings)
+    return load_plugin("generation.backend", name, BACKENDS[name]).load(settings)

@@ -15,15 +15,13 @@ Example::
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from rag.core.errors import ModelUnavailable
-from rag.generation.model_files import content_key
+from rag.generation.model_files import content_key, write_folder
 from rag.generation.packed_weights import Int4Linear, PackReport, packed_head, packed_linear
 
 log = logging.getLogger("foldrag.generation")
@@ -167,12 +165,5 @@ def tokenizer_and_config(path: Path, cache_dir: Path) -> Path:
         raise ModelUnavailable(f"could not read GGUF {path}: {exc}") from exc
     if hasattr(config, "quantization_config"):
         delattr(config, "quantization_config")
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    tokenizer.save_pretrained(str(tmp))
-    config.save_pretrained(str(tmp))
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
-    return target
+    return write_folder(target, lambda tmp: (tokenizer.save_pretrained(str(tmp)), config.save_pretrained(str(tmp))))
 

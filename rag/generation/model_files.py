@@ -78,11 +78,16 @@ def gguf_to_folder(gguf: Path, cache_dir: Path) -> Path:
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(loaded.state_dict())
     plain.generation_config = loaded.generation_config
+    return write_folder(target, lambda tmp: (plain.save_pretrained(str(tmp)), tokenizer.save_pretrained(str(tmp))))
+
+
+def write_folder(target: Path, write) -> Path:
+    """Fill ``target`` through ``write(tmp)`` into a sibling temporary folder, then swap it in, so a
+    crash never leaves a half-written cache entry."""
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    plain.save_pretrained(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
+    write(tmp)
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
     return target
