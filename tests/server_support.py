@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 
-import functools
 import threading
 import time
 from contextlib import contextmanager

@@ -3,7 +3,6 @@ same outcomes gives the same index."""
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
