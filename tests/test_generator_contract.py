@@ -5,7 +5,6 @@ through llama.cpp (foldrag[llamacpp]) and through llama.cpp's OpenAI-compatible 
 from __future__ import annotations
 
 import importlib.util
-import os
 import socket
 import subprocess
 import sys
@@ -39,7 +38,7 @@ def llama_server(tmp_path_factory):
     log = open(tmp_path_factory.mktemp("llama-server") / "server.log", "w+")  # a pipe would fill and block it
     server = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf("bundled:SmolLM2-135M-Instruct")),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", str(os.cpu_count() or 1)],
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "1"],  # see below
         stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -69,7 +68,9 @@ def backend(request, generator):
             pytest.skip("llama-cpp-python is not installed (pip install 'foldrag[llamacpp]')")
         from rag.generation.llamacpp_backend import LlamaCppGenerator
 
-        return LlamaCppGenerator.load(GenerationSettings(backend="llamacpp", device="cpu"))
+        # One thread, as the suite's OpenMP (scripts/run.sh): on a loaded machine, a thread pool's
+        # barriers wait for descheduled threads on every small matmul.
+        return LlamaCppGenerator.load(GenerationSettings(backend="llamacpp", device="cpu", threads=1))
     from rag.generation.backends import load_generator
 
     url = request.getfixturevalue("llama_server")
