@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import get_args
 
 import pytest
@@ -94,3 +95,14 @@ def test_a_converted_model_is_found_by_its_content_not_its_path(tmp_path):
     changed[2 << 20] ^= 1  # one byte
     second.write_bytes(bytes(changed))
     assert content_key(first) != content_key(second)
+
+
+@pytest.mark.parametrize("backend, package, extra", [("llamacpp", "llama_cpp", "foldrag[llamacpp]"),
+                                                     ("openai", "openai", "foldrag[openai]")])
+def test_an_optional_backend_without_its_package_says_what_to_install(monkeypatch, backend, package, extra):
+    import sys
+
+    monkeypatch.setitem(sys.modules, package, None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, f"rag.generation.{backend}_backend", raising=False)
+    with pytest.raises(MissingDependency, match=rf"generation\.backend = '{backend}'.*{re.escape(extra)}"):
+        load_generator(GenerationSettings(backend=backend, base_url="http://127.0.0.1:9/v1"))

@@ -19,8 +19,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import llama_cpp  # the optional extra: without it, the backend registry says what to install
+
 from rag.core.contracts import GenerationStats, Messages, TextStream
-from rag.core.errors import MissingDependency, ModelUnavailable
+from rag.core.errors import ModelUnavailable
 from rag.generation.model_files import bundled_gguf
 from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
 from rag.generation.streaming import cut_at_stops, utf8_pieces
@@ -66,20 +68,15 @@ class LlamaCppGenerator:
     @classmethod
     def load(cls, cfg) -> "LlamaCppGenerator":
         """Load ``cfg.model`` (a GGUF) per ``GenerationSettings``: gpu_layers, threads."""
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:
-            raise MissingDependency("generation.backend = 'llamacpp' needs llama-cpp-python: "
-                                    "pip install 'foldrag[llamacpp]' (see the README for build flags)") from exc
         path = gguf_path(cfg.model)
         threads = cfg.threads or os.cpu_count() or 1
         gpu_layers = _gpu_layers(path, cfg)
         try:
-            metadata = Llama(model_path=str(path), vocab_only=True, verbose=False).metadata
+            metadata = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False).metadata
             trained = int(metadata.get(f"{metadata.get('general.architecture', 'llama')}.context_length", 4096))
             n_ctx = min(trained, MAX_CONTEXT)
             template = metadata.get("tokenizer.chat_template")
-            llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+            llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                         n_gpu_layers=gpu_layers, use_mmap=True, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelUnavailable(f"llama.cpp could not load {path}: {exc}") from exc
@@ -144,8 +141,6 @@ def _gpu_layers(path: Path, cfg) -> int:
     """``n_gpu_layers`` from the same offload planner as the transformers backend: ``gpu_layers`` when
     set, else as many layers as fit in free VRAM (or ``max_gpu_memory``); 0 without CUDA or without a
     GPU build of llama.cpp."""
-    import llama_cpp
-
     from rag.core.hardware import cuda_available
     from rag.generation.offload import free_cuda_memory, measure_gguf, parse_bytes, plan_offload
 

@@ -20,8 +20,10 @@ import math
 import time
 from collections.abc import Iterator
 
+import openai  # the optional extra: without it, the backend registry says what to install
+
 from rag.core.contracts import GenerationStats, Messages, TextStream
-from rag.core.errors import MissingDependency, ModelUnavailable
+from rag.core.errors import ModelUnavailable
 from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
 
 log = logging.getLogger("foldrag.generation")
@@ -43,11 +45,6 @@ class OpenAIGenerator:
     @classmethod
     def load(cls, cfg) -> "OpenAIGenerator":
         """Connect to ``cfg.base_url`` and check it answers; raises ModelUnavailable when it does not."""
-        try:
-            import openai
-        except ImportError as exc:
-            raise MissingDependency("generation.backend = 'openai' needs the openai package: "
-                                    "pip install 'foldrag[openai]'") from exc
         if not cfg.base_url:
             raise ModelUnavailable("generation.backend = 'openai' needs generation.base_url "
                                    "(e.g. http://localhost:11434/v1 for Ollama)")
@@ -134,8 +131,6 @@ class _server_errors:
     def __exit__(self, kind, exc, tb) -> bool:
         if exc is None:
             return False
-        import openai
-
         where = f"the generation server at {self.base_url}"
         if isinstance(exc, openai.APITimeoutError):
             raise ModelUnavailable(f"{where} did not answer in time") from exc
