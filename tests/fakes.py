@@ -9,7 +9,7 @@ import threading
 
 import numpy as np
 
-from rag.core.contracts import GenerationStats, TextStream
+from rag.core.contracts import TextStream
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -91,8 +91,7 @@ class ScriptedChat:
                     yield text[i : i + self.piece]
             finally:
                 self.closed += 1
-                stream.finish(GenerationStats(prompt_tokens=_words(messages), new_tokens=sent, first_token_s=0.01,
-                                              total_s=0.01 + sent / 42.0, engine="scripted"))
+                stream.finish(prompt_tokens=_words(messages), new_tokens=sent, engine="scripted")
 
         return TextStream(produce)
 
@@ -150,7 +149,6 @@ class LoopChat:
                 self.running -= 1
                 if not done:
                     self.cancelled.set()
-                stream.finish(GenerationStats(prompt_tokens=100, new_tokens=9, first_token_s=0.02, total_s=0.18,
-                                              engine="loop-chat"))
+                stream.finish(prompt_tokens=100, new_tokens=9, engine="loop-chat")
 
         return TextStream(produce)

@@ -7,7 +7,7 @@ from typing import get_args
 
 import pytest
 
-from rag.core.contracts import GenerationStats, TextStream, complete
+from rag.core.contracts import TextStream, complete
 from rag.core.errors import MissingDependency
 from rag.core.settings import GenerationSettings, Settings
 from rag.generation import backends
@@ -40,7 +40,7 @@ class EchoBackend:
             try:
                 yield from messages[-1]["content"].split()[:max_tokens]
             finally:
-                stream.finish(GenerationStats(new_tokens=1, engine="echo"))
+                stream.finish(prompt_tokens=0, new_tokens=1, engine="echo")
 
         return TextStream(produce)
 

@@ -6,6 +6,7 @@ that match it (no inheritance), chosen by a string in settings through a registr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -50,32 +51,41 @@ class TextStream:
     """The text of one generation call, piece by piece.
 
     Iterating yields text pieces — never a partial multi-byte character. ``close()`` cancels the
-    generation (the model stops). ``stats`` is set once the stream has ended or was closed.
-
-    A backend builds it from a generator function that receives the stream and calls
-    ``finish(stats)`` in its ``finally``::
+    generation (the model stops). ``stats`` is set once the stream has ended or was closed; the
+    stream times the call itself (from the first request for a piece), so a backend reports only
+    its counts, by calling ``finish`` in its ``finally``::
 
         def produce(stream):
             try: yield from pieces
-            finally: stream.finish(GenerationStats(...))
+            finally: stream.finish(prompt_tokens=n, new_tokens=m, engine="my-engine")
         return TextStream(produce)
     """
 
     def __init__(self, produce: Callable[["TextStream"], Iterator[str]]) -> None:
         self.stats: GenerationStats | None = None
         self._pieces = produce(self)
+        self._start: float | None = None
+        self._first: float | None = None
 
     def __iter__(self) -> "TextStream":
         return self
 
     def __next__(self) -> str:
-        return next(self._pieces)
+        if self._start is None:
+            self._start = time.perf_counter()
+        piece = next(self._pieces)
+        if self._first is None:
+            self._first = time.perf_counter() - self._start
+        return piece
 
     def close(self) -> None:
         self._pieces.close()
 
-    def finish(self, stats: GenerationStats) -> None:
-        self.stats = stats
+    def finish(self, *, prompt_tokens: int, new_tokens: int, engine: str) -> None:
+        total = time.perf_counter() - self._start if self._start is not None else 0.0
+        self.stats = GenerationStats(prompt_tokens=prompt_tokens, new_tokens=new_tokens,
+                                     first_token_s=self._first if self._first is not None else total,
+                                     total_s=total, engine=engine)
 
     def text(self) -> str:
         """Read the whole stream (and close it)."""

@@ -15,13 +15,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import llama_cpp  # the optional extra: without it, the backend registry says what to install
 
-from rag.core.contracts import GenerationStats, Messages, TextStream
+from rag.core.contracts import Messages, TextStream
 from rag.core.errors import ModelUnavailable
 from rag.generation.model_files import bundled_gguf
 from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
@@ -110,8 +109,6 @@ class LlamaCppGenerator:
     def _pieces(self, stream: TextStream, ids: list[int], max_tokens: int, temperature: float,
                 stops: tuple[str, ...]) -> Iterator[str]:
         new: list[int] = []
-        first = None
-        t0 = time.perf_counter()
         with self._lock:
             tokens = self.llm.generate(ids, temp=temperature or 0.0, top_p=self.preset.top_p if temperature else 1.0,
                                        top_k=40 if temperature else 1, min_p=0.0, repeat_penalty=1.0)
@@ -126,15 +123,10 @@ class LlamaCppGenerator:
                         return
 
             try:
-                for piece in cut_at_stops(utf8_pieces(token_bytes()), stops):
-                    if first is None:
-                        first = time.perf_counter() - t0
-                    yield piece
+                yield from cut_at_stops(utf8_pieces(token_bytes()), stops)
             finally:
                 tokens.close()
-                total = time.perf_counter() - t0
-                stream.finish(GenerationStats(prompt_tokens=len(ids), new_tokens=len(new),
-                                              first_token_s=first or total, total_s=total, engine="llama.cpp"))
+                stream.finish(prompt_tokens=len(ids), new_tokens=len(new), engine="llama.cpp")
 
 
 def _gpu_layers(path: Path, cfg) -> int:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Iterator
 
 import openai  # the optional extra: without it, the backend registry says what to install
 
-from rag.core.contracts import GenerationStats, Messages, TextStream
+from rag.core.contracts import Messages, TextStream
 from rag.core.errors import ModelUnavailable
 from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
 
@@ -78,8 +77,6 @@ class OpenAIGenerator:
         return TextStream(lambda stream: self._pieces(stream, request))
 
     def _pieces(self, stream: TextStream, request: dict) -> Iterator[str]:
-        t0 = time.perf_counter()
-        first = None
         pieces = 0
         usage = None
         thinking = False
@@ -103,20 +100,15 @@ class OpenAIGenerator:
                         thinking = False
                     if text:
                         pieces += 1
-                        if first is None:
-                            first = time.perf_counter() - t0
                         yield text
                 if thinking:
                     yield "</think>"
         finally:
             if response is not None:
                 response.close()  # a consumer that left closes the connection: the server stops
-            total = time.perf_counter() - t0
-            stream.finish(GenerationStats(
-                prompt_tokens=usage.prompt_tokens if usage else 0,
-                new_tokens=usage.completion_tokens if usage else pieces,
-                first_token_s=first or total, total_s=total, engine=f"openai-compatible {self.base_url}",
-            ))
+            stream.finish(prompt_tokens=usage.prompt_tokens if usage else 0,
+                          new_tokens=usage.completion_tokens if usage else pieces,
+                          engine=f"openai-compatible {self.base_url}")
 
 
 class _server_errors:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.core.contracts import GenerationStats, Messages, TextStream
+from rag.core.contracts import Messages, TextStream
 from rag.core.errors import MissingDependency, ModelUnavailable
 from rag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
 from rag.generation.model_files import gguf_source, linear_weights
@@ -80,13 +80,9 @@ class TransformersGenerator:
         if gguf is not None and not on_cuda and not tf.offload_folder:
             return cls._load_gguf_on_cpu(cfg, gguf, cache)
         folder = resolve_model_folder(cfg.model, cache)
-        choice = None
-        if not on_cuda and not tf.offload_folder and tf.dtype == "auto":
-            # decided by measuring this CPU, per phase (cpu_probe.py)
-            from rag.generation.cpu_probe import cpu_choice
-
-            choice = cpu_choice(quantized_file=False, linear_weights=linear_weights(AutoConfig.from_pretrained(str(folder))))
-            dtype = getattr(torch, choice.load_dtype)
+        cpu_alone = not on_cuda and not tf.offload_folder
+        if cpu_alone:
+            dtype, mode, prompt_dtype = _cpu_plan(tf, False, AutoConfig.from_pretrained(str(folder)))
         else:
             dtype = getattr(torch, preferred_dtype(tf.dtype, on_cuda))
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
@@ -129,13 +125,9 @@ class TransformersGenerator:
             raise ModelUnavailable(f"could not load generation model from {folder}: {exc}") from exc
         model.eval()
         weights = None
-        if not on_cuda and plan is None:
+        if cpu_alone:
             from rag.generation.packed_weights import pack_for_cpu
 
-            mode = tf.cpu_quantize
-            if choice is not None and not choice.pack and mode == "auto":
-                mode = "off"  # measured: the packed kernel is not the fastest decode on this CPU
-            prompt_dtype = getattr(torch, choice.prefill_dtype) if choice is not None else dtype
             weights = pack_for_cpu(model, mode, prompt_dtype=prompt_dtype)
             log.info("CPU weights: %s", weights.describe())
         elif tf.cpu_quantize == "int4":
@@ -154,25 +146,13 @@ class TransformersGenerator:
     def _load_gguf_on_cpu(cls, cfg, gguf: Path, cache: Path) -> "TransformersGenerator":
         """A GGUF wholly on the CPU: read tensor by tensor into its run form (gguf_loading.py), with
         the dtype, packing and prompt dtype the CPU probe chose (or the ones set)."""
-        import torch
         from transformers import AutoConfig
 
         from rag.generation.gguf_loading import load_gguf, tokenizer_and_config
 
         tf = cfg.transformers
-        mode, prompt_dtype = tf.cpu_quantize, None
-        if tf.dtype == "auto":
-            from rag.generation.cpu_probe import cpu_choice
-
-            config = AutoConfig.from_pretrained(str(tokenizer_and_config(gguf, cache)))
-            choice = cpu_choice(quantized_file=True, linear_weights=linear_weights(config))
-            dtype, prompt_dtype = getattr(torch, choice.load_dtype), getattr(torch, choice.prefill_dtype)
-            if not choice.pack and mode == "auto":
-                mode = "off"  # measured: the packed kernel is not the fastest decode on this CPU
-        else:
-            dtype = getattr(torch, preferred_dtype(tf.dtype, False))
-        model, tokenizer, weights = load_gguf(gguf, dtype=dtype, pack=mode, cache_dir=cache,
-                                              prompt_dtype=prompt_dtype or dtype)
+        dtype, mode, prompt_dtype = _cpu_plan(tf, True, AutoConfig.from_pretrained(str(tokenizer_and_config(gguf, cache))))
+        model, tokenizer, weights = load_gguf(gguf, dtype=dtype, pack=mode, cache_dir=cache, prompt_dtype=prompt_dtype)
         log.info("CPU weights: %s", weights.describe())
         preset = PRESETS[cfg.preset] if cfg.preset != "auto" else detect_preset(f"{cfg.model} {gguf.name}", tokenizer.chat_template)
         return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=None, decode_loop=tf.decode_loop, weights=weights)
@@ -201,9 +181,7 @@ class TransformersGenerator:
 
     def _pieces(self, stream: TextStream, input_ids, max_tokens: int, temperature: float,
                 stops: tuple[str, ...]) -> Iterator[str]:
-        import time
 
-        t0 = time.perf_counter()
         detokenizer = None
         if self.loop is not None:
             sampling = Sampling(temperature or 0.0, self.preset.top_p if temperature else 1.0)
@@ -211,25 +189,19 @@ class TransformersGenerator:
             pieces = detokenizer.pieces(self.loop.tokens(input_ids, max_tokens, self.stop_ids, sampling))
         else:
             pieces = self._generate_pieces(input_ids, max_tokens, temperature, stops)
-        first = None
         emitted = ""
         try:
             for piece in cut_at_stops(pieces, stops):
-                if first is None:
-                    first = time.perf_counter() - t0
                 emitted += piece
                 yield piece
         finally:
             pieces.close()
-            total = time.perf_counter() - t0
             if detokenizer is not None:
                 new_tokens = len(detokenizer.ids)
             else:
                 new_tokens = len(self.tokenizer.encode(emitted, add_special_tokens=False)) if emitted else 0
-            stream.finish(GenerationStats(
-                prompt_tokens=int(input_ids.shape[1]), new_tokens=new_tokens, first_token_s=first or total,
-                total_s=total, engine="transformers/" + ("foldrag-loop" if self.loop is not None else "generate"),
-            ))
+            stream.finish(prompt_tokens=int(input_ids.shape[1]), new_tokens=new_tokens,
+                          engine="transformers/" + ("foldrag-loop" if self.loop is not None else "generate"))
 
     def _generate_pieces(self, input_ids, max_tokens: int, temperature: float, stops: tuple[str, ...]) -> Iterator[str]:
         """Text pieces from ``model.generate`` in a thread (models foldrag's loop does not run)."""
@@ -291,6 +263,23 @@ class _Detokenizer:
                 yield piece
         finally:
             tokens.close()
+
+
+def _cpu_plan(tf, quantized_file: bool, config):
+    """(load dtype, packing mode, prompt dtype) for a model wholly on the CPU: under dtype 'auto' the
+    probe's per-phase choice (cpu_probe.py), measured once per machine; otherwise the settings."""
+    import torch
+
+    if tf.dtype != "auto":
+        dtype = getattr(torch, preferred_dtype(tf.dtype, False))
+        return dtype, tf.cpu_quantize, dtype
+    from rag.generation.cpu_probe import cpu_choice
+
+    choice = cpu_choice(quantized_file=quantized_file, linear_weights=linear_weights(config))
+    mode = tf.cpu_quantize
+    if quantized_file and not choice.pack and mode == "auto":
+        mode = "off"  # measured: the packed kernel is not the fastest decode on this CPU
+    return getattr(torch, choice.load_dtype), mode, getattr(torch, choice.prefill_dtype)
 
 
 def _choose_loop(model, setting: str) -> DecodeLoop | None:
