@@ -29,21 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-QUESTIONS = ("How does foldrag keep the index safe when ingest crashes?",
-             "Which files does an index folder hold?")
+from bench.generation_speed import QUESTION, rag_prompt  # noqa: E402 - after the path is set
 
-
-def rag_messages(question: str, count_tokens, target: int = 900) -> list[dict[str, str]]:
-    from rag.core.types import Chunk, Hit
-    from rag.generation.prompting import build_messages
-
-    docs = sorted((REPO / "examples" / "docs").glob("*.md")) + [REPO / "examples" / "docs" / "faq.txt"]
-    texts = [p.read_text(encoding="utf-8") for p in docs]
-    hits: list[Hit] = []
-    while count_tokens(build_messages(QUESTIONS[0], hits)) < target:
-        i = len(hits)
-        hits.append(Hit(Chunk(id=f"c{i}", source=f"doc{i}.md", text=texts[i % len(texts)]), 1.0))
-    return build_messages(question, hits)
+QUESTIONS = (QUESTION, "Which files does an index folder hold?")
 
 
 def run_direct(model: str, new_tokens: int, repeats: int) -> dict:
@@ -55,7 +43,7 @@ def run_direct(model: str, new_tokens: int, repeats: int) -> dict:
     from rag.generation.llamacpp_backend import LlamaCppGenerator, gguf_path
 
     shaper = LlamaCppGenerator.load(GenerationSettings(backend="llamacpp", model=model, device="cpu"))
-    ids = shaper.prompt_ids(rag_messages(QUESTIONS[0], shaper.prompt_tokens))
+    ids = shaper.prompt_ids(rag_prompt(900, shaper.prompt_tokens, QUESTIONS[0]))
     n_ctx, threads = shaper.context_window, os.cpu_count() or 1
     del shaper
     t0 = time.perf_counter()
@@ -90,8 +78,8 @@ def run_one(backend: str, model: str, new_tokens: int, repeats: int, base_url: s
     settings = GenerationSettings(backend=backend, model=model, device="cpu", base_url=base_url)
     generator = load_generator(settings)
     load_s = time.perf_counter() - t0
-    first = rag_messages(QUESTIONS[0], generator.prompt_tokens)
-    second = rag_messages(QUESTIONS[1], generator.prompt_tokens)
+    first = rag_prompt(900, generator.prompt_tokens, QUESTIONS[0])
+    second = rag_prompt(900, generator.prompt_tokens, QUESTIONS[1])
     best, cold = None, None
     for _ in range(repeats):
         stream = generator.stream(first, max_tokens=new_tokens, temperature=0.0)

@@ -24,19 +24,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def rag_prompt(target_tokens: int, count) -> list[dict[str, str]]:
-    from rag.generation.prompting import build_messages
-    from rag.core.types import Chunk, Hit
+QUESTION = "How does foldrag keep the index safe when ingest crashes?"
 
-    docs = sorted((Path(__file__).resolve().parent.parent / "examples" / "docs").glob("*.md"))
-    texts = [p.read_text(encoding="utf-8") for p in docs] + [(Path(__file__).resolve().parent.parent / "examples" / "docs" / "faq.txt").read_text()]
+
+def rag_prompt(target_tokens: int, count, question: str = QUESTION) -> list[dict[str, str]]:
+    """foldrag's RAG prompt for ``question``, with examples/docs as sources until ``count`` (prompt
+    tokens) reaches ``target_tokens``; the sources do not depend on the question."""
+    from rag.core.types import Chunk, Hit
+    from rag.generation.prompting import build_messages
+
+    folder = Path(__file__).resolve().parent.parent / "examples" / "docs"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.md")) + [folder / "faq.txt"]]
     hits: list[Hit] = []
-    i = 0
-    while count(build_messages("How does foldrag keep the index safe when ingest crashes?", hits)) < target_tokens:
-        text = texts[i % len(texts)]
-        hits.append(Hit(Chunk(id=f"c{i}", source=f"doc{i}.md", text=text), 1.0))
-        i += 1
-    return build_messages("How does foldrag keep the index safe when ingest crashes?", hits)
+    while count(build_messages(QUESTION, hits)) < target_tokens:
+        i = len(hits)
+        hits.append(Hit(Chunk(id=f"c{i}", source=f"doc{i}.md", text=texts[i % len(texts)]), 1.0))
+    return build_messages(question, hits)
 
 
 def time_generate(model, ids, new_tokens: int, repeats: int, **kwargs) -> tuple[float, float]:

@@ -51,13 +51,18 @@ def make_collection(settings, embedder, generator, docs: Path | None = None):
     return rag
 
 
-def wait_ready(client, timeout: float = 30.0) -> None:
+def until(condition, timeout: float = 30.0) -> bool:
+    """Wait for ``condition()`` to hold (polled against a deadline; never an ordering by sleep)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.get("/readyz").status_code == 200:
-            return
-        time.sleep(0.02)
-    raise AssertionError("server never became ready")
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def wait_ready(client, timeout: float = 30.0) -> None:
+    assert until(lambda: client.get("/readyz").status_code == 200, timeout), "server never became ready"
 
 
 @contextmanager

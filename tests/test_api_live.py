@@ -13,7 +13,7 @@ import pytest
 
 from api.app import create_app
 from tests.fakes import HashEmbedder, LoopChat
-from tests.server_support import live_server, make_collection, serve_settings, write_docs
+from tests.server_support import live_server, make_collection, serve_settings, until, write_docs
 
 
 def _app(settings, tmp_path: Path, chat: LoopChat, embedder=None, **server):
@@ -22,18 +22,8 @@ def _app(settings, tmp_path: Path, chat: LoopChat, embedder=None, **server):
     return create_app(cfg, {"docs": rag})
 
 
-def _until(condition, timeout: float = 30.0) -> bool:
-    """Wait for ``condition()`` to hold (polled; a deadline, never an ordering by sleep)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def _ready(url: str) -> None:
-    assert _until(lambda: httpx.get(url + "/readyz").status_code == 200), "not ready"
+    assert until(lambda: httpx.get(url + "/readyz").status_code == 200), "not ready"
 
 
 def test_official_openai_client_both_modes(settings, tmp_path):
@@ -87,7 +77,7 @@ def test_a_client_that_disconnects_cancels_its_generation(settings, tmp_path):
         assert chat.cancelled.wait(10)
         assert chat.finished == 0
         gate = app.state.foldrag.gate
-        assert _until(lambda: gate.running == 0 and gate.waiting == 0), "the slot is given back"
+        assert until(lambda: gate.running == 0 and gate.waiting == 0), "the slot is given back"
         assert "foldrag_generations_cancelled_total 2.0" in httpx.get(url + "/metrics").text
 
 
@@ -107,7 +97,7 @@ def test_a_full_queue_answers_429_with_retry_after(settings, tmp_path):
         threads[0].start()
         assert chat.started.wait(30), "the first is running"
         threads[1].start()
-        assert _until(lambda: gate.waiting == 1), "the second is waiting"
+        assert until(lambda: gate.waiting == 1), "the second is waiting"
         refused = httpx.post(url + "/v1/query", json={"question": "capital of France?"}, timeout=60)
         assert refused.status_code == 429
         assert int(refused.headers["retry-after"]) >= 1
