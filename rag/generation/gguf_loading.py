@@ -57,7 +57,6 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
         "num_attention_heads": config.num_attention_heads,
         "num_key_value_heads": getattr(config, "num_key_value_heads", None) or config.num_attention_heads})
     names = _gguf_to_hf_names(model)
-    parsed = {"config": processor.config}
     head = model.get_output_embeddings()
     head_name = next(n for n, m in model.named_modules() if m is head)
     modules = dict(model.named_modules())
@@ -67,7 +66,7 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
     with torch.no_grad():
         for tensor in reader.tensors:
             result = processor.process(weights=dequantize(tensor.data, tensor.tensor_type), name=tensor.name,
-                                       tensor_key_mapping=names, parsed_parameters=parsed)
+                                       tensor_key_mapping=names, parsed_parameters={"config": processor.config})
             name = names.get(result.name)
             if name is None:
                 continue
@@ -99,7 +98,7 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
         if getattr(config, "tie_word_embeddings", False) and not head_packed and head.weight.is_meta:
             model.tie_weights()  # no output tensor in the file: the head is the embedding table
             if pack != "off":
-                replacement = packed_head(model.get_output_embeddings(), pack)
+                replacement = packed_head(model.get_output_embeddings().weight, pack)
                 if replacement is not None:
                     model.set_output_embeddings(replacement)
                     head_packed = True
@@ -132,13 +131,10 @@ def _gguf_to_hf_names(model: nn.Module) -> dict[str, str]:
 def _packed(module: nn.Linear, weight: torch.Tensor, mode: str, prompt_dtype, *, is_head: bool):
     """The packed form of ``module`` with ``weight``, or None when it stays as loaded. A bias not
     read yet (meta) is set when its tensor comes."""
-    probe = nn.Linear(module.in_features, module.out_features, bias=False)
-    probe.weight = nn.Parameter(weight, requires_grad=False)
     if is_head:
-        return packed_head(probe, mode)
-    if module.bias is not None and not module.bias.is_meta:
-        probe.bias = module.bias
-    return packed_linear(probe, mode, prompt_dtype)
+        return packed_head(weight, mode) if module.bias is None else None
+    bias = module.bias if module.bias is not None and not module.bias.is_meta else None
+    return packed_linear(weight, bias, mode, prompt_dtype)
 
 
 def _replace(model: nn.Module, name: str, replacement: nn.Module) -> None:

@@ -44,9 +44,9 @@ def kernels_available() -> bool:
                ("_convert_weight_to_int4pack_for_cpu", "_weight_int4pack_mm_for_cpu", "_weight_int8pack_mm"))
 
 
-def int4_fits(linear: nn.Linear) -> bool:
+def int4_fits(weight: torch.Tensor) -> bool:
     """The kernel's shape rules: output features a multiple of 16, input features of the group size."""
-    out_features, in_features = linear.weight.shape
+    out_features, in_features = weight.shape
     return out_features % 16 == 0 and in_features % GROUP == 0
 
 
@@ -250,7 +250,7 @@ def _pack_linears(model: nn.Module, head, mode: str, prompt_dtype: torch.dtype) 
         for name, child in list(parent.named_children()):
             if not isinstance(child, nn.Linear) or child is head:
                 continue
-            replacement = packed_linear(child, mode, prompt_dtype)
+            replacement = packed_linear(child.weight, child.bias, mode, prompt_dtype)
             if replacement is None:
                 kept += 1
                 continue
@@ -262,41 +262,43 @@ def _pack_linears(model: nn.Module, head, mode: str, prompt_dtype: torch.dtype) 
 
 def _pack_head(model: nn.Module, head, mode: str) -> tuple[int, int] | None:
     """Swap the LM head for Int8Groups; returns (bytes before, bytes after), or None if kept."""
-    replacement = packed_head(head, mode) if head is not None else None
+    replacement = packed_head(head.weight, mode) if isinstance(head, nn.Linear) and head.bias is None else None
     if replacement is None:
         return None
     model.set_output_embeddings(replacement)
     return _nbytes(head), _nbytes(replacement)
 
 
-def packed_linear(linear: nn.Linear, mode: str, prompt_dtype: torch.dtype = torch.float32) -> Int4Linear | None:
-    """``linear`` as an Int4Linear when ``mode`` packs it (see ``pack_for_cpu``), else None."""
-    grid = _int4_grid(linear, mode)
+def packed_linear(weight: torch.Tensor, bias: torch.Tensor | None, mode: str,
+                  prompt_dtype: torch.dtype = torch.float32) -> Int4Linear | None:
+    """A linear layer's ``weight`` (and ``bias``) as an Int4Linear when ``mode`` packs it (see
+    ``pack_for_cpu``), else None."""
+    grid = _int4_grid(weight, mode)
     if grid is None:
         return None
-    layer = Int4Linear(grid, linear.bias)
+    layer = Int4Linear(grid, bias)
     layer.prompt_dtype = prompt_dtype
     return layer
 
 
-def packed_head(head: nn.Module, mode: str) -> Int8Groups | None:
-    """A bias-free LM head as Int8Groups when ``mode`` packs it, else None."""
-    if not isinstance(head, nn.Linear) or head.bias is not None or head.weight.shape[1] % GROUP:
+def packed_head(weight: torch.Tensor, mode: str) -> Int8Groups | None:
+    """A bias-free LM head's ``weight`` as Int8Groups when ``mode`` packs it, else None."""
+    if weight.shape[1] % GROUP:
         return None
-    if mode == "auto" and not on_int8_grid(head.weight):
+    if mode == "auto" and not on_int8_grid(weight):
         return None
-    grid = fit_int8(head.weight)
+    grid = fit_int8(weight)
     return None if mode == "auto" and not grid.exact else Int8Groups(grid)
 
 
-def _int4_grid(linear: nn.Linear, mode: str) -> Grid | None:
-    """The layer's grid when ``mode`` packs it, else None."""
-    if not int4_fits(linear):
+def _int4_grid(weight: torch.Tensor, mode: str) -> Grid | None:
+    """The weight's grid when ``mode`` packs it, else None."""
+    if not int4_fits(weight):
         return None
-    four_bit = on_4bit_grid(linear.weight)
+    four_bit = on_4bit_grid(weight)
     if mode == "auto" and not four_bit:
         return None
-    grid = fit_grid(linear.weight, search=four_bit)
+    grid = fit_grid(weight, search=four_bit)
     return grid if grid.exact or mode == "int4" else None
 
 
