@@ -79,6 +79,29 @@ def test_bundled_model_decodes_from_exactly_repacked_int4_int8_weights(generator
     assert same[1] / total >= 0.95, f"with bf16 prompts, {same[1]} of {total} next tokens agree"
 
 
+def test_layers_read_from_gguf_blocks_equal_the_dequantized_and_fitted_ones(monkeypatch):
+    """The fast load reads 4-bit codes straight from the blocks, rows reordered as transformers
+    reorders Llama's Q/K; the slow one dequantizes and fits. Same weights, layer by layer."""
+    import torch
+
+    from rag.generation import gguf_loading
+    from rag.generation.model_files import bundled_gguf, default_model_cache
+    from rag.generation.packed_weights import Int4Linear
+
+    gguf = bundled_gguf("bundled:SmolLM2-135M-Instruct")
+    fast, _, fast_report = gguf_loading.load_gguf(gguf, dtype=torch.float32, pack="auto",
+                                                  cache_dir=default_model_cache())
+    monkeypatch.setattr(gguf_loading, "grid_from_blocks", lambda *args: None)
+    slow, _, slow_report = gguf_loading.load_gguf(gguf, dtype=torch.float32, pack="auto",
+                                                  cache_dir=default_model_cache())
+    assert fast_report.int4_layers == slow_report.int4_layers == 210
+    slow_layers = dict(slow.named_modules())
+    for name, layer in fast.named_modules():
+        if isinstance(layer, Int4Linear):
+            expected = slow_layers[name].dequantized()
+            assert torch.allclose(layer.dequantized(), expected, rtol=0, atol=1e-6 * float(expected.abs().max())), name
+
+
 def test_auto_dtype_follows_the_cpu_probe(tmp_path, monkeypatch):
     """dtype='auto' on the CPU: the probe's choice (cached per machine) decides the load dtype, the
     packing and the prompt dtype; here with the probe's answer for a CPU with fast bf16."""

@@ -17,8 +17,8 @@ def _q4_1(out_features: int, in_features: int, seed: int = 0) -> torch.Tensor:
     groups = in_features // pw.GROUP
     codes = torch.randint(0, 16, (out_features, groups, pw.GROUP), generator=g).float()
     codes[..., 0], codes[..., 1] = 0, 15
-    d = torch.rand(out_features, groups, 1, generator=g) * 0.02 + 1e-3
-    m = -torch.rand(out_features, groups, 1, generator=g) * 0.1
+    d = (torch.rand(out_features, groups, 1, generator=g) * 0.02 + 1e-3).half().float()  # fp16 in the file
+    m = (-torch.rand(out_features, groups, 1, generator=g) * 0.1).half().float()
     return (codes * d + m).reshape(out_features, in_features)
 
 
@@ -164,3 +164,52 @@ def test_auto_keeps_a_layer_with_one_weight_off_its_grid():
     report = pw.pack_for_cpu(model, "auto")
     assert (report.int4_layers, report.kept_layers) == (0, 1)
     assert model[0] is layer
+
+
+def test_a_packed_layer_holds_its_weights_once_in_the_kernel_packing():
+    weight = _q4_1(128 + 16, 256)  # a full block and a short one, whatever this CPU's block size
+    layer = pw.Int4Linear(pw.fit_grid(weight), None)
+    assert layer.nibbles is None and pw.kernel_layout() is not None
+    assert layer.scale.dtype == torch.float16  # Q4_1's scale and offset are fp16 in the file
+    assert torch.allclose(layer.dequantized(), weight, rtol=0, atol=1e-6 * float(weight.abs().max()))
+    weights = weight.numel()
+    held = sum(t.numel() * t.element_size() for t in layer.buffers())
+    assert held <= 0.75 * weights  # 4-bit codes once + bf16 kernel scales + fp16 exact scales
+
+
+def test_a_q4_k_grid_keeps_fp32_scales_to_stay_exact():
+    weight = _q4_k(64, 128)
+    layer = pw.Int4Linear(pw.fit_grid(weight), None)
+    assert layer.scale.dtype == torch.float32
+    assert torch.allclose(layer.dequantized(), weight, rtol=0, atol=1e-6 * float(weight.abs().max()))
+
+
+@pytest.mark.parametrize("capability", ["avx512", "avx2", "default"])
+def test_every_cpu_packing_of_torch_is_read_back_exactly(capability):
+    """torch lays out its int4 packing by the CPU's vector width; each one must be understood."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import torch; from rag.generation import packed_weights as pw\n"
+              "w = torch.randint(0, 16, (64 * 5 + 48, 96), dtype=torch.uint8)\n"
+              "p = torch._convert_weight_to_int4pack_for_cpu(w.to(torch.int32), 1)\n"
+              "layout = pw.kernel_layout()\n"
+              "print(torch.backends.cpu.get_cpu_capability(), layout,"
+              " torch.equal(pw.unpack_kernel_codes(p, *w.shape, layout), w))\n")
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": capability}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    reached, layout, exact = done.stdout.split(maxsplit=1)[0], done.stdout, done.stdout.strip().endswith("True")
+    if reached.lower() != capability:
+        pytest.skip(f"this CPU cannot run torch's {capability} kernels (it ran {reached})")
+    assert exact, layout
+
+
+def test_an_unknown_packing_keeps_a_second_copy_and_still_computes(monkeypatch):
+    monkeypatch.setattr(pw, "kernel_layout", lambda: None)
+    weight = _q4_1(96, 160)
+    layer = pw.Int4Linear(pw.fit_grid(weight), None)
+    assert layer.nibbles is not None
+    prompt = torch.randn(1, 12, 160)
+    assert torch.allclose(layer(prompt), prompt @ weight.t(), atol=1e-5, rtol=1e-5)

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import mmap
 from pathlib import Path
 
 import torch
@@ -22,7 +23,9 @@ from torch import nn
 
 from rag.core.errors import ModelUnavailable
 from rag.generation.model_files import content_key, write_folder
-from rag.generation.packed_weights import Int4Linear, PackReport, packed_head, packed_linear
+from rag.generation.gguf_grids import grid_from_blocks
+from rag.generation.packed_weights import (Grid, Int4Linear, PackReport, int4_fits, packed_head,
+                                          packed_linear)
 
 log = logging.getLogger("foldrag.generation")
 
@@ -65,36 +68,48 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
     head_packed = False
     with torch.no_grad():
         for tensor in reader.tensors:
-            result = processor.process(weights=dequantize(tensor.data, tensor.tensor_type), name=tensor.name,
-                                       tensor_key_mapping=names, parsed_parameters={"config": processor.config})
-            name = names.get(result.name)
-            if name is None:
-                continue
-            weights = result.weights
-            if weights.dtype != np.float32 or not weights.flags.writeable or not weights.flags.c_contiguous:
-                weights = np.array(weights, dtype=np.float32)  # an owned copy only when it must be
-            value = torch.from_numpy(weights)
-            del result, weights
-            owner, _, leaf = name.rpartition(".")
-            module = modules[owner]
-            if leaf == "bias" and isinstance(module, Int4Linear):  # the bias of a layer packed already
-                module.bias = nn.Parameter(value, requires_grad=False)
-                continue
-            if leaf == "weight" and isinstance(module, nn.Linear) and pack != "off":
-                replacement = _packed(module, value, pack, prompt_dtype, is_head=owner == head_name)
-                if replacement is not None:
-                    before, after = before + value.numel() * value.element_size(), after + _nbytes(replacement)
+            try:
+                fast = _grid_layer(tensor, processor, names, modules, pack, prompt_dtype, skip=head_name)
+                if fast is not None:
+                    owner, replacement = fast
+                    before += tensor.n_elements * 4
+                    after += _nbytes(replacement)
                     _replace(model, owner, replacement)
                     modules[owner] = replacement
-                    if owner == head_name:
-                        head_packed = True
-                    else:
-                        packed += 1
+                    packed += 1
                     continue
-                if owner != head_name:
-                    kept += 1
-            module._parameters[leaf] = nn.Parameter(value.to(dtype), requires_grad=False)  # no further copy
-            del value
+                result = processor.process(weights=dequantize(tensor.data, tensor.tensor_type), name=tensor.name,
+                                           tensor_key_mapping=names, parsed_parameters={"config": processor.config})
+                name = names.get(result.name)
+                if name is None:
+                    continue
+                weights = result.weights
+                if weights.dtype != np.float32 or not weights.flags.writeable or not weights.flags.c_contiguous:
+                    weights = np.array(weights, dtype=np.float32)  # an owned copy only when it must be
+                value = torch.from_numpy(weights)
+                del result, weights
+                owner, _, leaf = name.rpartition(".")
+                module = modules[owner]
+                if leaf == "bias" and isinstance(module, Int4Linear):  # the bias of a layer packed already
+                    module.bias = nn.Parameter(value, requires_grad=False)
+                    continue
+                if leaf == "weight" and isinstance(module, nn.Linear) and pack != "off":
+                    replacement = _packed(module, value, pack, prompt_dtype, is_head=owner == head_name)
+                    if replacement is not None:
+                        before, after = before + value.numel() * value.element_size(), after + _nbytes(replacement)
+                        _replace(model, owner, replacement)
+                        modules[owner] = replacement
+                        if owner == head_name:
+                            head_packed = True
+                        else:
+                            packed += 1
+                        continue
+                    if owner != head_name:
+                        kept += 1
+                module._parameters[leaf] = nn.Parameter(value.to(dtype), requires_grad=False)  # no further copy
+                del value
+            finally:
+                _drop_pages(reader, tensor)
         if getattr(config, "tie_word_embeddings", False) and not head_packed and head.weight.is_meta:
             model.tie_weights()  # no output tensor in the file: the head is the embedding table
             if pack != "off":
@@ -109,6 +124,17 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     report = PackReport(pack, packed, kept, "int8" if head_packed else "as loaded", before, after)
     return model, tokenizer, report
+
+
+def _drop_pages(reader, tensor) -> None:
+    """Let go of the file pages a tensor was read from. They are clean (read-only map) and nothing
+    points into them any more, but while mapped they count as this process's memory: without this
+    a 3.6 GB file adds 3.6 GB to the peak of a load that never needs more than one tensor of it."""
+    mapped = getattr(reader.data, "_mmap", None)  # numpy.memmap's mmap object
+    if mapped is None or not hasattr(mapped, "madvise"):
+        return
+    start = tensor.data_offset - tensor.data_offset % mmap.PAGESIZE
+    mapped.madvise(mmap.MADV_DONTNEED, start, tensor.data_offset + tensor.n_bytes - start)
 
 
 def _gguf_to_hf_names(model: nn.Module) -> dict[str, str]:
@@ -126,6 +152,43 @@ def _gguf_to_hf_names(model: nn.Module) -> dict[str, str]:
         if gguf_name is not None:
             names[f"{gguf_name}.{suffix}"] = hf_name
     return names
+
+
+def _grid_layer(tensor, processor, names, modules, pack, prompt_dtype, *, skip: str):
+    """(module name, Int4Linear) for a linear layer's 4-bit weight read straight from its blocks,
+    or None when this tensor takes the dequantize-and-fit path."""
+    name = names.get(tensor.name, "")
+    owner, _, leaf = name.rpartition(".")
+    module = modules.get(owner)
+    if pack == "off" or leaf != "weight" or owner == skip or not isinstance(module, nn.Linear) or len(tensor.shape) != 2:
+        return None
+    cols, rows = (int(n) for n in tensor.shape)  # GGUF lists the fastest-moving dimension first
+    if not int4_fits(torch.empty(rows, cols, device="meta")):
+        return None
+    order = _row_order(processor, tensor.name, rows, names)
+    grid = grid_from_blocks(tensor.data, tensor.tensor_type, rows, cols) if order is not False else None
+    if grid is None:
+        return None
+    if order is not None:
+        grid = Grid(codes=grid.codes[order], scale=grid.scale[order], offset=grid.offset[order], exact=True)
+    bias = module.bias if module.bias is not None and not module.bias.is_meta else None
+    layer = Int4Linear(grid, bias)
+    layer.prompt_dtype = prompt_dtype
+    return owner, layer
+
+
+def _row_order(processor, gguf_name: str, rows: int, names: dict[str, str]):
+    """How transformers' fix-up for this tensor reorders its rows (Llama's Q/K): None for no change,
+    an index tensor for a reordering, False when it does more than reorder rows."""
+    import numpy as np
+
+    index = np.arange(rows, dtype=np.float32).reshape(rows, 1)
+    result = processor.process(weights=index, name=gguf_name, tensor_key_mapping=names,
+                               parsed_parameters={"config": processor.config})
+    moved = np.asarray(result.weights).reshape(-1)
+    if result.name != gguf_name or moved.shape != (rows,) or not np.array_equal(np.sort(moved), index[:, 0]):
+        return False
+    return None if np.array_equal(moved, index[:, 0]) else torch.from_numpy(moved.astype(np.int64))
 
 
 def _packed(module: nn.Linear, weight: torch.Tensor, mode: str, prompt_dtype, *, is_head: bool):

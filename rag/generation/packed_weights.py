@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -103,30 +104,49 @@ def _round(groups, scale, offset):
 
 
 class Int4Linear(nn.Module):
-    """A linear layer with int4 weights in groups of 32; activations are bf16 inside the kernel."""
+    """A linear layer with int4 weights in groups of 32; activations are bf16 inside the kernel.
+
+    The weights are held once, in the kernel's packing; the prompt path reads its codes back out
+    of it (``kernel_layout``). Where that packing is not one this code knows, the codes are kept
+    a second time, as plain nibbles, so the layer still works at twice the memory.
+    """
 
     def __init__(self, grid: Grid, bias: torch.Tensor | None) -> None:
         super().__init__()
         out_features, groups, _ = grid.codes.shape
         self.in_features, self.out_features = groups * GROUP, out_features
-        half = GROUP // 2
-        # Two codes a byte for the dequantizing path (code j low, code j + 16 high) ...
-        self.register_buffer("nibbles", grid.codes[..., :half] | (grid.codes[..., half:] << 4))
-        self.register_buffer("scale", grid.scale)
-        self.register_buffer("offset", grid.offset)
-        # ... and the kernel's own packing, whose zero point is level 8: w = (code - 8) * scale + zero.
-        flat = grid.codes.reshape(out_features, self.in_features).to(torch.int32)
-        self.register_buffer("packed", torch._convert_weight_to_int4pack_for_cpu(flat, 1))
+        flat = grid.codes.reshape(out_features, self.in_features)
+        # The kernel's packing; its zero point is level 8: w = (code - 8) * scale + zero.
+        self.register_buffer("packed", torch._convert_weight_to_int4pack_for_cpu(flat.to(torch.int32), 1))
         zero = grid.offset + 8 * grid.scale
         self.register_buffer("scale_zero", torch.stack(
             [grid.scale.reshape(out_features, groups).t(), zero.reshape(out_features, groups).t()], -1
         ).contiguous().to(torch.bfloat16))
+        # The exact grid for the prompt path: fp16 where that loses nothing (Q4_0, Q4_1), else fp32.
+        scale, offset = grid.scale.half(), grid.offset.half()
+        moved = (scale.float() - grid.scale).abs() * 15 + (offset.float() - grid.offset).abs()
+        if not bool((moved <= _ON_GRID * grid.scale.abs()).all()) or not bool(scale.isfinite().all()):
+            scale, offset = grid.scale.float(), grid.offset.float()
+        self.register_buffer("scale", scale)
+        self.register_buffer("offset", offset)
+        self.layout = kernel_layout()
+        nibbles = None
+        if self.layout is None:
+            half = GROUP // 2
+            nibbles = grid.codes[..., :half] | (grid.codes[..., half:] << 4)  # code j low, code j + 16 high
+        self.register_buffer("nibbles", nibbles)
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
         self.prompt_dtype = torch.float32  # dtype of many-row (prompt) matmuls; bf16 where the CPU is fast at it
 
+    def codes(self) -> torch.Tensor:
+        """The 4-bit codes, (out, in) uint8."""
+        if self.nibbles is not None:
+            return torch.cat([self.nibbles & 15, self.nibbles >> 4], -1).reshape(self.out_features, self.in_features)
+        return unpack_kernel_codes(self.packed, self.out_features, self.in_features, self.layout)
+
     def dequantized(self) -> torch.Tensor:
-        codes = torch.cat([self.nibbles & 15, self.nibbles >> 4], -1).float()
-        return codes.mul_(self.scale).add_(self.offset).reshape(self.out_features, self.in_features)
+        codes = self.codes().reshape(self.out_features, -1, GROUP).float()
+        return codes.mul_(self.scale.float()).add_(self.offset.float()).reshape(self.out_features, self.in_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, self.in_features)
@@ -143,6 +163,51 @@ class Int4Linear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, group={GROUP}"
+
+
+@dataclass(frozen=True)
+class KernelLayout:
+    """How torch's CPU int4 packing lays out a weight's codes: blocks of ``block`` output rows, each
+    stored as (in_features, block / 2) bytes. In a full block with ``halves`` a byte holds row r
+    (low nibble) and row r + block / 2 (high); otherwise, and in a last short block, rows 2r and 2r + 1."""
+
+    block: int
+    halves: bool
+
+
+LAYOUTS = (KernelLayout(64, True), KernelLayout(32, True), KernelLayout(32, False))  # AVX512, AVX2, plain C++
+
+
+@functools.cache
+def kernel_layout() -> KernelLayout | None:
+    """The packing this torch uses on this CPU (it follows the CPU's vector width), found by packing
+    a probe with full and short blocks and reading it back; None when no known layout matches."""
+    probe = torch.randint(0, 16, (64 * 3 + 16, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    packed = torch._convert_weight_to_int4pack_for_cpu(probe.to(torch.int32), 1)
+    for layout in LAYOUTS:
+        if torch.equal(unpack_kernel_codes(packed, *probe.shape, layout), probe):
+            return layout
+    log.warning("unknown int4 packing in this torch: packed layers keep a second copy of their codes")
+    return None
+
+
+def unpack_kernel_codes(packed: torch.Tensor, out_features: int, in_features: int,
+                        layout: KernelLayout) -> torch.Tensor:
+    """The (out, in) uint8 codes held in torch's CPU int4 ``packed`` weight (see ``KernelLayout``)."""
+    flat, block, parts = packed.reshape(-1), layout.block, []
+    full, at = out_features // block, out_features // block * in_features * block // 2
+    if full:
+        bytes_ = flat[:at].view(full, in_features, block // 2)
+        if layout.halves:
+            codes = torch.cat([bytes_ & 15, bytes_ >> 4], -1)
+        else:
+            codes = torch.stack([bytes_ & 15, bytes_ >> 4], -1).reshape(full, in_features, block)
+        parts.append(codes.transpose(1, 2).reshape(full * block, in_features))  # (blocks, in, block) -> rows
+    rows = out_features - full * block
+    if rows:  # a last short block is always in pairs
+        bytes_ = flat[at:].view(in_features, rows // 2)
+        parts.append(torch.stack([bytes_ & 15, bytes_ >> 4], -1).reshape(in_features, rows).t())
+    return parts[0].contiguous() if len(parts) == 1 else torch.cat(parts)
 
 
 @dataclass(frozen=True)
@@ -205,7 +270,7 @@ class PackReport:
     int4_layers: int  # linear layers now int4
     kept_layers: int  # linear layers left as loaded (off the grid in 'auto', or a shape the kernel refuses)
     head: str  # 'int8' or 'as loaded'
-    bytes_before: int  # bytes the packed layers hold, before and after (int4 keeps two packings)
+    bytes_before: int  # bytes the packed layers hold, before and after
     bytes_after: int
 
     @property
