@@ -195,9 +195,15 @@ def evaluate(
 
 @app.command()
 def config(as_json: JsonOpt = True) -> None:
-    """Print the effective settings (defaults < foldrag.toml < FOLDRAG_* environment)."""
+    """Print the effective settings (defaults < foldrag.toml < FOLDRAG_* environment), and under
+    "resolved" what 'auto' settings come to: the generation backend that will answer."""
+    from rag.generation.backends import resolve_backend
+
     settings = _settings()
-    _print_json(json.loads(settings.model_dump_json()))
+    effective = json.loads(settings.model_dump_json())
+    effective["resolved"] = {"generation": {"backend": resolve_backend(settings.generation),
+                                            "model": settings.generation.model}}
+    _print_json(effective)
 
 
 @app.command()

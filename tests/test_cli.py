@@ -82,6 +82,10 @@ def test_settings_precedence_in_config(tmp_path):
     assert effective["ingest"]["chunk_tokens"] == 111  # toml over defaults
     assert effective["embedding"]["batch_size"] == 9  # environment over toml
     assert effective["index"]["path"].endswith("foldrag/index")
+    assert effective["generation"]["backend"] == "auto"
+    assert effective["resolved"]["generation"]["backend"] == "transformers"  # what 'auto' comes to
+    served = run_cli("config", env={"FOLDRAG_GENERATION__BASE_URL": "http://127.0.0.1:11434/v1"})
+    assert json.loads(served.stdout)["resolved"]["generation"]["backend"] == "openai"
 
 
 def test_killed_ingest_leaves_last_good_index_and_rerun_completes(tmp_path):

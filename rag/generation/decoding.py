@@ -107,8 +107,8 @@ class DecodeLoop:
         """
         import torch
 
-        device = self.embed.weight.device
-        dtype = self.embed.weight.dtype
+        device = self.norm.weight.device  # the embedding table may be packed; the norm never is
+        dtype = self.norm.weight.dtype
         ids = input_ids.to(device)
         total = ids.shape[1] + max_new_tokens
         shape = (1, self.kv_heads, total, self.head_dim)

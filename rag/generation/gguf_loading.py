@@ -14,6 +14,8 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import mmap
 from pathlib import Path
@@ -23,9 +25,9 @@ from torch import nn
 
 from rag.core.errors import ModelUnavailable
 from rag.generation.model_files import content_key, write_folder
-from rag.generation.gguf_grids import grid_from_blocks
-from rag.generation.packed_weights import (Grid, Int4Linear, PackReport, int4_fits, packed_head,
-                                          packed_linear)
+from rag.generation.gguf_grids import grid_from_blocks, int8_grid_from_blocks
+from rag.generation.packed_weights import (CastLinear, Int4Embedding, Int4Linear, Int8Groups, PackReport, int4_fits,
+                                          packed_head, packed_linear)
 
 log = logging.getLogger("foldrag.generation")
 
@@ -50,6 +52,9 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
         config = AutoConfig.from_pretrained(str(folder))
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         reader = GGUFReader(str(path))
+        # Only the tensors are read from here on. gguf-py keeps every metadata value as its own
+        # array (a 150k-token vocabulary: ~450 MB), which would otherwise last through the load.
+        reader.fields.clear()
     except Exception as exc:
         raise ModelUnavailable(f"could not read GGUF {path}: {exc}") from exc
     with init_empty_weights():  # parameters on the meta device; buffers (rotary tables) real
@@ -65,18 +70,25 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
     modules = dict(model.named_modules())
     packed = kept = 0
     before = after = 0
-    head_packed = False
+    head_packed = embedding_packed = head_cast = False
+    tied = bool(getattr(config, "tie_word_embeddings", False))
     with torch.no_grad():
         for tensor in reader.tensors:
             try:
-                fast = _grid_layer(tensor, processor, names, modules, pack, prompt_dtype, skip=head_name)
+                fast = _read_packed(tensor, processor, names, modules, pack, prompt_dtype, dtype,
+                                    head=head_name, tied=tied)
                 if fast is not None:
                     owner, replacement = fast
                     before += tensor.n_elements * 4
                     after += _nbytes(replacement)
                     _replace(model, owner, replacement)
                     modules[owner] = replacement
-                    packed += 1
+                    if owner == head_name:
+                        head_packed = True
+                    elif isinstance(replacement, Int4Embedding):
+                        embedding_packed = True
+                    else:
+                        packed += 1
                     continue
                 result = processor.process(weights=dequantize(tensor.data, tensor.tensor_type), name=tensor.name,
                                            tensor_key_mapping=names, parsed_parameters={"config": processor.config})
@@ -90,8 +102,8 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
                 del result, weights
                 owner, _, leaf = name.rpartition(".")
                 module = modules[owner]
-                if leaf == "bias" and isinstance(module, Int4Linear):  # the bias of a layer packed already
-                    module.bias = nn.Parameter(value, requires_grad=False)
+                if leaf == "bias" and isinstance(module, (Int4Linear, CastLinear)):  # its layer was read already
+                    module.bias = nn.Parameter(value.to(getattr(module, "weight", value).dtype), requires_grad=False)
                     continue
                 if leaf == "weight" and isinstance(module, nn.Linear) and pack != "off":
                     replacement = _packed(module, value, pack, prompt_dtype, is_head=owner == head_name)
@@ -106,11 +118,19 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
                         continue
                     if owner != head_name:
                         kept += 1
+                    if prompt_dtype != dtype and value.dtype != prompt_dtype:  # held in the CPU's fast dtype
+                        bias = module.bias if module.bias is not None and not module.bias.is_meta else None
+                        replacement = CastLinear(value, bias, prompt_dtype)
+                        _replace(model, owner, replacement)
+                        modules[owner] = replacement
+                        if owner == head_name:
+                            head_cast = True
+                        continue
                 module._parameters[leaf] = nn.Parameter(value.to(dtype), requires_grad=False)  # no further copy
                 del value
             finally:
                 _drop_pages(reader, tensor)
-        if getattr(config, "tie_word_embeddings", False) and not head_packed and head.weight.is_meta:
+        if tied and not head_packed and head.weight.is_meta:
             model.tie_weights()  # no output tensor in the file: the head is the embedding table
             if pack != "off":
                 replacement = packed_head(model.get_output_embeddings().weight, pack)
@@ -122,7 +142,9 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
         raise ModelUnavailable(f"GGUF {path.name} has no tensor for {missing[:3]} (architecture {architecture})")
     model.eval()
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    report = PackReport(pack, packed, kept, "int8" if head_packed else "as loaded", before, after)
+    head_form = "int8" if head_packed else str(prompt_dtype).removeprefix("torch.") if head_cast else "as loaded"
+    report = PackReport(pack, packed, kept, head_form, before, after,
+                        embedding="int4" if embedding_packed else "as loaded")
     return model, tokenizer, report
 
 
@@ -154,27 +176,41 @@ def _gguf_to_hf_names(model: nn.Module) -> dict[str, str]:
     return names
 
 
-def _grid_layer(tensor, processor, names, modules, pack, prompt_dtype, *, skip: str):
-    """(module name, Int4Linear) for a linear layer's 4-bit weight read straight from its blocks,
-    or None when this tensor takes the dequantize-and-fit path."""
-    name = names.get(tensor.name, "")
-    owner, _, leaf = name.rpartition(".")
+def _read_packed(tensor, processor, names, modules, pack, prompt_dtype, dtype, *, head: str, tied: bool):
+    """(module name, packed module) for a weight whose run form can be read straight from its
+    blocks — a linear layer's 4-bit codes (Int4Linear), an LM head's int8 groups (Int8Groups), an
+    untied embedding table's 4-bit rows (Int4Embedding) — or None: it takes the dequantize path."""
+    owner, _, leaf = names.get(tensor.name, "").rpartition(".")
     module = modules.get(owner)
-    if pack == "off" or leaf != "weight" or owner == skip or not isinstance(module, nn.Linear) or len(tensor.shape) != 2:
+    if pack == "off" or leaf != "weight" or len(tensor.shape) != 2:
         return None
     cols, rows = (int(n) for n in tensor.shape)  # GGUF lists the fastest-moving dimension first
-    if not int4_fits(torch.empty(rows, cols, device="meta")):
+    if isinstance(module, nn.Embedding) and not tied:
+        read, build = grid_from_blocks, functools.partial(Int4Embedding, dtype=dtype)
+    elif isinstance(module, nn.Linear) and owner == head and module.bias is None:
+        read, build = int8_grid_from_blocks, Int8Groups
+    elif isinstance(module, nn.Linear) and owner != head and int4_fits(torch.empty(rows, cols, device="meta")):
+        read, build = grid_from_blocks, functools.partial(_int4_layer, module=module, prompt_dtype=prompt_dtype)
+    else:
         return None
     order = _row_order(processor, tensor.name, rows, names)
-    grid = grid_from_blocks(tensor.data, tensor.tensor_type, rows, cols) if order is not False else None
-    if grid is None:
-        return None
-    if order is not None:
-        grid = Grid(codes=grid.codes[order], scale=grid.scale[order], offset=grid.offset[order], exact=True)
-    bias = module.bias if module.bias is not None and not module.bias.is_meta else None
+    grid = None if order is False else read(tensor.data, tensor.tensor_type, rows, cols)
+    return None if grid is None else (owner, build(_in_order(grid, order)))
+
+
+def _int4_layer(grid, *, module: nn.Linear, prompt_dtype) -> Int4Linear:
+    bias = module.bias if module.bias is not None and not module.bias.is_meta else None  # else set when read
     layer = Int4Linear(grid, bias)
     layer.prompt_dtype = prompt_dtype
-    return owner, layer
+    return layer
+
+
+def _in_order(grid, order):
+    """``grid`` with its rows in ``order`` (None: as they are)."""
+    if grid is None or order is None:
+        return grid
+    return dataclasses.replace(grid, **{field.name: getattr(grid, field.name)[order]
+                                        for field in dataclasses.fields(grid) if field.name != "exact"})
 
 
 def _row_order(processor, gguf_name: str, rows: int, names: dict[str, str]):

@@ -242,26 +242,70 @@ def fit_int8(weight: torch.Tensor, rows_per_step: int = 4096) -> Int8Grid:
 
 
 class Int8Groups(nn.Module):
-    """A bias-free linear layer (an LM head) with int8 weights in groups of 32, one scale each.
+    """A bias-free linear layer (an LM head) with int8 weights in groups (32 for Q8_0, 16 for Q6_K),
+    one scale each.
 
     torch's int8 kernel takes one scale per output row, so it runs once per group of inputs and the
-    partial results are summed: the same bytes read as one call, and Q8_0 weights stay exact.
+    partial results are summed: the same bytes read as one call, and the file's codes stay exact.
     """
 
     def __init__(self, grid: Int8Grid) -> None:
         super().__init__()
-        out_features, groups, _ = grid.codes.shape
-        self.out_features, self.in_features = out_features, groups * GROUP
-        self.register_buffer("codes", grid.codes.permute(1, 0, 2).contiguous())  # (groups, out, GROUP)
+        out_features, groups, self.group = grid.codes.shape
+        self.out_features, self.in_features = out_features, groups * self.group
+        self.register_buffer("codes", grid.codes.permute(1, 0, 2).contiguous())  # (groups, out, group)
         self.register_buffer("group_scale", grid.scale.reshape(out_features, groups).t().contiguous().to(torch.bfloat16))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, self.in_features).to(torch.bfloat16)
         out = torch.zeros(rows.shape[0], self.out_features, dtype=torch.float32, device=x.device)
+        size = self.group
         for g in range(self.codes.shape[0]):
-            out += torch._weight_int8pack_mm(rows[:, g * GROUP:(g + 1) * GROUP].contiguous(), self.codes[g],
+            out += torch._weight_int8pack_mm(rows[:, g * size:(g + 1) * size].contiguous(), self.codes[g],
                                              self.group_scale[g])
         return out.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
+
+
+class CastLinear(nn.Module):
+    """A linear layer whose weights are held in ``dtype`` (bf16 where this CPU's probe found bf16
+    fast) while the model runs in another: for the weights of a GGUF that fit no int4/int8 grid
+    (Q6_K), at half the memory and bytes per token of fp32; bf16 rounds them by at most 2^-9,
+    well inside the file's own 6-bit steps."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.out_features, self.in_features = weight.shape
+        self.weight = nn.Parameter(weight.to(dtype), requires_grad=False)
+        self.bias = None if bias is None else nn.Parameter(bias.to(dtype), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.to(self.weight.dtype), self.weight, self.bias).to(x.dtype)
+
+
+class Int4Embedding(nn.Module):
+    """A token embedding table kept as 4-bit codes per group of 32 (a Q4 file's ``token_embd``):
+    a lookup dequantizes only the rows it returns, so a 150k-token vocabulary costs a sixth of its
+    fp32 size. Exact: the rows are the file's own values."""
+
+    def __init__(self, grid: Grid, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.num_embeddings, groups, _ = grid.codes.shape
+        self.embedding_dim = groups * GROUP
+        half = GROUP // 2
+        self.register_buffer("nibbles", grid.codes[..., :half] | (grid.codes[..., half:] << 4))
+        self.register_buffer("scale", grid.scale.clone())
+        self.register_buffer("offset", grid.offset.clone())
+        self.dtype = dtype
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        flat = ids.reshape(-1)
+        nibbles = self.nibbles[flat]
+        codes = torch.cat([nibbles & 15, nibbles >> 4], -1).float()
+        rows = codes.mul_(self.scale[flat]).add_(self.offset[flat])
+        return rows.reshape(*ids.shape, self.embedding_dim).to(self.dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}, int4 rows"
 
 
 @dataclass(frozen=True)
@@ -272,15 +316,17 @@ class PackReport:
     head: str  # 'int8' or 'as loaded'
     bytes_before: int  # bytes the packed layers hold, before and after
     bytes_after: int
+    embedding: str = "as loaded"  # 'int4' when the token table is kept as 4-bit rows
 
     @property
     def packed(self) -> bool:
-        return self.int4_layers > 0 or self.head == "int8"
+        return self.int4_layers > 0 or self.head == "int8" or self.embedding == "int4"
 
     def describe(self) -> str:
         if not self.packed:
             return f"weights as loaded (cpu_quantize={self.mode}, {self.kept_layers} linear layers kept)"
-        return (f"{self.int4_layers} linear layers int4, {self.kept_layers} as loaded, LM head {self.head}: "
+        return (f"{self.int4_layers} linear layers int4, {self.kept_layers} as loaded, LM head {self.head}, "
+                f"embeddings {self.embedding}: "
                 f"{self.bytes_before / 2**20:.0f} MiB -> {self.bytes_after / 2**20:.0f} MiB")
 
 

