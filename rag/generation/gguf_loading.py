@@ -67,85 +67,92 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
     names = _gguf_to_hf_names(model)
     head = model.get_output_embeddings()
     head_name = next(n for n, m in model.named_modules() if m is head)
-    modules = dict(model.named_modules())
-    packed = kept = 0
-    before = after = 0
-    head_packed = embedding_packed = head_cast = False
     tied = bool(getattr(config, "tie_word_embeddings", False))
+    parts = _Assembly(model, head_name, pack)
     with torch.no_grad():
         for tensor in reader.tensors:
             try:
-                fast = _read_packed(tensor, processor, names, modules, pack, prompt_dtype, dtype,
+                fast = _read_packed(tensor, processor, names, parts.modules, pack, prompt_dtype, dtype,
                                     head=head_name, tied=tied)
                 if fast is not None:
-                    owner, replacement = fast
-                    before += tensor.n_elements * 4
-                    after += _nbytes(replacement)
-                    _replace(model, owner, replacement)
-                    modules[owner] = replacement
-                    if owner == head_name:
-                        head_packed = True
-                    elif isinstance(replacement, Int4Embedding):
-                        embedding_packed = True
-                    else:
-                        packed += 1
+                    parts.put(*fast, loaded_bytes=tensor.n_elements * 4)
                     continue
                 result = processor.process(weights=dequantize(tensor.data, tensor.tensor_type), name=tensor.name,
                                            tensor_key_mapping=names, parsed_parameters={"config": processor.config})
                 name = names.get(result.name)
-                if name is None:
-                    continue
-                weights = result.weights
-                if weights.dtype != np.float32 or not weights.flags.writeable or not weights.flags.c_contiguous:
-                    weights = np.array(weights, dtype=np.float32)  # an owned copy only when it must be
-                value = torch.from_numpy(weights)
-                del result, weights
-                owner, _, leaf = name.rpartition(".")
-                module = modules[owner]
-                if leaf == "bias" and isinstance(module, (Int4Linear, CastLinear)):  # its layer was read already
-                    module.bias = nn.Parameter(value.to(getattr(module, "weight", value).dtype), requires_grad=False)
-                    continue
-                if leaf == "weight" and isinstance(module, nn.Linear) and pack != "off":
-                    replacement = _packed(module, value, pack, prompt_dtype, is_head=owner == head_name)
-                    if replacement is not None:
-                        before, after = before + value.numel() * value.element_size(), after + _nbytes(replacement)
-                        _replace(model, owner, replacement)
-                        modules[owner] = replacement
-                        if owner == head_name:
-                            head_packed = True
-                        else:
-                            packed += 1
-                        continue
-                    if owner != head_name:
-                        kept += 1
-                    if prompt_dtype != dtype and value.dtype != prompt_dtype:  # held in the CPU's fast dtype
-                        bias = module.bias if module.bias is not None and not module.bias.is_meta else None
-                        replacement = CastLinear(value, bias, prompt_dtype)
-                        _replace(model, owner, replacement)
-                        modules[owner] = replacement
-                        if owner == head_name:
-                            head_cast = True
-                        continue
-                module._parameters[leaf] = nn.Parameter(value.to(dtype), requires_grad=False)  # no further copy
-                del value
+                if name is not None:
+                    weights = result.weights
+                    if weights.dtype != np.float32 or not weights.flags.writeable or not weights.flags.c_contiguous:
+                        weights = np.array(weights, dtype=np.float32)  # an owned copy only when it must be
+                    del result
+                    parts.place(name, torch.from_numpy(weights), dtype, prompt_dtype)
             finally:
                 _drop_pages(reader, tensor)
-        if tied and not head_packed and head.weight.is_meta:
+        if tied and parts.head == "as loaded" and head.weight.is_meta:
             model.tie_weights()  # no output tensor in the file: the head is the embedding table
             if pack != "off":
                 replacement = packed_head(model.get_output_embeddings().weight, pack)
                 if replacement is not None:
                     model.set_output_embeddings(replacement)
-                    head_packed = True
+                    parts.head = "int8"
     missing = [n for n, p in model.named_parameters() if p.is_meta]
     if missing:
         raise ModelUnavailable(f"GGUF {path.name} has no tensor for {missing[:3]} (architecture {architecture})")
     model.eval()
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    head_form = "int8" if head_packed else str(prompt_dtype).removeprefix("torch.") if head_cast else "as loaded"
-    report = PackReport(pack, packed, kept, head_form, before, after,
-                        embedding="int4" if embedding_packed else "as loaded")
+    report = PackReport(pack, parts.int4, parts.kept, parts.head, parts.before, parts.after, embedding=parts.embedding)
     return model, tokenizer, report
+
+
+class _Assembly:
+    """The model being filled in, tensor by tensor, and the tally of what was packed."""
+
+    def __init__(self, model: nn.Module, head_name: str, pack: str) -> None:
+        self.model, self.head_name, self.pack = model, head_name, pack
+        self.modules = dict(model.named_modules())
+        self.int4 = self.kept = self.before = self.after = 0
+        self.head = self.embedding = "as loaded"
+
+    def put(self, owner: str, replacement: nn.Module, *, loaded_bytes: int | None = None) -> None:
+        """Swap module ``owner`` for ``replacement``; ``loaded_bytes`` (what the weight would take as
+        loaded) when it is a packed form, counted in the report."""
+        _replace(self.model, owner, replacement)
+        self.modules[owner] = replacement
+        if loaded_bytes is None:
+            return
+        self.before, self.after = self.before + loaded_bytes, self.after + _nbytes(replacement)
+        if isinstance(replacement, Int4Embedding):
+            self.embedding = "int4"
+        elif owner == self.head_name:
+            self.head = "int8"
+        else:
+            self.int4 += 1
+
+    def place(self, name: str, value: torch.Tensor, dtype: torch.dtype, prompt_dtype: torch.dtype) -> None:
+        """Put a dequantized tensor in place: packed where ``pack`` allows, else as a parameter."""
+        owner, _, leaf = name.rpartition(".")
+        module = self.modules[owner]
+        if leaf == "bias" and isinstance(module, (Int4Linear, CastLinear)):  # its layer was read already
+            module.bias = nn.Parameter(value.to(getattr(module, "weight", value).dtype), requires_grad=False)
+            return
+        if leaf == "weight" and isinstance(module, nn.Linear) and self.pack != "off":
+            is_head = owner == self.head_name
+            replacement = _packed(module, value, self.pack, prompt_dtype, is_head=is_head)
+            if replacement is not None:
+                self.put(owner, replacement, loaded_bytes=value.numel() * value.element_size())
+                return
+            self.kept += not is_head
+            if prompt_dtype != dtype and value.dtype != prompt_dtype:  # a weight on no grid: the CPU's fast dtype
+                self.put(owner, CastLinear(value, _loaded_bias(module), prompt_dtype))
+                if is_head:
+                    self.head = str(prompt_dtype).removeprefix("torch.")
+                return
+        module._parameters[leaf] = nn.Parameter(value.to(dtype), requires_grad=False)  # no further copy
+
+
+def _loaded_bias(module: nn.Linear) -> torch.Tensor | None:
+    """The layer's bias if its tensor was read already (else it is set when it comes)."""
+    return module.bias if module.bias is not None and not module.bias.is_meta else None
 
 
 def _drop_pages(reader, tensor) -> None:
@@ -199,8 +206,7 @@ def _read_packed(tensor, processor, names, modules, pack, prompt_dtype, dtype, *
 
 
 def _int4_layer(grid, *, module: nn.Linear, prompt_dtype) -> Int4Linear:
-    bias = module.bias if module.bias is not None and not module.bias.is_meta else None  # else set when read
-    layer = Int4Linear(grid, bias)
+    layer = Int4Linear(grid, _loaded_bias(module))
     layer.prompt_dtype = prompt_dtype
     return layer
 
@@ -232,8 +238,7 @@ def _packed(module: nn.Linear, weight: torch.Tensor, mode: str, prompt_dtype, *,
     read yet (meta) is set when its tensor comes."""
     if is_head:
         return packed_head(weight, mode) if module.bias is None else None
-    bias = module.bias if module.bias is not None and not module.bias.is_meta else None
-    return packed_linear(weight, bias, mode, prompt_dtype)
+    return packed_linear(weight, _loaded_bias(module), mode, prompt_dtype)
 
 
 def _replace(model: nn.Module, name: str, replacement: nn.Module) -> None:

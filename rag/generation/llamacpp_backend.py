@@ -102,8 +102,7 @@ class LlamaCppGenerator:
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
                stop: tuple[str, ...] = ()) -> TextStream:
         ids = self.prompt_ids(messages)
-        temperature = self.preset.temperature if temperature is None else temperature
-        stops = tuple(dict.fromkeys(tuple(stop) + self.preset.stop))
+        temperature, stops = self.preset.sampling(temperature, stop)
         return TextStream(lambda stream: self._pieces(stream, ids, max_tokens, temperature, stops))
 
     def _pieces(self, stream: TextStream, ids: list[int], max_tokens: int, temperature: float,

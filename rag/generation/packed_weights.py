@@ -130,18 +130,14 @@ class Int4Linear(nn.Module):
         self.register_buffer("scale", scale)
         self.register_buffer("offset", offset)
         self.layout = kernel_layout()
-        nibbles = None
-        if self.layout is None:
-            half = GROUP // 2
-            nibbles = grid.codes[..., :half] | (grid.codes[..., half:] << 4)  # code j low, code j + 16 high
-        self.register_buffer("nibbles", nibbles)
+        self.register_buffer("nibbles", to_nibbles(grid.codes) if self.layout is None else None)
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
         self.prompt_dtype = torch.float32  # dtype of many-row (prompt) matmuls; bf16 where the CPU is fast at it
 
     def codes(self) -> torch.Tensor:
         """The 4-bit codes, (out, in) uint8."""
         if self.nibbles is not None:
-            return torch.cat([self.nibbles & 15, self.nibbles >> 4], -1).reshape(self.out_features, self.in_features)
+            return from_nibbles(self.nibbles).reshape(self.out_features, self.in_features)
         return unpack_kernel_codes(self.packed, self.out_features, self.in_features, self.layout)
 
     def dequantized(self) -> torch.Tensor:
@@ -165,6 +161,17 @@ class Int4Linear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, group={GROUP}"
 
 
+def to_nibbles(codes: torch.Tensor) -> torch.Tensor:
+    """(..., GROUP) 4-bit codes as (..., GROUP / 2) bytes: code j in the low nibble, code j + 16 high."""
+    half = GROUP // 2
+    return codes[..., :half] | (codes[..., half:] << 4)
+
+
+def from_nibbles(nibbles: torch.Tensor) -> torch.Tensor:
+    """The inverse of ``to_nibbles``."""
+    return torch.cat([nibbles & 15, nibbles >> 4], -1)
+
+
 @dataclass(frozen=True)
 class KernelLayout:
     """How torch's CPU int4 packing lays out a weight's codes: blocks of ``block`` output rows, each
@@ -176,6 +183,11 @@ class KernelLayout:
 
 
 LAYOUTS = (KernelLayout(64, True), KernelLayout(32, True), KernelLayout(32, False))  # AVX512, AVX2, plain C++
+
+
+def _pairs(bytes_: torch.Tensor) -> torch.Tensor:
+    """Bytes holding two neighbouring codes each (low nibble first), as (..., bytes, 2) codes."""
+    return torch.stack([bytes_ & 15, bytes_ >> 4], -1)
 
 
 @functools.cache
@@ -198,15 +210,12 @@ def unpack_kernel_codes(packed: torch.Tensor, out_features: int, in_features: in
     full, at = out_features // block, out_features // block * in_features * block // 2
     if full:
         bytes_ = flat[:at].view(full, in_features, block // 2)
-        if layout.halves:
-            codes = torch.cat([bytes_ & 15, bytes_ >> 4], -1)
-        else:
-            codes = torch.stack([bytes_ & 15, bytes_ >> 4], -1).reshape(full, in_features, block)
+        codes = from_nibbles(bytes_) if layout.halves else _pairs(bytes_).reshape(full, in_features, block)
         parts.append(codes.transpose(1, 2).reshape(full * block, in_features))  # (blocks, in, block) -> rows
     rows = out_features - full * block
     if rows:  # a last short block is always in pairs
         bytes_ = flat[at:].view(in_features, rows // 2)
-        parts.append(torch.stack([bytes_ & 15, bytes_ >> 4], -1).reshape(in_features, rows).t())
+        parts.append(_pairs(bytes_).reshape(in_features, rows).t())
     return parts[0].contiguous() if len(parts) == 1 else torch.cat(parts)
 
 
@@ -291,8 +300,7 @@ class Int4Embedding(nn.Module):
         super().__init__()
         self.num_embeddings, groups, _ = grid.codes.shape
         self.embedding_dim = groups * GROUP
-        half = GROUP // 2
-        self.register_buffer("nibbles", grid.codes[..., :half] | (grid.codes[..., half:] << 4))
+        self.register_buffer("nibbles", to_nibbles(grid.codes))
         self.register_buffer("scale", grid.scale.clone())
         self.register_buffer("offset", grid.offset.clone())
         self.dtype = dtype
@@ -300,7 +308,7 @@ class Int4Embedding(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         flat = ids.reshape(-1)
         nibbles = self.nibbles[flat]
-        codes = torch.cat([nibbles & 15, nibbles >> 4], -1).float()
+        codes = from_nibbles(nibbles).float()
         rows = codes.mul_(self.scale[flat]).add_(self.offset[flat])
         return rows.reshape(*ids.shape, self.embedding_dim).to(self.dtype)
 

@@ -14,6 +14,11 @@ class Preset:
     stop: tuple[str, ...] = ()
     reasoning: bool = False  # output starts with <think> … </think>
 
+    def sampling(self, temperature: float | None, stop: tuple[str, ...]) -> tuple[float, tuple[str, ...]]:
+        """A call's temperature (the preset's when None) and stop strings (the call's, then the preset's)."""
+        return (self.temperature if temperature is None else temperature,
+                tuple(dict.fromkeys(tuple(stop) + self.stop)))
+
 
 PRESETS = {
     "chatml": Preset("chatml", stop=("<|im_end|>",)),

@@ -175,8 +175,7 @@ class TransformersGenerator:
                stop: tuple[str, ...] = ()) -> TextStream:
         """Text pieces as they are generated, with this call's stats; closing the stream stops the model."""
         input_ids = self.prompt_ids(messages)
-        temperature = self.preset.temperature if temperature is None else temperature
-        stops = tuple(dict.fromkeys(tuple(stop) + self.preset.stop))
+        temperature, stops = self.preset.sampling(temperature, stop)
         return TextStream(lambda stream: self._pieces(stream, input_ids, max_tokens, temperature, stops))
 
     def _pieces(self, stream: TextStream, input_ids, max_tokens: int, temperature: float,
