@@ -50,7 +50,10 @@ def test_the_real_1_5b_loads_in_bounded_memory_and_both_backends_agree():
     pytest.importorskip("llama_cpp")
     ours = _run("transformers")
     assert "168 linear layers int4" in ours["weights"] and "embeddings int4" in ours["weights"], ours["weights"]
-    assert ours["peak_mb"] <= 3000, ours
+    if "LM head bfloat16" in ours["weights"]:  # Q6_K held in bf16, as where the CPU probe found bf16 fast
+        assert ours["peak_mb"] <= 3000, ours
+    else:  # a CPU without fast bf16 keeps Q6_K (a fifth of the file) in fp32: ~0.8 GB more
+        assert ours["peak_mb"] <= 4000, ours
     assert ours["load_s"] <= 90, ours
     theirs = _run("llamacpp")
     assert "1867" in ours["text"], ours["text"]
