@@ -10,7 +10,7 @@ from typing import Any
 
 from api.errors import error_body
 from rag.answer_types import (
-    Answer, AnswerEvent, DoneEvent, QueriesEvent, ReasoningEvent, SourcesEvent, TokenEvent,
+    Answer, AnswerEvent, DoneEvent, QueriesEvent, ReasoningEvent, SourcesEvent, StatusEvent, TokenEvent,
 )
 from rag.core.errors import FoldragError, InvalidInput
 from rag.generation.citations import Citation
@@ -31,6 +31,8 @@ async def collect(events: AsyncIterator[AnswerEvent]) -> tuple[Answer, tuple[Cit
 
 def _event_data(event: AnswerEvent) -> Any:
     match event:
+        case StatusEvent(stage=stage):
+            return {"stage": stage}
         case QueriesEvent(queries=queries):
             return {"queries": list(queries)}
         case SourcesEvent(citations=citations):
@@ -43,7 +45,9 @@ def _event_data(event: AnswerEvent) -> Any:
 
 
 async def query_sse(events: AsyncIterator[AnswerEvent], collection: str) -> AsyncIterator[dict]:
-    """SSE events for POST /v1/query: queries, sources, token (many), done; or error."""
+    """SSE events for POST /v1/query: status, queries, sources, status, token (many), done; or error.
+    ``done`` carries the final answer, which replaces the streamed text when they differ (an
+    extractive fallback, inferred citation markers, a loop cut short)."""
     try:
         async for event in events:
             data = _event_data(event)
@@ -66,10 +70,13 @@ def split_messages(messages) -> tuple[str, list[dict[str, str]]]:
     return messages[-1].text(), history
 
 
-def _citation_fields(sources: tuple[Citation, ...], answer: Answer) -> dict[str, Any]:
-    cited = {c.n for c in answer.citations}
+def _citation_fields(sources: tuple[Citation, ...], answer: Answer, text: str) -> dict[str, Any]:
+    """``citations``: one label per distinct cited source, in marker order; ``search_results``: every
+    source of the prompt, ``cited`` when its marker is in ``text`` (what the client was sent)."""
+    cited = {c.n for c in answer.citations if f"[{c.n}]" in text}
+    labels = list(dict.fromkeys(c.label for c in answer.citations if c.n in cited))
     return {
-        "citations": [c.label for c in sources],
+        "citations": labels,
         "search_results": [dict(c.to_json(), cited=c.n in cited) for c in sources],
         "citation_method": answer.citation_method,
     }
@@ -85,12 +92,15 @@ def completion(answer: Answer, sources: tuple[Citation, ...], model: str) -> dic
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
                   "total_tokens": answer.prompt_tokens + answer.completion_tokens},
-        **_citation_fields(sources, answer),
+        **_citation_fields(sources, answer, answer.answer),
     }
 
 
 async def completion_chunks(events: AsyncIterator[AnswerEvent], model: str) -> AsyncIterator[dict]:
-    """``chat.completion.chunk`` SSE data, then ``[DONE]``; the last chunk carries the citations."""
+    """``chat.completion.chunk`` SSE data, then ``[DONE]``; the last chunk carries the citations.
+
+    Streamed text cannot be taken back: when the final answer replaced it (the extractive fallback),
+    the replacement follows as one more piece of content, after a blank line."""
     base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
             "created": int(time.time()), "model": model}
 
@@ -99,17 +109,24 @@ async def completion_chunks(events: AsyncIterator[AnswerEvent], model: str) -> A
         return {"data": json.dumps(body, ensure_ascii=False)}
 
     sources: tuple[Citation, ...] = ()
+    sent = ""
     try:
         yield chunk({"role": "assistant", "content": ""})
         async for event in events:
             if isinstance(event, SourcesEvent):
                 sources = event.citations
             elif isinstance(event, TokenEvent):
+                sent += event.text
                 yield chunk({"content": event.text})
             elif isinstance(event, ReasoningEvent):
                 yield chunk({"reasoning_content": event.text})
             elif isinstance(event, DoneEvent):
-                yield chunk({}, "stop", **_citation_fields(sources, event.answer))
+                answer = event.answer
+                if answer.citation_method == "extractive" and answer.answer not in sent:
+                    extra = ("\n\n" if sent else "") + answer.answer
+                    sent += extra
+                    yield chunk({"content": extra})
+                yield chunk({}, "stop", **_citation_fields(sources, answer, sent))
     except FoldragError as exc:
         yield {"data": json.dumps(error_body(exc.kind, str(exc)), ensure_ascii=False)}
     yield {"data": "[DONE]"}

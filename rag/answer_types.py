@@ -1,7 +1,7 @@
 """What answering produces: the ``Answer`` and the typed events of a streamed answer.
 
-A stream is ``QueriesEvent, SourcesEvent, (TokenEvent | ReasoningEvent)*, DoneEvent``. Each event's
-``kind`` is its name on the wire (the SSE event name of ``POST /v1/query``).
+A stream is ``StatusEvent, QueriesEvent, SourcesEvent, StatusEvent, (TokenEvent | ReasoningEvent)*,
+DoneEvent``. Each event's ``kind`` is its name on the wire (the SSE event name of ``POST /v1/query``).
 """
 
 from __future__ import annotations
@@ -22,11 +22,15 @@ class Answer:
     timings: dict[str, float]
     question: str = ""
     standalone_question: str = ""
-    citation_method: str = "model"  # model: [n] written by the LLM; inferred: attributed by overlap; none
+    # model: [n] written by the LLM; inferred: attributed by keyword overlap; extractive: the answer is
+    # quoted source sentences (generation.mode "quote", or the fallback for an unsupported answer); none
+    citation_method: str = "model"
     prompt_tokens: int = 0
     completion_tokens: int = 0
     engine: str = ""  # the backend that wrote the answer, e.g. "llama.cpp"
     model: str = ""  # the model it ran (generation.model, or the server's model and URL)
+    looped: bool = False  # generation was stopped because the text ran in a loop
+    echoed: int = 0  # sentences of the prompt's instructions removed from the model's text
 
     def to_json(self) -> dict[str, Any]:
         return {"answer": self.answer, "reasoning": self.reasoning,
@@ -34,6 +38,14 @@ class Answer:
                 "queries": list(self.queries),
                 "timings": {k: round(v, 4) for k, v in self.timings.items()},
                 "model": self.model, "engine": self.engine}
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """The stage the answer is in, before anything else shows: condensing, retrieving, generating, quoting."""
+
+    kind: ClassVar[str] = "status"
+    stage: str
 
 
 @dataclass(frozen=True)
@@ -73,4 +85,4 @@ class DoneEvent:
     answer: Answer
 
 
-AnswerEvent = QueriesEvent | SourcesEvent | TokenEvent | ReasoningEvent | DoneEvent
+AnswerEvent = StatusEvent | QueriesEvent | SourcesEvent | TokenEvent | ReasoningEvent | DoneEvent

@@ -27,7 +27,7 @@ from rag.core.contracts import Embedder
 from rag.core.errors import IndexNotWritable, InvalidInput, ModelUnavailable, NotFound
 from rag.core.contracts import Generator
 from rag.core.lazy import Once
-from rag.answering import Answerer
+from rag.answering import Answerer, Retrieve
 from rag.retrieval.dense import DenseRetriever
 from rag.retrieval.hybrid import MODES, HybridRetriever, Retrieval, Weighted
 from rag.retrieval.keyword import KeywordRetriever
@@ -188,7 +188,7 @@ class Foldrag:
     def resolve_mode(self, mode: str | None) -> str:
         mode = mode or self.settings.retrieval.mode
         if mode == "auto":
-            return "multi" if self.generator is not None else "hybrid"
+            return "multi" if self.settings.generation.mode != "quote" and self.generator is not None else "hybrid"
         if mode not in MODES:
             raise InvalidInput(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         if mode == "multi" and self.generator is None:
@@ -236,13 +236,19 @@ class Foldrag:
                 self._rewriter = QueryRewriter(generator, n=self.settings.retrieval.multi_queries)
         return self._rewriter(question)
 
-    def answerer(self) -> Answerer:
-        """Question answering over this index with the configured generator. Its questions are
-        trusted: check them first (``check``), as the CLI and the HTTP routes do."""
-        generator = self.generator
-        if generator is None:
-            raise ModelUnavailable("no generation model is configured (generation.model = 'none')")
-        return Answerer(self.retrieve_checked, generator, self.settings.generation, self.tokenizer)
+    def answerer(self, retrieve: Retrieve | None = None) -> Answerer:
+        """Question answering over this index with the configured generator (none is loaded when
+        ``generation.mode`` is 'quote'). Its questions are trusted: check them first (``check``), as
+        the CLI and the HTTP routes do. ``retrieve`` replaces this index's retrieval (the answer eval
+        uses it to hide a question's own paragraph)."""
+        quoting = self.settings.generation.mode == "quote"
+        generator = None if quoting else self.generator
+        if generator is None and not quoting:
+            raise ModelUnavailable("no generation model is configured (generation.model = 'none'); "
+                                   "set generation.mode = 'quote' for answers quoted from the sources")
+        reranker = self._reranker()
+        return Answerer(retrieve or self.retrieve_checked, generator, self.settings.generation, self.tokenizer,
+                        scorer=reranker.score if reranker is not None else None)
 
     def close(self) -> None:
         if self._snapshot is not None:

@@ -102,7 +102,8 @@ class LoopChat:
 
     ``hold``: an event each stream waits on after its first piece, so a test decides when a
     generation may go on (no sleeps): set it and the stream runs to its end. ``endless``: the reply
-    repeats until the stream is closed, so only a cancellation ends it.
+    goes on (numbered, so it never reads as a loop) until the stream is closed: only a cancellation
+    ends it.
     """
 
     name = "loop-chat"
@@ -139,7 +140,9 @@ class LoopChat:
             done = False
             try:
                 pieces = [self.reply[i : i + self.piece] for i in range(0, len(self.reply), self.piece)]
-                for n, piece in enumerate(itertools.cycle(pieces) if self.endless else pieces):
+                if self.endless:
+                    pieces = (f"{piece}{n} " for n, piece in enumerate(itertools.cycle(pieces)))
+                for n, piece in enumerate(pieces):
                     if n == 1 and self.hold is not None:
                         self.hold.wait(60)
                     yield piece

@@ -96,13 +96,15 @@ def test_answer_events_order_and_citations(rag_with):
     rag = rag_with(gen)
     events = list(rag.answerer().stream("capital of France"))
     kinds = [e.kind for e in events]
-    assert kinds[0] == "queries" and kinds[1] == "sources" and kinds[-1] == "done"
-    assert set(kinds[2:-1]) == {"token"}
+    assert kinds[:5] == ["status", "queries", "sources", "status", "token"] and kinds[-1] == "done"
+    assert [e.stage for e in events if e.kind == "status"] == ["retrieving", "generating"]
+    assert set(kinds[4:-1]) == {"token"}
     answer = events[-1].answer
+    sources = events[2]
     assert answer.answer == "Paris is the capital [1]."
-    assert [(c.n, c.source) for c in answer.citations] == [(1, events[1].hits[0].chunk.source)]
-    assert events[1].hits[0].chunk.source == "paris.md"
-    assert answer.citations[0] is events[1].citations[0]  # built once, with the sources
+    assert [(c.n, c.source) for c in answer.citations] == [(1, sources.hits[0].chunk.source)]
+    assert sources.hits[0].chunk.source == "paris.md"
+    assert answer.citations[0] is sources.citations[0]  # built once, with the sources
     assert {"retrieve_s", "first_token_s", "generate_s", "tokens_per_s"} <= set(answer.timings)
     prompt = gen.calls[0][-1]["content"]
     assert "[1] (paris.md)" in prompt and prompt.endswith("Question: capital of France")
@@ -173,10 +175,10 @@ def test_answer_stats_come_from_the_call_not_the_generator(rag_with):
     rag = rag_with(gen)
     first = rag.answerer().stream("capital of France")
     second = rag.answerer().stream("capital of France")
-    events_first = [next(first) for _ in range(3)]  # queries, sources, a token: the first call is running
+    events_first = [next(first) for _ in range(5)]  # status, queries, sources, status, a token: it runs
     answer_second = [e for e in second if e.kind == "done"][0].answer
     answer_first = [e for e in first if e.kind == "done"][0].answer
-    assert events_first[2].kind == "token"
+    assert events_first[4].kind == "token"
     assert (answer_first.completion_tokens, answer_second.completion_tokens) == (len("Paris [1]."),
                                                                                  len("The capital is Paris, on the Seine [1]."))
     assert answer_first.engine == "scripted"

@@ -135,10 +135,11 @@ def test_query_stream_sends_events_in_order(make_api):
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
     events = sse_events(response.text)
     kinds = [k for k, _ in events]
-    assert kinds[:2] == ["queries", "sources"] and kinds[-1] == "done"
-    assert set(kinds[2:-1]) == {"token"} and len(kinds[2:-1]) > 1
+    assert kinds[:4] == ["status", "queries", "sources", "status"] and kinds[-1] == "done"
+    assert events[0][1] == {"stage": "retrieving"}, "something shows before retrieval starts"
+    assert set(kinds[4:-1]) == {"token"} and len(kinds[4:-1]) > 1
     assert "".join(d["text"] for k, d in events if k == "token") == "Paris is the capital of France [1]."
-    assert events[1][1]["sources"][0]["n"] == 1
+    assert events[2][1]["sources"][0]["n"] == 1
     done = events[-1][1]
     assert done["answer"] == "Paris is the capital of France [1]." and done["citations"][0]["source"] == "france.md"
 
@@ -213,10 +214,10 @@ def test_chat_completion_keeps_citations(make_api):
     }).json()
     assert body["object"] == "chat.completion"
     assert body["choices"][0]["message"]["content"] == "Paris is the capital of France [1]."
-    assert body["citations"][0] == "france.md"
+    assert body["citations"] == ["france.md"], "one entry per distinct cited source, in marker order"
     first = body["search_results"][0]
     assert first["n"] == 1 and first["source"] == "france.md" and first["cited"] is True
-    assert len(body["citations"]) == len(body["search_results"])
+    assert len(body["search_results"]) == 3 and not any(r["cited"] for r in body["search_results"][1:])
     assert body["usage"]["completion_tokens"] == 9
 
 
@@ -372,3 +373,19 @@ def test_openapi_docs_are_served(make_api):
     paths = api.client.get("/openapi.json").json()["paths"]
     assert {"/v1/query", "/v1/retrieve", "/v1/chat/completions", "/v1/ingest", "/v1/documents"} <= set(paths)
     assert api.client.get("/docs").status_code == 200
+
+
+def test_openai_stream_appends_the_extractive_replacement_and_flags_only_sent_markers(make_api):
+    api = make_api()
+    api.chat.reply = "Bananas are yellow and grow fast."
+    response = api.client.post("/v1/chat/completions", json={
+        "model": "docs", "stream": True,
+        "messages": [{"role": "user", "content": "What is the capital of France?"}]})
+    chunks = [json.loads(line[len("data: "):]) for line in response.text.splitlines()
+              if line.startswith("data: {")]
+    content = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    last = chunks[-1]
+    assert last["citation_method"] == "extractive"
+    assert content.startswith("Bananas are yellow and grow fast.\n\n") and "[1]" in content
+    assert last["citations"] == ["france.md"]
+    assert [r["cited"] for r in last["search_results"]] == [f"[{r['n']}]" in content for r in last["search_results"]]

@@ -177,9 +177,17 @@ class GenerationSettings(BaseModel):
         1536, ge=256, description="Prompt budget in tokens (capped by the model's window): instructions, "
         "question and history first, then sources best-first until full."
     )
+    mode: Literal["generate", "quote"] = Field(
+        "generate", description="'generate': the model writes the answer; 'quote': the answer is the source "
+        "sentences that best answer the question, cited (no model runs; citation_method='extractive')."
+    )
     infer_citations: bool = Field(
         True, description="When the model writes no [n] markers, attribute each answer sentence to the source "
         "covering most of its keywords (marked citation_method='inferred')."
+    )
+    extractive_fallback: bool = Field(
+        True, description="An answer that cites nothing and that no source supports is replaced by the quoted "
+        "source sentences (citation_method='extractive'), or by 'the documents do not say'."
     )
     base_url: str | None = Field(
         None, description="An OpenAI-compatible server's /v1 URL (backend 'openai'), e.g. http://localhost:11434/v1."

@@ -17,8 +17,12 @@ _SENTENCE = re.compile(r"[^.!?。\n]+(?:[.!?。]+|$)", re.MULTILINE)
 
 
 def infer_citations(answer: str, sources: list[Hit], tokenize: Callable[[str], list[str]],
-                    min_overlap: float = 0.5) -> str:
-    """``answer`` with ``[n]`` appended to each sentence that is mostly covered by source n."""
+                    min_overlap: float = 0.6) -> str:
+    """``answer`` with ``[n]`` appended to each sentence that is mostly covered by source n.
+
+    Support is required: at least ``min_overlap`` of the sentence's keywords, and two of them unless
+    the sentence has only one. A sentence that no source supports gets no marker.
+    """
     if not sources:
         return answer
     source_tokens = [set(tokenize(h.chunk.text)) for h in sources]
@@ -31,7 +35,8 @@ def infer_citations(answer: str, sources: list[Hit], tokenize: Callable[[str], l
             continue
         overlaps = [len(words & s) / len(words) for s in source_tokens]
         best = max(range(len(sources)), key=lambda i: overlaps[i])
-        if overlaps[best] < min_overlap:
+        shared = len(words & source_tokens[best])
+        if overlaps[best] < min_overlap or shared < min(2, len(words)):
             continue
         body = sentence.rstrip()
         stripped = body.rstrip(".!?。")

@@ -9,6 +9,9 @@ from typing import Any
 from rag.core.types import Hit
 
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+_MARKS = r"((?:\[\d{1,3}\])+)"
+_INSIDE_NUMBER = re.compile(r"[ \t]?" + _MARKS + r"((?:[.,]\d+)+)(?!\d)")
+_INSIDE_WORD = re.compile(r"(?<=\w)" + _MARKS + r"(\w+)")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ def clean_citations(answer: str, sources: list[Citation]) -> tuple[str, list[Cit
 
     # A generation cut at max_tokens can end inside a multi-byte character.
     text = _MARKER.sub(keep, answer.rstrip("\ufffd"))
+    # A marker inside a word or a number ("Llama 3 [1].1", "Lla[1]ma") goes after it.
+    text = _INSIDE_NUMBER.sub(r"\2 \1", text)
+    text = _INSIDE_WORD.sub(r"\2 \1", text)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
     text = re.sub(r"[ \t]{2,}", " ", text).strip()
     return text, [sources[n - 1] for n in cited]

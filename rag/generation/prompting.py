@@ -14,6 +14,7 @@ INSTRUCTIONS = (
     "do not say. Keep the answer short."
 )
 KOREAN = " 질문이 한국어이므로 한국어로 답하세요."
+ENGLISH = " The question is in English, so answer in English even when the sources are in another language."
 NO_SOURCES = "(no sources were found)"
 
 CONDENSE = (
@@ -23,7 +24,13 @@ CONDENSE = (
 
 
 def instructions_for(question: str) -> str:
-    return INSTRUCTIONS + (KOREAN if has_hangul(question) else "")
+    """The system prompt; the answer's language follows the question's (Korean, or English when the
+    question is written in Latin letters)."""
+    if has_hangul(question):
+        return INSTRUCTIONS + KOREAN
+    letters = [ch for ch in question if ch.isalpha()]
+    latin = sum(ch.isascii() for ch in letters)
+    return INSTRUCTIONS + (ENGLISH if letters and latin >= 0.8 * len(letters) else "")
 
 
 def format_source(n: int, hit: Hit) -> str:

@@ -25,6 +25,12 @@ class CrossEncoderReranker:
         except Exception as exc:
             raise ModelUnavailable(f"could not load reranker from {folder}: {exc}") from exc
 
+    def score(self, query: str, texts: list[str]) -> list[float]:
+        """One relevance score per text (the extractive answer's sentence scorer)."""
+        if not texts:
+            return []
+        return [float(s) for s in self._model.predict([(query, t) for t in texts], show_progress_bar=False)]
+
     def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         if not hits:
             return []

@@ -1,0 +1,93 @@
+"""The extractive floor: the source sentences that best answer a question, cited — no model needed.
+
+Every source in the prompt is split into sentences; a sentence is a candidate when it holds at
+least ``min_coverage`` of the question's keywords (the same Kiwi/Snowball analyzer as BM25), and
+candidates are ranked by BM25 over the sentences (``bm25s``), or by the cross-encoder when one is
+configured. No candidate means the sources do not say, and the answer says so.
+
+Example::
+
+    text = quote_answer("RRF는 무엇인가?", hits, tokenizer)   # '… 순위를 합칩니다. [2]'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rag.core.tokenize import has_hangul
+from rag.core.types import Hit
+
+# A sentence ends at . ! ? 。 followed by white space (so "1.5B" stays whole), or at a line end.
+_SENTENCE = re.compile(r".+?(?:[.!?。]+(?=\s)|$)")
+_MARKUP = re.compile(r"^\s*(?:#+|[-*+]|\d+[.)]|>)\s+")
+
+NOT_IN_SOURCES = {"en": "The documents do not say.", "ko": "문서에는 그 내용이 없습니다."}
+
+# (question, sentences) → one score per sentence, higher is better (a cross-encoder's predict).
+Scorer = Callable[[str, list[str]], Sequence[float]]
+
+
+def not_in_sources(question: str) -> str:
+    """The refusal, in the question's language."""
+    return NOT_IN_SOURCES["ko" if has_hangul(question) else "en"]
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a chunk: list markers and heading marks stripped, lines without a word dropped."""
+    out = []
+    for line in text.splitlines():
+        for match in _SENTENCE.finditer(_MARKUP.sub("", line)):
+            sentence = match.group(0).strip()
+            if any(ch.isalnum() for ch in sentence):
+                out.append(sentence)
+    return out
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    text: str
+    source: int  # 1-based number of the source in the prompt
+    coverage: float  # the share of the question's keywords the sentence holds
+
+
+def quote_answer(question: str, sources: Sequence[Hit], tokenize: Callable[[str], list[str]], *,
+                 max_sentences: int = 2, min_coverage: float = 0.34, scorer: Scorer | None = None) -> str:
+    """The best sentence (and a second one nearly as good) with ``[n]`` markers, or the refusal."""
+    wanted = set(tokenize(question))
+    candidates: list[_Candidate] = []
+    tokens: list[list[str]] = []
+    for n, hit in enumerate(sources, start=1):
+        for sentence in split_sentences(hit.chunk.text):
+            words = tokenize(sentence)
+            coverage = len(wanted & set(words)) / len(wanted) if wanted else 0.0
+            if coverage >= min_coverage and len(words) >= 2:
+                candidates.append(_Candidate(sentence, n, coverage))
+                tokens.append(words)
+    if not candidates:
+        return not_in_sources(question)
+    scores = list(scorer(question, [c.text for c in candidates])) if scorer else _bm25(tokens, sorted(wanted))
+    # Ties go to the better-ranked source, then to the earlier sentence.
+    order = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].source, i))
+    best = scores[order[0]]
+    chosen = [order[0]]
+    for i in order[1:max_sentences]:
+        if best > 0 and scores[i] >= 0.8 * best and candidates[i].text != candidates[order[0]].text:
+            chosen.append(i)
+    chosen.sort(key=lambda i: (candidates[i].source, i))  # read in the sources' order
+    return " ".join(_cited(candidates[i]) for i in chosen)
+
+
+def _bm25(tokens: list[list[str]], query: list[str]) -> list[float]:
+    import bm25s
+
+    index = bm25s.BM25()
+    index.index(tokens, show_progress=False)
+    return [float(s) for s in index.get_scores(query)]
+
+
+def _cited(candidate: _Candidate) -> str:
+    body = candidate.text.rstrip()
+    stripped = body.rstrip(".!?。")
+    return f"{stripped} [{candidate.source}]{body[len(stripped):]}"

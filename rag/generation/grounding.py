@@ -1,0 +1,60 @@
+"""What a generated answer becomes before it is returned: grounded in the sources, or replaced.
+
+1. Sentences that echo the prompt's instructions or the question are dropped.
+2. ``[n]`` markers that point at a source are kept (``citation_method = "model"``).
+3. An answer without markers that says the sources do not hold the answer stays as it is ("none").
+4. Otherwise each sentence is attributed to the source covering its keywords ("inferred").
+5. An answer still without support becomes the extractive floor: the best source sentences,
+   cited ("extractive"), or the refusal when no sentence answers the question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rag.core.types import Hit
+from rag.generation.attribution import infer_citations
+from rag.generation.citations import Citation, clean_citations
+from rag.generation.extractive import Scorer, quote_answer
+from rag.generation.guards import is_refusal, strip_echo
+
+
+@dataclass(frozen=True)
+class Grounded:
+    text: str
+    citations: tuple[Citation, ...]
+    method: str  # model | inferred | extractive | none
+    echoed: int = 0  # instruction sentences removed from the model's text
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """The policy, with what it needs: the keyword tokenizer, and the settings that switch parts off."""
+
+    tokenize: Callable[[str], list[str]]
+    infer: bool = True  # generation.infer_citations
+    fallback: bool = True  # generation.extractive_fallback
+    scorer: Scorer | None = None  # the cross-encoder, when configured
+
+    def quote(self, question: str, sources: Sequence[Hit], numbered: Sequence[Citation]) -> Grounded:
+        text, citations = clean_citations(quote_answer(question, sources, self.tokenize, scorer=self.scorer),
+                                          list(numbered))
+        return Grounded(text, tuple(citations), "extractive" if citations else "none")
+
+    def ground(self, answer: str, question: str, instructions: str, sources: Sequence[Hit],
+               numbered: Sequence[Citation]) -> Grounded:
+        text, echoed = strip_echo(answer, instructions, question)
+        text, citations = clean_citations(text, list(numbered))
+        if citations:
+            return Grounded(text, tuple(citations), "model", echoed)
+        if text and is_refusal(text):
+            return Grounded(text, (), "none", echoed)
+        if text and self.infer and sources:
+            inferred, citations = clean_citations(infer_citations(text, list(sources), self.tokenize), list(numbered))
+            if citations:
+                return Grounded(inferred, tuple(citations), "inferred", echoed)
+        if self.fallback:
+            quoted = self.quote(question, sources, numbered)
+            return Grounded(quoted.text, quoted.citations, quoted.method if quoted.citations else "none", echoed)
+        return Grounded(text, (), "none", echoed)

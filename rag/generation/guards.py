@@ -1,0 +1,92 @@
+"""Checks on what a small model writes: repetition loops, echoed instructions, refusals.
+
+Example::
+
+    guard = LoopGuard()
+    for piece in stream:
+        if guard.feed(piece):      # the text now ends in a loop
+            break
+    text = guard.text              # the loop cut to its first occurrence
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACE_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+_SENTENCE = re.compile(r"[^\n.!?。]+(?:[.!?。]+|\n|$)")
+
+# Phrases that say the sources do not hold the answer (English and Korean).
+_REFUSAL = re.compile(
+    r"(do(?:es)? not (?:say|contain|mention|provide|include|specify|state)|doesn't (?:say|mention|contain)"
+    r"|not (?:mentioned|stated|specified|provided|found|included|given) in|no information"
+    r"|cannot (?:find|answer|be determined)|can't (?:find|answer)|not enough information|is not available"
+    r"|(?:내용|정보|언급|답|설명)[이가은는]? ?(?:없|않)|나와 ?있지 ?않|알 ?수 ?없|찾을 ?수 ?없|포함(?:되어|하고) ?있지 ?않"
+    r"|언급(?:되어|하고) ?있지 ?않|제공(?:되어|하고) ?있지 ?않)",
+    re.IGNORECASE,
+)
+
+
+def is_refusal(text: str) -> bool:
+    """Whether ``text`` says the sources do not hold the answer."""
+    return bool(_REFUSAL.search(text))
+
+
+def _squash(text: str) -> str:
+    return _SPACE_PUNCT.sub("", unicodedata.normalize("NFC", text)).lower()
+
+
+def strip_echo(answer: str, *prompt: str, min_chars: int = 8) -> tuple[str, int]:
+    """``answer`` without the sentences that repeat the prompt (its instructions, the question); and
+    how many went.
+
+    A sentence is an echo when, spaces and punctuation aside, it is a piece of the prompt at least
+    ``min_chars`` long (small models copy "질문이 한국어이므로 한국어로 답하세요." or the question into
+    answers). A refusal stays, though the instructions word it too.
+    """
+    said = "\n".join(_squash(part) for part in prompt)
+    kept, dropped = [], 0
+    for match in _SENTENCE.finditer(answer):
+        sentence = match.group(0)
+        body = _squash(sentence)
+        if len(body) >= min_chars and body in said and not is_refusal(sentence):
+            dropped += 1
+            continue
+        kept.append(sentence)
+    if not dropped:
+        return answer, 0
+    return re.sub(r"[ \t]{2,}", " ", "".join(kept)).strip(), dropped
+
+
+class LoopGuard:
+    """Collects streamed text and says when it ends in a loop: a piece of ``min_period``..``max_period``
+    characters repeated ``repeats`` times in a row at the end, spanning at least ``min_span``
+    characters. ``text`` is then cut after the piece's first occurrence."""
+
+    def __init__(self, min_period: int = 4, max_period: int = 240, repeats: int = 3, min_span: int = 36) -> None:
+        self.min_period, self.max_period, self.repeats, self.min_span = min_period, max_period, repeats, min_span
+        self._text = ""
+        self._cut: int | None = None
+
+    @property
+    def text(self) -> str:
+        return self._text if self._cut is None else self._text[:self._cut]
+
+    @property
+    def looped(self) -> bool:
+        return self._cut is not None
+
+    def feed(self, piece: str) -> bool:
+        if self._cut is not None:
+            return True
+        self._text += piece
+        text = self._text
+        for period in range(self.min_period, min(self.max_period, len(text) // self.repeats) + 1):
+            if period * self.repeats < self.min_span:
+                continue
+            unit = text[-period:]
+            if text.endswith(unit * self.repeats) and unit.strip():
+                self._cut = len(text) - period * (self.repeats - 1)
+                return True
+        return False
