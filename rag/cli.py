@@ -144,12 +144,16 @@ def ask(
 def evaluate(
     dataset: Annotated[Path, typer.Argument(help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or a KorQuAD 1.0 .json file.")],
     split: Annotated[str, typer.Option(help="BEIR qrels split.")] = "test",
-    mode: Annotated[Optional[list[str]], typer.Option("--mode", help="Mode to evaluate (repeatable).")] = None,
+    mode: Annotated[Optional[list[str]], typer.Option("--mode", help="Mode to evaluate (repeatable; --answers takes the first).")] = None,
     index: IndexOpt = None,
-    limit: Annotated[Optional[int], typer.Option(help="Evaluate only the first N queries.")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate only the first N queries (--answers: a sample of N, default 200).")] = None,
+    answers: Annotated[bool, typer.Option("--answers", help="Answer the questions end to end and score the answers (needs gold answers: KorQuAD).")] = False,
+    unanswerable: Annotated[int, typer.Option(min=0, help="--answers: questions also asked with their paragraph hidden (should be refused).")] = 40,
+    seed: Annotated[int, typer.Option(help="--answers: the sample's random seed.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """nDCG@10, Recall@10/100, MRR@10 and latency of retrieval on DATASET."""
+    """Retrieval (nDCG@10, Recall@10/100, MRR@10, latency) on DATASET; with --answers, the answers
+    (contains-gold, F1, language, citation precision/recall, refusals, seconds per answer)."""
     from dataclasses import replace
 
     from tqdm import tqdm
@@ -160,7 +164,11 @@ def evaluate(
     from rag.evaluation.runner import default_eval_dir, documents_from_hits, evaluate as run_eval, write_corpus
 
     data = load_dataset(dataset, split)
-    if limit:
+    if answers and not data.answers:
+        from rag.core.errors import InvalidInput
+
+        raise InvalidInput(f"{dataset} has no gold answers; --answers needs a QA set such as KorQuAD 1.0")
+    if limit and not answers:
         kept = dict(list(data.queries.items())[:limit])
         data = replace(data, queries=kept, qrels={q: data.qrels[q] for q in kept})
     base = _settings(index)
@@ -168,12 +176,16 @@ def evaluate(
     settings = base if index else _settings(work / "index")
     # Recall@100 is per document: every list must reach at least 100 chunks deep.
     depth = max(settings.retrieval.candidates, 100)
-    settings = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"candidates": depth})})
+    if not answers:
+        settings = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"candidates": depth})})
     rag = build_rag(settings)
     mapping = write_corpus(data, work / "corpus")
     summary = rag.ingest(work / "corpus", progress=progress_for(sys.stderr))
     if summary.failed:
         typer.echo(f"warning: {len(summary.failed)} corpus documents failed to ingest", err=True)
+    if answers:
+        _evaluate_answers(rag, data, mapping, limit or 200, unanswerable, seed, (mode or [None])[0], as_json)
+        return
     modes = mode or ["dense", "bm25", "hybrid"]
 
     def retrieve(text: str, m: str) -> list[str]:
@@ -191,6 +203,44 @@ def evaluate(
     for m, r in results.items():
         typer.echo(f"{m:8} {r['ndcg@10']:8.4f} {r['recall@10']:7.4f} {r['recall@100']:7.4f} {r['mrr@10']:7.4f} "
                    f"{r['latency_ms_mean']:8.1f} {r['latency_ms_p95']:8.1f}")
+
+
+def _evaluate_answers(rag, data, mapping: dict[str, str], limit: int, unanswerable: int, seed: int,
+                      mode: str | None, as_json: bool) -> None:
+    from tqdm import tqdm
+
+    from rag.evaluation.answers import run_answers, sample_cases, summarize
+    from rag.generation.backends import resolve_backend
+
+    cases = sample_cases(data, limit, unanswerable, seed)
+    gen = rag.settings.generation
+    quoting = gen.mode == "quote" or gen.model == "none"
+    mode = rag.resolve_mode(mode) if not quoting or mode else "hybrid"
+    k = rag.settings.retrieval.k
+    with tqdm(total=len(cases), desc="answers", unit="q", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+        rows = run_answers(cases, lambda retrieve: rag.answerer(retrieve), rag.retrieve_checked, mapping.get,
+                           rag.tokenizer, k, mode, progress=bar.update)
+    report = {"dataset": data.name, "sample_seed": seed, "mode": mode,
+              "generation": {"mode": "quote" if quoting else "generate", "backend": "none" if quoting else resolve_backend(gen),
+                             "model": "none" if quoting else gen.model},
+              "summary": summarize(rows), "rows": rows}
+    if as_json:
+        _print_json(report)
+        return
+    s, g = report["summary"], report["generation"]
+
+    def pct(value) -> str:
+        return "   n/a" if value is None else f"{100 * value:5.1f}%"
+
+    typer.echo(f"{data.name}: {s['answerable']} questions + {s['unanswerable']} with their paragraph hidden; "
+               f"retrieval {mode}; answers: {g['mode']} ({g['backend']}, {g['model']})")
+    typer.echo(f"contains gold {pct(s['contains_gold'])}   F1 {pct(s['f1'])}   in question's language "
+               f"{pct(s['language_ok'])}")
+    typer.echo(f"citation precision {pct(s['citation_precision'])}   recall {pct(s['citation_recall'])}   "
+               f"answers citing {pct(s['answers_citing'])}")
+    typer.echo(f"refusals: {pct(s['refusal_rate'])} of hidden-paragraph questions, {pct(s['false_refusal_rate'])} "
+               f"of answerable ones; echoed instructions {s['echoed']}, loops stopped {s['looped']}")
+    typer.echo(f"seconds per answer: mean {s['seconds_mean']}, p95 {s['seconds_p95']}; methods {s['methods']}")
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.core.errors import InvalidInput, NotFound
@@ -24,6 +24,7 @@ class EvalSet:
     corpus: tuple[EvalDoc, ...]
     queries: dict[str, str]  # query id → text (only queries with judgements)
     qrels: dict[str, dict[str, int]]  # query id → {doc id: relevance}
+    answers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # query id → gold answers (QA sets)
 
 
 def load_beir(folder: Path, split: str = "test") -> EvalSet:
@@ -62,7 +63,7 @@ def load_korquad(path: Path) -> EvalSet:
         data = json.loads(path.read_text(encoding="utf-8"))["data"]
     except (OSError, ValueError, KeyError) as exc:
         raise InvalidInput(f"not a KorQuAD 1.0 JSON file: {path}: {exc}") from exc
-    corpus, queries, qrels = [], {}, {}
+    corpus, queries, qrels, answers = [], {}, {}, {}
     for a, article in enumerate(data):
         for p, paragraph in enumerate(article["paragraphs"]):
             doc_id = f"a{a:04d}p{p:03d}"
@@ -70,7 +71,8 @@ def load_korquad(path: Path) -> EvalSet:
             for qa in paragraph["qas"]:
                 queries[qa["id"]] = qa["question"]
                 qrels[qa["id"]] = {doc_id: 1}
-    return EvalSet(path.stem, "dev", tuple(corpus), queries, qrels)
+                answers[qa["id"]] = tuple(dict.fromkeys(x["text"] for x in qa.get("answers", []) if x.get("text")))
+    return EvalSet(path.stem, "dev", tuple(corpus), queries, qrels, answers)
 
 
 def load_dataset(path: Path, split: str = "test") -> EvalSet:

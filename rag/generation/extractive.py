@@ -53,8 +53,14 @@ class _Candidate:
 
 
 def quote_answer(question: str, sources: Sequence[Hit], tokenize: Callable[[str], list[str]], *,
-                 max_sentences: int = 2, min_coverage: float = 0.34, scorer: Scorer | None = None) -> str:
-    """The best sentence (and a second one nearly as good) with ``[n]`` markers, or the refusal."""
+                 max_sentences: int = 2, min_coverage: float = 0.45, scorer: Scorer | None = None) -> str:
+    """The best sentence (and one more from the same source nearly as good) with ``[n]`` markers, or
+    the refusal.
+
+    ``min_coverage`` 0.45 was chosen on a KorQuAD dev sample (seed 1, 150 questions + 50 with their
+    paragraph hidden): 0.34 answered 94% and refused 56% of the hidden ones; 0.45 answered 89% and
+    refused 78%; 0.55 answered 74% and refused 92%.
+    """
     wanted = set(tokenize(question))
     candidates: list[_Candidate] = []
     tokens: list[list[str]] = []
@@ -73,7 +79,8 @@ def quote_answer(question: str, sources: Sequence[Hit], tokenize: Callable[[str]
     best = scores[order[0]]
     chosen = [order[0]]
     for i in order[1:max_sentences]:
-        if best > 0 and scores[i] >= 0.8 * best and candidates[i].text != candidates[order[0]].text:
+        top = candidates[order[0]]
+        if best > 0 and scores[i] >= 0.8 * best and candidates[i].source == top.source and candidates[i].text != top.text:
             chosen.append(i)
     chosen.sort(key=lambda i: (candidates[i].source, i))  # read in the sources' order
     return " ".join(_cited(candidates[i]) for i in chosen)
