@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from api.errors import error_body
+from api.openai_citations import Renumbering
 from rag.answer_types import (
     Answer, AnswerEvent, DoneEvent, QueriesEvent, ReasoningEvent, SourcesEvent, StatusEvent, TokenEvent,
 )
@@ -70,20 +71,21 @@ def split_messages(messages) -> tuple[str, list[dict[str, str]]]:
     return messages[-1].text(), history
 
 
-def _citation_fields(sources: tuple[Citation, ...], answer: Answer, text: str) -> dict[str, Any]:
-    """``citations``: one label per distinct cited source, in marker order; ``search_results``: every
-    source of the prompt, ``cited`` when its marker is in ``text`` (what the client was sent)."""
-    cited = {c.n for c in answer.citations if f"[{c.n}]" in text}
-    labels = list(dict.fromkeys(c.label for c in answer.citations if c.n in cited))
+def _citation_fields(sources: tuple[Citation, ...], answer: Answer, numbers: Renumbering) -> dict[str, Any]:
+    """``citations``: one label per distinct cited source, ``[k]`` in the text being the k-th;
+    ``search_results``: every source of the prompt, ``cited`` when the text the client got cites it,
+    with the ``citation`` number it has there."""
     return {
-        "citations": labels,
-        "search_results": [dict(c.to_json(), cited=c.n in cited) for c in sources],
+        "citations": list(numbers.labels),
+        "search_results": [dict(c.to_json(), cited=numbers.number_of(c) is not None, citation=numbers.number_of(c))
+                           for c in sources],
         "citation_method": answer.citation_method,
     }
 
 
 def completion(answer: Answer, sources: tuple[Citation, ...], model: str) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": answer.answer}
+    numbers = Renumbering(sources)
+    message: dict[str, Any] = {"role": "assistant", "content": numbers.feed(answer.answer) + numbers.flush()}
     if answer.reasoning:
         message["reasoning_content"] = answer.reasoning
     return {
@@ -92,7 +94,7 @@ def completion(answer: Answer, sources: tuple[Citation, ...], model: str) -> dic
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
                   "total_tokens": answer.prompt_tokens + answer.completion_tokens},
-        **_citation_fields(sources, answer, answer.answer),
+        **_citation_fields(sources, answer, numbers),
     }
 
 
@@ -109,24 +111,28 @@ async def completion_chunks(events: AsyncIterator[AnswerEvent], model: str) -> A
         return {"data": json.dumps(body, ensure_ascii=False)}
 
     sources: tuple[Citation, ...] = ()
+    numbers = Renumbering(())
     sent = ""
     try:
         yield chunk({"role": "assistant", "content": ""})
         async for event in events:
             if isinstance(event, SourcesEvent):
                 sources = event.citations
+                numbers = Renumbering(sources)
             elif isinstance(event, TokenEvent):
                 sent += event.text
-                yield chunk({"content": event.text})
+                if text := numbers.feed(event.text):
+                    yield chunk({"content": text})
             elif isinstance(event, ReasoningEvent):
                 yield chunk({"reasoning_content": event.text})
             elif isinstance(event, DoneEvent):
                 answer = event.answer
+                extra = numbers.flush()
                 if answer.citation_method == "extractive" and answer.answer not in sent:
-                    extra = ("\n\n" if sent else "") + answer.answer
-                    sent += extra
+                    extra += ("\n\n" if sent else "") + numbers.feed(answer.answer) + numbers.flush()
+                if extra:
                     yield chunk({"content": extra})
-                yield chunk({}, "stop", **_citation_fields(sources, answer, sent))
+                yield chunk({}, "stop", **_citation_fields(sources, answer, numbers))
     except FoldragError as exc:
         yield {"data": json.dumps(error_body(exc.kind, str(exc)), ensure_ascii=False)}
     yield {"data": "[DONE]"}

@@ -111,13 +111,21 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from the index with the local LLM, citing the sources used."""
-    from rag.answer_types import DoneEvent, TokenEvent
+    from rag.answer_types import DoneEvent, StatusEvent, TokenEvent
 
     rag = _rag_for(index, with_generator=True)
     rag.snapshot()  # a missing index fails in milliseconds, before the model loads
     question, mode = rag.check(question, mode=mode)
     answer = None
+    stage_shown = False
     for event in rag.answerer().stream(question, k=k, mode=mode):
+        if isinstance(event, StatusEvent) and sys.stderr.isatty():
+            typer.echo(f"\r\033[K{event.stage}…", err=True, nl=False)  # the stage, on one line that is rewritten
+            stage_shown = True
+            continue
+        if stage_shown and isinstance(event, (TokenEvent, DoneEvent)):
+            typer.echo("\r\033[K", err=True, nl=False)
+            stage_shown = False
         if isinstance(event, TokenEvent) and stream and not as_json:
             typer.echo(event.text, nl=False)
         elif isinstance(event, DoneEvent):
@@ -178,7 +186,7 @@ def evaluate(
     depth = max(settings.retrieval.candidates, 100)
     if not answers:
         settings = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"candidates": depth})})
-    rag = build_rag(settings)
+    rag = build_rag(settings, with_generator=answers or "multi" in (mode or []))
     mapping = write_corpus(data, work / "corpus")
     summary = rag.ingest(work / "corpus", progress=progress_for(sys.stderr))
     if summary.failed:
@@ -207,6 +215,8 @@ def evaluate(
 
 def _evaluate_answers(rag, data, mapping: dict[str, str], limit: int, unanswerable: int, seed: int,
                       mode: str | None, as_json: bool) -> None:
+    import time
+
     from tqdm import tqdm
 
     from rag.evaluation.answers import run_answers, sample_cases, summarize
@@ -217,10 +227,14 @@ def _evaluate_answers(rag, data, mapping: dict[str, str], limit: int, unanswerab
     quoting = gen.mode == "quote" or gen.model == "none"
     mode = rag.resolve_mode(mode) if not quoting or mode else "hybrid"
     k = rag.settings.retrieval.k
+    t0 = time.perf_counter()
+    if not quoting:
+        rag.generator  # loaded here, so that no answer's seconds count the model's load
+    load_s = time.perf_counter() - t0
     with tqdm(total=len(cases), desc="answers", unit="q", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
         rows = run_answers(cases, lambda retrieve: rag.answerer(retrieve), rag.retrieve_checked, mapping.get,
                            rag.tokenizer, k, mode, progress=bar.update)
-    report = {"dataset": data.name, "sample_seed": seed, "mode": mode,
+    report = {"dataset": data.name, "sample_seed": seed, "mode": mode, "load_s": round(load_s, 2),
               "generation": {"mode": "quote" if quoting else "generate", "backend": "none" if quoting else resolve_backend(gen),
                              "model": "none" if quoting else gen.model},
               "summary": summarize(rows), "rows": rows}
@@ -233,7 +247,7 @@ def _evaluate_answers(rag, data, mapping: dict[str, str], limit: int, unanswerab
         return "   n/a" if value is None else f"{100 * value:5.1f}%"
 
     typer.echo(f"{data.name}: {s['answerable']} questions + {s['unanswerable']} with their paragraph hidden; "
-               f"retrieval {mode}; answers: {g['mode']} ({g['backend']}, {g['model']})")
+               f"retrieval {mode}; answers: {g['mode']} ({g['backend']}, {g['model']}; loaded in {load_s:.1f} s)")
     typer.echo(f"contains gold {pct(s['contains_gold'])}   F1 {pct(s['f1'])}   in question's language "
                f"{pct(s['language_ok'])}")
     typer.echo(f"citation precision {pct(s['citation_precision'])}   recall {pct(s['citation_recall'])}   "

@@ -2,7 +2,9 @@
  *   <script src="http://127.0.0.1:8000/widget.js" data-api-key="KEY" data-collection="docs"></script>
  * Attributes (all optional): data-api-key, data-collection, data-endpoint (default: where this
  * script came from), data-target (a CSS selector to render into; default: a floating box),
- * data-title. It streams answers from POST /v1/query and shows citations as clickable chips. */
+ * data-title. It streams answers from POST /v1/query and shows citations as clickable chips; the
+ * header names the collection it asks, and a spinner shows the stage (retrieving, generating) until
+ * the first words arrive. */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -31,7 +33,11 @@
     "form{display:flex;gap:6px;padding:10px;border-top:1px solid #e5e7eb}" +
     "input{flex:1;font:inherit;padding:8px 10px;border:1px solid #c9d1db;border-radius:8px}" +
     "button.send{font:inherit;padding:8px 14px;border:0;border-radius:8px;background:#1f4e79;color:#fff;cursor:pointer}" +
-    "button.send:disabled{opacity:.5;cursor:default}";
+    "button.send:disabled{opacity:.5;cursor:default}" +
+    "header small{font-weight:400;opacity:.8;margin-left:6px}" +
+    ".status{display:flex;align-items:center;gap:6px;font-size:12px;color:#555}" +
+    ".spin{width:12px;height:12px;border:2px solid #c9d1db;border-top-color:#1f4e79;border-radius:50%;" +
+    "animation:spin .8s linear infinite}@keyframes spin{to{transform:rotate(360deg)}}";
 
   var host = document.createElement("div");
   host.className = "foldrag-widget";
@@ -43,7 +49,14 @@
     "<header></header><div class='log' role='log' aria-live='polite'></div>" +
     "<form><input name='q' autocomplete='off' placeholder='Ask a question…' aria-label='Question'>" +
     "<button class='send' type='submit'>Send</button></form></div>";
-  root.querySelector("header").textContent = cfg.title;
+  var header = root.querySelector("header");
+  header.textContent = cfg.title;
+  var where = document.createElement("small");
+  where.textContent = "· " + (cfg.collection || "default collection");
+  header.appendChild(where);
+
+  var STAGES = { condensing: "Reading the conversation…", retrieving: "Searching the documents…",
+                 generating: "Writing the answer…", quoting: "Quoting the sources…" };
   var log = root.querySelector(".log");
   var form = root.querySelector("form");
   var input = form.querySelector("input");
@@ -102,6 +115,12 @@
     bubble("user", question);
     var div = bubble("bot", "");
     var text = div.querySelector(".text");
+    var status = document.createElement("div");
+    status.className = "status";
+    status.innerHTML = "<span class='spin' aria-hidden='true'></span><span class='stage'></span>";
+    status.querySelector(".stage").textContent = "Sending…";
+    div.insertBefore(status, text);
+    function settled() { if (status.parentNode) status.remove(); }
     var headers = { "Content-Type": "application/json", Accept: "text/event-stream" };
     if (cfg.key) headers.Authorization = "Bearer " + cfg.key;
     var res;
@@ -111,10 +130,11 @@
         body: JSON.stringify({ question: question, collection: cfg.collection, history: history, stream: true }),
       });
     } catch (e) {
-      div.classList.add("error"); text.textContent = "Cannot reach foldrag: " + e.message; return;
+      settled(); div.classList.add("error"); text.textContent = "Cannot reach foldrag: " + e.message; return;
     }
     if (!res.ok) {
       var err = await res.json().catch(function () { return null; });
+      settled();
       div.classList.add("error");
       text.textContent = (err && err.error && err.error.message) || ("HTTP " + res.status);
       return;
@@ -129,18 +149,22 @@
       parts.forEach(function (block) {
         if (!block.trim() || block.charAt(0) === ":") return;
         var ev = parseBlock(block);
-        if (ev.event === "token") { text.textContent += ev.data.text; log.scrollTop = log.scrollHeight; }
+        if (ev.event === "status") { status.querySelector(".stage").textContent = STAGES[ev.data.stage] || ev.data.stage; }
+        else if (ev.event === "token") { settled(); text.textContent += ev.data.text; log.scrollTop = log.scrollHeight; }
         else if (ev.event === "done") {
+          settled();
           text.textContent = ev.data.answer;
           chips(div, ev.data.citations);
           history.push({ role: "user", content: question }, { role: "assistant", content: ev.data.answer });
           if (history.length > 20) history = history.slice(-20);
         } else if (ev.event === "error") {
+          settled();
           div.classList.add("error");
           text.textContent = ev.data.error.message;
         }
       });
     }
+    settled();
   }
 
   form.addEventListener("submit", async function (e) {
