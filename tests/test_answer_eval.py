@@ -95,19 +95,25 @@ def test_hidden_paragraph_never_reaches_the_answer():
     assert len(hidden.hits) == 5 and all(h.chunk.source != "0.md" for h in hidden.hits)
 
 
-@pytest.mark.slow
-def test_eval_answers_cli_on_a_korquad_shaped_file(tmp_path):
-    paragraphs = [
+PARAGRAPHS = [
         ("서울", "대한민국의 수도는 서울이다. 서울에는 한강이 흐른다.", "대한민국의 수도는 어디인가?", "서울"),
         ("파리", "프랑스의 수도는 파리이다. 파리에는 센강이 흐른다.", "프랑스의 수도는 어디인가?", "파리"),
         ("도쿄", "일본의 수도는 도쿄이다. 도쿄는 혼슈에 있다.", "일본의 수도는 어디인가?", "도쿄"),
-    ]
+]
+
+
+def _toy_korquad(path):
     data = {"version": "KorQuAD_v1.0_dev", "data": [
         {"title": title, "paragraphs": [{"context": context, "qas": [
             {"id": f"q{i}", "question": question, "answers": [{"text": gold, "answer_start": context.index(gold)}]}]}]}
-        for i, (title, context, question, gold) in enumerate(paragraphs)]}
-    path = tmp_path / "toy.json"
+        for i, (title, context, question, gold) in enumerate(PARAGRAPHS)]}
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_eval_answers_cli_on_a_korquad_shaped_file(tmp_path):
+    path = _toy_korquad(tmp_path / "toy.json")
     assert load_korquad(path).answers == {"q0": ("서울",), "q1": ("파리",), "q2": ("도쿄",)}
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "FOLDRAG_GENERATION__MODE": "quote"}
     out = run_cli("eval", str(path), "--answers", "--limit", "2", "--unanswerable", "1", "--json", env=env)
@@ -128,3 +134,20 @@ def test_eval_answers_cli_on_a_korquad_shaped_file(tmp_path):
     (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n")
     refused = run_cli("eval", str(beir), "--answers", env=env)
     assert refused.returncode != 0 and "error:" in refused.stderr and "no gold answers" in refused.stderr
+
+
+@pytest.mark.slow
+def test_eval_answers_with_the_bundled_model(tmp_path):
+    """The generate path end to end: the model loads before the clock, every row is scored."""
+    path = _toy_korquad(tmp_path / "toy.json")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "FOLDRAG_GENERATION__MAX_NEW_TOKENS": "48"}
+    out = run_cli("eval", str(path), "--answers", "--limit", "2", "--unanswerable", "1", "--mode", "hybrid",
+                  "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["generation"]["mode"] == "generate" and report["generation"]["model"].startswith("bundled:")
+    assert report["load_s"] > 0 and len(report["rows"]) == 3
+    for row in report["rows"]:
+        assert row["citation_method"] in ("model", "inferred", "extractive", "none")
+        assert row["seconds"] < 120 and isinstance(row["answer"], str)
+        assert row["echoed"] in (True, False) and "question" in row

@@ -33,3 +33,12 @@ def test_one_call_original_first_and_cached():
     assert first.queries == (Q, "RRF formula", "rank fusion method", "merging search results")
     assert rewriter(Q) is first and len(gen.calls) == 1
     assert "3" in gen.calls[0][0]["content"] and Q in gen.calls[0][0]["content"]
+
+
+def test_korean_questions_ask_for_korean_rewrites():
+    gen = ScriptedChat("서울의 인구\n수도 서울", "capital city\nFrance capital")
+    rewriter = QueryRewriter(gen, n=2)
+    assert rewriter("한국의 수도는?").queries == ("한국의 수도는?", "서울의 인구", "수도 서울")
+    rewriter("What is the capital of France?")
+    korean, english = (call[0]["content"] for call in gen.calls)
+    assert "write every query in Korean" in korean and "Korean" not in english

@@ -8,12 +8,14 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from rag.core.contracts import Generator, complete
+from rag.core.tokenize import has_hangul
 
 REWRITE_PROMPT = """You help a search engine. Write {n} different search queries for the question below.
 Each query must keep the question's meaning and language, use other words or a more specific phrasing,
 and stand alone. Write one query per line, with no numbering and no other text.
 
 Question: {question}"""
+KOREAN = "\nThe question is in Korean: write every query in Korean (한국어로)."
 
 _MARKER = re.compile(
     r"^\s*(?:[-*•·]+|\(?\d+[.):\]]|\(?[a-zA-Z][.)]|Q\d*[:.)]|(?:search\s+)?(?:query|question)\s*\d*\s*[:.)-]|질문\s*\d*\s*[:.)])\s*",
@@ -76,7 +78,7 @@ class QueryRewriter:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        prompt = REWRITE_PROMPT.format(n=self.n, question=question.strip())
+        prompt = REWRITE_PROMPT.format(n=self.n, question=question.strip()) + (KOREAN if has_hangul(question) else "")
         output = complete(self._generator, [{"role": "user", "content": prompt}],
                           max_tokens=self._max_tokens, temperature=0.0)
         found = parse_rewrites(output, question, self.n)
