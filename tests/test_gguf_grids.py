@@ -83,3 +83,14 @@ def test_a_cast_linear_holds_bf16_weights_and_returns_the_models_dtype():
     got, expected = layer(x), torch.nn.functional.linear(x, weight, bias)
     assert got.dtype == torch.float32 and got.shape == expected.shape
     assert (got - expected).abs().max() <= 2e-2 * expected.abs().max()
+
+
+def test_a_corrupt_gguf_fails_with_a_clear_error_and_leaves_no_cache_entry(tmp_path):
+    from rag.core.errors import ModelUnavailable
+    from rag.generation.gguf_loading import tokenizer_and_config
+
+    junk = tmp_path / "broken.gguf"
+    junk.write_bytes(b"GGUF" + bytes(range(256)) * 64)
+    with pytest.raises(ModelUnavailable, match="could not read GGUF .*broken.gguf"):
+        tokenizer_and_config(junk, tmp_path / "cache")
+    assert not any(p.name.endswith("-tokenizer") for p in (tmp_path / "cache").glob("*"))

@@ -5,7 +5,7 @@ Each tensor of the (memory-mapped) file is dequantized alone, given the layout t
 (transformers' own name map and Q/K un-permutation), and put in place on a skeleton whose weights
 were never allocated; on the CPU a linear layer on a 4-bit grid is packed to int4 at once and the
 LM head to int8 groups, so peak memory is the run form plus one dequantized tensor. Only the
-tokenizer and config (a few MB) are cached, keyed by the file's content.
+tokenizer, config and tensor table (a few MB) are cached, keyed by the file's content.
 
 Example::
 
@@ -26,6 +26,7 @@ from torch import nn
 from rag.core.errors import ModelUnavailable
 from rag.generation.model_files import content_key, write_folder
 from rag.generation.gguf_grids import grid_from_blocks, int8_grid_from_blocks
+from rag.generation.gguf_table import open_tensors
 from rag.generation.packed_weights import (CastLinear, Int4Embedding, Int4Linear, Int8Groups, PackReport, int4_fits,
                                           packed_head, packed_linear)
 
@@ -41,7 +42,7 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
     """
     import numpy as np
     from accelerate import init_empty_weights
-    from gguf import GGUFReader, dequantize
+    from gguf import dequantize
     from transformers import AutoModelForCausalLM
     from transformers.modeling_gguf_pytorch_utils import TENSOR_PROCESSORS, TensorProcessor
 
@@ -51,10 +52,7 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
 
         config = AutoConfig.from_pretrained(str(folder))
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        reader = GGUFReader(str(path))
-        # Only the tensors are read from here on. gguf-py keeps every metadata value as its own
-        # array (a 150k-token vocabulary: ~450 MB), which would otherwise last through the load.
-        reader.fields.clear()
+        tensors, mapped = open_tensors(path, folder)  # the tensor table; no metadata parsed twice
     except Exception as exc:
         raise ModelUnavailable(f"could not read GGUF {path}: {exc}") from exc
     with init_empty_weights():  # parameters on the meta device; buffers (rotary tables) real
@@ -70,7 +68,7 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
     tied = bool(getattr(config, "tie_word_embeddings", False))
     parts = _Assembly(model, head_name, pack)
     with torch.no_grad():
-        for tensor in reader.tensors:
+        for tensor in tensors:
             try:
                 fast = _read_packed(tensor, processor, names, parts.modules, pack, prompt_dtype, dtype,
                                     head=head_name, tied=tied)
@@ -87,7 +85,7 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
                     del result
                     parts.place(name, torch.from_numpy(weights), dtype, prompt_dtype)
             finally:
-                _drop_pages(reader, tensor)
+                _drop_pages(mapped, tensor)
         if tied and parts.head == "as loaded" and head.weight.is_meta:
             model.tie_weights()  # no output tensor in the file: the head is the embedding table
             if pack != "off":
@@ -155,15 +153,15 @@ def _loaded_bias(module: nn.Linear) -> torch.Tensor | None:
     return module.bias if module.bias is not None and not module.bias.is_meta else None
 
 
-def _drop_pages(reader, tensor) -> None:
+def _drop_pages(mapped, tensor) -> None:
     """Let go of the file pages a tensor was read from. They are clean (read-only map) and nothing
     points into them any more, but while mapped they count as this process's memory: without this
     a 3.6 GB file adds 3.6 GB to the peak of a load that never needs more than one tensor of it."""
-    mapped = getattr(reader.data, "_mmap", None)  # numpy.memmap's mmap object
-    if mapped is None or not hasattr(mapped, "madvise"):
+    pages = getattr(mapped, "_mmap", None)  # numpy.memmap's mmap object
+    if pages is None or not hasattr(pages, "madvise"):
         return
     start = tensor.data_offset - tensor.data_offset % mmap.PAGESIZE
-    mapped.madvise(mmap.MADV_DONTNEED, start, tensor.data_offset + tensor.n_bytes - start)
+    pages.madvise(mmap.MADV_DONTNEED, start, tensor.data_offset + tensor.n_bytes - start)
 
 
 def _gguf_to_hf_names(model: nn.Module) -> dict[str, str]:
@@ -252,18 +250,11 @@ def _nbytes(module: nn.Module) -> int:
 
 
 def tokenizer_and_config(path: Path, cache_dir: Path) -> Path:
-    """The GGUF's tokenizer and config as files, made once (seconds) and kept by content key."""
+    """The GGUF's tokenizer and config as files, made once (seconds, in a child process: see
+    gguf_tokenizer.py) and kept by content key."""
     target = cache_dir / f"{path.stem}-{content_key(path)}-tokenizer"
     if (target / "config.json").exists():
         return target
-    from transformers import AutoConfig, AutoTokenizer
+    from rag.generation.gguf_tokenizer import write_in_child
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-        config = AutoConfig.from_pretrained(str(path.parent), gguf_file=path.name)
-    except Exception as exc:
-        raise ModelUnavailable(f"could not read GGUF {path}: {exc}") from exc
-    if hasattr(config, "quantization_config"):
-        delattr(config, "quantization_config")
-    return write_folder(target, lambda tmp: (tokenizer.save_pretrained(str(tmp)), config.save_pretrained(str(tmp))))
-
+    return write_folder(target, lambda tmp: write_in_child(path, tmp))
