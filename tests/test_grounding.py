@@ -30,6 +30,7 @@ def _numbered(hits):
 def test_sentences_keep_decimals_and_drop_markup():
     assert split_sentences("# Title\n\n- Llama 3.1 runs. It is fast!\n1. Third") == [
         "Title", "Llama 3.1 runs.", "It is fast!", "Third"]
+    assert split_sentences(". 청룡영화상을 받았다. 끝") == ["청룡영화상을 받았다.", "끝"]  # a chunk cut after a full stop
 
 
 @pytest.mark.parametrize("question, expected", [
@@ -84,6 +85,8 @@ def test_echoed_instructions_are_removed():
     assert strip_echo("서울입니다 [1].", instructions_for(question)) == ("서울입니다 [1].", 0)
     asked = "대한민국의 수도는 어디인가?"
     assert strip_echo(f"{asked} 서울 [1].", instructions_for(asked), asked) == ("서울 [1].", 1)
+    stutter = "질문이 한국어이므로 한국어이므로 한국어로 답하세"
+    assert strip_echo(f"서울 [1]. {stutter}", instructions_for(question)) == ("서울 [1].", 1)
     refusal = "The documents do not say."  # the instructions word it, but it is the answer
     assert strip_echo(refusal, instructions_for("Where?")) == (refusal, 0)
 
@@ -120,6 +123,16 @@ def test_grounding_policy(answer, method, text):
                                                     instructions_for("x"), hits, _numbered(hits))
     assert (grounded.method, grounded.text) == (method, text)
     assert bool(grounded.citations) == (method != "none")
+
+
+def test_restating_the_question_is_not_support():
+    hits = _hits(SEOUL)
+    grounding = Grounding(shared_tokenizer(), fallback=False)
+    question = "대한민국의 수도는 어디인가?"
+    restated = grounding.ground("대한민국의 수도는 어디", question, "", hits, _numbered(hits))
+    assert restated.citations == () and restated.method == "none"
+    answered = grounding.ground("대한민국의 수도는 서울이다.", question, "", hits, _numbered(hits))
+    assert answered.method == "inferred" and answered.text == "대한민국의 수도는 서울이다 [1]."
 
 
 def test_unsupported_answer_without_fallback_keeps_its_text_uncited():

@@ -17,20 +17,22 @@ _SENTENCE = re.compile(r"[^.!?。\n]+(?:[.!?。]+|$)", re.MULTILINE)
 
 
 def infer_citations(answer: str, sources: list[Hit], tokenize: Callable[[str], list[str]],
-                    min_overlap: float = 0.6) -> str:
+                    min_overlap: float = 0.6, question: str = "") -> str:
     """``answer`` with ``[n]`` appended to each sentence that is mostly covered by source n.
 
-    Support is required: at least ``min_overlap`` of the sentence's keywords, and two of them unless
-    the sentence has only one. A sentence that no source supports gets no marker.
+    Support is required, and only the sentence's own words count — those not in ``question``: at
+    least ``min_overlap`` of them in the source, and two unless there is only one. A sentence that
+    only restates the question, or that no source supports, gets no marker.
     """
     if not sources:
         return answer
+    asked = set(tokenize(question)) if question else set()
     source_tokens = [set(tokenize(h.chunk.text)) for h in sources]
     out: list[str] = []
     last = 0
     for match in _SENTENCE.finditer(answer):
         sentence = match.group(0)
-        words = set(tokenize(sentence))
+        words = set(tokenize(sentence)) - asked
         if not words:
             continue
         overlaps = [len(words & s) / len(words) for s in source_tokens]

@@ -39,7 +39,8 @@ def split_sentences(text: str) -> list[str]:
     out = []
     for line in text.splitlines():
         for match in _SENTENCE.finditer(_MARKUP.sub("", line)):
-            sentence = match.group(0).strip()
+            # a chunk cut just after a sentence's end starts with its full stop
+            sentence = match.group(0).strip().lstrip(".,;:!?)]}·… ")
             if any(ch.isalnum() for ch in sentence):
                 out.append(sentence)
     return out

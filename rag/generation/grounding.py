@@ -51,7 +51,7 @@ class Grounding:
         if text and is_refusal(text):
             return Grounded(text, (), "none", echoed)
         if text and self.infer and sources:
-            inferred, citations = clean_citations(infer_citations(text, list(sources), self.tokenize), list(numbered))
+            inferred, citations = clean_citations(infer_citations(text, list(sources), self.tokenize, question=question), list(numbered))
             if citations:
                 return Grounded(inferred, tuple(citations), "inferred", echoed)
         if self.fallback:

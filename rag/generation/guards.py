@@ -37,20 +37,27 @@ def _squash(text: str) -> str:
     return _SPACE_PUNCT.sub("", unicodedata.normalize("NFC", text)).lower()
 
 
-def strip_echo(answer: str, *prompt: str, min_chars: int = 8) -> tuple[str, int]:
+def _grams(text: str, n: int = 4) -> set[str]:
+    return {text[i:i + n] for i in range(len(text) - n + 1)}
+
+
+def strip_echo(answer: str, *prompt: str, min_chars: int = 8, copied: float = 0.8) -> tuple[str, int]:
     """``answer`` without the sentences that repeat the prompt (its instructions, the question); and
     how many went.
 
-    A sentence is an echo when, spaces and punctuation aside, it is a piece of the prompt at least
-    ``min_chars`` long (small models copy "질문이 한국어이므로 한국어로 답하세요." or the question into
-    answers). A refusal stays, though the instructions word it too.
+    A sentence is an echo when, spaces and punctuation aside, it is at least ``min_chars`` long and
+    ``copied`` of its 4-character pieces come from the prompt: small models copy "질문이 한국어이므로
+    한국어로 답하세요." or the question into answers, whole or stuttering ("한국어이므로 한국어이므로").
+    A refusal stays, though the instructions word it too.
     """
-    said = "\n".join(_squash(part) for part in prompt)
+    said = _grams("\n".join(_squash(part) for part in prompt))
     kept, dropped = [], 0
     for match in _SENTENCE.finditer(answer):
         sentence = match.group(0)
         body = _squash(sentence)
-        if len(body) >= min_chars and body in said and not is_refusal(sentence):
+        grams = _grams(body)
+        if (len(body) >= min_chars and len(grams & said) >= copied * len(grams)
+                and not is_refusal(sentence)):
             dropped += 1
             continue
         kept.append(sentence)
