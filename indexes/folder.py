@@ -139,6 +139,21 @@ class IndexWriter:
         self.base_manifest: Manifest | None = None
         self.cache: EmbeddingCache | None = None
 
+    @staticmethod
+    def check_free(root: Path) -> None:
+        """Raise IndexBusy at once when another writer holds ``root``'s lock — before the caller spends
+        a model load on an ingest that would be refused. (``open`` takes the lock for real.)"""
+        try:
+            handle = open(root / ".lock", "a+")
+        except OSError:
+            return  # open() reports what is wrong with the folder
+        with handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise IndexBusy(f"another foldrag process is writing {root}") from exc
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
     @classmethod
     def open(cls, root: Path, embedder: str, dimension: int, settings: IndexSettings,
              parts: list[IndexPart] | None = None, tokenizer=None) -> "IndexWriter":

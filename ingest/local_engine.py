@@ -18,7 +18,7 @@ from ingest.engine import Work, vectors_with_cache
 from ingest.errors import ParseError
 from ingest.outcomes import Failed, Indexed, Outcome, Unchanged
 from ingest.plan import FileTask
-from ingest.reading import chunk_bytes
+from ingest.reading import chunk_bytes, read_regular
 from rag.core.settings import IngestSettings
 from rag.core.types import Chunk, FailedFile
 
@@ -91,7 +91,9 @@ def _parse_all(tasks: Sequence[FileTask], work: Work, out: queue.Queue, stop: th
 
 def _parse(task: FileTask, splitter, work: Work) -> _Parsed | Outcome:
     try:
-        data = task.path.read_bytes()
+        data = read_regular(task.path, int(work.settings.max_file_mb * 1024 * 1024))
+    except ParseError as exc:
+        return Failed(FailedFile(task.source, str(exc)))
     except OSError as exc:
         return Failed(FailedFile(task.source, f"unreadable: {exc.strerror or exc}"))
     sha = hashlib.sha256(data).hexdigest()

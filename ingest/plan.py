@@ -37,7 +37,7 @@ class IngestPlan:
     seen: int  # files found in the folder (after include/exclude)
     unchanged: int  # same size and mtime as indexed: not read at all
     removed: tuple[str, ...]  # indexed sources no longer in the folder
-    failed: tuple[FailedFile, ...]  # files refused before reading (too large, cannot stat)
+    failed: tuple[FailedFile, ...]  # entries refused before reading (too large, not a file, a link out…)
 
 
 def plan_folder(folder: Path, known: dict[str, FileRecord], settings: IngestSettings, *,
@@ -53,7 +53,12 @@ def plan_folder(folder: Path, known: dict[str, FileRecord], settings: IngestSett
     seen: set[str] = set()
     unchanged = 0
     limit = int(settings.max_file_mb * 1024 * 1024)
-    for rel, path in discover(folder, include=settings.include, exclude=settings.exclude, skip=skip, within=within):
+    for entry in discover(folder, include=settings.include, exclude=settings.exclude, skip=skip, within=within,
+                          follow_links=settings.follow_links):
+        rel, path = entry.rel, entry.path
+        if entry.problem:
+            failed.append(FailedFile(rel, entry.problem))
+            continue
         seen.add(rel)
         try:
             stat = path.stat()

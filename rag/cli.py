@@ -46,6 +46,7 @@ def ingest(
     index: IndexOpt = None,
     include: Annotated[Optional[list[str]], typer.Option(help="Glob of files to take (repeatable).")] = None,
     exclude: Annotated[Optional[list[str]], typer.Option(help="Glob of files to skip (repeatable).")] = None,
+    follow_links: Annotated[bool, typer.Option("--follow-links", help="Follow links that lead out of FOLDER (else each is listed as skipped).")] = False,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
@@ -53,7 +54,8 @@ def ingest(
     from ingest.progress import progress_for
     from rag.build import build_rag
 
-    settings = _settings(index, ingest={"include": include, "exclude": exclude})
+    settings = _settings(index, ingest={"include": include, "exclude": exclude,
+                                        **({"follow_links": True} if follow_links else {})})
     rag = build_rag(settings)
     summary = rag.ingest(folder, progress=progress_for(sys.stderr, quiet=quiet))
     if as_json:

@@ -109,6 +109,7 @@ class Foldrag:
             self.index_path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise IndexNotWritable(f"cannot write index folder {self.index_path}: {exc.strerror or exc}") from exc
+        IndexWriter.check_free(self.index_path)  # a busy index is refused before the embedder loads
         embedder = self.embedder
         return IndexWriter.open(self.index_path, embedder.name, embedder.dimension, self.settings.index,
                                 tokenizer=self.tokenizer)

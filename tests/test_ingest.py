@@ -76,7 +76,7 @@ def test_bad_inputs_are_skipped_with_reasons(folder, settings, fake_embedder):
     assert set(reasons) == {"bin.txt", "empty.md", "broken.pdf", "broken.docx", "gone.txt", "big.txt"}
     assert "binary" in reasons["bin.txt"] and "empty" in reasons["empty.md"]
     assert "corrupt PDF" in reasons["broken.pdf"] and "corrupt DOCX" in reasons["broken.docx"]
-    assert "unreadable" in reasons["gone.txt"] and "too large" in reasons["big.txt"]
+    assert "broken link" in reasons["gone.txt"] and "too large" in reasons["big.txt"]
     assert summary.added == 5
 
 

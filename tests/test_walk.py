@@ -8,7 +8,7 @@ from ingest.walk import discover
 def _names(folder, **kw):
     kw.setdefault("include", ["**/*"])
     kw.setdefault("exclude", [])
-    return [rel for rel, _ in discover(folder, **kw)]
+    return [e.rel for e in discover(folder, **kw) if e.problem is None]
 
 
 def _touch(path, text="x"):

@@ -56,7 +56,13 @@ class IngestSettings(BaseModel):
         default_factory=lambda: ["**/*"], description="Glob patterns (relative to the folder) to take."
     )
     exclude: list[str] = Field(default_factory=list, description="Glob patterns to skip.")
-    max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped.")
+    max_file_mb: float = Field(
+        50.0, gt=0, description="Files larger than this are skipped; no more than this is ever read of one."
+    )
+    follow_links: bool = Field(
+        False, description="Follow links that lead out of the ingested folder (links inside it are always "
+        "followed). When false, each such link is listed in the ingest's failures.",
+    )
     chunk_tokens: int = Field(
         200, ge=16, description="Chunk size in embedder tokens (MiniLM reads at most 256)."
     )
