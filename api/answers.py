@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -15,6 +16,8 @@ from rag.answer_types import (
 )
 from rag.core.errors import FoldragError, InvalidInput
 from rag.generation.citations import Citation
+
+log = logging.getLogger("foldrag.api")
 
 
 async def collect(events: AsyncIterator[AnswerEvent]) -> tuple[Answer, tuple[Citation, ...]]:
@@ -57,6 +60,8 @@ async def query_sse(events: AsyncIterator[AnswerEvent], collection: str) -> Asyn
             yield {"event": event.kind, "data": json.dumps(data, ensure_ascii=False)}
     except FoldragError as exc:
         yield {"event": "error", "data": json.dumps(error_body(exc.kind, str(exc)), ensure_ascii=False)}
+    except Exception:
+        yield {"event": "error", "data": json.dumps(_internal(), ensure_ascii=False)}
 
 
 # --- OpenAI chat completions -------------------------------------------------------------------
@@ -135,4 +140,12 @@ async def completion_chunks(events: AsyncIterator[AnswerEvent], model: str) -> A
                 yield chunk({}, "stop", **_citation_fields(sources, answer, numbers))
     except FoldragError as exc:
         yield {"data": json.dumps(error_body(exc.kind, str(exc)), ensure_ascii=False)}
+    except Exception:
+        yield {"data": json.dumps(_internal(), ensure_ascii=False)}
     yield {"data": "[DONE]"}
+
+
+def _internal() -> dict:
+    """A bug in the middle of a stream: logged here, reported without its text (it may hold data)."""
+    log.exception("unexpected error in an answer stream")
+    return error_body("internal", "internal error; the server log has the details")

@@ -61,6 +61,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        # The exception's text stays in the server log: it can hold paths, settings or data.
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         spec = ERROR_TABLE["internal"]
-        return JSONResponse(error_body("internal", f"{type(exc).__name__}: {exc}"), status_code=spec.http_status)
+        return JSONResponse(error_body("internal", "internal error; the server log has the details"),
+                            status_code=spec.http_status)

@@ -4,18 +4,46 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Mode = Literal["dense", "bm25", "hybrid", "multi"]
 
 
-class Turn(BaseModel):
+def _text_problem(value: Any) -> str | None:
+    """Why a JSON value cannot be text foldrag works on: a lone surrogate (valid JSON, "\\ud800",
+    but no character; the tokenizers and the database refuse it) or a NUL character."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains invalid Unicode (a lone surrogate escape such as \\ud800)"
+        return "contains a NUL character" if "\x00" in value else None
+    if isinstance(value, dict):
+        return next((p for p in map(_text_problem, [*value.keys(), *value.values()]) if p), None)
+    if isinstance(value, list):
+        return next((p for p in map(_text_problem, value) if p), None)
+    return None
+
+
+class Body(BaseModel):
+    """A request body: every string in it, however deep, is text (checked before any field)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_text(cls, data: Any) -> Any:
+        problem = _text_problem(data)
+        if problem:
+            raise ValueError(f"the request {problem}")
+        return data
+
+
+class Turn(Body):
     model_config = ConfigDict(extra="forbid")
     role: Literal["user", "assistant"]
     content: str = Field(max_length=100_000)
 
 
-class QueryRequest(BaseModel):
+class QueryRequest(Body):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(description="The question.")
     collection: str | None = Field(None, description="Collection to ask; default: the first served.")
@@ -25,7 +53,7 @@ class QueryRequest(BaseModel):
     stream: bool = Field(False, description="Server-Sent Events: queries, sources, token…, done (or error).")
 
 
-class RetrieveRequest(BaseModel):
+class RetrieveRequest(Body):
     model_config = ConfigDict(extra="forbid")
     query: str = Field(description="What to look for.")
     collection: str | None = None
@@ -33,7 +61,7 @@ class RetrieveRequest(BaseModel):
     mode: Mode | None = Field(None, description="Default 'hybrid'; 'multi' also asks the LLM for rewrites.")
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(Body):
     model_config = ConfigDict(extra="allow")
     role: str
     content: str | list[dict[str, Any]] | None = None
@@ -44,7 +72,7 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(Body):
     """OpenAI's chat completion request. Sampling fields other clients send are accepted and ignored:
     the collection's settings decide how the local model samples."""
 
@@ -54,7 +82,7 @@ class ChatCompletionRequest(BaseModel):
     stream: bool = False
 
 
-class IngestRequest(BaseModel):
+class IngestRequest(Body):
     model_config = ConfigDict(extra="forbid")
     path: str = Field(description="A folder inside the allowed roots (relative paths start at the first root).")
     collection: str | None = None

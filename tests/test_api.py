@@ -391,3 +391,41 @@ def test_openai_stream_appends_the_extractive_replacement_and_flags_only_sent_ma
     for result in last["search_results"]:
         assert result["cited"] == (result["citation"] is not None)
         assert result["cited"] == (f"[{result['citation']}]" in content), "cited means: its marker was sent"
+
+
+HOSTILE_TEXTS = ["\ud800 GPU", "a\x00b", "\udfff", "x" * 200_000, ""]
+JSON_ROUTES = [
+    ("/v1/retrieve", lambda t: {"query": t}),
+    ("/v1/query", lambda t: {"question": t}),
+    ("/v1/query", lambda t: {"question": "ok?", "history": [{"role": "user", "content": t}]}),
+    ("/v1/query", lambda t: {"question": t, "stream": True}),
+    ("/v1/chat/completions", lambda t: {"model": "docs", "messages": [{"role": "user", "content": t}]}),
+    ("/v1/chat/completions", lambda t: {"model": "docs", "messages": [{"role": "user", "content": [{"type": "text", "text": t}]}]}),
+    ("/v1/ingest", lambda t: {"path": t}),
+]
+
+
+@pytest.mark.parametrize("route, body", JSON_ROUTES)
+def test_hostile_text_is_a_4xx_without_exception_text(make_api, route, body):
+    api = make_api()
+    for text in HOSTILE_TEXTS:
+        raw = json.dumps(body(text))  # json.dumps writes a lone surrogate as its \\u escape, as a client would
+        response = api.client.post(route, content=raw, headers={"Content-Type": "application/json"})
+        assert response.status_code < 500, (route, text[:20], response.text[:300])
+        assert "Traceback" not in response.text and "Error:" not in response.text
+        if text in ("\ud800 GPU", "a\x00b", "\udfff"):
+            error = assert_error(response, 400, "invalid_input")
+            assert "lone surrogate" in error["message"] or "NUL" in error["message"]
+
+
+def test_a_bug_never_shows_its_text(make_api):
+    api = make_api()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret /home/me/.ssh path")
+
+    api.rag.retrieve_checked = broken
+    client = TestClient(api.client.app, raise_server_exceptions=False)
+    response = client.post("/v1/retrieve", json={"query": "anything"})
+    error = assert_error(response, 500, "internal")
+    assert "secret" not in response.text and "RuntimeError" not in response.text and "server log" in error["message"]
