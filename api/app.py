@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
+from api.guard import GuardMiddleware
 from api.middleware import MetricsMiddleware
 from api.routes import chat, collections, documents, health, ingest, query, widget
 from api.state import ServerState
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, rags: dict[str, Foldrag] | None
         for router in (getattr(module, name) for name in ("router", "public", "private") if hasattr(module, name)):
             app.include_router(router)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    app.add_middleware(GuardMiddleware, settings=settings.server)  # host, origin, key: before any body is read
     if settings.server.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.server.cors_origins,
                            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],

@@ -33,7 +33,9 @@ def shared_tokenizer():
 
 
 def serve_settings(settings, **server):
-    """Test settings for the API: 'hybrid' retrieval (no LLM rewrites) and the given server fields."""
+    """Test settings for the API: 'hybrid' retrieval (no LLM rewrites) and the given server fields;
+    the host name Starlette's TestClient sends is one the server answers to."""
+    server.setdefault("allowed_hosts", ["testserver"])
     return settings.model_copy(update={
         "retrieval": settings.retrieval.model_copy(update={"mode": "hybrid"}),
         "server": settings.server.model_copy(update=server),

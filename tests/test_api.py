@@ -70,7 +70,7 @@ def test_healthz_and_readyz_wait_for_models(settings):
 
     rag = Foldrag(settings, embedder_factory=slow_embedder, tokenizer=shared_tokenizer(),
                   generator_factory=lambda: LoopChat())
-    with TestClient(create_app(settings, {"docs": rag})) as client:
+    with TestClient(create_app(serve_settings(settings), {"docs": rag})) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         assert_error(client.get("/readyz"), 503, "not_ready")
         assert_error(client.post("/v1/query", json={"question": "capital of France?"}), 503, "not_ready")
@@ -87,7 +87,7 @@ def test_readyz_reports_a_model_that_failed_to_load(settings):
         raise ModelUnavailable("no model at /nowhere")
 
     rag = Foldrag(settings, embedder_factory=broken, tokenizer=shared_tokenizer())
-    with TestClient(create_app(settings, {"docs": rag})) as client:
+    with TestClient(create_app(serve_settings(settings), {"docs": rag})) as client:
         for _ in range(200):
             if client.app.state.foldrag.load_error:
                 break

@@ -181,7 +181,10 @@ def test_chat_widget_streams_an_answer_with_citation_chips(settings, tmp_path):
             page = browser.new_page()
             bodies: list[str] = []
             page.on("request", lambda r: bodies.append(r.post_data or "") if r.url.endswith("/v1/query") else None)
-            page.goto(url + "/chat?key=widget-key&collection=docs")
+            urls: list[str] = []
+            page.on("request", lambda r: urls.append(r.url))
+            page.goto(url + "/chat#key=widget-key&collection=docs")  # the fragment never reaches the server
+            assert page.text_content("header small") == "· docs"  # the collection it talks to
             page.fill("input[name=q]", "What is the capital of France?")
             page.press("input[name=q]", "Enter")
             # streamed: text shows up while no citation chip exists yet
@@ -203,6 +206,7 @@ def test_chat_widget_streams_an_answer_with_citation_chips(settings, tmp_path):
                                    ".querySelectorAll('.chip').length >= 2", timeout=20000)
             assert '"history": [' in bodies[-1].replace('"history":[', '"history": [')
             assert "What is the capital of France?" in bodies[-1]  # the conversation is kept
+            assert urls and not any("widget-key" in u for u in urls), "the key is never in a URL (or a log)"
             browser.close()
 
 

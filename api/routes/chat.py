@@ -6,13 +6,12 @@ from fastapi import APIRouter, Depends, Request
 from sse_starlette.sse import EventSourceResponse
 
 from api.answers import collect, completion, completion_chunks, split_messages
-from api.auth import require_key
 from api.routes import server
 from api.schemas import ChatCompletionRequest
 from api.state import ServerState
 from api.streaming import run_events
 
-router = APIRouter(tags=["openai"], dependencies=[Depends(require_key)])
+router = APIRouter(tags=["openai"])
 
 
 @router.get("/v1/models")

@@ -5,11 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 
-from api.auth import require_key
 from api.routes import server
 from api.state import ServerState
 
-router = APIRouter(tags=["collections"], dependencies=[Depends(require_key)])
+router = APIRouter(tags=["collections"])
 
 
 @router.get("/v1/collections")

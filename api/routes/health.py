@@ -6,13 +6,12 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from api.auth import require_key
 from api.errors import error_body
 from api.routes import server
 from api.state import ServerState
 
 public = APIRouter(tags=["health"])
-private = APIRouter(tags=["health"], dependencies=[Depends(require_key)])
+private = APIRouter(tags=["health"])
 
 
 @public.get("/healthz")

@@ -5,13 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from api.auth import require_key
 from api.paths import confine
 from api.routes import server
 from api.schemas import IngestRequest
 from api.state import ServerState
 
-router = APIRouter(tags=["ingest"], dependencies=[Depends(require_key)])
+router = APIRouter(tags=["ingest"])
 
 
 @router.post("/v1/ingest", status_code=202)

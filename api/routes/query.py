@@ -6,13 +6,12 @@ from fastapi import APIRouter, Depends, Request
 from sse_starlette.sse import EventSourceResponse
 
 from api.answers import collect, query_sse
-from api.auth import require_key
 from api.routes import server
 from api.schemas import QueryRequest, RetrieveRequest
 from api.state import ServerState
 from api.streaming import run_events
 
-router = APIRouter(tags=["query"], dependencies=[Depends(require_key)])
+router = APIRouter(tags=["query"])
 
 
 @router.post("/v1/query")

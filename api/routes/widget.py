@@ -18,6 +18,11 @@ async def chat_page() -> FileResponse:
     return FileResponse(STATIC / "chat.html", media_type="text/html; charset=utf-8")
 
 
+@router.get("/chat.js", include_in_schema=False)
+async def chat_script() -> FileResponse:
+    return FileResponse(STATIC / "chat.js", media_type="text/javascript; charset=utf-8")
+
+
 @router.get("/widget.js", include_in_schema=False)
 async def widget_script() -> FileResponse:
     return FileResponse(STATIC / "widget.js", media_type="text/javascript; charset=utf-8")

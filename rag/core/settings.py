@@ -228,8 +228,22 @@ class ServerSettings(BaseModel):
     )
     api_keys: list[SecretStr] = Field(
         default_factory=list,
-        description="Bearer keys; when any is set every endpoint but /healthz and /readyz needs one. "
-        "Also FOLDRAG_API_KEYS (comma-separated).",
+        description="Admin bearer keys (every route). When any key is set, every endpoint but /healthz, "
+        "/readyz and the static chat files needs one. Also FOLDRAG_API_KEYS (comma-separated).",
+    )
+    query_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Bearer keys that may only ask (/v1/query, /v1/retrieve, /v1/chat/completions, /v1/models, "
+        "GET /v1/collections): the key to put in a web page's widget. Also FOLDRAG_QUERY_KEYS.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names this server answers to besides loopback names and its bound address (DNS "
+        "rebinding protection). With a wildcard host (0.0.0.0), empty means any.",
+    )
+    frame_ancestors: list[str] = Field(
+        default_factory=list,
+        description="Pages allowed to frame /chat (CSP frame-ancestors), e.g. 'https://intranet.example'; empty: none.",
     )
     allowed_roots: list[Path] = Field(
         default_factory=list,
@@ -254,9 +268,10 @@ def _split_list(value: str) -> list[str]:
 
 
 class _ServerEnvAliases(PydanticBaseSettingsSource):
-    """FOLDRAG_API_KEYS and FOLDRAG_ALLOWED_ROOTS, the short names the docs promise, as plain lists."""
+    """FOLDRAG_API_KEYS, FOLDRAG_QUERY_KEYS and FOLDRAG_ALLOWED_ROOTS, the short names the docs promise, as
+    plain lists."""
 
-    NAMES = {"FOLDRAG_API_KEYS": "api_keys", "FOLDRAG_ALLOWED_ROOTS": "allowed_roots"}
+    NAMES = {"FOLDRAG_API_KEYS": "api_keys", "FOLDRAG_QUERY_KEYS": "query_keys", "FOLDRAG_ALLOWED_ROOTS": "allowed_roots"}
 
     def get_field_value(self, field, field_name):  # pragma: no cover - required by the base class
         return None, field_name, False

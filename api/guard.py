@@ -1,0 +1,130 @@
+"""What a local server checks before any route runs — and before any body is read — because the web
+pages its user visits can send it requests:
+
+1. **Host** (DNS rebinding): a server bound to a loopback address answers only to loopback names,
+   its bound address and ``server.allowed_hosts``.
+2. **Origin** of a browser's write: a request that is not GET/HEAD/OPTIONS and carries an ``Origin``
+   other than this server's own or one of ``server.cors_origins`` is refused (a no-cors form POST
+   from another page carries one).
+3. **Key and scope**: with keys configured, every route but the public ones needs a bearer key;
+   ``server.query_keys`` reach only the question routes (the widget's key is public, being in a
+   web page), ``server.api_keys`` reach everything.
+
+Responses get security headers; the chat page a content security policy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from api.auth import key_is_valid
+from api.errors import error_body
+from rag.core.errors import ERROR_TABLE
+from rag.core.settings import ServerSettings
+
+PUBLIC = frozenset({"/healthz", "/readyz", "/chat", "/chat.js", "/widget.js", "/docs", "/redoc", "/openapi.json",
+                    "/docs/oauth2-redirect"})
+# (method, path or prefix ending in "/") a query key may call: questions, never changes.
+QUERY_ROUTES = (("POST", "/v1/query"), ("POST", "/v1/retrieve"), ("POST", "/v1/chat/completions"),
+                ("GET", "/v1/models"), ("GET", "/v1/collections"))
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+
+HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+
+
+def host_name(host: str) -> str:
+    """``host`` without its port; an IPv6 address without brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host[1:]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class GuardMiddleware:
+    def __init__(self, app, settings: ServerSettings) -> None:
+        self.app = app
+        self.settings = settings
+        bound = host_name(settings.host)
+        names = {host_name(h) for h in settings.allowed_hosts}
+        # A wildcard bind serves other machines by names foldrag cannot know: then only the
+        # configured names are checked, when there are any.
+        if bound in WILDCARDS:
+            self.hosts: frozenset[str] | None = frozenset(names | LOOPBACK_NAMES) if names else None
+        else:
+            self.hosts = frozenset(names | LOOPBACK_NAMES | {bound})
+        self.origins = set(settings.cors_origins)
+        self.admin_keys = list(settings.api_keys)
+        self.query_keys = list(settings.query_keys)
+        frames = " ".join(settings.frame_ancestors) or "'none'"
+        self.page_headers = [
+            (b"content-security-policy", f"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                         f"connect-src 'self'; frame-ancestors {frames}".encode()),
+            *([] if settings.frame_ancestors else [(b"x-frame-options", b"DENY")]),
+        ]
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self.refusal(scope)
+        if refusal is not None:
+            await _respond(send, *refusal)
+            return
+        extra = self.page_headers if scope["path"] in ("/chat", "/chat.js", "/widget.js") else []
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                message = dict(message, headers=[*message.get("headers", []), *HEADERS, *extra])
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def refusal(self, scope) -> tuple[str, str, list[tuple[bytes, bytes]]] | None:
+        """(error kind, message, headers) when the request is refused, else None."""
+        headers = _headers(scope["headers"])
+        method, path = scope["method"], scope["path"]
+        host = host_name(headers.get("host", ""))
+        if self.hosts is not None and host not in self.hosts:
+            return ("forbidden", f"this server does not answer to host {host!r} (DNS rebinding protection); "
+                    "add the name to server.allowed_hosts", [])
+        origin = headers.get("origin")
+        if method not in SAFE_METHODS and origin is not None and not self._origin_allowed(origin, scope, headers):
+            return ("forbidden", f"cross-origin request from {origin!r} refused; add the origin to "
+                    "server.cors_origins to allow it", [])
+        if path in PUBLIC or method == "OPTIONS" or not (self.admin_keys or self.query_keys):
+            return None
+        authorization = headers.get("authorization")
+        if key_is_valid(authorization, self.admin_keys):
+            return None
+        if key_is_valid(authorization, self.query_keys):
+            if _allowed(method, path, QUERY_ROUTES):
+                return None
+            return ("forbidden", "this key may only ask questions (server.query_keys); this route needs an "
+                    "admin key (server.api_keys)", [])
+        return ("unauthorized", "a valid API key is required: send 'Authorization: Bearer KEY'",
+                [(b"www-authenticate", b"Bearer")])
+
+    def _origin_allowed(self, origin: str, scope, headers: dict[str, str]) -> bool:
+        if origin in self.origins or "*" in self.origins:
+            return True
+        own = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
+        return origin != "null" and origin.lower() == own.lower()
+
+
+def _allowed(method: str, path: str, routes: Iterable[tuple[str, str]]) -> bool:
+    return any(method == m and (path == p or (p.endswith("/") and path.startswith(p))) for m, p in routes)
+
+
+def _headers(raw) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
+
+
+async def _respond(send, kind: str, message: str, headers: list[tuple[bytes, bytes]]) -> None:
+    body = json.dumps(error_body(kind, message)).encode()
+    await send({"type": "http.response.start", "status": ERROR_TABLE[kind].http_status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *headers, *HEADERS]})
+    await send({"type": "http.response.body", "body": body})
