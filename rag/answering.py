@@ -70,7 +70,9 @@ class Answerer:
         if history and generator is not None:
             yield StatusEvent("condensing")
             t0 = time.perf_counter()
-            rewritten = complete(generator, condense_messages(question, history), max_tokens=96, temperature=0.0)
+            prompt = condense_messages(question, history, count_tokens=generator.count_tokens,
+                                       budget=min(768, self._settings.context_tokens // 2))
+            rewritten = complete(generator, prompt, max_tokens=96, temperature=0.0)
             rewritten = rewritten.strip().splitlines()[0].strip() if rewritten.strip() else ""
             standalone = rewritten if len(rewritten) >= 3 else question
             timings["condense_s"] = time.perf_counter() - t0

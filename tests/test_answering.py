@@ -182,3 +182,15 @@ def test_answer_stats_come_from_the_call_not_the_generator(rag_with):
     assert (answer_first.completion_tokens, answer_second.completion_tokens) == (len("Paris [1]."),
                                                                                  len("The capital is Paris, on the Seine [1]."))
     assert answer_first.engine == "scripted"
+
+
+def test_condensing_keeps_the_latest_turns_within_a_token_budget():
+    from rag.generation.prompting import condense_messages
+
+    history = [{"role": "user", "content": f"old{n} " * 10_000} for n in range(5)]
+    history.append({"role": "assistant", "content": "Paris is the capital."})
+    prompt = condense_messages("And its river?", history, budget=300)[0]["content"]
+    words = len(prompt.split())
+    assert words < 300 + 60, words  # the template and the question on top of the budget
+    assert "Paris is the capital." in prompt and "old4" in prompt and "old0" not in prompt
+    assert prompt.rstrip().endswith("Last question: And its river?")

@@ -83,6 +83,23 @@ def pack_context(
     return chosen, history
 
 
-def condense_messages(question: str, history: Sequence[dict[str, str]], max_turns: int = 6) -> list[dict[str, str]]:
-    lines = [f"{m['role']}: {m['content']}" for m in list(history)[-max_turns:] if m.get("role") in ("user", "assistant")]
+def condense_messages(question: str, history: Sequence[dict[str, str]], max_turns: int = 6, *,
+                      count_tokens: Callable[[str], int] | None = None, budget: int = 768) -> list[dict[str, str]]:
+    """The prompt that rewrites a follow-up as a standalone question: the latest turns (at most
+    ``max_turns``) that fit ``budget`` tokens; a turn too long for what is left is cut from its start
+    (its end is nearest the question), and older turns go first."""
+    count = count_tokens or (lambda text: len(text.split()))
+    lines: list[str] = []
+    left = budget
+    for m in reversed([m for m in history if m.get("role") in ("user", "assistant")][-max_turns:]):
+        line = f"{m['role']}: {m['content']}"
+        cost = count(line)
+        if cost > left:
+            if left >= 16:  # worth keeping the tail of this turn
+                keep = max(1, len(line) * left // max(cost, 1) - 1)
+                lines.append(f"{m['role']}: …{m['content'][-keep:]}")
+            break
+        lines.append(line)
+        left -= cost
+    lines.reverse()
     return [{"role": "user", "content": CONDENSE.format(history="\n".join(lines), question=question)}]
