@@ -54,7 +54,8 @@ def test_bundled_model_decodes_from_exactly_repacked_int4_int8_weights(generator
     from rag.evaluation.fidelity import next_token_logits
     from rag.generation.decoding import DecodeLoop
     from rag.generation.gguf_loading import load_gguf
-    from rag.generation.model_files import bundled_gguf, default_model_cache
+    from rag.generation.bundled import bundled_gguf
+    from rag.generation.model_files import default_model_cache
     from rag.generation.packed_weights import Int4Linear, Int8Groups
 
     report = generator.weights
@@ -85,7 +86,8 @@ def test_layers_read_from_gguf_blocks_equal_the_dequantized_and_fitted_ones(monk
     import torch
 
     from rag.generation import gguf_loading
-    from rag.generation.model_files import bundled_gguf, default_model_cache
+    from rag.generation.bundled import bundled_gguf
+    from rag.generation.model_files import default_model_cache
     from rag.generation.packed_weights import Int4Linear
 
     gguf = bundled_gguf("bundled:SmolLM2-135M-Instruct")

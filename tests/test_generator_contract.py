@@ -30,7 +30,7 @@ def llama_server(tmp_path_factory):
     """llama-cpp-python's own OpenAI-compatible server, serving the bundled GGUF on 127.0.0.1."""
     if not _installed("llama_cpp", "openai", "starlette_context"):
         pytest.skip("llama-cpp-python[server] or openai is not installed (pip install 'foldrag[llamacpp,openai]')")
-    from rag.generation.model_files import bundled_gguf
+    from rag.generation.bundled import bundled_gguf
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rag.generation.gguf_table import FILE, open_tensors
-from rag.generation.model_files import bundled_gguf
+from rag.generation.bundled import bundled_gguf
 
 
 @pytest.fixture(scope="module")

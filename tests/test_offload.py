@@ -51,7 +51,7 @@ def test_disk_offload_when_cpu_memory_is_short():
 def test_a_gguf_is_measured_from_its_tensor_table_for_the_planner():
     """llama.cpp's n_gpu_layers comes from the same planner, fed by the GGUF's stored sizes."""
     pytest.importorskip("gguf")
-    from rag.generation.model_files import bundled_gguf
+    from rag.generation.bundled import bundled_gguf
     from rag.generation.offload import measure_gguf, plan_offload
 
     sizes = measure_gguf(bundled_gguf("bundled:SmolLM2-135M-Instruct"))

