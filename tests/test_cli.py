@@ -136,3 +136,33 @@ def test_killed_ingest_leaves_last_good_index_and_rerun_completes(tmp_path):
 def test_examples_folder_covers_every_format():
     suffixes = {p.suffix for p in (REPO / "examples" / "docs").iterdir()}
     assert {".txt", ".md", ".html", ".pdf", ".docx"} <= suffixes
+
+
+def test_ask_shows_its_stage_on_a_terminal_and_quotes_without_a_model(docs, tmp_path):
+    """`ask` on a terminal says what it is doing before the answer; quote mode needs no model."""
+    import pty
+
+    index = str(tmp_path / "index")
+    assert run_cli("ingest", str(docs), "--index", index, "-q").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDRAG_")}
+    env.update(FOLDRAG_GENERATION__MODE="quote", FOLDRAG_GENERATION__MODEL="none")
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ask", "What does Reciprocal Rank Fusion sum?",
+                             "--index", index], stdout=subprocess.PIPE, stderr=secondary, env=env, text=True)
+    os.close(secondary)
+    out, _ = proc.communicate(timeout=300)
+    terminal = b""
+    while True:
+        try:
+            data = os.read(primary, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        terminal += data
+    os.close(primary)
+    assert proc.returncode == 0, terminal.decode(errors="replace")
+    shown = terminal.decode(errors="replace")
+    assert "retrieving…" in shown and "quoting…" in shown
+    assert out.startswith("Reciprocal Rank Fusion merges ranked lists by summing 1/(k+rank) [1].")
+    assert "[1] fusion.md" in out and "answered by none (extractive)" in out
