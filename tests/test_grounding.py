@@ -111,6 +111,9 @@ def test_answer_language_follows_the_question():
 
 @pytest.mark.parametrize("answer, method, text", [
     ("Paris is the capital [2].", "model", "Paris is the capital [2]."),
+    # nothing but a marker: the sentence it points at is quoted
+    ("[2]", "extractive", "The capital of France is Paris, on the Seine [2]."),
+    (" [1].", "extractive", "The capital of France is Paris, on the Seine [2]."),  # [1] has no such sentence
     ("The documents do not say.", "none", "The documents do not say."),
     ("The capital of France is Paris.", "inferred", "The capital of France is Paris [2]."),
     # says nothing the sources say: replaced by the best source sentence, cited

@@ -1,7 +1,8 @@
 """What a generated answer becomes before it is returned: grounded in the sources, or replaced.
 
 1. Sentences that echo the prompt's instructions or the question are dropped.
-2. ``[n]`` markers that point at a source are kept (``citation_method = "model"``).
+2. ``[n]`` markers that point at a source are kept (``citation_method = "model"``); an answer that
+   is nothing but markers ("[2]") is quoted from the sources it points at ("extractive").
 3. An answer without markers that says the sources do not hold the answer stays as it is ("none").
 4. Otherwise each sentence is attributed to the source covering its keywords ("inferred").
 5. An answer still without support becomes the extractive floor: the best source sentences,
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +20,8 @@ from rag.generation.attribution import infer_citations
 from rag.generation.citations import Citation, clean_citations
 from rag.generation.extractive import Scorer, quote_answer
 from rag.generation.guards import is_refusal, strip_echo
+
+_MARKERS = re.compile(r"\[\d{1,3}\]")
 
 
 @dataclass(frozen=True)
@@ -37,15 +41,19 @@ class Grounding:
     fallback: bool = True  # generation.extractive_fallback
     scorer: Scorer | None = None  # the cross-encoder, when configured
 
-    def quote(self, question: str, sources: Sequence[Hit], numbered: Sequence[Citation]) -> Grounded:
-        text, citations = clean_citations(quote_answer(question, sources, self.tokenize, scorer=self.scorer),
-                                          list(numbered))
+    def quote(self, question: str, sources: Sequence[Hit], numbered: Sequence[Citation],
+              prefer: frozenset[int] = frozenset()) -> Grounded:
+        text, citations = clean_citations(quote_answer(question, sources, self.tokenize, scorer=self.scorer,
+                                                       prefer=prefer), list(numbered))
         return Grounded(text, tuple(citations), "extractive" if citations else "none")
 
     def ground(self, answer: str, question: str, instructions: str, sources: Sequence[Hit],
                numbered: Sequence[Citation]) -> Grounded:
         text, echoed = strip_echo(answer, instructions, question)
         text, citations = clean_citations(text, list(numbered))
+        if citations and not any(ch.isalnum() for ch in _MARKERS.sub("", text)):
+            quoted = self.quote(question, sources, numbered, prefer=frozenset(c.n for c in citations))
+            return Grounded(quoted.text, quoted.citations, quoted.method, echoed)
         if citations:
             return Grounded(text, tuple(citations), "model", echoed)
         if text and is_refusal(text):
