@@ -30,6 +30,7 @@ from typing import Any
 
 from indexes.chunk_store import ChunkStore
 from indexes.embedding_cache import EmbeddingCache
+from indexes.integrity import damage, digests, store_intact
 from indexes.keyword_store import KeywordIndex
 from indexes.manifest import Manifest
 from indexes.parts import IndexPart, load_parts, parts_for
@@ -60,8 +61,9 @@ def _fsync_tree(path: Path) -> None:
     _fsync_dir(path)
 
 
-def current_generation(root: Path) -> Path | None:
-    """The committed generation folder, or None for a folder with no index yet."""
+def current_generation(root: Path, *, complete: bool = True) -> Path | None:
+    """The committed generation folder, or None for a folder with no index yet. With ``complete``,
+    IndexCorrupt when it has no manifest (a writer, repairing, takes it as it is)."""
     pointer = root / CURRENT
     try:
         name = pointer.read_text(encoding="utf-8").strip()
@@ -70,8 +72,9 @@ def current_generation(root: Path) -> Path | None:
     except OSError as exc:
         raise IndexCorrupt(f"cannot read {pointer}: {exc}") from exc
     generation = root / name
-    if not (generation / MANIFEST).exists():
-        raise IndexCorrupt(f"{pointer} names {name}, which is missing or incomplete")
+    if complete and not (generation / MANIFEST).exists():
+        raise IndexCorrupt(f"index file {generation / MANIFEST} is missing ({pointer} names {name}); "
+                           f"run `foldrag check --index {root} --repair`, or ingest the folder again")
     return generation
 
 
@@ -96,6 +99,17 @@ class IndexSnapshot:
         self.store.close()
 
 
+def newest_manifest(root: Path) -> Manifest | None:
+    """The manifest of the newest generation whose manifest can be read (None: none can)."""
+    for generation in sorted((g for g in root.glob("gen-*") if g.is_dir() and not g.name.endswith(".tmp")),
+                             reverse=True):
+        try:
+            return Manifest.read(generation / MANIFEST)
+        except IndexCorrupt:
+            continue
+    return None
+
+
 def open_snapshot(root: Path, embedder: str | None = None, dimension: int | None = None) -> IndexSnapshot:
     """Open the committed generation of ``root``; checks the embedder when given."""
     if not root.is_dir():
@@ -106,11 +120,17 @@ def open_snapshot(root: Path, embedder: str | None = None, dimension: int | None
     manifest = Manifest.read(generation / MANIFEST)
     if embedder is not None and dimension is not None:
         manifest.check(embedder, dimension)
+    found = damage(generation, manifest.checksums)
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise IndexCorrupt(f"index file {generation / found[0].file} is damaged: {found[0].reason}{more}; "
+                           f"run `foldrag check --index {root} --repair`, or ingest the folder again")
     try:
         store = ChunkStore.open_readonly(generation / CHUNKS)
         parts = load_parts(generation, manifest)
     except Exception as exc:
-        raise IndexCorrupt(f"index generation {generation} cannot be read: {exc}") from exc
+        raise IndexCorrupt(f"index generation {generation} cannot be read: {exc}; "
+                           f"run `foldrag check --index {root} --repair`") from exc
     return IndexSnapshot(path=generation, manifest=manifest, store=store, parts=parts)
 
 
@@ -138,6 +158,8 @@ class IndexWriter:
         self._store: ChunkStore | None = None
         self.base_manifest: Manifest | None = None
         self.cache: EmbeddingCache | None = None
+        self.base: Path | None = None  # the generation whose chunk store the new one starts from
+        self.damage: list[str] = []  # what is wrong with the current generation; a commit repairs it
 
     @staticmethod
     def check_free(root: Path) -> None:
@@ -180,24 +202,47 @@ class IndexWriter:
             raise IndexBusy(f"another foldrag process is writing {self.root}") from exc
         for stale in self.root.glob("gen-*.tmp"):  # left by a writer that was killed
             shutil.rmtree(stale, ignore_errors=True)
-        current = current_generation(self.root)
+        current = current_generation(self.root, complete=False)
         if current is not None:
-            self.base_manifest = Manifest.read(current / MANIFEST)
+            self._choose_base(current)
+        if self.base_manifest is not None:
             self.base_manifest.check(self.embedder, self.dimension)
         self.cache = EmbeddingCache(self.root / "work" / "embeddings.sqlite")
+
+    def _choose_base(self, current: Path) -> None:
+        """Start from the current generation; when it is damaged, note what is wrong (the next commit
+        rebuilds every part) and take the chunk store of the newest generation whose store is intact."""
+        try:
+            manifest = Manifest.read(current / MANIFEST)
+        except IndexCorrupt as exc:
+            self.damage.append(str(exc))
+            manifest = None
+        if manifest is not None:
+            self.damage += [str(d) for d in damage(current, manifest.checksums)]
+        candidates = [current] + sorted((g for g in self.root.glob("gen-*") if g.is_dir() and g != current
+                                         and not g.name.endswith(".tmp")), reverse=True)
+        for generation in candidates:
+            try:
+                found = manifest if generation == current and manifest is not None else Manifest.read(generation / MANIFEST)
+            except IndexCorrupt:
+                continue
+            if store_intact(generation, found):
+                self.base, self.base_manifest = generation, found
+                return
+        self.base_manifest = manifest  # nothing to start from: the next ingest reads every file again
 
     @property
     def store(self) -> ChunkStore:
         """The chunk store of the generation being written (created on first use)."""
         if self._store is None:
-            number = (self.base_manifest.generation if self.base_manifest else 0) + 1
+            numbers = [int(g.name[4:10]) for g in self.root.glob("gen-*") if g.name[4:10].isdigit()]
+            number = max(numbers + [self.base_manifest.generation if self.base_manifest else 0]) + 1
             self._tmp = self.root / f"gen-{number:06d}.tmp"
             self._tmp.mkdir()
-            current = current_generation(self.root)
-            if current is None:
+            if self.base is None:
                 self._store = ChunkStore.create(self._tmp / CHUNKS)
             else:
-                source = ChunkStore.open_readonly(current / CHUNKS)
+                source = ChunkStore.open_readonly(self.base / CHUNKS)
                 try:
                     self._store = source.copy_to(self._tmp / CHUNKS)
                 finally:
@@ -208,8 +253,11 @@ class IndexWriter:
 
     @property
     def needs_rebuild(self) -> bool:
-        """True when the committed index lacks what these settings ask for: a part added or dropped,
-        or a part's manifest entry changed (another tokenizer, passage size or FAISS kind)."""
+        """True when the committed index lacks what these settings ask for (a part added or dropped,
+        or a part's manifest entry changed: another tokenizer, passage size or FAISS kind), or when
+        it is damaged: the next commit rebuilds every part."""
+        if self.damage:
+            return True
         base = self.base_manifest
         if base is None:
             return False
@@ -220,9 +268,9 @@ class IndexWriter:
         return {part.name: part.manifest_entry(chunks) for part in self.parts}
 
     def committed_store(self) -> ChunkStore | None:
-        """A read-only view of the last committed generation (what is on disk before this run)."""
-        current = current_generation(self.root)
-        return ChunkStore.open_readonly(current / CHUNKS) if current else None
+        """A read-only view of the chunk store this run starts from (the last committed generation's,
+        or an older intact one's when that is damaged)."""
+        return ChunkStore.open_readonly(self.base / CHUNKS) if self.base else None
 
     def commit(self) -> Manifest:
         """Finish the new generation and make it current atomically."""
@@ -233,14 +281,15 @@ class IndexWriter:
         for part in self.parts:
             part.build(self._tmp, store, part.manifest_entry(chunks))
         number = int(self._tmp.name[4:10])
-        manifest = Manifest(
-            embedder=self.embedder, dimension=self.dimension, parts=self._entries(chunks),
-            generation=number, files=store.file_count(), chunks=chunks,
-            updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        )
-        (self._tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+        files = store.file_count()
         store.close()
         self._store = None
+        manifest = Manifest(
+            embedder=self.embedder, dimension=self.dimension, parts=self._entries(chunks),
+            generation=number, files=files, chunks=chunks,
+            updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), checksums=digests(self._tmp),
+        )
+        (self._tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         _fsync_tree(self._tmp)
         final = self.root / self._tmp.name[:-4]
         if final.exists():  # an orphan of a crash between rename and pointer switch
@@ -254,7 +303,7 @@ class IndexWriter:
             os.fsync(handle.fileno())
         os.replace(pointer_tmp, self.root / CURRENT)
         _fsync_dir(self.root)
-        self.base_manifest = manifest
+        self.base_manifest, self.base, self.damage = manifest, final, []
         self._collect_garbage()
         if self.cache is not None:
             self.cache.clear()

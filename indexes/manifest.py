@@ -24,6 +24,7 @@ class Manifest:
     files: int = 0
     chunks: int = 0
     updated_at: str = ""
+    checksums: dict[str, dict[str, Any]] = field(default_factory=dict)  # file → {"size", "sha256"} (integrity.py)
 
     @property
     def index_kind(self) -> str:
@@ -49,11 +50,13 @@ class Manifest:
     def read(cls, path: Path) -> "Manifest":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not isinstance(data.get("embedder"), str):
+                raise ValueError("not a foldrag manifest")
             if "parts" not in data:  # written before index parts: the same facts, flat
                 data["parts"] = _legacy_parts(data)
             known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
             return cls(**known)
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
             raise IndexCorrupt(f"cannot read index manifest {path}: {exc}") from exc
 
     def check(self, embedder: str, dimension: int) -> None:

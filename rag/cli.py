@@ -260,6 +260,35 @@ def _evaluate_answers(rag, data, mapping: dict[str, str], limit: int, unanswerab
 
 
 @app.command()
+def check(
+    index: IndexOpt = None,
+    repair: Annotated[bool, typer.Option("--repair", help="Rebuild what is damaged into a new generation.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify the index: every file against the checksum written with it, every part loaded. Exit 0
+    when it is sound (or was repaired), 6 when it is damaged."""
+    from rag.build import build_rag
+
+    rag = build_rag(_settings(index))
+    report = rag.check_index(repair=repair)
+    if as_json:
+        _print_json(report)
+    else:
+        state = "ok" if report["ok"] else ("repaired" if report["repaired"] else "damaged")
+        typer.echo(f"{report['index']} ({report['generation']}): {state}")
+        for problem in report["damage"]:
+            typer.echo(f"  {problem}")
+        if report.get("note"):
+            typer.echo(f"note: {report['note']}")
+        if report["repaired"]:
+            typer.echo(f"repaired: generation {report['repaired']} rebuilt the vectors and keyword index")
+        elif not report["ok"]:
+            typer.echo("run `foldrag check --repair` (or ingest the folder again) to repair it")
+    if not report["ok"] and not report["repaired"]:
+        raise typer.Exit(6)
+
+
+@app.command()
 def config(as_json: JsonOpt = True) -> None:
     """Print the effective settings (defaults < foldrag.toml < FOLDRAG_* environment), and under
     "resolved" what 'auto' settings come to: the generation backend that will answer."""
@@ -298,7 +327,9 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as its return value
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except FoldragError as exc:
         print(f"foldrag: error: {exc}", file=sys.stderr)
         sys.exit(exc.spec.exit_code)

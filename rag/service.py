@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexes.folder import CURRENT, IndexSnapshot, IndexWriter, current_generation, open_snapshot
+from indexes.folder import CURRENT, IndexSnapshot, IndexWriter, current_generation, newest_manifest, open_snapshot
 from indexes.chunk_store import FileRecord
 from ingest.errors import ParseError
 from ingest.pipeline import UPLOAD_SCHEME, ingest_document, ingest_folder
 from ingest.progress import Progress
 from rag.core.contracts import Embedder
-from rag.core.errors import IndexNotWritable, InvalidInput, ModelUnavailable, NotFound
+from rag.core.errors import IndexCorrupt, IndexNotWritable, InvalidInput, ModelUnavailable, NotFound
 from rag.core.contracts import Generator
 from rag.core.lazy import Once
 from rag.answering import Answerer, Retrieve
@@ -127,6 +127,46 @@ class Foldrag:
             except ParseError as exc:
                 raise InvalidInput(f"cannot read {name}: {exc}") from exc
         return Document.from_record(record)
+
+    def check_index(self, repair: bool = False) -> dict[str, Any]:
+        """What is wrong with the committed index, every file checked against its recorded checksum
+        and every part loaded; with ``repair``, a new generation rebuilt from the newest intact chunk
+        store (no model is loaded: vectors and keyword tokens are in the store). Raises NotFound
+        without an index, IndexCorrupt when nothing can be read to repair from."""
+        root = self.index_path
+        current = current_generation(root, complete=False) if root.is_dir() else None
+        if current is None:
+            raise NotFound(f"no index at {root}")
+        manifest = newest_manifest(root)
+        if manifest is None:
+            raise IndexCorrupt(f"no generation of {root} has a readable manifest; ingest into a new --index folder")
+        report: dict[str, Any] = {"index": str(root), "generation": current.name, "ok": False, "damage": [],
+                                  "repaired": False}
+        with IndexWriter.open(root, manifest.embedder, manifest.dimension, self.settings.index,
+                              tokenizer=self.tokenizer) as writer:
+            report["damage"] = list(writer.damage)
+            if not writer.damage:
+                try:
+                    open_snapshot(root).close()
+                except (IndexCorrupt, OSError) as exc:
+                    report["damage"].append(str(exc))
+            report["ok"] = not report["damage"]
+            if not manifest.checksums:
+                report["note"] = "written before foldrag recorded checksums: --repair (or an ingest) records them"
+            if (report["ok"] and manifest.checksums) or not repair:
+                return report
+            if writer.base is None:
+                raise IndexCorrupt(f"no intact chunk store in {root} to repair from: ingest the folder again "
+                                   "(every file is read and embedded again)")
+            if writer.base != current:
+                report["restored_from"] = writer.base.name
+                report["note"] = (f"the chunk store of {current.name} is damaged; {writer.base.name}'s was taken: "
+                                  "ingest the folder again to bring back what changed since")
+            writer.store  # the new generation starts from the intact store; commit rebuilds every part
+            report["repaired"] = writer.commit().generation
+        with self._lock:
+            self._snapshot = None
+        return report
 
     def has_index(self) -> bool:
         """Whether a generation has been committed (an ingest has finished)."""
