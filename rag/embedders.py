@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.core.priority_lock import PriorityLock
 from rag.core.errors import ModelUnavailable
 from rag.core.hardware import cuda_available, preferred_dtype
 
@@ -59,8 +60,8 @@ class SentenceTransformerEmbedder:
         # Chunking counts tokens in another thread while the model encodes: it gets its own
         # tokenizer, because a Rust tokenizer shared across threads can fail with "Already borrowed".
         self._tokenizer = tokenizer if tokenizer is not None else model.tokenizer
-        # The server embeds queries from many threads at once: one encode at a time per tokenizer.
-        self._encode_lock = threading.Lock()
+        # One encode at a time (the server embeds from many threads); queries before ingest batches.
+        self._encode_lock = PriorityLock()
         self._count_lock = threading.Lock()
 
     @classmethod
@@ -93,14 +94,18 @@ class SentenceTransformerEmbedder:
         return cls(st, name=name, batch_size=batch_size, tokenizer=tokenizer)
 
     def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+        """Unit vectors of ``texts``. A query goes before bulk work: bulk takes the model one batch at
+        a time, so a query waits for at most one batch of an ingest running beside it."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._encode_lock:
-            vectors = self._model.encode(
-                texts, batch_size=self.batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        parts = []
+        for start in range(0, len(texts), self.batch_size):
+            with self._encode_lock.hold(urgent=query):
+                parts.append(self._model.encode(
+                    texts[start:start + self.batch_size], batch_size=self.batch_size, normalize_embeddings=True,
+                    convert_to_numpy=True, show_progress_bar=False,
+                ))
+        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
     def token_length(self, text: str) -> int:
         with self._count_lock:
