@@ -113,3 +113,35 @@ def test_a_damaged_collection_is_503_and_the_others_answer(tmp_path, settings):
         broken = client.post("/v1/retrieve", json={"query": "France", "collection": "bad"})
         assert broken.status_code == 503 and "vectors.faiss" in broken.json()["error"]["message"]
         assert client.post("/v1/retrieve", json={"query": "France", "collection": "good"}).status_code == 200
+
+
+def test_every_file_truncated_garbled_or_deleted_is_detected_and_repaired(built, tmp_path):
+    """The whole matrix: each file of a generation × three kinds of damage, on a fresh copy."""
+    import shutil
+
+    from rag.service import Foldrag
+
+    rag, _ = built
+    pristine = tmp_path / "pristine"
+    shutil.copytree(rag.index_path, pristine)
+    files = sorted(p.relative_to(pristine / current_generation(pristine).name).as_posix()
+                   for p in current_generation(pristine).rglob("*") if p.is_file())
+    assert len(files) >= 15
+    kinds = {"truncated": _truncate, "garbled": _garble, "deleted": lambda p: p.unlink()}
+    detected = repaired = 0
+    for name in files:
+        for kind, hurt in kinds.items():
+            root = tmp_path / "case"
+            shutil.rmtree(root, ignore_errors=True)
+            shutil.copytree(pristine, root)
+            hurt(current_generation(root) / name)
+            case = Foldrag(rag.settings.model_copy(update={"index": rag.settings.index.model_copy(update={"path": root})}),
+                           embedder_factory=lambda: rag.embedder, tokenizer=rag.tokenizer)
+            with pytest.raises(IndexCorrupt) as caught:
+                open_snapshot(root).close()
+            assert name.split("/")[-1] in str(caught.value) and "\n" not in str(caught.value), (name, kind)
+            detected += 1
+            assert case.check_index(repair=True)["repaired"], (name, kind)
+            assert case.check_index()["ok"] and case.search("Paris", k=2, mode="hybrid"), (name, kind)
+            repaired += 1
+    assert detected == repaired == 3 * len(files)
