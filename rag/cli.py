@@ -238,7 +238,7 @@ def _evaluate_answers(rag, data, mapping: dict[str, str], limit: int, unanswerab
                            rag.tokenizer, k, mode, progress=bar.update)
     report = {"dataset": data.name, "sample_seed": seed, "mode": mode, "load_s": round(load_s, 2),
               "generation": {"mode": "quote" if quoting else "generate", "backend": "none" if quoting else resolve_backend(gen),
-                             "model": "none" if quoting else gen.model},
+                             "model": "none" if quoting else rag.generator.name},
               "summary": summarize(rows), "rows": rows}
     if as_json:
         _print_json(report)
@@ -291,13 +291,17 @@ def check(
 @app.command()
 def config(as_json: JsonOpt = True) -> None:
     """Print the effective settings (defaults < foldrag.toml < FOLDRAG_* environment), and under
-    "resolved" what 'auto' settings come to: the generation backend that will answer."""
-    from rag.generation.backends import resolve_backend
+    "resolved" what 'auto' settings come to: the generation backend and model that will answer."""
+    from rag.core.errors import ModelUnavailable
+    from rag.generation.backends import resolve_backend, resolve_model
 
     settings = _settings()
     effective = json.loads(settings.model_dump_json())
-    effective["resolved"] = {"generation": {"backend": resolve_backend(settings.generation),
-                                            "model": settings.generation.model}}
+    try:
+        model = resolve_model(settings.generation)
+    except ModelUnavailable as exc:
+        model = f"unavailable: {exc}"
+    effective["resolved"] = {"generation": {"backend": resolve_backend(settings.generation), "model": model}}
     _print_json(effective)
 
 

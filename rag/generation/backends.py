@@ -28,7 +28,18 @@ def resolve_backend(settings: GenerationSettings) -> str:
     return "openai" if settings.base_url else "transformers"
 
 
+def resolve_model(settings: GenerationSettings) -> str:
+    """The model ``settings.model`` names: for 'auto', the best bundled model installed (a server
+    backend takes 'auto' as the server's first model)."""
+    if settings.model != "auto" or resolve_backend(settings) == "openai":
+        return settings.model
+    from rag.generation.bundled import resolve_auto
+
+    return resolve_auto()
+
+
 def load_generator(settings: GenerationSettings) -> Generator:
     """Load the configured model with its backend. Raises MissingDependency or ModelUnavailable."""
     name = resolve_backend(settings)
+    settings = settings.model_copy(update={"model": resolve_model(settings)})
     return load_plugin("generation.backend", name, BACKENDS[name]).load(settings)

@@ -89,3 +89,21 @@ def _join(parts: list[Path], target: Path, model: Bundled) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+# generation.model = "auto": the first of these that is installed (the best answers first, measured
+# by `foldrag eval --answers`: docs/BENCHMARKS.md).
+PREFERENCE = ("bundled:Qwen2.5-Coder-1.5B-Instruct", "bundled:SmolLM2-135M-Instruct")
+
+
+def installed(name: str) -> bool:
+    return all(importlib.util.find_spec(package) is not None for package in BUNDLED_GENERATORS[name].packages)
+
+
+def resolve_auto() -> str:
+    """The bundled model ``generation.model = "auto"`` stands for; ModelUnavailable when none is installed."""
+    for name in PREFERENCE:
+        if installed(name):
+            return name
+    raise ModelUnavailable("generation.model is 'auto' and no bundled model is installed: "
+                           + "; or ".join(BUNDLED_GENERATORS[n].install for n in PREFERENCE))

@@ -51,11 +51,16 @@ class OpenAIGenerator:
         client = openai.OpenAI(base_url=cfg.base_url, api_key=key, timeout=cfg.timeout_s, max_retries=cfg.retries)
         with _server_errors(cfg.base_url, cfg.model):
             served = [m.id for m in client.models.list()]
-        if cfg.model not in served:  # some servers (llama.cpp's) answer under any name; others will 404
+        model = cfg.model
+        if model == "auto":  # the server's first model
+            if not served:
+                raise ModelUnavailable(f"the server at {cfg.base_url} lists no model; set generation.model")
+            model = served[0]
+        elif model not in served:  # some servers (llama.cpp's) answer under any name; others will 404
             log.warning("the server at %s lists %s, not %r; asking for %r anyway", cfg.base_url, served[:5],
-                        cfg.model, cfg.model)
-        preset = PRESETS[cfg.preset] if cfg.preset != "auto" else detect_preset(cfg.model, None)
-        return cls(client, cfg.model, cfg.base_url, preset, cfg.context_window)
+                        model, model)
+        preset = PRESETS[cfg.preset] if cfg.preset != "auto" else detect_preset(model, None)
+        return cls(client, model, cfg.base_url, preset, cfg.context_window)
 
     # -- tokens (estimates: see the module doc)
     def count_tokens(self, text: str) -> int:
