@@ -51,7 +51,7 @@ class Grounding:
                numbered: Sequence[Citation]) -> Grounded:
         text, echoed = strip_echo(answer, instructions, question)
         text, citations = clean_citations(text, list(numbered))
-        if citations and not any(ch.isalnum() for ch in _MARKERS.sub("", text)):
+        if citations and self.fallback and not any(ch.isalnum() for ch in _MARKERS.sub("", text)):
             quoted = self.quote(question, sources, numbered, prefer=frozenset(c.n for c in citations))
             return Grounded(quoted.text, quoted.citations, quoted.method, echoed)
         if citations:
@@ -59,7 +59,8 @@ class Grounding:
         if text and is_refusal(text):
             return Grounded(text, (), "none", echoed)
         if text and self.infer and sources:
-            inferred, citations = clean_citations(infer_citations(text, list(sources), self.tokenize, question=question), list(numbered))
+            attributed = infer_citations(text, list(sources), self.tokenize, question=question)
+            inferred, citations = clean_citations(attributed, list(numbered))
             if citations:
                 return Grounded(inferred, tuple(citations), "inferred", echoed)
         if self.fallback:
