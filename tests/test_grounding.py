@@ -128,6 +128,14 @@ def test_grounding_policy(answer, method, text):
     assert bool(grounded.citations) == (method != "none")
 
 
+def test_a_refusal_is_said_in_the_questions_language():
+    hits = _hits(PARIS)
+    grounded = Grounding(shared_tokenizer()).ground("The documents do not say.", "모나리자를 그린 화가는?", "",
+                                                    hits, _numbered(hits))
+    assert (grounded.text, grounded.method) == (NOT_IN_SOURCES["ko"], "none")
+    assert instructions_for("모나리자를 그린 화가는?").startswith("번호가 붙은 출처만")
+
+
 def test_restating_the_question_is_not_support():
     hits = _hits(SEOUL)
     grounding = Grounding(shared_tokenizer(), fallback=False)

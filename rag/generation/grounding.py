@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from rag.core.types import Hit
 from rag.generation.attribution import infer_citations
 from rag.generation.citations import Citation, clean_citations
-from rag.generation.extractive import Scorer, quote_answer
+from rag.core.tokenize import has_hangul
+from rag.generation.extractive import Scorer, not_in_sources, quote_answer
 from rag.generation.guards import is_refusal, strip_echo
 
 _MARKERS = re.compile(r"\[\d{1,3}\]")
@@ -57,6 +58,8 @@ class Grounding:
         if citations:
             return Grounded(text, tuple(citations), "model", echoed)
         if text and is_refusal(text):
+            if has_hangul(question) != has_hangul(text):  # "The documents do not say." to a Korean question
+                text = not_in_sources(question)
             return Grounded(text, (), "none", echoed)
         if text and self.infer and sources:
             attributed = infer_citations(text, list(sources), self.tokenize, question=question)

@@ -15,6 +15,12 @@ INSTRUCTIONS = (
 )
 KOREAN = " 질문이 한국어이므로 한국어로 답하세요."
 ENGLISH = " The question is in English, so answer in English even when the sources are in another language."
+# The whole instruction in Korean for a Korean question: models then answer in Korean, and say the
+# refusal in Korean (the refusal phrase is the one rag/generation/extractive.py uses).
+INSTRUCTIONS_KO = (
+    "번호가 붙은 출처만 사용해서 질문에 답하세요. 각 사실 뒤에 [1], [2]처럼 출처 번호를 대괄호로 쓰세요. "
+    "출처에 답이 없으면 '문서에는 그 내용이 없습니다.'라고 답하세요. 짧게 답하세요."
+)
 NO_SOURCES = "(no sources were found)"
 
 CONDENSE = (
@@ -27,7 +33,7 @@ def instructions_for(question: str) -> str:
     """The system prompt; the answer's language follows the question's (Korean, or English when the
     question is written in Latin letters)."""
     if has_hangul(question):
-        return INSTRUCTIONS + KOREAN
+        return INSTRUCTIONS_KO + KOREAN
     letters = [ch for ch in question if ch.isalpha()]
     latin = sum(ch.isascii() for ch in letters)
     return INSTRUCTIONS + (ENGLISH if letters and latin >= 0.8 * len(letters) else "")
