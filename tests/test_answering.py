@@ -194,3 +194,13 @@ def test_condensing_keeps_the_latest_turns_within_a_token_budget():
     assert words < 300 + 60, words  # the template and the question on top of the budget
     assert "Paris is the capital." in prompt and "old4" in prompt and "old0" not in prompt
     assert prompt.rstrip().endswith("Last question: And its river?")
+
+
+def test_a_model_without_a_chat_template_gets_plain_text():
+    from rag.generation.presets import render_plain
+
+    text = render_plain([{"role": "system", "content": "Use the sources."},
+                         {"role": "user", "content": "Sources:\n[1] x\n\nQuestion: q?"}])
+    assert text == "Use the sources.\n\nUser: Sources:\n[1] x\n\nQuestion: q?\n\nAnswer:"
+    assert detect_preset("gemma-3-270m.gguf", None).name == "plain"
+    assert "\nQuestion:" in PRESETS["plain"].stop  # a base model that goes on to ask itself is stopped

@@ -57,12 +57,13 @@ def load_gguf(path: Path, *, dtype: torch.dtype, pack: str, cache_dir: Path,
         raise ModelUnavailable(f"could not read GGUF {path}: {exc}") from exc
     with init_empty_weights():  # parameters on the meta device; buffers (rotary tables) real
         model = AutoModelForCausalLM.from_config(config, dtype=dtype)
-    architecture = config.model_type
+    # the GGUF's architecture name: a text-only config says "gemma3_text" for a "gemma3" file
+    architecture = config.model_type.removesuffix("_text")
     # transformers' per-architecture fix-ups (Llama's Q/K rows come permuted in a GGUF)
     processor = TENSOR_PROCESSORS.get(architecture, TensorProcessor)(config={
         "num_attention_heads": config.num_attention_heads,
         "num_key_value_heads": getattr(config, "num_key_value_heads", None) or config.num_attention_heads})
-    names = _gguf_to_hf_names(model)
+    names = _gguf_to_hf_names(model, architecture)
     head = model.get_output_embeddings()
     head_name = next(n for n, m in model.named_modules() if m is head)
     tied = bool(getattr(config, "tie_word_embeddings", False))
@@ -164,13 +165,13 @@ def _drop_pages(mapped, tensor) -> None:
     pages.madvise(mmap.MADV_DONTNEED, start, tensor.data_offset + tensor.n_bytes - start)
 
 
-def _gguf_to_hf_names(model: nn.Module) -> dict[str, str]:
+def _gguf_to_hf_names(model: nn.Module, architecture: str) -> dict[str, str]:
     """GGUF tensor name → the model's parameter name, from gguf-py's table for the architecture."""
     from gguf import MODEL_ARCH_NAMES, get_tensor_name_map
 
-    arch = next((key for key, value in MODEL_ARCH_NAMES.items() if value == model.config.model_type), None)
+    arch = next((key for key, value in MODEL_ARCH_NAMES.items() if value == architecture), None)
     if arch is None:
-        raise ModelUnavailable(f"foldrag cannot read a GGUF of architecture {model.config.model_type!r} on the CPU path")
+        raise ModelUnavailable(f"foldrag cannot read a GGUF of architecture {architecture!r} on the CPU path")
     table = get_tensor_name_map(arch, model.config.num_hidden_layers)
     names = {}
     for hf_name in model.state_dict():

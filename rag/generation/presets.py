@@ -25,8 +25,18 @@ PRESETS = {
     "llama3": Preset("llama3", temperature=0.6, top_p=0.9, stop=("<|eot_id|>", "<|eom_id|>")),
     "deepseek-r1": Preset("deepseek-r1", system_prompt=False, temperature=0.6, top_p=0.95,
                           stop=("<｜end▁of▁sentence｜>",), reasoning=True),
-    "plain": Preset("plain"),
+    # a model without a chat template (a base model): messages as plain text, stopped at the next turn
+    "plain": Preset("plain", stop=("\nQuestion:", "\nUser:")),
 }
+
+
+def render_plain(messages: list[dict[str, str]]) -> str:
+    """Messages as plain text for a model without a chat template, ending where the answer starts."""
+    parts = []
+    for m in messages:
+        label = {"system": "", "user": "User: ", "assistant": "Assistant: "}.get(m["role"], "")
+        parts.append(label + m["content"].strip())
+    return "\n\n".join(parts) + "\n\nAnswer:"
 
 
 def detect_preset(model_name: str, chat_template: str | None) -> Preset:

@@ -22,7 +22,7 @@ from rag.core.errors import MissingDependency, ModelUnavailable
 from rag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
 from rag.generation.model_files import gguf_source, linear_weights
 from rag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, parse_bytes, plan_offload
-from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
+from rag.generation.presets import render_plain, PRESETS, Preset, apply_preset, detect_preset
 from rag.generation.streaming import cut_at_stops
 from rag.core.hardware import cuda_available, preferred_dtype
 
@@ -163,6 +163,8 @@ class TransformersGenerator:
 
     def prompt_ids(self, messages: Messages):
         messages = apply_preset(messages, self.preset)
+        if not self.tokenizer.chat_template:  # a base model: plain text
+            return self.tokenizer(render_plain(messages), return_tensors="pt")["input_ids"]
         encoded = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                      return_dict=True)
         return encoded["input_ids"]
