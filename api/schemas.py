@@ -48,7 +48,7 @@ class QueryRequest(Body):
     question: str = Field(description="The question.")
     collection: str | None = Field(None, description="Collection to ask; default: the first served.")
     k: int | None = Field(None, ge=1, le=100, description="Chunks retrieved.")
-    mode: Mode | None = Field(None, description="Retrieval mode; default: multi with a generator.")
+    mode: Mode | None = Field(None, description="Retrieval mode; default: hybrid (settings: retrieval.mode).")
     history: list[Turn] = Field(default_factory=list, max_length=50, description="Earlier turns, oldest first.")
     stream: bool = Field(False, description="Server-Sent Events: queries, sources, token…, done (or error).")
 

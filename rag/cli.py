@@ -75,7 +75,7 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     index: IndexOpt = None,
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="How many chunks.")] = 5,
-    mode: Annotated[Optional[str], typer.Option(help="dense | bm25 | hybrid | multi (default: multi with a generator, else hybrid).")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="dense | bm25 | hybrid | multi (default: hybrid; multi asks the LLM for rewrites).")] = None,
     trace: Annotated[bool, typer.Option("--trace", help="Show the queries, each list's top ids, fused ranks and timings.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -108,7 +108,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     index: IndexOpt = None,
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="Chunks retrieved.")] = 5,
-    mode: Annotated[Optional[str], typer.Option(help="Retrieval mode (default: multi with a generator).")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="Retrieval mode (default: hybrid; multi asks the LLM for rewrites).")] = None,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is generated.")] = False,
     as_json: JsonOpt = False,
 ) -> None:

@@ -219,8 +219,7 @@ class Foldrag:
     # -- questions: check once at the edge, then trust
 
     def check(self, text: str, *, what: str = "question", mode: str | None = None) -> tuple[str, str]:
-        """The question stripped and the retrieval mode resolved ('auto': multi with a generator, else
-        hybrid). Raises InvalidInput for an empty text, an unknown mode, or 'multi' without a generator."""
+        """The question stripped and the retrieval mode resolved ('auto': hybrid). Raises InvalidInput for an empty text, an unknown mode, or 'multi' without a generator."""
         text = text.strip()
         if not text:
             raise InvalidInput(f"the {what} is empty")
@@ -228,8 +227,8 @@ class Foldrag:
 
     def resolve_mode(self, mode: str | None) -> str:
         mode = mode or self.settings.retrieval.mode
-        if mode == "auto":
-            return "multi" if self.settings.generation.mode != "quote" and self.generator is not None else "hybrid"
+        if mode == "auto":  # measured: rewrites by the models that run here cost recall (docs/BENCHMARKS.md)
+            return "hybrid"
         if mode not in MODES:
             raise InvalidInput(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         if mode == "multi" and self.generator is None:

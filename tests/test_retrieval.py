@@ -64,7 +64,9 @@ def test_multi_mode_runs_every_query_on_both_retrievers(docs, settings, fake_emb
     gen = ScriptedChat("1. video memory layers\n2. GPU decoder offload")
     rag = _rag(settings, fake_embedder, generator=gen)
     rag.ingest(docs)
-    result = rag.retrieve("where do layers go", k=2)  # auto mode: multi, since a generator exists
+    assert rag.retrieve("where do layers go", k=2).trace.mode == "hybrid"  # auto is hybrid, even with a model
+    assert gen.calls == [], "no rewrite was asked for"
+    result = rag.retrieve("where do layers go", k=2, mode="multi")
     assert result.trace.mode == "multi"
     assert result.trace.queries == ("where do layers go", "video memory layers", "GPU decoder offload")
     assert len(result.trace.lists) == 6

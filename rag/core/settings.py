@@ -102,7 +102,8 @@ class IndexSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     mode: Literal["auto", "dense", "bm25", "hybrid", "multi"] = Field(
-        "auto", description="'auto' is 'multi' when a generator is configured, else 'hybrid'."
+        "auto", description="'auto' is 'hybrid': multi-query rewrites by the local models measured here lowered "
+        "nDCG@10 and cost seconds per query (docs/BENCHMARKS.md); choose 'multi' for a stronger (server) model."
     )
     k: int = Field(5, ge=1, le=1000, description="Chunks returned.")
     candidates: int = Field(50, ge=1, le=5000, description="Chunks taken from each ranked list before fusion.")
