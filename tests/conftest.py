@@ -12,6 +12,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from tests.fakes import HashEmbedder  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+# Tests that run a real generator run the small bundled model by name: generation.model 'auto' would
+# take the 1.5B when the demo has installed it.
+SMOLLM = "bundled:SmolLM2-135M-Instruct"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
@@ -29,7 +32,8 @@ def settings(tmp_path: Path, monkeypatch):
         if key.startswith("FOLDRAG_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("FOLDRAG_CONFIG", str(tmp_path / "no-such-foldrag.toml"))
-    return Settings.load(index={"path": tmp_path / "index"}, ingest={"chunk_tokens": 40, "chunk_overlap": 8})
+    return Settings.load(index={"path": tmp_path / "index"}, ingest={"chunk_tokens": 40, "chunk_overlap": 8},
+                         generation={"model": SMOLLM})
 
 
 @pytest.fixture(scope="session")
@@ -49,13 +53,14 @@ def generator():
     from rag.core.settings import GenerationSettings
     from rag.generation.transformers_backend import TransformersGenerator
 
-    return TransformersGenerator.load(GenerationSettings(device="cpu", transformers={"dtype": "float32"}))
+    return TransformersGenerator.load(GenerationSettings(model=SMOLLM, device="cpu", transformers={"dtype": "float32"}))
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
     import subprocess
 
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDRAG_")}
+    full_env["FOLDRAG_GENERATION__MODEL"] = SMOLLM
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True,

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from rag.core.contracts import complete
-from tests.conftest import run_cli
+from tests.conftest import SMOLLM, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -120,7 +120,7 @@ def test_auto_dtype_follows_the_cpu_probe(tmp_path, monkeypatch):
     models = str(default_model_cache())  # the converted model stays where it is; the probe cache moves
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     cpu_probe.cached_timings(cpu_probe.default_probe_dir(), 8, lambda layers: fast_bf16)
-    gen = TransformersGenerator.load(GenerationSettings(device="cpu", transformers={"cache_dir": models}))
+    gen = TransformersGenerator.load(GenerationSettings(model=SMOLLM, device="cpu", transformers={"cache_dir": models}))
     assert gen.model.dtype == torch.float32 and gen.weights.int4_layers == 210
     assert gen.model.model.layers[0].mlp.up_proj.prompt_dtype == torch.bfloat16
     assert "Paris" in complete(gen, [{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
@@ -132,7 +132,7 @@ def test_cpu_quantize_off_keeps_the_loaded_weights():
     from rag.generation.transformers_backend import TransformersGenerator
     from rag.core.settings import GenerationSettings
 
-    gen = TransformersGenerator.load(GenerationSettings(device="cpu", transformers={"cpu_quantize": "off"}))
+    gen = TransformersGenerator.load(GenerationSettings(model=SMOLLM, device="cpu", transformers={"cpu_quantize": "off"}))
     assert not gen.weights.packed
     assert type(gen.model.lm_head) is torch.nn.Linear and type(gen.model.model.layers[0].mlp.up_proj) is torch.nn.Linear
     assert "Paris" in complete(gen, [{"role": "user", "content": "What is the capital of France?"}], max_tokens=16)
@@ -167,7 +167,7 @@ def test_disk_offload_on_the_cpu(tmp_path):
     from rag.generation.transformers_backend import TransformersGenerator
     from rag.core.settings import GenerationSettings
 
-    gen = TransformersGenerator.load(GenerationSettings(device="cpu", transformers={
+    gen = TransformersGenerator.load(GenerationSettings(model=SMOLLM, device="cpu", transformers={
         "offload_folder": str(tmp_path / "off"), "cpu_memory": "60MB"}))
     assert gen.plan.disk_layers > 0
     assert gen.loop is None, "layers split over devices decode through model.generate and accelerate's hooks"

@@ -70,7 +70,7 @@ def backend(request, generator):
 
         # One thread, as the suite's OpenMP (scripts/run.sh): on a loaded machine, a thread pool's
         # barriers wait for descheduled threads on every small matmul.
-        return LlamaCppGenerator.load(GenerationSettings(backend="llamacpp", device="cpu", threads=1))
+        return LlamaCppGenerator.load(GenerationSettings(backend="llamacpp", model="bundled:SmolLM2-135M-Instruct", device="cpu", threads=1))
     from rag.generation.backends import load_generator
 
     url = request.getfixturevalue("llama_server")

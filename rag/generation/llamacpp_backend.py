@@ -22,6 +22,7 @@ import llama_cpp  # the optional extra: without it, the backend registry says wh
 
 from rag.core.contracts import Messages, TextStream
 from rag.core.errors import ModelUnavailable
+from rag.generation.backends import resolve_model
 from rag.generation.bundled import bundled_gguf
 from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
 from rag.generation.streaming import cut_at_stops, utf8_pieces
@@ -67,6 +68,7 @@ class LlamaCppGenerator:
     @classmethod
     def load(cls, cfg) -> "LlamaCppGenerator":
         """Load ``cfg.model`` (a GGUF) per ``GenerationSettings``: gpu_layers, threads."""
+        cfg = cfg.model_copy(update={"model": resolve_model(cfg)})
         path = gguf_path(cfg.model)
         threads = cfg.threads or os.cpu_count() or 1
         gpu_layers = _gpu_layers(path, cfg)

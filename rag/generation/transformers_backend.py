@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from rag.core.contracts import Messages, TextStream
 from rag.core.errors import MissingDependency, ModelUnavailable
 from rag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
+from rag.generation.backends import resolve_model
 from rag.generation.model_files import gguf_source, linear_weights
 from rag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, parse_bytes, plan_offload
 from rag.generation.presets import render_plain, PRESETS, Preset, apply_preset, detect_preset
@@ -76,6 +77,7 @@ class TransformersGenerator:
         if cfg.device == "cuda" and not has_cuda:
             log.warning("generation.device is 'cuda' but CUDA is not available: running on the CPU")
         on_cuda = want_cuda and has_cuda
+        cfg = cfg.model_copy(update={"model": resolve_model(cfg)})
         gguf = gguf_source(cfg.model)
         if gguf is not None and not on_cuda and not tf.offload_folder:
             return cls._load_gguf_on_cpu(cfg, gguf, cache)
