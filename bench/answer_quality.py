@@ -25,13 +25,13 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "korquad-v1-dev
 # row name → (settings as FOLDRAG_* variables, the model file it needs or None)
 ROWS = {
     "floor": ({"FOLDRAG_GENERATION__MODE": "quote"}, None),
-    "smollm2-135m": ({}, None),
+    "smollm2-135m": ({"FOLDRAG_GENERATION__MODEL": "bundled:SmolLM2-135M-Instruct"}, None),
     "gemma-3-270m": ({"FOLDRAG_GENERATION__MODEL": str(CACHE / "gemma-3-270m-q4_k_m.gguf"),
                       "FOLDRAG_GENERATION__PRESET": "plain"}, CACHE / "gemma-3-270m-q4_k_m.gguf"),
     "qwen2.5-coder-0.5b": ({"FOLDRAG_GENERATION__MODEL": str(CACHE / "qwen2.5-coder-0.5b-instruct-q4.gguf")},
                            CACHE / "qwen2.5-coder-0.5b-instruct-q4.gguf"),
-    "qwen2.5-coder-1.5b": ({"FOLDRAG_GENERATION__MODEL": str(CACHE / "qwen2.5-coder-1.5b-instruct-q4.gguf")},
-                           CACHE / "qwen2.5-coder-1.5b-instruct-q4.gguf"),
+    # the default answering model (foldrag[qwen1.5b]); the same bytes as bench/fetch_models.py's file
+    "qwen2.5-coder-1.5b": ({"FOLDRAG_GENERATION__MODEL": "bundled:Qwen2.5-Coder-1.5B-Instruct"}, None),
 }
 COLUMNS = ["contains_gold", "f1", "language_ok", "citation_precision", "citation_recall", "refusal_rate",
            "false_refusal_rate", "echoed", "looped", "seconds_mean", "seconds_p95"]
