@@ -44,6 +44,32 @@ def test_a_query_waits_for_one_ingest_batch_at_most():
     assert sum(n for kind, n in model.calls if kind == "bulk") == 160 and {n for _, n in model.calls} <= {8, 1}
 
 
+def test_bulk_work_pauses_while_queries_keep_coming_but_is_never_starved():
+    lock = PriorityLock(grace=0.05, max_wait=0.5)
+    stop = threading.Event()
+    bulk_at: list[float] = []
+
+    def queries():
+        while not stop.is_set():
+            with lock.hold(urgent=True):
+                time.sleep(0.002)
+            time.sleep(0.01)  # the next query comes well within the grace period
+
+    asker = threading.Thread(target=queries)
+    asker.start()
+    time.sleep(0.05)
+    t0 = time.perf_counter()
+    with lock.hold():
+        bulk_at.append(time.perf_counter() - t0)
+    stop.set()
+    asker.join()
+    assert 0.45 <= bulk_at[0] < 1.5, f"bulk went after {bulk_at[0]:.2f} s: not paused, or starved"
+    t0 = time.perf_counter()
+    with lock.hold():  # no queries: at once
+        pass
+    assert time.perf_counter() - t0 < 0.1
+
+
 def test_urgent_holders_go_first_and_nothing_runs_twice():
     lock = PriorityLock()
     order, running = [], []
