@@ -86,6 +86,25 @@ def table_line(report: dict) -> str:
     return f"| {report['row']} | " + " | ".join(cell(k) for k in COLUMNS) + f" | {report['load_s']:.1f} |"
 
 
+def rescore_reports(args) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from rag.core.tokenize import KeywordTokenizer
+    from rag.evaluation.answers import rescore, summarize
+
+    tokenize = KeywordTokenizer()
+    print("| row | " + " | ".join(COLUMNS) + " | load s |")
+    print("|" + "---|" * (len(COLUMNS) + 2))
+    for name in args.rows:
+        path = args.out / f"answers-{name}.json"
+        if not path.exists():
+            continue
+        report = json.loads(path.read_text())
+        report["rows"] = rescore(report["rows"], tokenize)
+        report["summary"] = summarize(report["rows"])
+        path.write_text(json.dumps(report, ensure_ascii=False, indent=1))
+        print(table_line(report))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
@@ -96,7 +115,12 @@ def main() -> None:
     parser.add_argument("--mode", default="hybrid")
     parser.add_argument("--backend", default=None, help="generation.backend for the model rows")
     parser.add_argument("--out", type=Path, default=CACHE / "answers")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score the reports in --out again from their texts (no model runs)")
     args = parser.parse_args()
+    if args.rescore:
+        rescore_reports(args)
+        return
     if not args.data.exists():
         raise SystemExit(f"{args.data} missing: the benchmark needs ../shared/data")
     print("| row | " + " | ".join(COLUMNS) + " | load s |")

@@ -53,6 +53,8 @@ def test_answer_language():
     assert not in_question_language("It is Seoul [1].", "수도는?")
     assert in_question_language("It is Seoul [1].", "Capital?")
     assert not in_question_language("[1]", "Capital?")
+    assert in_question_language("Fender [1]", "기타를 만든 회사는?")  # a name is in no language
+    assert not in_question_language("The company that made it was Fender [1].", "기타를 만든 회사는?")
 
 
 def test_score_and_summary():
@@ -67,6 +69,15 @@ def test_score_and_summary():
     assert (summary["answerable"], summary["unanswerable"]) == (1, 1)
     assert (summary["contains_gold"], summary["citation_precision"], summary["refusal_rate"]) == (1.0, 0.5, 1.0)
     assert summary["false_refusal_rate"] == 0.0 and summary["echoed"] == 1 and summary["seconds_mean"] == 1.0
+
+
+def test_rescoring_a_report_from_its_texts():
+    from rag.evaluation.answers import rescore
+
+    row = {"qid": "q", "question": "수도는?", "gold": ["서울"], "answer": "서울 [1]", "unanswerable": False,
+           "language_ok": False, "refused": False, "contains_gold": False, "f1": 0.0, "citation_precision": 1.0}
+    (again,) = rescore([row], shared_tokenizer())
+    assert again["language_ok"] and again["contains_gold"] and again["f1"] == 1.0 and again["citation_precision"] == 1.0
 
 
 def _toy_set():

@@ -92,8 +92,12 @@ def token_f1(answer: str, golds: Iterable[str], tokenize: Callable[[str], list[s
 
 
 def in_question_language(answer: str, question: str) -> bool:
-    """Korean question: at least half the answer's letters are Hangul; otherwise under a fifth."""
-    letters = [ch for ch in _MARKERS.sub("", answer) if ch.isalpha()]
+    """Korean question: at least half the answer's letters are Hangul; otherwise under a fifth. An
+    answer of at most three words ("Fender", "98", "380 W") is a name or a figure, in no language."""
+    text = _MARKERS.sub("", answer)
+    if text.split() and len(text.split()) <= 3:
+        return True
+    letters = [ch for ch in text if ch.isalpha()]
     if not letters:
         return False
     share = sum(bool(_HANGUL.match(ch)) for ch in letters) / len(letters)
@@ -122,6 +126,20 @@ def score(case: AnswerCase, answer: Answer, doc_of: Callable[[str], str | None],
                    citation_precision=(sum(d == case.doc_id for d in cited) / len(cited)) if cited else None,
                    citation_recall=case.doc_id in cited)
     return row
+
+
+def rescore(rows: list[dict[str, Any]], tokenize: Callable[[str], list[str]]) -> list[dict[str, Any]]:
+    """The rows of an earlier report scored again from their texts (contains-gold, F1, language,
+    refusal): a change of these rules needs no new answers. Citation fields are kept."""
+    out = []
+    for row in rows:
+        row = dict(row, language_ok=in_question_language(row["answer"], row["question"]),
+                   refused=is_refusal(row["answer"]))
+        if not row["unanswerable"]:
+            row.update(contains_gold=contains_gold(row["answer"], row["gold"]),
+                       f1=round(token_f1(row["answer"], row["gold"], tokenize), 4))
+        out.append(row)
+    return out
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
