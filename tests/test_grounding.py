@@ -70,6 +70,14 @@ def test_loop_guard_stops_a_repeated_question_and_keeps_one_copy():
     assert guard.text == "답: 한국의 수도는 어디인가요? "
 
 
+def test_loop_guard_stops_a_numbered_list_of_one_line():
+    guard = LoopGuard()
+    line = "The index is a folder: a FAISS file with the vectors. "
+    pieces = [f"{n}. {line}" for n in range(1, 9)]
+    stopped_at = next(i for i, p in enumerate(pieces) if guard.feed(p))
+    assert stopped_at == 2 and guard.text == f"1. {line}"
+
+
 def test_loop_guard_lets_ordinary_text_through():
     guard = LoopGuard()
     text = ("RRF adds 1/(k + rank) for each list. Dense and BM25 lists are fused. The k is 60. "

