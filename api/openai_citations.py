@@ -12,9 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.generation.citations import Citation
-
-_MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+from rag.generation.citations import MARKER, Citation
 _PARTIAL = re.compile(r"\[[\d,\s]{0,12}$")
 
 
@@ -44,11 +42,11 @@ class Renumbering:
         text = self._pending + text
         partial = _PARTIAL.search(text)
         self._pending = text[partial.start():] if partial else ""
-        return _MARKER.sub(self._map, text[:partial.start()] if partial else text)
+        return MARKER.sub(self._map, text[:partial.start()] if partial else text)
 
     def flush(self) -> str:
         rest, self._pending = self._pending, ""
-        return _MARKER.sub(self._map, rest)
+        return MARKER.sub(self._map, rest)
 
     def number_of(self, source: Citation) -> int | None:
         """The ``[k]`` a prompt source became, when the text cites it."""

@@ -23,10 +23,10 @@ from rag.answer_types import Answer
 from rag.core.tokenize import has_hangul
 from rag.evaluation.datasets import EvalSet
 from rag.evaluation.metrics import percentile
+from rag.generation.citations import without_markers
 from rag.generation.guards import is_refusal
 from rag.generation.prompting import ENGLISH, KOREAN
 
-_MARKERS = re.compile(r"\[\d{1,3}\]")
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 # Korean particles that may follow a span in an answer but not in the gold ("1867년에" for "1867년").
@@ -56,7 +56,7 @@ def sample_cases(data: EvalSet, limit: int, unanswerable: int, seed: int = 0) ->
 
 def normalize(text: str) -> str:
     """Lower case, no citation markers, no spaces or punctuation."""
-    text = unicodedata.normalize("NFC", _MARKERS.sub("", text)).lower()
+    text = unicodedata.normalize("NFC", without_markers(text)).lower()
     return _NOT_WORD.sub("", text)
 
 
@@ -82,7 +82,7 @@ def token_f1(answer: str, golds: Iterable[str], tokenize: Callable[[str], list[s
     best = 0.0
     for gold in golds:
         gold_tokens = tokenize(gold)
-        said, want = (Counter(tokenize(_MARKERS.sub("", answer))), Counter(gold_tokens)) if gold_tokens else \
+        said, want = (Counter(tokenize(without_markers(answer))), Counter(gold_tokens)) if gold_tokens else \
             (Counter(normalize(answer)), Counter(normalize(gold)))
         common = sum((said & want).values())
         if common:
@@ -94,7 +94,7 @@ def token_f1(answer: str, golds: Iterable[str], tokenize: Callable[[str], list[s
 def in_question_language(answer: str, question: str) -> bool:
     """Korean question: at least half the answer's letters are Hangul; otherwise under a fifth. An
     answer of at most three words ("Fender", "98", "380 W") is a name or a figure, in no language."""
-    text = _MARKERS.sub("", answer)
+    text = without_markers(answer)
     if text.split() and len(text.split()) <= 3:
         return True
     letters = [ch for ch in text if ch.isalpha()]

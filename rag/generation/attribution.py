@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 
 from rag.core.types import Hit
+from rag.generation.citations import cite
 
 _SENTENCE = re.compile(r"[^.!?。\n]+(?:[.!?。]+|$)", re.MULTILINE)
 
@@ -40,10 +41,7 @@ def infer_citations(answer: str, sources: list[Hit], tokenize: Callable[[str], l
         shared = len(words & source_tokens[best])
         if overlaps[best] < min_overlap or shared < min(2, len(words)):
             continue
-        body = sentence.rstrip()
-        stripped = body.rstrip(".!?。")
-        ending = body[len(stripped):]
-        out.append(answer[last:match.start()] + f"{stripped} [{best + 1}]{ending}" + sentence[len(body):])
+        out.append(answer[last:match.start()] + cite(sentence, best + 1))
         last = match.end()
     out.append(answer[last:])
     return "".join(out)

@@ -8,7 +8,7 @@ from typing import Any
 
 from rag.core.types import Hit
 
-_MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")  # [2] or [1, 3]; group 1: the numbers
 _MARKS = r"((?:\[\d{1,3}\])+)"
 _INSIDE_NUMBER = re.compile(r"[ \t]?" + _MARKS + r"((?:[.,]\d+)+)(?!\d)")
 _INSIDE_WORD = re.compile(r"(?<=\w)" + _MARKS + r"(\w+)")
@@ -50,13 +50,24 @@ def clean_citations(answer: str, sources: list[Citation]) -> tuple[str, list[Cit
         return "".join(f"[{n}]" for n in valid)
 
     # A generation cut at max_tokens can end inside a multi-byte character.
-    text = _MARKER.sub(keep, answer.rstrip("\ufffd"))
+    text = MARKER.sub(keep, answer.rstrip("\ufffd"))
     # A marker inside a word or a number ("Llama 3 [1].1", "Lla[1]ma") goes after it.
     text = _INSIDE_NUMBER.sub(r"\2 \1", text)
     text = _INSIDE_WORD.sub(r"\2 \1", text)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
     text = re.sub(r"[ \t]{2,}", " ", text).strip()
     return text, [sources[n - 1] for n in cited]
+
+
+def without_markers(text: str) -> str:
+    return MARKER.sub("", text)
+
+
+def cite(sentence: str, n: int) -> str:
+    """``sentence`` with ``[n]`` before its final punctuation: "It is red." → "It is red [2]."."""
+    body = sentence.rstrip()
+    stripped = body.rstrip(".!?。")
+    return f"{stripped} [{n}]{body[len(stripped):]}" + sentence[len(body):]
 
 
 def source_citation(n: int, hit: Hit, snippet_chars: int = 240) -> Citation:

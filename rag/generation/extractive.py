@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from rag.core.tokenize import has_hangul
 from rag.core.types import Hit
+from rag.generation.citations import cite
 
 # A sentence ends at . ! ? 。 followed by white space (so "1.5B" stays whole), or at a line end.
 _SENTENCE = re.compile(r".+?(?:[.!?。]+(?=\s)|$)")
@@ -89,7 +90,7 @@ def quote_answer(question: str, sources: Sequence[Hit], tokenize: Callable[[str]
         if best > 0 and scores[i] >= 0.8 * best and candidates[i].source == top.source and candidates[i].text != top.text:
             chosen.append(i)
     chosen.sort(key=lambda i: (candidates[i].source, i))  # read in the sources' order
-    return " ".join(_cited(candidates[i]) for i in chosen)
+    return " ".join(cite(candidates[i].text, candidates[i].source) for i in chosen)
 
 
 def _bm25(tokens: list[list[str]], query: list[str]) -> list[float]:
@@ -98,9 +99,3 @@ def _bm25(tokens: list[list[str]], query: list[str]) -> list[float]:
     index = bm25s.BM25()
     index.index(tokens, show_progress=False)
     return [float(s) for s in index.get_scores(query)]
-
-
-def _cited(candidate: _Candidate) -> str:
-    body = candidate.text.rstrip()
-    stripped = body.rstrip(".!?。")
-    return f"{stripped} [{candidate.source}]{body[len(stripped):]}"

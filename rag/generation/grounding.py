@@ -11,18 +11,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.core.types import Hit
 from rag.generation.attribution import infer_citations
-from rag.generation.citations import Citation, clean_citations
+from rag.generation.citations import Citation, clean_citations, without_markers
 from rag.core.tokenize import has_hangul
 from rag.generation.extractive import Scorer, not_in_sources, quote_answer
 from rag.generation.guards import is_refusal, strip_echo
-
-_MARKERS = re.compile(r"\[\d{1,3}\]")
 
 
 @dataclass(frozen=True)
@@ -52,7 +49,7 @@ class Grounding:
                numbered: Sequence[Citation]) -> Grounded:
         text, echoed = strip_echo(answer, instructions, question)
         text, citations = clean_citations(text, list(numbered))
-        if citations and self.fallback and not any(ch.isalnum() for ch in _MARKERS.sub("", text)):
+        if citations and self.fallback and not any(ch.isalnum() for ch in without_markers(text)):
             quoted = self.quote(question, sources, numbered, prefer=frozenset(c.n for c in citations))
             return Grounded(quoted.text, quoted.citations, quoted.method, echoed)
         if citations:
