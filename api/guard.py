@@ -8,7 +8,10 @@ pages its user visits can send it requests:
    from another page carries one).
 3. **Key and scope**: with keys configured, every route but the public ones needs a bearer key;
    ``server.query_keys`` reach only the question routes (the widget's key is public, being in a
-   web page), ``server.api_keys`` reach everything.
+   web page), ``server.api_keys`` reach everything. Keys under ``server.collection_keys.NAME`` have
+   the same two scopes within their collections only: the guard puts the collections a request may
+   reach in ``scope["state"]["foldrag.collections"]``, and the routes see only those
+   (``api.routes.server``); server-wide routes (``/metrics``) need a server-wide admin key.
 
 Responses get security headers; the chat page a content security policy.
 """
@@ -28,6 +31,9 @@ PUBLIC = frozenset({"/healthz", "/readyz", "/chat", "/chat.js", "/widget.js", "/
 # (method, path or prefix ending in "/") a query key may call: questions, never changes.
 QUERY_ROUTES = (("POST", "/v1/query"), ("POST", "/v1/retrieve"), ("POST", "/v1/chat/completions"),
                 ("GET", "/v1/models"), ("GET", "/v1/collections"))
+# Routes about the whole server, not one collection: a collection's keys never reach them.
+SERVER_ROUTES = (("GET", "/metrics"),)
+COLLECTIONS = "foldrag.collections"  # the scope["state"] entry: the collections a request may reach
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})
@@ -58,6 +64,8 @@ class GuardMiddleware:
         self.origins = set(settings.cors_origins)
         self.admin_keys = list(settings.api_keys)
         self.query_keys = list(settings.query_keys)
+        self.collection_keys = {name: (list(keys.api_keys), list(keys.query_keys))
+                                for name, keys in settings.collection_keys.items()}
         frames = " ".join(settings.frame_ancestors) or "'none'"
         self.page_headers = [
             (b"content-security-policy", f"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -94,16 +102,27 @@ class GuardMiddleware:
         if method not in SAFE_METHODS and origin is not None and not self._origin_allowed(origin, scope, headers):
             return ("forbidden", f"cross-origin request from {origin!r} refused; add the origin to "
                     "server.cors_origins to allow it", [])
-        if path in PUBLIC or method == "OPTIONS" or not (self.admin_keys or self.query_keys):
+        if path in PUBLIC or method == "OPTIONS" or not (self.admin_keys or self.query_keys or self.collection_keys):
             return None
         authorization = headers.get("authorization")
-        if key_is_valid(authorization, self.admin_keys):
+        asks = _allowed(method, path, QUERY_ROUTES)
+        # Every key is compared (in constant time) whichever matches, so timing tells nothing.
+        admin = key_is_valid(authorization, self.admin_keys)
+        query = key_is_valid(authorization, self.query_keys)
+        admin_in = {name for name, (keys, _) in self.collection_keys.items() if key_is_valid(authorization, keys)}
+        query_in = {name for name, (_, keys) in self.collection_keys.items() if key_is_valid(authorization, keys)}
+        if admin or (query and asks):
             return None
-        if key_is_valid(authorization, self.query_keys):
-            if _allowed(method, path, QUERY_ROUTES):
-                return None
+        reach = admin_in | query_in if asks else admin_in
+        if reach and not _allowed(method, path, SERVER_ROUTES):
+            scope.setdefault("state", {})[COLLECTIONS] = frozenset(reach)
+            return None
+        if query or query_in:
             return ("forbidden", "this key may only ask questions (server.query_keys); this route needs an "
                     "admin key (server.api_keys)", [])
+        if admin_in:
+            return ("forbidden", "a collection's key does not reach server-wide routes; this one needs a key "
+                    "of server.api_keys", [])
         return ("unauthorized", "a valid API key is required: send 'Authorization: Bearer KEY'",
                 [(b"www-authenticate", b"Bearer")])
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
+from collections.abc import Collection
 
 from fastapi.concurrency import run_in_threadpool
 
@@ -23,6 +25,10 @@ class ServerState:
     def __init__(self, settings: Settings, collections: dict[str, Foldrag]) -> None:
         if not collections:
             raise InvalidInput("the server needs at least one collection")
+        unknown = sorted(set(settings.server.collection_keys) - set(collections))
+        if unknown:
+            raise InvalidInput(f"server.collection_keys names {', '.join(map(repr, unknown))}, not served here "
+                               f"(served: {', '.join(collections)})")
         self.settings = settings
         self.collections = collections
         self.gate = GenerationGate(settings.server.max_concurrent_generations, settings.server.max_queued_generations)
@@ -30,6 +36,22 @@ class ServerState:
         self.metrics = Metrics()
         self.ready = threading.Event()
         self.load_error: str | None = None
+
+    def within(self, names: Collection[str]) -> "ServerState":
+        """This state with only the collections ``names`` (those a request's key reaches); the
+        gate, jobs, metrics and readiness stay shared. Raises NotFound when none of them is served."""
+        view = copy.copy(self)
+        view.collections = {name: rag for name, rag in self.collections.items() if name in names}
+        if not view.collections:
+            raise NotFound("this key's collections are not served here")
+        return view
+
+    def job(self, job_id: str):
+        """An ingest job of one of these collections (NotFound otherwise)."""
+        job = self.jobs.get(job_id)
+        if job.collection not in self.collections:
+            raise NotFound(f"no job with id {job_id!r}")
+        return job
 
     @property
     def default_collection(self) -> str:

@@ -112,6 +112,9 @@ class SentenceTransformerEmbedder:
                 ))
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
+    def wait_for_queries(self) -> None:
+        self._encode_lock.wait_for_lull()
+
     def token_length(self, text: str) -> int:
         with self._count_lock:
             return len(self._tokenizer.encode(text, add_special_tokens=False))

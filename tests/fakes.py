@@ -43,6 +43,9 @@ class HashEmbedder:
     def token_length(self, text: str) -> int:
         return len(text.split())
 
+    def wait_for_queries(self) -> None:
+        """No queries compete with this fake's bulk work."""
+
     @property
     def embedded(self) -> int:
         return sum(self.calls)

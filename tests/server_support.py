@@ -24,7 +24,6 @@ def write_docs(folder: Path, docs: dict[str, str] = DOCS) -> Path:
 
 
 @functools.cache
-@functools.cache
 def shared_tokenizer():
     """One keyword tokenizer for the whole test session: Kiwi takes seconds to load, once."""
     from rag.core.tokenize import KeywordTokenizer

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.guard import GuardMiddleware, host_name
-from rag.core.settings import ServerSettings
+from rag.core.errors import InvalidInput
+from rag.core.settings import CollectionKeys, ServerSettings
 from tests.fakes import HashEmbedder, LoopChat
 from tests.server_support import make_collection, serve_settings, wait_ready, write_docs
 
@@ -117,3 +118,59 @@ def test_security_headers(serve):
     framed = serve(frame_ancestors=["https://intranet.example"]).get("/chat")
     assert "frame-ancestors https://intranet.example" in framed.headers["content-security-policy"]
     assert "x-frame-options" not in framed.headers
+
+
+def test_collection_keys_reach_their_collection_only(tmp_path, settings):
+    cfg = serve_settings(settings, api_keys=["root"], collection_keys={
+        "hr": CollectionKeys(api_keys=["hr-admin"], query_keys=["hr-page"]),
+        "docs": CollectionKeys(query_keys=["docs-page"]),
+    })
+    rags = {name: make_collection(cfg.model_copy(update={"index": cfg.index.model_copy(update={"path": tmp_path / name})}),
+                                  HashEmbedder(), LoopChat(), write_docs(tmp_path / f"{name}-files"))
+            for name in ("docs", "hr")}
+    with TestClient(create_app(cfg, rags)) as client:
+        wait_ready(client)
+        hr_page, hr_admin = {"authorization": "Bearer hr-page"}, {"authorization": "Bearer hr-admin"}
+        docs_page = {"authorization": "Bearer docs-page"}
+        # A collection's query key sees and asks only its collection, and the default is that one.
+        listed = client.get("/v1/collections", headers=hr_page).json()["collections"]
+        assert [c["name"] for c in listed] == ["hr"]
+        assert [m["id"] for m in client.get("/v1/models", headers=hr_page).json()["data"]] == ["hr"]
+        assert client.post("/v1/retrieve", json={"query": "France"}, headers=hr_page).json()["collection"] == "hr"
+        other = client.post("/v1/retrieve", json={"query": "France", "collection": "docs"}, headers=hr_page)
+        assert other.status_code == 404 and "docs" not in other.json()["error"]["message"].split("served:")[-1]
+        assert client.post("/v1/chat/completions", headers=hr_page,
+                           json={"model": "docs", "messages": [{"role": "user", "content": "x"}]}).status_code == 404
+        assert client.post("/v1/query", json={"question": "France?", "collection": "docs"},
+                           headers=docs_page).status_code == 200
+        # It writes nothing; the collection's admin key writes to its collection only.
+        assert _upload(client, **hr_page).status_code == 403
+        assert client.post("/v1/documents", headers=hr_admin, data={"collection": "docs"},
+                           files={"file": ("x.txt", b"planted", "text/plain")}).status_code == 404
+        created = client.post("/v1/documents", headers=hr_admin, data={"collection": "hr"},
+                              files={"file": ("memo.txt", b"the hr memo", "text/plain")})
+        assert created.status_code == 201 and created.json()["collection"] == "hr"
+        assert client.get("/v1/documents", params={"collection": "docs"}, headers=hr_admin).status_code == 404
+        # Server-wide routes need a server-wide admin key; unknown keys are 401.
+        assert client.get("/metrics", headers=hr_admin).status_code == 403
+        assert client.get("/metrics", headers={"authorization": "Bearer root"}).status_code == 200
+        assert client.get("/v1/collections", headers={"authorization": "Bearer nope"}).status_code == 401
+        everything = client.get("/v1/collections", headers={"authorization": "Bearer root"}).json()["collections"]
+        assert sorted(c["name"] for c in everything) == ["docs", "hr"]
+
+
+def test_keys_for_a_collection_that_is_not_served_stop_the_server(tmp_path, settings):
+    cfg = serve_settings(settings, collection_keys={"hr": CollectionKeys(query_keys=["k"])})
+    rag = make_collection(cfg, HashEmbedder(), LoopChat(), write_docs(tmp_path / "docs"))
+    with pytest.raises(InvalidInput, match="'hr', not served"):
+        create_app(cfg, {"docs": rag})
+
+
+def test_collection_keys_come_from_foldrag_toml(tmp_path, monkeypatch):
+    from rag.core.settings import Settings
+
+    config = tmp_path / "foldrag.toml"
+    config.write_text('[server.collection_keys.hr]\nquery_keys = ["hr-page"]\n', encoding="utf-8")
+    monkeypatch.setenv("FOLDRAG_CONFIG", str(config))
+    keys = Settings.load().server.collection_keys
+    assert [k.get_secret_value() for k in keys["hr"].query_keys] == ["hr-page"] and keys["hr"].api_keys == []

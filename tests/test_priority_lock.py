@@ -93,3 +93,51 @@ def test_urgent_holders_go_first_and_nothing_runs_twice():
     for t in threads + [urgent]:
         t.join()
     assert order[0] == "query" and sorted(order[1:]) == ["bulk0", "bulk1", "bulk2"]
+
+
+def test_parsing_between_items_waits_for_a_lull_in_the_queries():
+    lock = PriorityLock(grace=0.05, max_wait=0.5)
+    t0 = time.perf_counter()
+    lock.wait_for_lull()  # no queries: at once
+    assert time.perf_counter() - t0 < 0.05
+    released = threading.Event()
+
+    def query():
+        with lock.hold(urgent=True):
+            released.wait(1)
+
+    asker = threading.Thread(target=query)
+    asker.start()
+    time.sleep(0.02)  # the query holds the lock
+    waited: list[float] = []
+    waiter = threading.Thread(target=lambda: (lock.wait_for_lull(), waited.append(time.perf_counter())))
+    t0 = time.perf_counter()
+    waiter.start()
+    time.sleep(0.1)
+    assert not waited, "parsing went on while a query was being embedded"
+    released.set()
+    let_go = time.perf_counter()
+    asker.join()
+    waiter.join()
+    assert waited[0] - let_go >= 0.04, "parsing resumed before the grace period after the query"
+    assert waited[0] - t0 < 0.45, "parsing waited for max_wait although the queries had stopped"
+
+
+def test_parsing_is_never_starved_by_queries():
+    lock = PriorityLock(grace=0.05, max_wait=0.3)
+    stop = threading.Event()
+
+    def queries():
+        while not stop.is_set():
+            with lock.hold(urgent=True):
+                time.sleep(0.005)
+
+    asker = threading.Thread(target=queries)
+    asker.start()
+    time.sleep(0.02)
+    t0 = time.perf_counter()
+    lock.wait_for_lull()
+    waited = time.perf_counter() - t0
+    stop.set()
+    asker.join()
+    assert 0.25 <= waited < 2.0, f"parsing resumed after {waited:.2f} s: not paused, or starved"

@@ -2,8 +2,13 @@
 
 from fastapi import Request
 
+from api.guard import COLLECTIONS
 from api.state import ServerState
 
 
 def server(request: Request) -> ServerState:
-    return request.app.state.foldrag
+    """The shared state, as the request's key sees it: a key of some collections only
+    (``server.collection_keys``) sees only those."""
+    state: ServerState = request.app.state.foldrag
+    reach = request.scope.get("state", {}).get(COLLECTIONS)
+    return state if reach is None else state.within(reach)

@@ -26,4 +26,4 @@ async def ingest(body: IngestRequest, state: ServerState = Depends(server)):
 @router.get("/v1/jobs/{job_id}")
 async def job(job_id: str, state: ServerState = Depends(server)) -> dict:
     """Progress of an ingest job: files done/total, chunks, failures with reasons, the summary."""
-    return state.jobs.get(job_id).to_json()
+    return state.job(job_id).to_json()

@@ -28,6 +28,11 @@ class Embedder(Protocol):
 
     def token_length(self, text: str) -> int: ...
 
+    def wait_for_queries(self) -> None:
+        """Bulk work (an ingest's parsing) calls this between items: returns once no query is being
+        embedded or waiting, or after a bounded wait, so that queries keep the CPU."""
+        ...
+
 
 @dataclass(frozen=True)
 class GenerationStats:

@@ -222,6 +222,13 @@ class GenerationSettings(BaseModel):
         return data
 
 
+class CollectionKeys(BaseModel):
+    """Keys that reach one collection only (``[server.collection_keys.NAME]`` in foldrag.toml)."""
+
+    api_keys: list[SecretStr] = Field(default_factory=list, description="Admin keys of this collection only.")
+    query_keys: list[SecretStr] = Field(default_factory=list, description="Query keys of this collection only.")
+
+
 class ServerSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address `foldrag serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `foldrag serve` listens on.")
@@ -238,6 +245,11 @@ class ServerSettings(BaseModel):
         default_factory=list,
         description="Bearer keys that may only ask (/v1/query, /v1/retrieve, /v1/chat/completions, /v1/models, "
         "GET /v1/collections): the key to put in a web page's widget. Also FOLDRAG_QUERY_KEYS.",
+    )
+    collection_keys: dict[str, CollectionKeys] = Field(
+        default_factory=dict,
+        description="Collection name → its own admin and query keys. Such a key sees and reaches only its "
+        "collections (a request naming another gets 404); /metrics needs a server-wide admin key.",
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,
