@@ -127,6 +127,15 @@ class ChunkStore:
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dimension)
         return ids, matrix
 
+    def sample(self, n: int, dimension: int) -> list[tuple[Chunk, np.ndarray]]:
+        """Up to ``n`` chunks spread evenly over the store, with their vectors."""
+        step = max(1, self.count() // max(1, n))
+        rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS}, vector FROM chunks WHERE rowid % ? = 0 "
+                                  "ORDER BY rowid LIMIT ?", (step, n)).fetchall()
+        if not rows:  # rowids not starting at a multiple of step
+            rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS}, vector FROM chunks ORDER BY rowid LIMIT ?", (n,)).fetchall()
+        return [(_row_to_chunk(r), np.frombuffer(r[-1], dtype=np.float32).reshape(dimension)) for r in rows]
+
     def by_rowids(self, rowids: Iterable[int]) -> dict[int, Chunk]:
         wanted = [int(r) for r in rowids]
         if not wanted:

@@ -145,9 +145,10 @@ class IndexWriter:
     """
 
     def __init__(self, root: Path, embedder: str, dimension: int, settings: IndexSettings,
-                 parts: list[IndexPart] | None = None, tokenizer=None) -> None:
+                 parts: list[IndexPart] | None = None, tokenizer=None, backend: str = "") -> None:
         self.root = root
         self.embedder = embedder
+        self.backend = backend  # the embedding runtime, recorded in the manifest
         self.dimension = dimension
         self.settings = settings
         # The keyword tokenizer (callable text → tokens, with an ``id``), or None for no BM25 index.
@@ -178,8 +179,8 @@ class IndexWriter:
 
     @classmethod
     def open(cls, root: Path, embedder: str, dimension: int, settings: IndexSettings,
-             parts: list[IndexPart] | None = None, tokenizer=None) -> "IndexWriter":
-        writer = cls(root, embedder, dimension, settings, parts, tokenizer)
+             parts: list[IndexPart] | None = None, tokenizer=None, backend: str = "") -> "IndexWriter":
+        writer = cls(root, embedder, dimension, settings, parts, tokenizer, backend)
         writer._enter()
         return writer
 
@@ -288,6 +289,7 @@ class IndexWriter:
             embedder=self.embedder, dimension=self.dimension, parts=self._entries(chunks),
             generation=number, files=files, chunks=chunks,
             updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), checksums=digests(self._tmp),
+            embedder_backend=self.backend,
         )
         (self._tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         _fsync_tree(self._tmp)

@@ -25,6 +25,9 @@ class Manifest:
     chunks: int = 0
     updated_at: str = ""
     checksums: dict[str, dict[str, Any]] = field(default_factory=dict)  # file → {"size", "sha256"} (integrity.py)
+    # The runtime that made the latest vectors ("torch", "onnx-int8", ...; "" before foldrag recorded it:
+    # torch). Vectors of another runtime join only after a check on a sample (ingest/vector_check.py).
+    embedder_backend: str = ""
 
     @property
     def index_kind(self) -> str:

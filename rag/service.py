@@ -23,6 +23,7 @@ from indexes.chunk_store import FileRecord
 from ingest.errors import ParseError
 from ingest.pipeline import UPLOAD_SCHEME, ingest_document, ingest_folder
 from ingest.progress import Progress
+from ingest.vector_check import check_runtime
 from rag.core.contracts import Embedder
 from rag.core.errors import IndexCorrupt, IndexNotWritable, InvalidInput, ModelUnavailable, NotFound
 from rag.core.contracts import Generator
@@ -111,8 +112,21 @@ class Foldrag:
             raise IndexNotWritable(f"cannot write index folder {self.index_path}: {exc.strerror or exc}") from exc
         IndexWriter.check_free(self.index_path)  # a busy index is refused before the embedder loads
         embedder = self.embedder
-        return IndexWriter.open(self.index_path, embedder.name, embedder.dimension, self.settings.index,
-                                tokenizer=self.tokenizer)
+        writer = IndexWriter.open(self.index_path, embedder.name, embedder.dimension, self.settings.index,
+                                  tokenizer=self.tokenizer, backend=embedder.backend)
+        try:
+            if writer.base_manifest is not None:
+                committed = writer.committed_store()
+                try:
+                    check_runtime(committed, writer.base_manifest.embedder_backend, embedder,
+                                  self.settings.embedding.embed_headers)
+                finally:
+                    if committed is not None:
+                        committed.close()
+        except BaseException:
+            writer.close()
+            raise
+        return writer
 
     def add_document(self, name: str, data: bytes) -> Document:
         """Index one uploaded file as ``upload://NAME`` (replacing an upload of the same name).
@@ -143,7 +157,7 @@ class Foldrag:
         report: dict[str, Any] = {"index": str(root), "generation": current.name, "ok": False, "damage": [],
                                   "repaired": False}
         with IndexWriter.open(root, manifest.embedder, manifest.dimension, self.settings.index,
-                              tokenizer=self.tokenizer) as writer:
+                              tokenizer=self.tokenizer, backend=manifest.embedder_backend) as writer:
             report["damage"] = list(writer.damage)
             if not writer.damage:
                 try:

@@ -15,6 +15,9 @@ REPO = Path(__file__).resolve().parent.parent
 # Tests that run a real generator run the small bundled model by name: generation.model 'auto' would
 # take the 1.5B when the demo has installed it.
 SMOLLM = "bundled:SmolLM2-135M-Instruct"
+# And embed with torch: embedding.backend 'auto' measures the machine and may take ONNX int8, whose
+# vectors differ slightly; tests of the ONNX runtimes and of the choice name them (test_embedding_runtimes).
+EMBED_BACKEND = "torch"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
@@ -33,7 +36,7 @@ def settings(tmp_path: Path, monkeypatch):
             monkeypatch.delenv(key)
     monkeypatch.setenv("FOLDRAG_CONFIG", str(tmp_path / "no-such-foldrag.toml"))
     return Settings.load(index={"path": tmp_path / "index"}, ingest={"chunk_tokens": 40, "chunk_overlap": 8},
-                         generation={"model": SMOLLM})
+                         generation={"model": SMOLLM}, embedding={"backend": EMBED_BACKEND})
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +64,7 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
 
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDRAG_")}
     full_env["FOLDRAG_GENERATION__MODEL"] = SMOLLM
+    full_env["FOLDRAG_EMBEDDING__BACKEND"] = EMBED_BACKEND
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True,

@@ -20,9 +20,10 @@ class HashEmbedder:
     Texts sharing words get similar vectors, so retrieval tests can reason about results.
     """
 
-    def __init__(self, dimension: int = 32, name: str = "fake:hash") -> None:
+    def __init__(self, dimension: int = 32, name: str = "fake:hash", backend: str = "hash") -> None:
         self.name = name
         self.dimension = dimension
+        self.backend = backend
         self.calls: list[int] = []  # how many texts each embed() call received
 
     def _word(self, word: str) -> np.ndarray:

@@ -18,11 +18,17 @@ from rag.core.types import Hit
 Messages = list[dict[str, str]]
 
 
+# Vectors of two runtimes of one embedder (torch fp32, ONNX int8, ...) are interchangeable within this
+# bound of cosine similarity over the same texts: mean, and lowest.
+MIN_COSINE_MEAN, MIN_COSINE_MIN = 0.99, 0.98
+
+
 class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors (one row per text)."""
 
     name: str
     dimension: int
+    backend: str  # the runtime that makes the vectors ("torch", "onnx-int8", ...), recorded by an index
 
     def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray: ...
 

@@ -1,8 +1,12 @@
-"""What the machine can do: CUDA, and whether this CPU computes bf16 natively."""
+"""What the machine can do: CUDA, whether this CPU computes bf16 natively; the key and folder of the
+measured probes cached per machine (rag/generation/cpu_probe.py, rag/embedding/runtime_choice.py)."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import platform
 from pathlib import Path
 
 
@@ -38,3 +42,24 @@ def preferred_dtype(setting: str, on_cuda: bool) -> str:
 
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
     return "bfloat16" if cpu_has_fast_bf16() else "float32"
+
+
+def machine_key() -> str:
+    """What the timings depend on: the CPU model and flags, the thread count, torch's version."""
+    import torch
+
+    model = ""
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), "")
+    except OSError:
+        pass
+    text = "|".join([platform.machine(), model, " ".join(sorted(cpu_flags())),
+                     str(torch.get_num_threads()), torch.__version__])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def default_probe_dir() -> Path:
+    """Where measured probes are cached: ~/.cache/foldrag/probes (or under $XDG_CACHE_HOME)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "foldrag" / "probes"

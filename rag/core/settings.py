@@ -41,6 +41,16 @@ class EmbeddingSettings(BaseModel):
         description="'auto' uses bfloat16 on CUDA and on CPUs with native bf16 (AMX or AVX512-BF16), float32 elsewhere.",
     )
     batch_size: int = Field(32, ge=1, le=4096, description="Texts per forward pass.")
+    backend: Literal["auto", "torch", "onnx", "openvino"] = Field(
+        "auto",
+        description="What runs the embedder: torch, or the model's ONNX graph (exported once into "
+        "~/.cache/foldrag/embedders) on onnxruntime or OpenVINO (extra foldrag[openvino]). 'auto' measures "
+        "the installed ones once per machine and takes the fastest within the quality bound (cosine to "
+        "torch fp32: mean >= 0.99, min >= 0.98); torch on CUDA.",
+    )
+    quantize: Literal["auto", "int8", "off"] = Field(
+        "auto", description="For the ONNX runtimes: int8 (dynamic, per-channel weights), off (fp32), or auto (measured)."
+    )
     languages: list[str] | None = Field(
         None,
         description="Languages the embedder understands (ISO codes, or '*'). None: ['en'] for the bundled "

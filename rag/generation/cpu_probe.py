@@ -17,15 +17,15 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from rag.core.hardware import default_probe_dir, machine_key
 
 log = logging.getLogger("foldrag.generation")
 
@@ -136,7 +136,7 @@ def cpu_choice(quantized_file: bool, linear_weights: int, cache_dir: Path | None
 def cached_timings(cache_dir: Path, layers: int, measure: Callable[[int], CpuTimings] = measure) -> CpuTimings:
     """The timings of this machine for ``layers`` probe matrices: read from ``cache_dir``, or measured
     once and written there."""
-    path = cache_dir / f"cpu-{machine_key()}-{layers}.json"
+    path = cache_dir / f"cpu-v{PROBE_VERSION}-{machine_key()}-{layers}.json"
     try:
         return CpuTimings(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
@@ -151,25 +151,3 @@ def cached_timings(cache_dir: Path, layers: int, measure: Callable[[int], CpuTim
     except OSError as exc:  # a read-only home still runs; it measures again next time
         log.warning("could not cache the CPU probe in %s: %s", cache_dir, exc)
     return timings
-
-
-def machine_key() -> str:
-    """What the timings depend on: the CPU model and flags, the thread count, torch's version."""
-    import torch
-
-    from rag.core.hardware import cpu_flags
-
-    model = ""
-    try:
-        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("model name")), "")
-    except OSError:
-        pass
-    text = "|".join([str(PROBE_VERSION), platform.machine(), model, " ".join(sorted(cpu_flags())),
-                     str(torch.get_num_threads()), torch.__version__])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def default_probe_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "foldrag" / "probes"

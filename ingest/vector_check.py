@@ -1,0 +1,37 @@
+"""Vectors of another embedding runtime join an index only when they match what it holds.
+
+An index records the runtime that made its vectors (``Manifest.embedder_backend``: "torch",
+"onnx-int8", ...). When an ingest embeds with another one — a new machine's measured choice, or a
+changed ``embedding.backend`` — a sample of the stored chunks is embedded again and compared; below
+the bound the ingest stops with IndexMismatch (as for a different embedder) instead of mixing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from indexes.chunk_store import ChunkStore
+from ingest.chunking import embedding_text
+from rag.core.contracts import MIN_COSINE_MEAN, MIN_COSINE_MIN, Embedder
+from rag.core.errors import IndexMismatch
+
+SAMPLE = 32
+
+
+def check_runtime(store: ChunkStore | None, recorded: str, embedder: Embedder, embed_headers: bool) -> None:
+    """Raise IndexMismatch when ``embedder``'s vectors are not within the bound of those in ``store``
+    (made by the runtime ``recorded``; "" means torch, before foldrag recorded it)."""
+    recorded = recorded or "torch"
+    if store is None or embedder.backend == recorded:
+        return
+    sample = store.sample(SAMPLE, embedder.dimension)
+    if not sample:
+        return
+    fresh = embedder.embed([embedding_text(chunk, embed_headers) for chunk, _ in sample])
+    cosines = np.sum(fresh * np.stack([vector for _, vector in sample]), axis=1)
+    if cosines.mean() < MIN_COSINE_MEAN or cosines.min() < MIN_COSINE_MIN:
+        raise IndexMismatch(
+            f"this index's vectors were made by {recorded}; {embedder.backend} vectors differ from them "
+            f"(cosine mean {cosines.mean():.3f}, min {cosines.min():.3f} on {len(sample)} chunks; needed "
+            f"{MIN_COSINE_MEAN}/{MIN_COSINE_MIN}): set embedding.backend to match, or re-embed into a new --index folder"
+        )

@@ -1,0 +1,90 @@
+"""Runs an exported sentence-transformers graph (``rag/onnx_export.py``) on onnxruntime or OpenVINO,
+with the ``encode`` surface of a SentenceTransformer, so ``SentenceTransformerEmbedder`` wraps either.
+
+Texts are tokenized as sentence-transformers does (stripped, lower-cased when the model says so,
+truncated to its max_seq_length) and batched longest first, so a batch pads little.
+
+Example::
+
+    encoder = OnnxEncoder.load(files, runtime="onnx", quantized=True, threads=2)
+    encoder.encode(["some text"], batch_size=32)   # (1, 384) float32, unit rows
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rag.core.errors import ModelUnavailable
+from rag.embedding.onnx_export import OnnxFiles
+
+RUNTIMES = ("onnx", "openvino")
+
+
+def runtime_missing(runtime: str) -> str | None:
+    """Why ``runtime`` cannot run here (a one-line reason), or None."""
+    import importlib.util
+
+    package = {"onnx": "onnxruntime", "openvino": "openvino"}[runtime]
+    if importlib.util.find_spec(package) is None:
+        extra = "" if runtime == "onnx" else " (pip install 'foldrag[openvino]')"
+        return f"{package} is not installed{extra}"
+    return None
+
+
+class OnnxEncoder:
+    def __init__(self, files: OnnxFiles, run, tokenizer) -> None:
+        self.files = files
+        self._run = run  # {input name: int64 array} -> (batch, dimension) float32
+        self.tokenizer = tokenizer
+
+    @classmethod
+    def load(cls, files: OnnxFiles, *, runtime: str, quantized: bool, threads: int) -> "OnnxEncoder":
+        from transformers import AutoTokenizer
+
+        path = files.model(quantized)
+        try:
+            run = _onnxruntime(path, threads) if runtime == "onnx" else _openvino(path, threads)
+            tokenizer = AutoTokenizer.from_pretrained(str(files.folder), local_files_only=True)
+        except Exception as exc:  # a runtime that cannot load the graph: the caller falls back to torch
+            raise ModelUnavailable(f"{runtime} cannot run {path}: {type(exc).__name__}: {exc}") from exc
+        return cls(files, run, tokenizer)
+
+    def get_embedding_dimension(self) -> int:
+        return self.files.dimension
+
+    def encode(self, texts: list[str], batch_size: int = 32, **_ignored) -> np.ndarray:
+        """Unit vectors of ``texts`` (the graph normalizes, as the model's Normalize module does)."""
+        if not texts:
+            return np.zeros((0, self.files.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.files.dimension), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            out[rows] = self._run(self._tokenize([texts[i] for i in rows]))
+        return out
+
+    def _tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
+        texts = [t.strip().lower() if self.files.do_lower_case else t.strip() for t in texts]
+        encoded = self.tokenizer(texts, padding=True, truncation="longest_first",
+                                 max_length=self.files.max_seq_length, return_tensors="np")
+        return {name: np.asarray(encoded[name], dtype=np.int64) for name in self.files.inputs}
+
+
+def _onnxruntime(path: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: not the optimizer's notes
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return lambda feed: session.run(None, feed)[0]
+
+
+def _openvino(path: Path, threads: int):
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": threads})
+    return lambda feed: compiled(feed)[0]
