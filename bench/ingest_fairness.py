@@ -68,10 +68,17 @@ def main() -> None:
     idle = _measure(served, queries, args.seconds)
     done = threading.Event()
     ingest_s = {}
+    chunks_done = [0]
+
+    class Counting:  # how far the ingest got while the queries ran
+        def start(self, total_files: int) -> None: ...
+        def advance(self, files: int, chunks: int) -> None:
+            chunks_done[0] += chunks
+        def close(self) -> None: ...
 
     def ingest() -> None:
         t0 = time.perf_counter()
-        other.ingest(corpus)
+        other.ingest(corpus, progress=Counting())
         ingest_s["seconds"] = round(time.perf_counter() - t0, 1)
         done.set()
 
@@ -79,9 +86,11 @@ def main() -> None:
     time.sleep(2)  # parsing has started; embedding is under way
     busy = _measure(served, queries, args.seconds)
     still_ingesting = not done.is_set()
+    chunks_under_load = chunks_done[0]
     done.wait()
     result = {"idle": idle, "during_ingest": busy, "ratio": round(busy["requests_per_s"] / idle["requests_per_s"], 2),
-              "ingest_still_running_at_end": still_ingesting, "ingest": {"docs": args.docs, **ingest_s},
+              "ingest_still_running_at_end": still_ingesting, "ingest": {"docs": args.docs, **ingest_s,
+                                                                 "chunks_embedded_while_queried": chunks_under_load},
               "cpu": os.cpu_count()}
     print(json.dumps(result, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 

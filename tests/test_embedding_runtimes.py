@@ -3,7 +3,6 @@ torch, the measured choice, and the check before another runtime's vectors join 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -45,8 +44,10 @@ def test_candidates_follow_the_settings_and_what_is_installed(monkeypatch):
 
 
 class _Encoder:
-    def __init__(self, scale: float, noise: float) -> None:
-        self.scale, self.noise = scale, noise
+    """Vectors near a fixed direction; ``noise`` turns them away from it."""
+
+    def __init__(self, noise: float) -> None:
+        self.noise = noise
 
     def encode(self, texts, batch_size=32):
         rng = np.random.default_rng(len(texts))
@@ -66,7 +67,7 @@ def test_the_probe_runs_once_per_machine_and_model_and_a_missing_runtime_falls_b
 
     def encoders(runtime, int8):
         built.append((runtime, int8))
-        return _Encoder(1.0, 3.0 if runtime == "openvino" else 0.0)
+        return _Encoder(3.0 if runtime == "openvino" else 0.0)
 
     choice = choose_runtime(model, backend="auto", quantize="auto", device="cpu", encoders=encoders, cache_dir=tmp_path)
     assert built and {r for r, _ in built} == {"torch", "onnx", "openvino"}
