@@ -82,10 +82,11 @@ def _parse_all(tasks: Sequence[FileTask], work: Work, out: queue.Queue, stop: th
     splitter = make_splitter(work.embedder.token_length, work.settings.chunk_tokens, work.settings.chunk_overlap)
     try:
         for task in tasks:
-            work.embedder.wait_for_queries()  # a server's queries go first, for the CPU too
             if stop.is_set():
                 break
-            out.put(_parse(task, splitter, work))
+            with work.embedder.bulk_turn():  # a server's queries go first, for the CPU too
+                parsed = _parse(task, splitter, work)
+            out.put(parsed)
     finally:
         out.put(_DONE)
 

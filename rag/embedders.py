@@ -168,8 +168,8 @@ class SentenceTransformerEmbedder:
                 ))
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
-    def wait_for_queries(self) -> None:
-        self._encode_lock.wait_for_lull()
+    def bulk_turn(self):
+        return self._encode_lock.bulk_turn()
 
     def token_length(self, text: str) -> int:
         with self._count_lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import re
@@ -44,8 +45,9 @@ class HashEmbedder:
     def token_length(self, text: str) -> int:
         return len(text.split())
 
-    def wait_for_queries(self) -> None:
+    def bulk_turn(self):
         """No queries compete with this fake's bulk work."""
+        return contextlib.nullcontext()
 
     @property
     def embedded(self) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,9 +35,9 @@ class Embedder(Protocol):
 
     def token_length(self, text: str) -> int: ...
 
-    def wait_for_queries(self) -> None:
-        """Bulk work (an ingest's parsing) calls this between items: returns once no query is being
-        embedded or waiting, or after a bounded wait, so that queries keep the CPU."""
+    def bulk_turn(self) -> AbstractContextManager[None]:
+        """Bulk work beside the model (an ingest's parsing of one file) runs inside this: while
+        queries are being embedded it waits for its share of the machine, so queries keep the CPU."""
         ...
 
 

@@ -1,20 +1,22 @@
-"""A lock that lets interactive work go first: bulk work waits while queries are coming.
+"""A lock that lets interactive work go first: while queries are coming, bulk work gets a fixed share.
 
-The embedder is shared by ingest (hundreds of chunks per call) and queries (one text). Ingest takes
-the lock one small batch at a time, and only when no query is waiting and none came in the last
-``grace`` seconds — a stream of queries is served as if no ingest ran. So that ingest is never
-starved, a bulk holder that has waited ``max_wait`` seconds goes at the next free moment.
-Bulk work that does not need the model (an ingest's parsing) calls ``wait_for_lull`` between items,
-so that it does not take the CPU from queries either.
+The embedder is shared by ingest (many chunks, a small slice per turn) and queries (one text). A
+query takes the lock as soon as it is free. Bulk work — a slice of an ingest's embedding under the
+lock, or a file's parsing beside it (``bulk_turn``, which excludes nothing but takes CPU) — runs
+freely while no query is waiting or running and none came within ``grace`` seconds. While queries
+keep coming it runs on credit: credit accrues at ``share`` seconds per second (up to ``burst``) and
+bulk time spent while queries come is debited. So a stream of queries keeps about ``1 - share`` of
+the machine, and an ingest is never starved: it keeps ``share`` of it.
 
 Example::
 
     lock = PriorityLock()
     with lock.hold(urgent=True):   # a query
         ...
-    with lock.hold():              # one batch of an ingest
+    with lock.hold():              # one slice of an ingest's embedding
         ...
-    lock.wait_for_lull()           # before parsing the next file of an ingest
+    with lock.bulk_turn():         # parsing the next file of an ingest
+        ...
 """
 
 from __future__ import annotations
@@ -26,13 +28,18 @@ from contextlib import contextmanager
 
 
 class PriorityLock:
-    def __init__(self, grace: float = 0.05, max_wait: float = 2.0) -> None:
+    def __init__(self, grace: float = 0.05, share: float = 0.2, burst: float = 0.25) -> None:
+        if not 0 < share <= 1:
+            raise ValueError("share must be in (0, 1]")
         self.grace = grace
-        self.max_wait = max_wait
+        self.share = share
+        self.burst = burst
         self._cond = threading.Condition()
         self._busy = False
         self._urgent = 0  # urgent holders waiting or holding
         self._last_urgent = float("-inf")  # when the last urgent holder let go
+        self._credit = burst  # seconds of bulk work allowed while queries come
+        self._credited_at = time.monotonic()
 
     @contextmanager
     def hold(self, urgent: bool = False) -> Iterator[None]:
@@ -45,8 +52,9 @@ class PriorityLock:
                     self._urgent -= 1
                     raise
             else:
-                self._wait(for_the_lock=True)
+                self._wait_for_turn(exclusive=True)
             self._busy = True
+            started, contended = time.monotonic(), self._queries_active(time.monotonic())
         try:
             yield
         finally:
@@ -55,23 +63,52 @@ class PriorityLock:
                 if urgent:
                     self._urgent -= 1
                     self._last_urgent = time.monotonic()
+                else:
+                    self._debit(started, contended)
                 self._cond.notify_all()
 
-    def wait_for_lull(self) -> None:
-        """Return once no query is waiting or running and none came within ``grace`` — or after
-        ``max_wait``. Takes nothing: for bulk work between items that do not need the lock."""
+    @contextmanager
+    def bulk_turn(self) -> Iterator[None]:
+        """Bulk work that needs no lock (it only takes CPU): waits for its turn as a bulk holder does."""
         with self._cond:
-            self._wait(for_the_lock=False)
+            self._wait_for_turn(exclusive=False)
+            started, contended = time.monotonic(), self._queries_active(time.monotonic())
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._debit(started, contended)
+                self._cond.notify_all()
 
-    def _wait(self, for_the_lock: bool) -> None:
-        """Called holding the condition: until no query waits or runs and none came within ``grace``
-        (and the lock is free, ``for_the_lock``) — or, once ``max_wait`` has passed, until it is
-        merely free."""
-        deadline = time.monotonic() + self.max_wait
+    # The rest is called holding the condition.
+
+    def _queries_active(self, now: float) -> bool:
+        return self._urgent > 0 or now - self._last_urgent < self.grace
+
+    def _accrue(self, now: float) -> None:
+        self._credit = min(self.burst, self._credit + (now - self._credited_at) * self.share)
+        self._credited_at = now
+
+    def _debit(self, started: float, contended: bool) -> None:
+        now = time.monotonic()
+        self._accrue(now)
+        if contended or self._queries_active(now):
+            self._credit -= now - started
+
+    def _wait_for_turn(self, exclusive: bool) -> None:
         while True:
             now = time.monotonic()
-            free = not (for_the_lock and self._busy)
-            if free and (now >= deadline or (not self._urgent and now - self._last_urgent >= self.grace)):
+            self._accrue(now)
+            # A query waiting for the lock always has it next; parsing beside it may go on credit.
+            free = not (exclusive and (self._busy or self._urgent))
+            active = self._queries_active(now)
+            if free and (not active or self._credit > 0):
                 return
-            quiet_at = self._last_urgent + self.grace
-            self._cond.wait(timeout=max(0.001, min(deadline, quiet_at if quiet_at > now else deadline) - now))
+            waits = []
+            if self._credit <= 0:
+                waits.append(-self._credit / self.share + 0.001)
+            if not self._urgent:
+                waits.append(self._last_urgent + self.grace - now)
+            elif not free:
+                waits.clear()  # the query's release notifies
+            self._cond.wait(timeout=max(0.001, min(waits)) if waits else None)
