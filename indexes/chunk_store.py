@@ -136,6 +136,15 @@ class ChunkStore:
             rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS}, vector FROM chunks ORDER BY rowid LIMIT ?", (n,)).fetchall()
         return [(_row_to_chunk(r), np.frombuffer(r[-1], dtype=np.float32).reshape(dimension)) for r in rows]
 
+    def vectors_by_rowids(self, rowids: Iterable[int], dimension: int) -> dict[int, np.ndarray]:
+        """The stored (exact) vectors of ``rowids``."""
+        wanted = [int(r) for r in rowids]
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        rows = self._conn.execute(f"SELECT rowid, vector FROM chunks WHERE rowid IN ({marks})", wanted)
+        return {r[0]: np.frombuffer(r[1], dtype=np.float32).reshape(dimension) for r in rows}
+
     def by_rowids(self, rowids: Iterable[int]) -> dict[int, Chunk]:
         wanted = [int(r) for r in rowids]
         if not wanted:

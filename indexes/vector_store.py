@@ -1,4 +1,6 @@
-"""FAISS indexes over normalised vectors: exact flat inner product, HNSW or IVF."""
+"""FAISS indexes over normalised vectors: exact flat inner product, HNSW, IVF, or IVF-PQ (compressed:
+a few dozen bytes per vector in memory; the retriever re-scores its candidates exactly from the
+vectors in the chunk store, on disk)."""
 
 from __future__ import annotations
 
@@ -10,15 +12,28 @@ import numpy as np
 from rag.core.settings import IndexSettings
 
 
+# IVF-PQ below this many vectors: too few to train 256 codes per sub-quantizer; exact search is cheap there.
+PQ_MIN_VECTORS = 256 * 39
+
+
 def resolve_kind(settings: IndexSettings, n: int) -> str:
     """The FAISS index kind used for ``n`` vectors: 'auto' is exact flat search below
-    ``settings.hnsw_from`` vectors and HNSW from there; IVF needs enough points to train its cells."""
+    ``settings.hnsw_from`` vectors, HNSW from there and IVF-PQ from ``settings.ivfpq_from``; IVF and
+    IVF-PQ need enough points to train their cells and codes."""
     kind = settings.kind
     if kind == "auto":
-        kind = "hnsw" if n >= settings.hnsw_from else "flat"
-    if kind == "ivf" and n < 2 * 39:  # too few points to train cells: exact search is better anyway
-        kind = "flat"
+        kind = "ivfpq" if n >= settings.ivfpq_from else "hnsw" if n >= settings.hnsw_from else "flat"
+    if (kind == "ivf" and n < 2 * 39) or (kind == "ivfpq" and n < PQ_MIN_VECTORS):
+        kind = "flat"  # too few points to train: exact search is better anyway
     return kind
+
+
+def pq_subquantizers(dimension: int, wanted: int) -> int:
+    """Sub-quantizers (bytes per vector) of IVF-PQ: ``wanted``, or dimension / 8; a divisor of ``dimension``."""
+    m = wanted or max(1, dimension // 8)
+    while dimension % m:
+        m -= 1
+    return m
 
 
 def _flat(dimension: int, n: int, settings: IndexSettings, vectors: np.ndarray):
@@ -45,8 +60,25 @@ def _ivf(dimension: int, n: int, settings: IndexSettings, vectors: np.ndarray):
     return index
 
 
+def _ivfpq(dimension: int, n: int, settings: IndexSettings, vectors: np.ndarray):
+    import faiss
+
+    nlist = settings.ivf_nlist or max(1, min(int(4 * math.sqrt(n)), n // 39))
+    m = pq_subquantizers(dimension, settings.pq_m)
+    index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dimension), dimension, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+    # Training on a sample: FAISS wants ~39-256 points per cell and code; more only costs time.
+    sample = max(256 * 39, 64 * nlist)
+    if len(vectors) > sample:
+        vectors = vectors[np.random.default_rng(0).choice(len(vectors), sample, replace=False)]
+    index.train(vectors)
+    index.nprobe = min(settings.ivf_nprobe, nlist)
+    return index
+
+
 # index.kind → an empty (trained) FAISS index that takes ids; a new kind is a function and a line here.
-FAISS_KINDS = {"flat": _flat, "hnsw": _hnsw, "ivf": _ivf}
+FAISS_KINDS = {"flat": _flat, "hnsw": _hnsw, "ivf": _ivf, "ivfpq": _ivfpq}
+# Kinds whose scores are approximate codes: the retriever re-scores their candidates exactly.
+COMPRESSED_KINDS = frozenset({"ivfpq"})
 
 
 def build_faiss(vectors: np.ndarray, ids: np.ndarray, dimension: int, settings: IndexSettings, kind: str):

@@ -148,3 +148,42 @@ def test_auto_kind_switches_to_hnsw_at_the_threshold(tmp_path):
     snap = open_snapshot(tmp_path, "fake", 8)  # held: the inner index lives as long as the snapshot
     assert isinstance(faiss.downcast_index(snap.faiss_index.index), faiss.IndexHNSWFlat)
     snap.close()
+
+
+def test_ivfpq_compresses_and_the_retriever_rescores_exactly(tmp_path):
+    from indexes.vector_store import PQ_MIN_VECTORS, resolve_kind
+    from rag.retrieval.dense import DenseRetriever
+
+    assert resolve_kind(IndexSettings(path=tmp_path, kind="ivfpq"), PQ_MIN_VECTORS - 1) == "flat"
+    auto = IndexSettings(path=tmp_path, hnsw_from=100, ivfpq_from=20_000)
+    assert [resolve_kind(auto, n) for n in (99, 19_999, 20_000)] == ["flat", "hnsw", "ivfpq"]
+    rng = np.random.default_rng(2)
+    n, dim = 12_000, 32
+    centers = rng.standard_normal((50, dim)).astype(np.float32)
+    vectors = centers[rng.integers(0, 50, n)] + 0.3 * rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    settings = IndexSettings(path=tmp_path, kind="ivfpq", ivf_nprobe=32)
+    with IndexWriter.open(tmp_path, "fake", dim, settings) as writer:
+        chunks = [Chunk(id=f"c{i}", source="a.txt", text=f"t{i}") for i in range(n)]
+        writer.store.replace_file(FileRecord("a.txt", "sha", 1, 1), chunks, vectors)
+        manifest = writer.commit()
+    assert manifest.index_kind == "ivfpq"
+    snap = open_snapshot(tmp_path, "fake", dim)
+    assert snap.faiss_index.code_size == 4  # bytes per vector in memory: dimension / 8
+
+    class Given:  # the query vectors are stored ones, so the exact best hit is known
+        name, dimension, backend = "fake", dim, "hash"
+
+        def embed(self, texts, *, query=False):
+            return vectors[[int(t) for t in texts]]
+
+    queries = [str(i) for i in range(0, n, 300)]
+    hits = DenseRetriever(snap, Given(), rescore=10).search(queries, k=5)
+    found = 0
+    for query, row in zip(queries, hits):
+        for hit in row:  # exact scores (the stored vectors'), not the codes' approximations
+            assert abs(hit.score - float(vectors[int(hit.chunk.id[1:])] @ vectors[int(query)])) < 1e-5
+        assert [h.score for h in row] == sorted((h.score for h in row), reverse=True)
+        found += row[0].chunk.id == f"c{query}" and abs(row[0].score - 1.0) < 1e-5
+    assert found >= 0.9 * len(queries), f"the stored vector itself came first for {found} of {len(queries)}"
+    snap.close()

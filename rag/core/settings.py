@@ -88,9 +88,18 @@ class IngestSettings(BaseModel):
 
 class IndexSettings(BaseModel):
     path: Path = Field(default_factory=default_index_path, description="The index folder.")
-    kind: Literal["auto", "flat", "hnsw", "ivf"] = Field(
+    kind: Literal["auto", "flat", "hnsw", "ivf", "ivfpq"] = Field(
         "auto", description="FAISS index type: exact 'flat' inner product, 'hnsw' / 'ivf' (approximate, for large "
-        "corpora), or 'auto': flat below hnsw_from chunks, HNSW from there on."
+        "corpora), 'ivfpq' (compressed: pq_m bytes per vector in memory, candidates re-scored exactly from the "
+        "chunk store), or 'auto': flat below hnsw_from chunks, HNSW from there, IVF-PQ from ivfpq_from."
+    )
+    ivfpq_from: int = Field(
+        1_000_000, ge=0, description="With kind 'auto', the chunk count from which IVF-PQ replaces HNSW "
+        "(HNSW holds every vector in full, ~1.8 KB per 384-d chunk; docs/BENCHMARKS.md)."
+    )
+    pq_m: int = Field(0, ge=0, description="IVF-PQ bytes per vector (sub-quantizers); 0: dimension / 8 (48 for 384-d).")
+    pq_rescore: int = Field(
+        4, ge=1, description="IVF-PQ: candidates fetched per wanted hit, re-scored exactly from the stored vectors."
     )
     hnsw_from: int = Field(
         50_000, ge=0, description="With kind 'auto', the chunk count from which HNSW replaces exact search "
