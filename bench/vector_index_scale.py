@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--kinds", default="flat,ivfpq")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--nprobe", type=int, default=0, help="IVF cells visited (0: index.ivf_nprobe)")
+    parser.add_argument("--nprobe", default="", help="IVF cells visited, comma-separated to sweep (default: index.ivf_nprobe)")
     parser.add_argument("--store", type=Path, default=None)
     parser.add_argument("--sigma", type=float, default=0.02, help="noise per dimension of the copies")
     parser.add_argument("--json", action="store_true")
@@ -73,7 +73,8 @@ def main() -> None:
     queries = noisy(base, args.queries, args.sigma, rng)
     ids = np.arange(1, args.n + 1, dtype=np.int64)  # rowids, as the chunk store numbers chunks
     work = Path(tempfile.mkdtemp(prefix="foldrag-scale-"))
-    settings = IndexSettings(path=work, **({"ivf_nprobe": args.nprobe} if args.nprobe else {}))
+    settings = IndexSettings(path=work)
+    nprobes = [int(x) for x in args.nprobe.split(",") if x] or [settings.ivf_nprobe]
 
     exact = faiss.IndexFlatIP(dim)
     exact.add(vectors)
@@ -100,28 +101,31 @@ def main() -> None:
                                    [Chunk(id=f"c{i}", source=f"f{start}", text="") for i in part], vectors[part.start:part.stop])
             store.commit()
             store_s = time.perf_counter() - t1
-        latencies, found = [], []
-        for q in queries:
-            t1 = time.perf_counter()
-            scores, got = search_faiss(index, q[None, :], 10 * (settings.pq_rescore if rescore else 1))
+        for nprobe in nprobes if kind in ("ivf", "ivfpq") else [0]:
+            if nprobe:
+                index.nprobe = min(nprobe, index.nlist)
+            latencies, found = [], []
+            for q in queries:
+                t1 = time.perf_counter()
+                scores, got = search_faiss(index, q[None, :], 10 * (settings.pq_rescore if rescore else 1))
+                if rescore:
+                    stored = store.vectors_by_rowids([int(i) for i in got[0] if i >= 0], dim)
+                    keys = list(stored)
+                    exact_scores = np.stack([stored[i] for i in keys]) @ q
+                    got = np.asarray(keys)[np.argsort(-exact_scores)[:10]][None, :]
+                latencies.append((time.perf_counter() - t1) * 1000)
+                found.append(got[0][:10])
+            recall = float(np.mean([len(set(f.tolist()) & set(t.tolist())) / 10 for f, t in zip(found, truth)]))
+            row = {"kind": kind, "build_s": round(build_s, 1), "index_bytes_per_vector": round(per_vector, 1),
+                   "index_mb": round(path.stat().st_size / 1e6), "p50_ms": round(float(np.percentile(latencies, 50)), 2),
+                   "p95_ms": round(float(np.percentile(latencies, 95)), 2), "recall_at_10": round(recall, 4)}
+            if kind in ("ivf", "ivfpq"):
+                row.update(nlist=index.nlist, nprobe=index.nprobe)
             if rescore:
-                stored = store.vectors_by_rowids([int(i) for i in got[0] if i >= 0], dim)
-                keys = list(stored)
-                exact_scores = np.stack([stored[i] for i in keys]) @ q
-                got = np.asarray(keys)[np.argsort(-exact_scores)[:10]][None, :]
-            latencies.append((time.perf_counter() - t1) * 1000)
-            found.append(got[0][:10])
-        recall = float(np.mean([len(set(f.tolist()) & set(t.tolist())) / 10 for f, t in zip(found, truth)]))
-        row = {"kind": kind, "build_s": round(build_s, 1), "index_bytes_per_vector": round(per_vector, 1),
-               "index_mb": round(path.stat().st_size / 1e6), "p50_ms": round(float(np.percentile(latencies, 50)), 2),
-               "p95_ms": round(float(np.percentile(latencies, 95)), 2), "recall_at_10": round(recall, 4)}
-        if kind in ("ivf", "ivfpq"):
-            row.update(nlist=index.nlist, nprobe=index.nprobe)
-        if rescore:
-            row.update(rescored_candidates=10 * settings.pq_rescore, store_build_s=round(store_s, 1),
-                       store_mb=round((work / "chunks.sqlite").stat().st_size / 1e6))
-        rows.append(row)
-        print(json.dumps(row), file=sys.stderr, flush=True)
+                row.update(rescored_candidates=10 * settings.pq_rescore, store_build_s=round(store_s, 1),
+                           store_mb=round((work / "chunks.sqlite").stat().st_size / 1e6))
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
         del index
         path.unlink()
     result = {"n": args.n, "dimension": dim, "vectors": f"{source}, copies with noise sigma {args.sigma}",
