@@ -2,7 +2,8 @@
 
 The embedder is shared by ingest (many chunks, a small slice per turn) and queries (one text). A
 query takes the lock as soon as it is free. Bulk work — a slice of an ingest's embedding under the
-lock, or a file's parsing beside it (``bulk_turn``, which excludes nothing but takes CPU) — runs
+lock, or a file's parsing beside it (``bulk_turn``: it starts only when no query is waiting or
+running, but a query need not wait for it) — runs
 freely while no query is waiting or running and none came within ``grace`` seconds. While queries
 keep coming it runs on credit: credit accrues at ``share`` seconds per second (up to ``burst``) and
 bulk time spent while queries come is debited. So a stream of queries keeps about ``1 - share`` of
@@ -99,16 +100,17 @@ class PriorityLock:
         while True:
             now = time.monotonic()
             self._accrue(now)
-            # A query waiting for the lock always has it next; parsing beside it may go on credit.
-            free = not (exclusive and (self._busy or self._urgent))
+            # A query waiting for the lock or running always goes first: bulk work beside it would take
+            # a core from it (on 2 cores a query's parallel matmuls then wait at every barrier).
+            free = not self._urgent and not (exclusive and self._busy)
             active = self._queries_active(now)
             if free and (not active or self._credit > 0):
                 return
             waits = []
             if self._credit <= 0:
                 waits.append(-self._credit / self.share + 0.001)
-            if not self._urgent:
-                waits.append(self._last_urgent + self.grace - now)
-            elif not free:
+            if self._urgent:
                 waits.clear()  # the query's release notifies
+            else:
+                waits.append(self._last_urgent + self.grace - now)
             self._cond.wait(timeout=max(0.001, min(waits)) if waits else None)
