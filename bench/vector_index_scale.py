@@ -7,7 +7,7 @@ Vectors: real MiniLM vectors of SciFact chunks (from an index built by `foldrag 
 --n, so they keep the clusters of real text; without them, a synthetic mixture of 5,000 clusters.
 Queries are other noisy copies. For each kind it reports the build time, bytes per vector of the
 FAISS index (its serialized size, which is what it holds in RAM), query p50/p95 for 10 hits, and
-recall@10 against exact search. IVF-PQ is measured as foldrag runs it: `pq_rescore` x 10 candidates
+recall@10 against exact search. IVF-PQ is measured as foldrag runs it: `pq_candidates` candidates
 re-scored exactly from the vectors in a chunk store (SQLite, on disk).
 """
 
@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--kinds", default="flat,ivfpq")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--nprobe", default="", help="IVF cells visited, comma-separated to sweep (default: index.ivf_nprobe)")
+    parser.add_argument("--candidates", default="", help="IVF-PQ candidates re-scored exactly, comma-separated to sweep (default: index.pq_candidates)")
     parser.add_argument("--store", type=Path, default=None)
     parser.add_argument("--sigma", type=float, default=0.02, help="noise per dimension of the copies")
     parser.add_argument("--json", action="store_true")
@@ -75,6 +76,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="foldrag-scale-"))
     settings = IndexSettings(path=work)
     nprobes = [int(x) for x in args.nprobe.split(",") if x] or [settings.ivf_nprobe]
+    counts = [int(x) for x in args.candidates.split(",") if x] or [settings.pq_candidates]
 
     exact = faiss.IndexFlatIP(dim)
     exact.add(vectors)
@@ -101,13 +103,14 @@ def main() -> None:
                                    [Chunk(id=f"c{i}", source=f"f{start}", text="") for i in part], vectors[part.start:part.stop])
             store.commit()
             store_s = time.perf_counter() - t1
-        for nprobe in nprobes if kind in ("ivf", "ivfpq") else [0]:
+        sweep = [(n, c) for n in nprobes for c in (counts if rescore else [10])] if kind in ("ivf", "ivfpq") else [(0, 10)]
+        for nprobe, fetched in sweep:
             if nprobe:
                 index.nprobe = min(nprobe, index.nlist)
             latencies, found = [], []
             for q in queries:
                 t1 = time.perf_counter()
-                scores, got = search_faiss(index, q[None, :], 10 * (settings.pq_rescore if rescore else 1))
+                scores, got = search_faiss(index, q[None, :], fetched)
                 if rescore:
                     stored = store.vectors_by_rowids([int(i) for i in got[0] if i >= 0], dim)
                     keys = list(stored)
@@ -122,7 +125,7 @@ def main() -> None:
             if kind in ("ivf", "ivfpq"):
                 row.update(nlist=index.nlist, nprobe=index.nprobe)
             if rescore:
-                row.update(rescored_candidates=10 * settings.pq_rescore, store_build_s=round(store_s, 1),
+                row.update(rescored_candidates=fetched, store_build_s=round(store_s, 1),
                            store_mb=round((work / "chunks.sqlite").stat().st_size / 1e6))
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)

@@ -274,7 +274,7 @@ class Foldrag:
         embedder = self.embedder
         snapshot.manifest.check(embedder.name, embedder.dimension)
         cfg = self.settings.retrieval
-        dense = DenseRetriever(snapshot, embedder, self.settings.index.pq_rescore)
+        dense = DenseRetriever(snapshot, embedder, self.settings.index.pq_candidates)
         parts = [Weighted(dense, cfg.dense_weight, self.embedder_languages, cfg.foreign_dense_weight)]
         if snapshot.keyword_index is not None:
             parts.append(Weighted(KeywordRetriever(snapshot, self.tokenizer, cfg.keyword_chunk_weight), cfg.keyword_weight))

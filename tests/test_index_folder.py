@@ -178,7 +178,7 @@ def test_ivfpq_compresses_and_the_retriever_rescores_exactly(tmp_path):
             return vectors[[int(t) for t in texts]]
 
     queries = [str(i) for i in range(0, n, 300)]
-    hits = DenseRetriever(snap, Given(), rescore=10).search(queries, k=5)
+    hits = DenseRetriever(snap, Given(), candidates=50).search(queries, k=5)
     found = 0
     for query, row in zip(queries, hits):
         for hit in row:  # exact scores (the stored vectors'), not the codes' approximations

@@ -15,17 +15,17 @@ from rag.core.types import Hit
 class DenseRetriever:
     name = "dense"
 
-    def __init__(self, snapshot: IndexSnapshot, embedder: Embedder, rescore: int = 4) -> None:
+    def __init__(self, snapshot: IndexSnapshot, embedder: Embedder, candidates: int = 200) -> None:
         self._snapshot = snapshot
         self._embedder = embedder
-        # A compressed index (IVF-PQ) ranks by approximate codes: take ``rescore`` x k candidates and
+        # A compressed index (IVF-PQ) ranks by approximate codes: take ``candidates`` (at least k) and
         # rank them by their exact vectors from the store.
-        self._rescore = rescore if snapshot.manifest.index_kind in COMPRESSED_KINDS else 0
+        self._candidates = candidates if snapshot.manifest.index_kind in COMPRESSED_KINDS else 0
 
     def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
         vectors = self._embedder.embed(list(queries), query=True)
-        scores, ids = search_faiss(self._snapshot.faiss_index, vectors, k * max(1, self._rescore))
-        if self._rescore:
+        scores, ids = search_faiss(self._snapshot.faiss_index, vectors, max(k, self._candidates))
+        if self._candidates:
             scores, ids = self._exact(vectors, ids, k)
         chunks = self._snapshot.store.by_rowids({int(i) for i in ids.ravel() if i >= 0})
         return [[Hit(chunks[int(r)], float(s)) for r, s in zip(row_ids, row_scores) if r >= 0 and int(r) in chunks]
