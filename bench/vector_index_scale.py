@@ -62,7 +62,7 @@ def main() -> None:
     import faiss
 
     from indexes.chunk_store import ChunkStore, FileRecord
-    from indexes.vector_store import build_faiss, search_faiss
+    from indexes.vector_store import build_faiss, rescore_exact, search_faiss
     from rag.core.settings import IndexSettings
     from rag.core.types import Chunk
 
@@ -112,10 +112,7 @@ def main() -> None:
                 t1 = time.perf_counter()
                 scores, got = search_faiss(index, q[None, :], fetched)
                 if rescore:
-                    stored = store.vectors_by_rowids([int(i) for i in got[0] if i >= 0], dim)
-                    keys = list(stored)
-                    exact_scores = np.stack([stored[i] for i in keys]) @ q
-                    got = np.asarray(keys)[np.argsort(-exact_scores)[:10]][None, :]
+                    scores, got = rescore_exact(store, q[None, :], got, 10)
                 latencies.append((time.perf_counter() - t1) * 1000)
                 found.append(got[0][:10])
             recall = float(np.mean([len(set(f.tolist()) & set(t.tolist())) / 10 for f, t in zip(found, truth)]))

@@ -109,3 +109,20 @@ def search_faiss(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
         empty = np.zeros((len(queries), 0))
         return empty.astype(np.float32), empty.astype(np.int64)
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, index.ntotal))
+
+
+def rescore_exact(store, queries: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(scores, ids)`` of the ``k`` best of each row's candidate ``ids`` (from a compressed index) by
+    exact inner product with their vectors in ``store`` (a ChunkStore); missing results have id -1."""
+    stored = store.vectors_by_rowids({int(i) for i in ids.ravel() if i >= 0}, queries.shape[1])
+    out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    out_ids = np.full((len(queries), k), -1, dtype=np.int64)
+    for row, (query, candidates) in enumerate(zip(queries, ids)):
+        known = [int(i) for i in candidates if int(i) in stored]
+        if not known:
+            continue
+        exact = np.stack([stored[i] for i in known]) @ query
+        best = np.argsort(-exact)[:k]
+        out_scores[row, :len(best)] = exact[best]
+        out_ids[row, :len(best)] = np.asarray(known)[best]
+    return out_scores, out_ids

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from indexes.chunk_store import ChunkStore
+from indexes.folder import IndexWriter
 from ingest.chunking import embedding_text
 from rag.core.contracts import MIN_COSINE_MEAN, MIN_COSINE_MIN, Embedder
 from rag.core.errors import IndexMismatch
@@ -18,13 +18,22 @@ from rag.core.errors import IndexMismatch
 SAMPLE = 32
 
 
-def check_runtime(store: ChunkStore | None, recorded: str, embedder: Embedder, embed_headers: bool) -> None:
-    """Raise IndexMismatch when ``embedder``'s vectors are not within the bound of those in ``store``
-    (made by the runtime ``recorded``; "" means torch, before foldrag recorded it)."""
-    recorded = recorded or "torch"
-    if store is None or embedder.backend == recorded:
+def check_runtime(writer: IndexWriter, embedder: Embedder, embed_headers: bool) -> None:
+    """Raise IndexMismatch when ``embedder``'s vectors are not within the bound of those the index of
+    ``writer`` holds (made by the runtime its manifest records; "" means torch, before foldrag
+    recorded it)."""
+    if writer.base_manifest is None:
         return
-    sample = store.sample(SAMPLE, embedder.dimension)
+    recorded = writer.base_manifest.embedder_backend or "torch"
+    if embedder.backend == recorded:
+        return
+    store = writer.committed_store()
+    if store is None:
+        return
+    try:
+        sample = store.sample(SAMPLE, embedder.dimension)
+    finally:
+        store.close()
     if not sample:
         return
     fresh = embedder.embed([embedding_text(chunk, embed_headers) for chunk, _ in sample])

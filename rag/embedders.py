@@ -1,6 +1,6 @@
 """The sentence-transformers ``Embedder`` (the contract is in ``rag/core/contracts.py``): the model
 on torch, or its ONNX export on onnxruntime / OpenVINO (fp32 or int8), whichever
-``embedding.backend`` names or this machine measures fastest (``rag/embedder_choice.py``).
+``embedding.backend`` names or this machine measures fastest (``rag/embedding/runtime_choice.py``).
 
 Example::
 
@@ -87,17 +87,22 @@ class _Encoders:
         return OnnxEncoder.load(files, runtime=runtime, quantized=int8, threads=torch.get_num_threads())
 
 
+def _runtime(model: str, device: str, dtype: str, backend: str, quantize: str) -> tuple[_Encoders, RuntimeChoice]:
+    """The encoders of ``model`` (none built yet unless a probe ran) and the runtime to use."""
+    path = resolve_model_path(model)
+    encoders = _Encoders(path, pick_device(device), dtype)
+    return encoders, choose_runtime(path, backend=backend, quantize=quantize, device=encoders.device, encoders=encoders)
+
+
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model, batched, normalised, on CUDA when available."""
 
-    def __init__(self, model, name: str, batch_size: int = 32, tokenizer=None, backend: str = "torch",
-                 backend_reason: str = "") -> None:
+    def __init__(self, model, name: str, batch_size: int = 32, tokenizer=None, backend: str = "torch") -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         self._model = model  # a SentenceTransformer, or an OnnxEncoder with the same encode()
         self.name = name
         self.backend = backend  # the runtime that makes the vectors: "torch", "onnx-int8", ... (manifest)
-        self.backend_reason = backend_reason
         self.dimension = int(model.get_embedding_dimension())
         self.batch_size = batch_size
         # Chunking counts tokens in another thread while the model encodes: it gets its own
@@ -112,15 +117,13 @@ class SentenceTransformerEmbedder:
         cls, model: str, *, device: str = "auto", dtype: str = "auto", batch_size: int = 32,
         backend: str = "torch", quantize: str = "auto",
     ) -> "SentenceTransformerEmbedder":
-        """``backend``: "torch", "onnx", "openvino" or "auto" (measured: rag/embedder_choice.py);
+        """``backend``: "torch", "onnx", "openvino" or "auto" (measured: rag/embedding/runtime_choice.py);
         ``quantize`` ("auto", "int8", "off") applies to the ONNX runtimes."""
         from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # our own progress output is the one the user reads
-        path = resolve_model_path(model)
-        encoders = _Encoders(path, pick_device(device), dtype)
-        choice = choose_runtime(path, backend=backend, quantize=quantize, device=encoders.device, encoders=encoders)
+        encoders, choice = _runtime(model, device, dtype, backend, quantize)
         try:
             encoder = encoders(choice.backend, choice.quantized)
         except ModelUnavailable as exc:
@@ -129,25 +132,22 @@ class SentenceTransformerEmbedder:
             log.warning("%s; embedding with torch instead", exc)
             encoder, choice = encoders("torch", False), RuntimeChoice("torch", False, f"fell back: {exc}")
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(str(encoders.path), local_files_only=True)
         except Exception as exc:  # any loader failure is a model problem for the user
-            raise ModelUnavailable(f"could not load the tokenizer of embedding model {path}: {exc}") from exc
+            raise ModelUnavailable(f"could not load the tokenizer of embedding model {encoders.path}: {exc}") from exc
         # This copy only counts tokens for chunking, where whole sections are measured: lift the
         # model's limit so long texts do not print "sequence length is longer than..." warnings.
         tokenizer.model_max_length = 1_000_000_000
         # The name identifies the vectors, not the runtime: vectors of every runtime that passes the
         # quality bound are interchangeable (an index records which one made them).
-        name = model if model in BUNDLED_EMBEDDERS else f"local:{path.resolve().name}"
-        return cls(encoder, name=name, batch_size=batch_size, tokenizer=tokenizer, backend=choice.label,
-                   backend_reason=choice.reason)
+        name = model if model in BUNDLED_EMBEDDERS else f"local:{encoders.path.resolve().name}"
+        return cls(encoder, name=name, batch_size=batch_size, tokenizer=tokenizer, backend=choice.label)
 
     @staticmethod
     def runtime(model: str, *, device: str = "auto", dtype: str = "auto", backend: str = "auto",
                 quantize: str = "auto") -> RuntimeChoice:
         """What ``load`` would run ``model`` on here, and why (measures once when 'auto' has not yet)."""
-        path = resolve_model_path(model)
-        encoders = _Encoders(path, pick_device(device), dtype)
-        return choose_runtime(path, backend=backend, quantize=quantize, device=encoders.device, encoders=encoders)
+        return _runtime(model, device, dtype, backend, quantize)[1]
 
     # Bulk work (an ingest) holds the model for this many texts at a time: a query that arrives
     # waits for at most one such slice (~0.1 s on 2 CPU cores for 200-token chunks).

@@ -115,14 +115,7 @@ class Foldrag:
         writer = IndexWriter.open(self.index_path, embedder.name, embedder.dimension, self.settings.index,
                                   tokenizer=self.tokenizer, backend=embedder.backend)
         try:
-            if writer.base_manifest is not None:
-                committed = writer.committed_store()
-                try:
-                    check_runtime(committed, writer.base_manifest.embedder_backend, embedder,
-                                  self.settings.embedding.embed_headers)
-                finally:
-                    if committed is not None:
-                        committed.close()
+            check_runtime(writer, embedder, self.settings.embedding.embed_headers)
         except BaseException:
             writer.close()
             raise

@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -60,9 +61,17 @@ class OnnxFiles:
 
 
 def model_digest(path: Path) -> str:
-    """SHA-256 over the names and bytes of the model folder's files (what its vectors depend on)."""
+    """SHA-256 over the names and bytes of the model folder's files (what its vectors depend on).
+    Hashed once per process while the files' sizes and mtimes stay the same (the runtime choice and
+    the export both need it)."""
+    files = tuple(sorted(p for p in path.rglob("*") if p.is_file() and p.name not in SKIPPED_FILES))
+    return _digest(path, files, tuple((f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+
+
+@functools.cache
+def _digest(path: Path, files: tuple[Path, ...], _stats: tuple) -> str:
     digest = hashlib.sha256(f"foldrag-onnx-export-{EXPORT_VERSION}".encode())
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and p.name not in SKIPPED_FILES):
+    for file in files:
         digest.update(str(file.relative_to(path)).encode() + b"\0")
         with open(file, "rb") as handle:
             while block := handle.read(1 << 20):

@@ -58,7 +58,7 @@ class RuntimeChoice:
     @property
     def label(self) -> str:
         """What the manifest records: "torch", "onnx", "onnx-int8", "openvino", "openvino-int8"."""
-        return self.backend + ("-int8" if self.quantized else "")
+        return _label(self.backend, self.quantized)
 
 
 @dataclass(frozen=True)
