@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     "end" INTEGER NOT NULL,
     text TEXT NOT NULL,
     vector BLOB NOT NULL,
-    tokens TEXT  -- keyword tokens joined by spaces; NULL until tokenized
+    tokens TEXT,  -- keyword tokens joined by spaces; NULL until tokenized
+    ocr INTEGER NOT NULL DEFAULT 0  -- 1: the text was read by OCR
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 CREATE TABLE IF NOT EXISTS passage_tokens (  -- keyword tokens of BM25 passages, by passage_key
@@ -38,7 +39,20 @@ CREATE TABLE IF NOT EXISTS passage_tokens (  -- keyword tokens of BM25 passages,
     tokens TEXT NOT NULL
 );
 """
-_CHUNK_COLUMNS = 'rowid, id, source, page, title, heading, start, "end", text'
+_CHUNK_COLUMNS = 'rowid, id, source, page, title, heading, start, "end", text, ocr'
+# Stores written before OCR existed lack the column: read as 0, added when copied for writing.
+_OLD_CHUNK_COLUMNS = 'rowid, id, source, page, title, heading, start, "end", text, 0 AS ocr'
+
+
+def _has_ocr_column(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == "ocr" for row in conn.execute("PRAGMA table_info(chunks)"))
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    conn.executescript(_SCHEMA)
+    if not _has_ocr_column(conn):
+        conn.execute("ALTER TABLE chunks ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0")
+        conn.commit()
 
 
 @dataclass(frozen=True)
@@ -52,7 +66,7 @@ class FileRecord:
 
 def _row_to_chunk(row) -> Chunk:
     return Chunk(id=row[1], source=row[2], page=row[3], title=row[4], heading=row[5],
-                 start=row[6], end=row[7], text=row[8])
+                 start=row[6], end=row[7], text=row[8], ocr=bool(row[9]))
 
 
 class ChunkStore:
@@ -60,11 +74,12 @@ class ChunkStore:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._columns = _CHUNK_COLUMNS if _has_ocr_column(conn) else _OLD_CHUNK_COLUMNS
 
     @classmethod
     def create(cls, path: Path) -> "ChunkStore":
         conn = sqlite3.connect(path, check_same_thread=False)
-        conn.executescript(_SCHEMA)
+        _upgrade(conn)
         return cls(conn)
 
     @classmethod
@@ -96,11 +111,11 @@ class ChunkStore:
         self.remove_file(record.source)
         token_rows = [" ".join(t) for t in tokens] if tokens is not None else [None] * len(chunks)
         self._conn.executemany(
-            'INSERT INTO chunks (id, source, page, title, heading, start, "end", text, vector, tokens) '
-            "VALUES (?,?,?,?,?,?,?,?,?,?)",
+            'INSERT INTO chunks (id, source, page, title, heading, start, "end", text, vector, tokens, ocr) '
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (c.id, c.source, c.page, c.title, c.heading, c.start, c.end, c.text,
-                 np.asarray(v, dtype=np.float32).tobytes(), t)
+                 np.asarray(v, dtype=np.float32).tobytes(), t, int(c.ocr))
                 for c, v, t in zip(chunks, vectors, token_rows, strict=True)
             ],
         )
@@ -130,10 +145,10 @@ class ChunkStore:
     def sample(self, n: int, dimension: int) -> list[tuple[Chunk, np.ndarray]]:
         """Up to ``n`` chunks spread evenly over the store, with their vectors."""
         step = max(1, self.count() // max(1, n))
-        rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS}, vector FROM chunks WHERE rowid % ? = 0 "
+        rows = self._conn.execute(f"SELECT {self._columns}, vector FROM chunks WHERE rowid % ? = 0 "
                                   "ORDER BY rowid LIMIT ?", (step, n)).fetchall()
         if not rows:  # rowids not starting at a multiple of step
-            rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS}, vector FROM chunks ORDER BY rowid LIMIT ?", (n,)).fetchall()
+            rows = self._conn.execute(f"SELECT {self._columns}, vector FROM chunks ORDER BY rowid LIMIT ?", (n,)).fetchall()
         return [(_row_to_chunk(r), np.frombuffer(r[-1], dtype=np.float32).reshape(dimension)) for r in rows]
 
     def vectors_by_rowids(self, rowids: Iterable[int], dimension: int) -> dict[int, np.ndarray]:
@@ -150,11 +165,11 @@ class ChunkStore:
         if not wanted:
             return {}
         marks = ",".join("?" * len(wanted))
-        rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE rowid IN ({marks})", wanted)
+        rows = self._conn.execute(f"SELECT {self._columns} FROM chunks WHERE rowid IN ({marks})", wanted)
         return {r[0]: _row_to_chunk(r) for r in rows}
 
     def untokenized(self) -> list[Chunk]:
-        rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE tokens IS NULL ORDER BY rowid")
+        rows = self._conn.execute(f"SELECT {self._columns} FROM chunks WHERE tokens IS NULL ORDER BY rowid")
         return [_row_to_chunk(r) for r in rows]
 
     def set_tokens(self, items: list[tuple[str, list[str]]]) -> None:
@@ -166,7 +181,7 @@ class ChunkStore:
 
     def chunks(self) -> list[Chunk]:
         """Every chunk in rowid order (the order of ``tokens()`` and ``vectors()``)."""
-        rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks ORDER BY rowid")
+        rows = self._conn.execute(f"SELECT {self._columns} FROM chunks ORDER BY rowid")
         return [_row_to_chunk(r) for r in rows]
 
     def passage_tokens(self) -> dict[str, list[str]]:
@@ -188,5 +203,5 @@ class ChunkStore:
         """A consistent copy of this store at ``path`` (SQLite's online backup), opened for writing."""
         target = sqlite3.connect(path, check_same_thread=False)
         self._conn.backup(target)
-        target.executescript(_SCHEMA)
+        _upgrade(target)
         return ChunkStore(target)

@@ -66,7 +66,7 @@ def chunk_file(parsed: ParsedFile, splitter) -> list[Chunk]:
                 Chunk(
                     id=cid, source=parsed.source, text=text, page=section.page,
                     title=section.title or parsed.title, heading=heading,
-                    start=start, end=start + len(text),
+                    start=start, end=start + len(text), ocr=section.ocr,
                 )
             )
     return chunks

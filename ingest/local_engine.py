@@ -18,7 +18,7 @@ from ingest.engine import Work, vectors_with_cache
 from ingest.errors import ParseError
 from ingest.outcomes import Failed, Indexed, Outcome, Unchanged
 from ingest.plan import FileTask
-from ingest.reading import chunk_bytes, read_regular
+from ingest.reading import chunk_bytes, parse_options, read_regular
 from rag.core.settings import IngestSettings
 from rag.core.types import Chunk, FailedFile
 
@@ -102,7 +102,8 @@ def _parse(task: FileTask, splitter, work: Work) -> _Parsed | Outcome:
     if sha == task.previous_sha256:
         return Unchanged(FileRecord(task.source, sha, task.size, task.mtime_ns))
     try:
-        chunks, tokens = chunk_bytes(task.source, data, splitter, work.keyword_tokenizer)
+        chunks, tokens = chunk_bytes(task.source, data, splitter, work.keyword_tokenizer,
+                                     parse_options(work.settings))
     except ParseError as exc:
         return Failed(FailedFile(task.source, str(exc)))
     except Exception as exc:  # a parser bug must not stop the run: report it as this file's reason

@@ -1,18 +1,35 @@
 """One parser per file format: bytes in, ``ParsedFile`` out, or ``ParseError`` with a reason.
 
-Structured formats (Markdown, HTML, DOCX) come out as Markdown-like text whose headings
-start with '#', so the chunker can keep a heading with its paragraphs.
+Structured formats (Markdown, HTML, DOCX, HWP, HWPX, slides) come out as Markdown-like text whose
+headings start with '#' and whose tables are Markdown tables, so the chunker can keep a heading with
+its paragraphs. The readers of binary formats live in ``ingest/formats/``.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ingest.decode import decode_text
 from ingest.errors import ParseError
 from rag.core.types import ParsedFile, Section
+
+if TYPE_CHECKING:
+    from ingest.formats.ocr import OcrEngine
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """What the parsers are told (from ``ingest`` settings)."""
+
+    ocr: str = "auto"  # auto: pages without (enough) text and image files; always: every page; off
+    ocr_languages: str = "kor+eng"
+    ocr_dpi: int = 300
+    tables: bool = True  # PDF tables found and kept as Markdown tables
 
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _BLANKS = re.compile(r"\n{3,}")
@@ -35,11 +52,11 @@ def _single(source: str, text: str, title: str | None) -> ParsedFile:
     return ParsedFile(source=source, sections=(Section(text=text, title=title),), title=title)
 
 
-def parse_text(source: str, data: bytes) -> ParsedFile:
+def parse_text(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
     return _single(source, decode_text(data), None)
 
 
-def parse_markdown(source: str, data: bytes) -> ParsedFile:
+def parse_markdown(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
     text = decode_text(data)
     if text.startswith("---\n"):  # YAML front matter: keep its title, drop the block
         end = text.find("\n---", 4)
@@ -51,7 +68,7 @@ def parse_markdown(source: str, data: bytes) -> ParsedFile:
     return _single(source, text, _first_heading(text))
 
 
-def parse_html(source: str, data: bytes) -> ParsedFile:
+def parse_html(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(data, "html.parser")
@@ -71,63 +88,80 @@ def parse_html(source: str, data: bytes) -> ParsedFile:
     return _single(source, text, title or _first_heading(text))
 
 
-def parse_docx(source: str, data: bytes) -> ParsedFile:
-    import docx
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
+def parse_docx(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
+    from ingest.formats.office import read_docx
 
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except Exception as exc:  # python-docx raises zipfile/KeyError/ValueError kinds for broken files
-        raise ParseError(f"corrupt DOCX: {type(exc).__name__}: {exc}") from exc
-    parts: list[str] = []
-    for block in document.iter_inner_content():
-        if isinstance(block, Paragraph):
-            text = block.text.strip()
-            if not text:
-                continue
-            style = (block.style.name if block.style is not None else "") or ""
-            level = re.match(r"Heading (\d)", style)
-            if style == "Title":
-                parts.append(f"# {text}")
-            elif level:
-                parts.append(f"{'#' * min(int(level.group(1)) + 1, 6)} {text}")
-            else:
-                parts.append(text)
-        elif isinstance(block, Table):
-            for row in block.rows:
-                cells = [cell.text.strip() for cell in row.cells]
-                parts.append(" | ".join(c for c in cells if c))
-    text = "\n\n".join(parts)
-    title = (document.core_properties.title or "").strip() or _first_heading(text)
-    return _single(source, text, title)
+    text, title = read_docx(data)
+    return _single(source, text, title or _first_heading(_tidy(text)))
 
 
-def parse_pdf(source: str, data: bytes) -> ParsedFile:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise ParseError("encrypted PDF (needs a password)")
-        sections = []
-        for number, page in enumerate(reader.pages, start=1):
-            text = _tidy(page.extract_text() or "")
-            if text:
-                sections.append(Section(text=text, page=number))
-        meta_title = (reader.metadata.title if reader.metadata else None) or None
-    except ParseError:
-        raise
-    except (PdfReadError, Exception) as exc:  # pypdf raises many kinds on damaged files
-        raise ParseError(f"corrupt PDF: {type(exc).__name__}: {exc}") from exc
-    if not sections:
-        raise ParseError("PDF has no text layer (scanned images need OCR first)")
-    title = str(meta_title).strip() if meta_title else None
-    return ParsedFile(source=source, sections=tuple(sections), title=title)
+def _sections(source: str, sections: list[Section], title: str | None, kind: str) -> ParsedFile:
+    tidy = [Section(text=_tidy(s.text), page=s.page, title=s.title, ocr=s.ocr) for s in sections]
+    tidy = [s for s in tidy if s.text]
+    if not tidy:
+        raise ParseError(f"empty {kind} (no text)")
+    return ParsedFile(source=source, sections=tuple(tidy), title=title or _first_heading(tidy[0].text))
 
 
-PARSERS: dict[str, Callable[[str, bytes], ParsedFile]] = {
+def _ocr_engine(options: ParseOptions) -> OcrEngine | str:
+    """The OCR engine for ``options``, or why there is none."""
+    from ingest.formats.ocr import TesseractOcr, tesseract_missing
+
+    missing = tesseract_missing(options.ocr_languages)
+    return missing if missing else TesseractOcr(languages=options.ocr_languages)
+
+
+def parse_pdf(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
+    from ingest.formats.pdf import PdfOptions, read_pdf
+
+    pdf = PdfOptions(ocr=options.ocr, ocr_dpi=options.ocr_dpi, tables=options.tables)
+    sections, title = read_pdf(data, _tidy, pdf, lambda: _ocr_engine(options))
+    return _sections(source, sections, title, "PDF")
+
+
+def parse_hwp(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
+    from ingest.formats.hwp5 import read_hwp5
+
+    texts, title = read_hwp5(data)
+    return _sections(source, [Section(text=t) for t in texts], title, "HWP document")
+
+
+def parse_hwpx(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
+    from ingest.formats.hwpx import read_hwpx
+
+    texts, title = read_hwpx(data)
+    return _sections(source, [Section(text=t) for t in texts], title, "HWPX document")
+
+
+def parse_pptx(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
+    from ingest.formats.office import read_pptx
+
+    sections, title = read_pptx(data)
+    return _sections(source, sections, title, "presentation")
+
+
+def parse_xlsx(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
+    from ingest.formats.office import read_xlsx
+
+    sections, title = read_xlsx(data)
+    return _sections(source, sections, title, "workbook")
+
+
+def parse_image(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
+    from ingest.formats.ocr import read_image
+
+    if options.ocr == "off":
+        raise ParseError("image file: OCR is off (ingest.ocr)")
+    engine = _ocr_engine(options)
+    if isinstance(engine, str):
+        raise ParseError(f"image file, and OCR is unavailable: {engine}")
+    text = _tidy(read_image(data, engine))
+    if not text:
+        raise ParseError("image file: OCR found no text")
+    return ParsedFile(source=source, sections=(Section(text=text, ocr=True),), title=None)
+
+
+PARSERS: dict[str, Callable[[str, bytes, ParseOptions], ParsedFile]] = {
     ".txt": parse_text,
     ".md": parse_markdown,
     ".markdown": parse_markdown,
@@ -135,11 +169,17 @@ PARSERS: dict[str, Callable[[str, bytes], ParsedFile]] = {
     ".htm": parse_html,
     ".docx": parse_docx,
     ".pdf": parse_pdf,
+    ".hwp": parse_hwp,
+    ".hwpx": parse_hwpx,
+    ".pptx": parse_pptx,
+    ".xlsx": parse_xlsx,
+    ".xlsm": parse_xlsx,
+    **{suffix: parse_image for suffix in IMAGE_SUFFIXES},
 }
 SUPPORTED_SUFFIXES = frozenset(PARSERS)
 
 
-def parse_file(source: str, data: bytes) -> ParsedFile:
+def parse_file(source: str, data: bytes, options: ParseOptions = ParseOptions()) -> ParsedFile:
     """Parse ``data`` by the suffix of ``source``; raises ParseError with a user-facing reason."""
     suffix = "." + source.rsplit(".", 1)[-1].lower() if "." in source else ""
     parser = PARSERS.get(suffix)
@@ -147,4 +187,4 @@ def parse_file(source: str, data: bytes) -> ParsedFile:
         raise ParseError(f"unsupported file type {suffix or '(none)'}")
     if not data.strip():
         raise ParseError("empty file")
-    return parser(source, data)
+    return parser(source, data, options)

@@ -17,7 +17,7 @@ from ingest.engine import IngestEngine, Work, create_engine, vectors_with_cache
 from ingest.outcomes import Failed, Indexed, Outcome, Unchanged
 from ingest.plan import UPLOAD_SCHEME, IngestPlan, plan_folder
 from ingest.progress import Progress, SilentProgress
-from ingest.reading import chunk_bytes
+from ingest.reading import chunk_bytes, parse_options
 from rag.core.contracts import Embedder
 from rag.core.settings import IngestSettings
 from rag.core.types import FailedFile, IngestSummary
@@ -126,7 +126,7 @@ def ingest_document(
     Raises ParseError when the bytes cannot be read as the type its name says, or hold no text.
     """
     splitter = make_splitter(embedder.token_length, settings.chunk_tokens, settings.chunk_overlap)
-    chunks, tokens = chunk_bytes(source, data, splitter, writer.tokenizer)
+    chunks, tokens = chunk_bytes(source, data, splitter, writer.tokenizer, parse_options(settings))
     texts = [embedding_text(c, embed_headers) for c in chunks]
     vectors, _ = vectors_with_cache(texts, embedder, writer.cache, settings.encode_group)
     record = FileRecord(source, hashlib.sha256(data).hexdigest(), len(data), time.time_ns(), len(chunks))

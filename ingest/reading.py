@@ -8,17 +8,24 @@ from pathlib import Path
 
 from ingest.chunking import chunk_file
 from ingest.errors import ParseError
-from ingest.parsers import parse_file
+from ingest.parsers import ParseOptions, parse_file
 from ingest.walk import not_regular
+from rag.core.settings import IngestSettings
 from rag.core.tokenize import tokenize_chunks
 from rag.core.types import Chunk
 
 
+def parse_options(settings: IngestSettings) -> ParseOptions:
+    return ParseOptions(ocr=settings.ocr, ocr_languages=settings.ocr_languages, ocr_dpi=settings.ocr_dpi,
+                        tables=settings.pdf_tables)
+
+
 def chunk_bytes(source: str, data: bytes, splitter, keyword_tokenizer: Callable[[str], list[str]] | None,
+                options: ParseOptions = ParseOptions(),
                 ) -> tuple[tuple[Chunk, ...], tuple[tuple[str, ...], ...] | None]:
     """Parse and chunk one file, with each chunk's keyword tokens when there is a tokenizer.
     Raises ParseError for unreadable bytes or a file without text."""
-    chunks = tuple(chunk_file(parse_file(source, data), splitter))
+    chunks = tuple(chunk_file(parse_file(source, data, options), splitter))
     if not chunks:
         raise ParseError("empty file (no text)")
     if keyword_tokenizer is None:

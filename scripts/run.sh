@@ -76,9 +76,29 @@ browser() {
   fi
 }
 
+# OCR of scanned PDF pages and images runs Debian's Tesseract with its Korean data; the Nanum font
+# lets the OCR tests render Korean text. Installed when missing and we may (root + apt); without them
+# ingest skips scanned pages with that reason and the OCR tests skip, saying why.
+ocr_tools() {
+  if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx kor \
+     && fc-list 2>/dev/null | grep -qi nanum; then
+    return
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing Debian's tesseract-ocr, tesseract-ocr-kor and fonts-nanum for OCR (about 30 s)" >&2
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+           tesseract-ocr tesseract-ocr-kor fonts-nanum >/dev/null; }; then
+      echo "warning: could not install tesseract; scanned pages and images will be skipped" >&2
+    fi
+  else
+    echo "note: for OCR of scanned PDFs and images: apt-get install tesseract-ocr tesseract-ocr-kor" >&2
+  fi
+}
+
 case "${1:-}" in
   demo)
     setup
+    ocr_tools
     answer_model
     export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     INDEX=${FOLDRAG_DEMO_INDEX:-.foldrag/demo-index}
@@ -100,6 +120,7 @@ case "${1:-}" in
     setup
     llamacpp
     browser
+    ocr_tools
     export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     # One OpenMP thread per process: no test measures speed, and on a loaded machine a 2-thread
     # parallel region waits at its barrier for a descheduled thread on every small matmul (a
@@ -110,6 +131,7 @@ case "${1:-}" in
     ;;
   serve)
     setup
+    ocr_tools
     answer_model
     export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     shift

@@ -91,4 +91,4 @@ def test_docx_corrupt():
 
 def test_unsupported_suffix():
     with pytest.raises(ParseError, match="unsupported"):
-        parse_file("x.png", b"\x89PNG")
+        parse_file("x.exe", b"MZ\x90")

@@ -80,6 +80,18 @@ class IngestSettings(BaseModel):
     encode_group: int = Field(
         256, ge=1, description="Chunks gathered before one embedding call (sorted by length inside)."
     )
+    ocr: Literal["auto", "always", "off"] = Field(
+        "auto", description="OCR (Tesseract) for scanned pages and image files: 'auto' reads PDF pages whose text "
+        "layer is missing or too thin for their area, and .png/.jpg/.tif images; 'always' OCRs every PDF page; "
+        "'off' never (images are then skipped). OCR'd chunks carry ocr: true in their metadata.",
+    )
+    ocr_languages: str = Field(
+        "kor+eng", pattern=r"^[a-z_]+(\+[a-z_]+)*$", description="Tesseract languages, joined by '+'.",
+    )
+    ocr_dpi: int = Field(300, ge=72, le=600, description="Resolution PDF pages are rendered at for OCR.")
+    pdf_tables: bool = Field(
+        True, description="Find tables in PDF pages (pdfplumber) and keep them as Markdown tables in the chunks.",
+    )
     engine: Literal["local"] = Field(
         "local", description="What reads, parses, chunks and embeds (ingest/engine.py): 'local' is a parsing "
         "thread beside embedding on this machine."
@@ -293,8 +305,10 @@ class ServerSettings(BaseModel):
     max_question_chars: int = Field(8000, ge=1, description="Longer questions are refused with 413.")
     upload_max_mb: float = Field(20.0, gt=0, description="Largest file POST /v1/documents accepts.")
     upload_types: list[str] = Field(
-        default_factory=lambda: [".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"],
-        description="File suffixes POST /v1/documents accepts.",
+        default_factory=lambda: [".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".hwp", ".hwpx",
+                                 ".pptx", ".xlsx"],
+        description="File suffixes POST /v1/documents accepts (images are not among them by default: OCR of an "
+        "upload holds a request for seconds).",
     )
 
 

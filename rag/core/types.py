@@ -11,8 +11,9 @@ class Section:
     """A piece of a parsed file: the whole text of a Markdown file, or one page of a PDF."""
 
     text: str
-    page: int | None = None
+    page: int | None = None  # the page of a PDF, the slide of a deck, the sheet of a workbook (from 1)
     title: str | None = None
+    ocr: bool = False  # the text was read from an image of the page, not from a text layer
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Chunk:
     heading: str | None = None
     start: int = 0  # character offsets into the section text (the page, for a PDF)
     end: int = 0
+    ocr: bool = False  # read by OCR from an image (a scanned page or an image file)
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -41,6 +43,7 @@ class Chunk:
             "heading": self.heading,
             "start": self.start,
             "end": self.end,
+            "ocr": self.ocr,
         }
 
 

@@ -1,0 +1,1 @@
+"""Readers for the document formats that need more than a decoder: HWP, HWPX, Office, PDF, images."""

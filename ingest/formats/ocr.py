@@ -1,0 +1,92 @@
+"""Optical character recognition for pages without a text layer and for image files.
+
+``OcrEngine`` is the seam; ``TesseractOcr`` runs the ``tesseract`` program (Debian's
+``tesseract-ocr`` with ``tesseract-ocr-kor``; scripts/run.sh setup installs them) on PNG bytes
+through its standard input, one process per page, with a time limit. Nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Protocol
+
+from ingest.errors import ParseError
+
+INSTALL_HINT = "install tesseract-ocr and tesseract-ocr-kor (scripts/run.sh setup does on Debian/Ubuntu)"
+MAX_PIXELS = 60_000_000  # a larger image is scaled down before OCR (a 600-dpi A3 scan is ~70 MP)
+
+
+class OcrEngine(Protocol):
+    name: str
+
+    def read(self, png: bytes) -> str:
+        """The text in a PNG image; raises ParseError when the engine fails on it."""
+        ...
+
+
+@functools.lru_cache(maxsize=8)
+def tesseract_missing(languages: str) -> str | None:
+    """Why Tesseract cannot read ``languages`` ('kor+eng') here, or None when it can (cached)."""
+    program = shutil.which("tesseract")
+    if program is None:
+        return f"the tesseract program is not installed; {INSTALL_HINT}"
+    try:
+        listed = subprocess.run([program, "--list-langs"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"tesseract does not run ({type(exc).__name__}); {INSTALL_HINT}"
+    have = {line.strip() for line in (listed.stdout + listed.stderr).splitlines()}
+    lacking = [lang for lang in languages.split("+") if lang not in have]
+    if lacking:
+        return f"tesseract lacks the language data {', '.join(lacking)}; {INSTALL_HINT}"
+    return None
+
+
+@dataclass(frozen=True)
+class TesseractOcr:
+    languages: str = "kor+eng"
+    timeout_s: float = 300.0
+    name: str = "tesseract"
+
+    def read(self, png: bytes) -> str:
+        program = shutil.which("tesseract")
+        if program is None:
+            raise ParseError(f"OCR unavailable: {INSTALL_HINT}")
+        try:
+            done = subprocess.run(
+                [program, "stdin", "stdout", "-l", self.languages, "--psm", "3"],
+                input=png, capture_output=True, timeout=self.timeout_s,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ParseError(f"OCR took longer than {self.timeout_s:.0f} s on one page") from exc
+        if done.returncode != 0:
+            reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise ParseError(f"OCR failed: {reason[-1] if reason else 'tesseract exit ' + str(done.returncode)}")
+        return done.stdout.decode("utf-8", "replace")
+
+
+def png_bytes(image) -> bytes:
+    """A PIL image as grayscale PNG bytes, scaled down past MAX_PIXELS."""
+    image = image.convert("L")
+    pixels = image.width * image.height
+    if pixels > MAX_PIXELS:
+        factor = (MAX_PIXELS / pixels) ** 0.5
+        image = image.resize((max(1, int(image.width * factor)), max(1, int(image.height * factor))))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def read_image(data: bytes, engine: OcrEngine) -> str:
+    """OCR an image file's bytes (PNG, JPEG, TIFF, BMP, WebP: whatever Pillow opens)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return engine.read(png_bytes(image))
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ParseError(f"corrupt image: {type(exc).__name__}") from exc

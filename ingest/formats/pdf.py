@@ -1,0 +1,151 @@
+"""PDF pages: the text layer (pypdf), tables as Markdown in reading position (pdfplumber's table
+finder), and OCR (pdfium renders, an ``OcrEngine`` reads) for pages whose text layer is missing or
+too thin for their area. One section per page, numbered from 1; OCR'd sections are marked.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ingest.errors import ParseError
+from ingest.formats.ocr import OcrEngine, png_bytes
+from ingest.formats.tables import markdown_table
+from rag.core.types import Section
+
+log = logging.getLogger("foldrag.ingest")
+
+A4_POINTS2 = 595.0 * 842.0
+# An image-bearing page with fewer visible characters than this per A4 of area is treated as a
+# scan: a typed A4 page holds 1,500-3,000, a slide title or a figure caption a few dozen.
+OCR_MIN_CHARS_PER_A4 = 40
+
+
+@dataclass(frozen=True)
+class PdfOptions:
+    ocr: str = "auto"  # auto | always | off
+    ocr_dpi: int = 300
+    tables: bool = True
+
+
+def wants_ocr(mode: str, text: str, area_points2: float, has_image: bool) -> bool:
+    """Whether a page is OCR'd: always in 'always'; in 'auto' when it holds an image and its text
+    layer is too thin for its area; never in 'off'."""
+    if mode == "always":
+        return True
+    if mode != "auto" or not has_image:
+        return False
+    visible = sum(1 for ch in text if not ch.isspace())
+    return visible < OCR_MIN_CHARS_PER_A4 * max(area_points2, 1.0) / A4_POINTS2
+
+
+def _plumber_page(page) -> str | None:
+    """The page with its tables as Markdown in reading order, or None when it has no table."""
+    tables = [t for t in page.find_tables() if len(t.rows) >= 2]
+    if not tables:
+        return None
+    outside = page
+    for table in tables:
+        outside = outside.outside_bbox(table.bbox)
+    blocks: list[tuple[float, str]] = []
+    for line in outside.extract_text_lines():
+        blocks.append((line["top"], line["text"]))
+    for table in tables:
+        text = markdown_table(table.extract())
+        if text:
+            blocks.append((table.bbox[1], "\n" + text + "\n"))
+    blocks.sort(key=lambda b: b[0])
+    return "\n".join(text for _, text in blocks)
+
+
+class _Pages:
+    """Lazily opened second readers: pdfplumber for tables, pdfium for images and rendering."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._plumber = None
+        self._pdfium = None
+
+    def plumber(self, index: int):
+        if self._plumber is None:
+            import pdfplumber
+
+            self._plumber = pdfplumber.open(io.BytesIO(self.data))
+        return self._plumber.pages[index]
+
+    def pdfium(self, index: int):
+        if self._pdfium is None:
+            import pypdfium2
+
+            self._pdfium = pypdfium2.PdfDocument(self.data)
+        return self._pdfium[index]
+
+    def has_image(self, index: int) -> bool:
+        import pypdfium2.raw as pdfium_c
+
+        page = self.pdfium(index)
+        return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3))
+
+    def render_png(self, index: int, dpi: int) -> bytes:
+        bitmap = self.pdfium(index).render(scale=dpi / 72.0, grayscale=True)
+        return png_bytes(bitmap.to_pil())
+
+    def close(self) -> None:
+        if self._plumber is not None:
+            self._plumber.close()
+        if self._pdfium is not None:
+            self._pdfium.close()
+
+
+def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
+             ocr: Callable[[], OcrEngine | str]) -> tuple[list[Section], str | None]:
+    """The pages of a PDF as sections, and its title. ``ocr`` gives the engine, or the reason there
+    is none (asked only when a page needs it)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    pages = _Pages(data)
+    sections: list[Section] = []
+    skipped_ocr: str | None = None
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ParseError("encrypted PDF (needs a password)")
+        engine: OcrEngine | str | None = None
+        for index, page in enumerate(reader.pages):
+            text = tidy(page.extract_text() or "")
+            box = page.mediabox
+            area = abs(float(box.width) * float(box.height))
+            if options.ocr != "off" and wants_ocr(options.ocr, text, area,
+                                                  options.ocr == "always" or pages.has_image(index)):
+                engine = ocr() if engine is None else engine
+                if isinstance(engine, str):
+                    skipped_ocr = engine
+                else:
+                    read = tidy(engine.read(pages.render_png(index, options.ocr_dpi)))
+                    if read:
+                        sections.append(Section(text=read, page=index + 1, ocr=True))
+                        continue
+            if text and options.tables:
+                text = tidy(_plumber_page(pages.plumber(index)) or text)
+            if text:
+                sections.append(Section(text=text, page=index + 1))
+        meta_title = (reader.metadata.title if reader.metadata else None) or None
+    except ParseError:
+        raise
+    except Exception as exc:  # pypdf, pdfplumber and pdfium raise many kinds on damaged files
+        raise ParseError(f"corrupt PDF: {type(exc).__name__}: {exc}") from exc
+    finally:
+        pages.close()
+    if not sections:
+        if skipped_ocr:
+            raise ParseError(f"PDF has no text layer and OCR is unavailable: {skipped_ocr}")
+        if options.ocr == "off":
+            raise ParseError("PDF has no text layer (scanned pages need OCR: ingest.ocr is 'off')")
+        raise ParseError("PDF has no text (no text layer, and OCR found none)")
+    if skipped_ocr:
+        log.warning("some pages were not OCR'd: %s", skipped_ocr)
+    title = str(meta_title).strip() if meta_title else None
+    return sections, title
