@@ -31,3 +31,128 @@ def write_docx(path: Path, blocks: list[tuple[int | None, str]], title: str | No
             document.add_heading(text, level=level)
     document.save(str(path))
     return path
+
+
+def write_pdf_with_table(path: Path, before: str, rows: list[list[str]], after: str) -> Path:
+    """A one-page PDF: a paragraph, a ruled table (the first row its header), another paragraph."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 7, before, new_x="LMARGIN", new_y="NEXT")
+    with pdf.table() as table:
+        for row in rows:
+            cells = table.row()
+            for value in row:
+                cells.cell(value)
+    pdf.multi_cell(0, 7, after, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+NANUM = Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf")
+
+
+def korean_font(size: int):
+    """Debian's NanumGothic at ``size`` px (fonts-nanum; scripts/run.sh installs it)."""
+    from PIL import ImageFont
+
+    return ImageFont.truetype(str(NANUM), size)
+
+
+def render_text_image(text: str, size: int = 28, width: int = 1600, noise: float = 0.0, seed: int = 0):
+    """``text`` typeset in black on white (greyscale, wrapped to ``width`` px) as a scan would show it;
+    ``noise`` is the standard deviation of Gaussian pixel noise (0-255 scale)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    font = korean_font(size)
+    margin, lines, line = size * 2, [], ""
+    for word in text.split():
+        trial = f"{line} {word}".strip()
+        if font.getlength(trial) > width - 2 * margin and line:
+            lines.append(line)
+            line = word
+        else:
+            line = trial
+    lines.append(line)
+    step = int(size * 1.6)
+    image = Image.new("L", (width, 2 * margin + step * len(lines)), 255)
+    draw = ImageDraw.Draw(image)
+    for i, text_line in enumerate(lines):
+        draw.text((margin, margin + i * step), text_line, fill=0, font=font)
+    if noise > 0:
+        pixels = np.asarray(image, dtype=np.float32)
+        pixels += np.random.default_rng(seed).normal(0.0, noise, pixels.shape)
+        image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    return image
+
+
+def write_scanned_pdf(path: Path, pages: list[str], size: int = 28) -> Path:
+    """A PDF whose pages are images of text only (no text layer), as a scanner makes them."""
+    import io
+
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for text in pages:
+        pdf.add_page()
+        buffer = io.BytesIO()
+        render_text_image(text, size=size).save(buffer, format="PNG")
+        pdf.image(buffer, x=10, y=10, w=190)
+    pdf.output(str(path))
+    return path
+
+
+def write_hwp(path: Path, markdown: str) -> Path:
+    """An HWP 5.x file written from ``markdown`` by an independent writer (hwp-converter-ai, MIT)."""
+    from hwp_converter_ai import HwpWriter
+
+    HwpWriter().from_markdown(markdown, Path(path))
+    return path
+
+
+def write_hwpx(path: Path, markdown: str) -> Path:
+    """An HWPX file written from ``markdown`` by hwp-converter-ai."""
+    from hwp_converter_ai import HwpxGenerator
+
+    HwpxGenerator().from_markdown(markdown, output_path=Path(path))
+    return path
+
+
+def write_pptx(path: Path, slides: list[dict]) -> Path:
+    """``slides``: dicts with 'title', optional 'body', 'table' (rows) and 'notes'."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    for spec in slides:
+        slide = deck.slides.add_slide(deck.slide_layouts[5])  # title only
+        slide.shapes.title.text = spec["title"]
+        if spec.get("body"):
+            box = slide.shapes.add_textbox(Inches(1), Inches(1.5), Inches(8), Inches(1))
+            box.text_frame.text = spec["body"]
+        if spec.get("table"):
+            rows = spec["table"]
+            shape = slide.shapes.add_table(len(rows), len(rows[0]), Inches(1), Inches(3), Inches(8), Inches(2))
+            for r, row in enumerate(rows):
+                for c, value in enumerate(row):
+                    shape.table.cell(r, c).text = value
+        if spec.get("notes"):
+            slide.notes_slide.notes_text_frame.text = spec["notes"]
+    deck.save(str(path))
+    return path
+
+
+def write_xlsx(path: Path, sheets: dict[str, list[list]]) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(str(path))
+    return path

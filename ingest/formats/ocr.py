@@ -52,12 +52,22 @@ class TesseractOcr:
     name: str = "tesseract"
 
     def read(self, png: bytes) -> str:
+        # Page mode 4 (one column of text of varying sizes) reads Korean pages far better than
+        # mode 3's full layout analysis, which split a two-line Korean page into word columns and
+        # found nothing on a one-line A4 scan ("Empty page!!"); mode 6 (one block) is the fallback.
+        for mode in ("4", "6"):
+            text = self._run(png, mode)
+            if text.strip():
+                return text
+        return ""
+
+    def _run(self, png: bytes, page_mode: str) -> str:
         program = shutil.which("tesseract")
         if program is None:
             raise ParseError(f"OCR unavailable: {INSTALL_HINT}")
         try:
             done = subprocess.run(
-                [program, "stdin", "stdout", "-l", self.languages, "--psm", "3"],
+                [program, "stdin", "stdout", "-l", self.languages, "--psm", page_mode],
                 input=png, capture_output=True, timeout=self.timeout_s,
             )
         except subprocess.TimeoutExpired as exc:
