@@ -179,6 +179,11 @@ PARSERS: dict[str, Callable[[str, bytes, ParseOptions], ParsedFile]] = {
 SUPPORTED_SUFFIXES = frozenset(PARSERS)
 
 
+def ingested_suffixes(ocr: str) -> frozenset[str]:
+    """The suffixes a folder ingest takes: image files only while OCR is on."""
+    return SUPPORTED_SUFFIXES if ocr != "off" else SUPPORTED_SUFFIXES - frozenset(IMAGE_SUFFIXES)
+
+
 def parse_file(source: str, data: bytes, options: ParseOptions = ParseOptions()) -> ParsedFile:
     """Parse ``data`` by the suffix of ``source``; raises ParseError with a user-facing reason."""
     suffix = "." + source.rsplit(".", 1)[-1].lower() if "." in source else ""

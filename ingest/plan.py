@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexes.chunk_store import FileRecord
+from ingest.parsers import ingested_suffixes
 from ingest.walk import discover
 from rag.core.errors import NotFound
 from rag.core.settings import IngestSettings
@@ -54,7 +55,7 @@ def plan_folder(folder: Path, known: dict[str, FileRecord], settings: IngestSett
     unchanged = 0
     limit = int(settings.max_file_mb * 1024 * 1024)
     for entry in discover(folder, include=settings.include, exclude=settings.exclude, skip=skip, within=within,
-                          follow_links=settings.follow_links):
+                          follow_links=settings.follow_links, suffixes=ingested_suffixes(settings.ocr)):
         rel, path = entry.rel, entry.path
         if entry.problem:
             failed.append(FailedFile(rel, entry.problem))

@@ -54,6 +54,7 @@ def not_regular(mode: int) -> str | None:
 def discover(
     folder: Path, *, include: list[str], exclude: list[str], skip: tuple[Path, ...] = (),
     within: tuple[Path, ...] | None = None, follow_links: bool = False,
+    suffixes: frozenset[str] = SUPPORTED_SUFFIXES,
 ) -> Iterator[Entry]:
     """Every supported file, sorted per folder, and every entry that is skipped with its reason.
 
@@ -105,7 +106,7 @@ def discover(
         dirnames[:] = kept
         for name in sorted(filenames):
             path = current / name
-            if name.startswith(".") or path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            if name.startswith(".") or path.suffix.lower() not in suffixes:
                 continue
             rel = relative(path)
             if not wanted(rel):

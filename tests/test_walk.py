@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 
+from ingest.parsers import ingested_suffixes
 from ingest.walk import discover
 
 
@@ -17,9 +18,14 @@ def _touch(path, text="x"):
 
 
 def test_recursive_supported_only_hidden_skipped(tmp_path):
-    for rel in ["a.txt", "sub/b.md", "sub/deep/c.pdf", "img.png", ".hidden/d.txt", "sub/.e.md"]:
+    for rel in ["a.txt", "sub/b.md", "sub/deep/c.pdf", "img.png", "x.exe", ".hidden/d.txt", "sub/.e.md",
+                "보고서.hwp", "s.HWPX", "deck.pptx", "book.xlsx"]:
         _touch(tmp_path / rel)
-    assert _names(tmp_path) == ["a.txt", "sub/b.md", "sub/deep/c.pdf"]
+    assert _names(tmp_path) == ["a.txt", "book.xlsx", "deck.pptx", "img.png", "s.HWPX", "보고서.hwp",
+                                "sub/b.md", "sub/deep/c.pdf"]
+    # With OCR off, image files are not part of the folder's documents at all.
+    assert "img.png" not in _names(tmp_path, suffixes=ingested_suffixes("off"))
+    assert "img.png" in _names(tmp_path, suffixes=ingested_suffixes("auto"))
 
 
 def test_include_exclude_globs(tmp_path):
