@@ -122,8 +122,7 @@ def parse_pdf(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
 def parse_hwp(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
     from ingest.formats.hwp5 import read_hwp5
 
-    texts, title = read_hwp5(data)
-    return _sections(source, [Section(text=t) for t in texts], title, "HWP document")
+    return _sections(source, [Section(text=t) for t in read_hwp5(data)], None, "HWP document")
 
 
 def parse_hwpx(source: str, data: bytes, options: ParseOptions) -> ParsedFile:

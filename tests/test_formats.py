@@ -73,10 +73,15 @@ def _style(name: str, english: str) -> bytes:
     return _record(hwp5.TAG_STYLE, 0, wide(name) + wide(english) + b"\x00" * 10)
 
 
-def _para(level: int, text: str, style: int = 0) -> bytes:
+def _para(level: int, text: str, style: int = 0, shape: int | None = None) -> bytes:
     header = struct.pack("<IIHB", len(text) + 1, 0, 0, style) + b"\x00" * 11
+    shapes = b"" if shape is None else _record(hwp5.TAG_PARA_CHAR_SHAPE, level + 1, struct.pack("<II", 0, shape))
     return _record(hwp5.TAG_PARA_HEADER, level, header) + _record(
-        hwp5.TAG_PARA_TEXT, level + 1, (text + "\r").encode("utf-16-le"))
+        hwp5.TAG_PARA_TEXT, level + 1, (text + "\r").encode("utf-16-le")) + shapes
+
+
+def _char_shape(hundredths_pt: int) -> bytes:
+    return _record(hwp5.TAG_CHAR_SHAPE, 0, b"\x00" * 42 + struct.pack("<i", hundredths_pt) + b"\x00" * 22)
 
 
 def test_hwp5_records_outline_headings_footnotes_and_controls():
@@ -98,8 +103,20 @@ def test_hwp5_records_outline_headings_footnotes_and_controls():
     )
     writer = hwp5._Writer(levels)
     blocks = writer.paragraphs(hwp5.record_tree(section))
-    assert blocks == ["## 서론", "### 세부 사항", "본문\t탭 뒤 😀"]
-    assert writer.notes == ["각주 1: 각주의 내용"]
+    assert hwp5.join_sections([blocks], writer.notes) == ["## 서론\n\n### 세부 사항\n\n본문\t탭 뒤 😀\n\n각주 1: 각주의 내용"]
+
+
+def test_hwp5_headings_by_type_size_when_no_outline_style_marks_them():
+    docinfo = _char_shape(1000) + _char_shape(2000) + _char_shape(1400) + _char_shape(1100)
+    body = "본문은 보통 크기의 글자로 길게 이어지는 문장입니다. " * 3
+    section = (_para(0, "연간 보고서", shape=1) + _para(0, body, shape=0) + _para(0, "1. 개요", shape=2)
+               + _para(0, body, shape=0) + _para(0, "조금 큰 글자", shape=3)
+               + _para(0, "큰 글자이지만 한 줄을 훌쩍 넘는 긴 문단은 제목이 아니다. " * 3, shape=1))
+    writer = hwp5._Writer({}, hwp5._char_sizes(docinfo))
+    text = hwp5.join_sections([writer.paragraphs(hwp5.record_tree(section))], [])[0].split("\n\n")
+    assert text[0] == "## 연간 보고서" and text[2] == "### 1. 개요"
+    assert text[4] == "조금 큰 글자", "1.1x the body size is emphasis, not a heading"
+    assert not text[5].startswith("#") and not text[1].startswith("#")
 
 
 def _with_flags(path, flags: int) -> bytes:

@@ -19,15 +19,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ingest.errors import ParseError
+from ingest.formats.headings import Para, render
 from ingest.formats.tables import markdown_table
 
 _SIGNATURE = b"HWP Document File"
 _COMPRESSED, _PASSWORD, _DISTRIBUTION, _DRM = 0x01, 0x02, 0x04, 0x10
 
 _BEGIN = 0x10
+TAG_CHAR_SHAPE = _BEGIN + 5
 TAG_STYLE = _BEGIN + 26
 TAG_PARA_HEADER = _BEGIN + 50
 TAG_PARA_TEXT = _BEGIN + 51
+TAG_PARA_CHAR_SHAPE = _BEGIN + 52
 TAG_CTRL_HEADER = _BEGIN + 55
 TAG_LIST_HEADER = _BEGIN + 56
 TAG_TABLE = _BEGIN + 61
@@ -102,6 +105,26 @@ def _ctrl_id(payload: bytes) -> bytes:
     return payload[:4][::-1] if len(payload) >= 4 else b""
 
 
+def _char_sizes(docinfo: bytes) -> list[int]:
+    """Base type size (1/100 pt) of each character shape, by id."""
+    sizes = []
+    for tag, _level, payload in records(docinfo):
+        if tag == TAG_CHAR_SHAPE:
+            sizes.append(struct.unpack_from("<i", payload, 42)[0] if len(payload) >= 46 else 0)
+    return sizes
+
+
+def _dominant_shape(node: Record) -> int | None:
+    """The character shape id that covers most of a paragraph."""
+    total = struct.unpack_from("<I", node.data, 0)[0] & 0x7FFFFFFF if len(node.data) >= 4 else 0
+    for child in node.children:
+        if child.tag == TAG_PARA_CHAR_SHAPE and len(child.data) >= 8:
+            runs = [struct.unpack_from("<II", child.data, at) for at in range(0, len(child.data) - 7, 8)]
+            ends = [start for start, _ in runs[1:]] + [max(total, runs[-1][0] + 1)]
+            return max(zip(runs, ends, strict=True), key=lambda r: r[1] - r[0][0])[0][1]
+    return None
+
+
 def _style_levels(docinfo: bytes) -> dict[int, int]:
     """Style id → heading level for the outline styles (개요 1…7 / Outline 1…7)."""
     levels: dict[int, int] = {}
@@ -126,23 +149,30 @@ def _style_levels(docinfo: bytes) -> dict[int, int]:
     return levels
 
 
-class _Writer:
-    """Walks a section's record forest and writes Markdown-like text."""
+def _text(block: str | Para) -> str:
+    return block.text if isinstance(block, Para) else block
 
-    def __init__(self, heading_levels: dict[int, int]) -> None:
+
+class _Writer:
+    """Walks a section's record forest; paragraphs become ``Para`` (headings are decided once the
+    whole document is read), tables and notes text."""
+
+    def __init__(self, heading_levels: dict[int, int], char_sizes: list[int] | None = None) -> None:
         self.heading_levels = heading_levels
+        self.char_sizes = char_sizes or []
         self.notes: list[str] = []
 
-    def paragraphs(self, nodes: list[Record]) -> list[str]:
+    def paragraphs(self, nodes: list[Record]) -> list[str | Para]:
         return [block for node in nodes if node.tag == TAG_PARA_HEADER for block in self.paragraph(node)]
 
-    def paragraph(self, node: Record) -> list[str]:
+    def paragraph(self, node: Record) -> list[str | Para]:
         text = "".join(paragraph_text(c.data) for c in node.children if c.tag == TAG_PARA_TEXT).strip()
         style = node.data[10] if len(node.data) > 10 else 0
-        blocks: list[str] = []
+        blocks: list[str | Para] = []
         if text:
-            level = self.heading_levels.get(style)
-            blocks.append(f"{'#' * min(level + 1, 6)} {text}" if level and "\n" not in text else text)
+            shape = _dominant_shape(node)
+            size = self.char_sizes[shape] if shape is not None and shape < len(self.char_sizes) else None
+            blocks.append(Para(text, self.heading_levels.get(style), size or None))
         for child in node.children:
             if child.tag == TAG_CTRL_HEADER:
                 blocks.extend(self.control(child))
@@ -156,15 +186,15 @@ class _Writer:
             table = self.table(node)
             return [table] if table else []
         if kind in _NOTES:
-            body = " ".join(self.list_text(node.children))
+            body = " ".join(_text(b) for b in self.list_text(node.children))
             if body:
                 self.notes.append(f"{_NOTES[kind]} {len(self.notes) + 1}: {body}")
             return []
         # Text boxes and other drawing objects: whatever paragraphs they hold, in order.
         return self.list_text(node.children)
 
-    def list_text(self, nodes: list[Record]) -> list[str]:
-        blocks: list[str] = []
+    def list_text(self, nodes: list[Record]) -> list[str | Para]:
+        blocks: list[str | Para] = []
         for node in nodes:
             if node.tag == TAG_PARA_HEADER:
                 blocks.extend(self.paragraph(node))
@@ -183,7 +213,7 @@ class _Writer:
                 col, row = struct.unpack_from("<HH", child.data, 8)
                 current = cells.setdefault((row, col), [])
             elif child.tag == TAG_PARA_HEADER and current is not None:
-                current.extend(b.lstrip("# ") for b in self.paragraph(child))
+                current.extend(_text(b) for b in self.paragraph(child))
         if not cells:
             return ""
         rows = 1 + max(r for r, _ in cells)
@@ -208,22 +238,10 @@ def _section_names(ole) -> list[str]:
     return ["/".join(e) for e in numbered]
 
 
-def _title(ole) -> str | None:
-    name = "\x05HwpSummaryInformation"
-    if not ole.exists(name):
-        return None
-    try:
-        value = ole.getproperties(name).get(2)  # PIDSI_TITLE
-    except Exception:  # a damaged property set costs the title only
-        return None
-    if isinstance(value, bytes):
-        value = value.decode("utf-16-le", "ignore")
-    return str(value).strip("\x00 ").strip() or None if value else None
-
-
-def read_hwp5(data: bytes) -> tuple[list[str], str | None]:
-    """The sections of an HWP 5.x file as Markdown-like texts, and its title. ParseError on a file
-    that is damaged, not HWP 5, or protected."""
+def read_hwp5(data: bytes) -> list[str]:
+    """The sections of an HWP 5.x file as Markdown-like texts. ParseError on a file that is
+    damaged, not HWP 5, or protected. (The title comes from the first heading: the summary
+    property set's strings are not read.)"""
     import olefile
 
     if not olefile.isOleFile(io.BytesIO(data)):
@@ -246,12 +264,19 @@ def read_hwp5(data: bytes) -> tuple[list[str], str | None]:
         if flags & _DRM:
             raise ParseError("DRM-protected HWP: its text is encrypted")
         compressed = bool(flags & _COMPRESSED)
-        levels = _style_levels(_stream(ole, "DocInfo", compressed)) if ole.exists("DocInfo") else {}
-        sections = []
-        writer = _Writer(levels)
-        for name in _section_names(ole):
-            blocks = writer.paragraphs(record_tree(_stream(ole, name, compressed)))
-            sections.append("\n\n".join(blocks))
-        if writer.notes and sections:
-            sections[-1] += "\n\n" + "\n\n".join(writer.notes)
-        return sections, _title(ole)
+        docinfo = _stream(ole, "DocInfo", compressed) if ole.exists("DocInfo") else b""
+        writer = _Writer(_style_levels(docinfo), _char_sizes(docinfo))
+        parts = [writer.paragraphs(record_tree(_stream(ole, name, compressed))) for name in _section_names(ole)]
+        return join_sections(parts, writer.notes)
+
+
+def join_sections(parts: list[list[str | Para]], notes: list[str]) -> list[str]:
+    """Each section's blocks as one text, headings decided over the whole document, notes last."""
+    rendered = render([block for part in parts for block in part])
+    sections, at = [], 0
+    for part in parts:
+        sections.append("\n\n".join(rendered[at : at + len(part)]))
+        at += len(part)
+    if notes and sections:
+        sections[-1] = "\n\n".join(filter(None, [sections[-1], *notes]))
+    return sections

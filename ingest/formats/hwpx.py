@@ -13,6 +13,8 @@ import zipfile
 from xml.etree import ElementTree
 
 from ingest.errors import ParseError
+from ingest.formats.headings import Para
+from ingest.formats.hwp5 import join_sections
 from ingest.formats.tables import markdown_table
 
 _P = "{http://www.hancom.co.kr/hwpml/2011/paragraph}"
@@ -39,17 +41,21 @@ def _xml(archive: zipfile.ZipFile, name: str) -> ElementTree.Element:
         raise ParseError(f"corrupt HWPX: {name} is not well-formed XML ({exc})") from exc
 
 
-def _heading_styles(archive: zipfile.ZipFile) -> dict[str, int]:
+def _header(archive: zipfile.ZipFile) -> tuple[dict[str, int], dict[str, int]]:
+    """Style id → outline level, and character property id → type height (1/100 pt)."""
     if "Contents/header.xml" not in archive.namelist():
-        return {}
+        return {}, {}
+    header = _xml(archive, "Contents/header.xml")
+    heights = {c.get("id", ""): int(c.get("height", "0") or 0) for c in header.iter(f"{_H}charPr")
+               if (c.get("height", "") or "").isdigit()}
     levels: dict[str, int] = {}
-    for style in _xml(archive, "Contents/header.xml").iter(f"{_H}style"):
+    for style in header.iter(f"{_H}style"):
         for name in (style.get("name", ""), style.get("engName", "")):
             match = _OUTLINE.match(name.strip())
             if match:
                 levels[style.get("id", "")] = int(match.group(1))
                 break
-    return levels
+    return levels, heights
 
 
 def _section_order(archive: zipfile.ZipFile) -> list[str]:
@@ -68,25 +74,34 @@ def _section_order(archive: zipfile.ZipFile) -> list[str]:
     return ordered
 
 
+def _text(block: str | Para) -> str:
+    return block.text if isinstance(block, Para) else block
+
+
 class _Writer:
-    def __init__(self, heading_levels: dict[str, int]) -> None:
+    def __init__(self, heading_levels: dict[str, int], heights: dict[str, int]) -> None:
         self.heading_levels = heading_levels
+        self.heights = heights
         self.notes: list[str] = []
 
-    def paragraph(self, p: ElementTree.Element) -> list[str]:
+    def paragraph(self, p: ElementTree.Element) -> list[str | Para]:
         text: list[str] = []
-        blocks: list[str] = []
+        blocks: list[str | Para] = []
+        sizes: dict[int, int] = {}
         for run in p.findall(f"{_P}run"):
+            before = sum(len(t) for t in text)
             for item in run:
                 self.run_item(item, text, blocks)
+            height = self.heights.get(run.get("charPrIDRef", ""))
+            if height:
+                sizes[height] = sizes.get(height, 0) + sum(len(t) for t in text) - before
         line = "".join(text).strip()
         if not line:
             return blocks
-        level = self.heading_levels.get(p.get("styleIDRef", ""))
-        head = f"{'#' * min(level + 1, 6)} {line}" if level and "\n" not in line else line
-        return [head, *blocks]
+        size = max(sizes, key=sizes.__getitem__) if sizes else None
+        return [Para(line, self.heading_levels.get(p.get("styleIDRef", "")), size), *blocks]
 
-    def run_item(self, item: ElementTree.Element, text: list[str], blocks: list[str]) -> None:
+    def run_item(self, item: ElementTree.Element, text: list[str], blocks: list[str | Para]) -> None:
         name = _local(item.tag)
         if name == "t":
             text.append(item.text or "")
@@ -101,14 +116,14 @@ class _Writer:
             for control in item:
                 kind = _local(control.tag)
                 if kind in _NOTES:
-                    body = " ".join(self.sublists(control))
+                    body = " ".join(_text(b) for b in self.sublists(control))
                     if body:
                         self.notes.append(f"{_NOTES[kind]} {len(self.notes) + 1}: {body}")
         elif name not in _SKIPPED:
             blocks.extend(self.sublists(item))  # text boxes inside drawing objects
 
-    def sublists(self, element: ElementTree.Element) -> list[str]:
-        blocks: list[str] = []
+    def sublists(self, element: ElementTree.Element) -> list[str | Para]:
+        blocks: list[str | Para] = []
         for sub in element.iter(f"{_P}subList"):
             for p in sub.findall(f"{_P}p"):
                 blocks.extend(self.paragraph(p))
@@ -124,7 +139,7 @@ class _Writer:
                 parts = []
                 for sub in tc.findall(f"{_P}subList"):
                     for p in sub.findall(f"{_P}p"):
-                        parts.extend(b.lstrip("# ") for b in self.paragraph(p))
+                        parts.extend(_text(b) for b in self.paragraph(p))
                 cells[(row, col)] = " ".join(parts)
         if not cells:
             return ""
@@ -146,17 +161,15 @@ def read_hwpx(data: bytes) -> tuple[list[str], str | None]:
         order = _section_order(archive)
         if not order:
             raise ParseError("not an HWPX file (no Contents/section*.xml)")
-        writer = _Writer(_heading_styles(archive))
-        sections = []
+        writer = _Writer(*_header(archive))
+        parts = []
         try:
             for name in order:
                 root = _xml(archive, name)
-                blocks = [b for p in root.findall(f"{_P}p") for b in writer.paragraph(p)]
-                sections.append("\n\n".join(blocks))
+                parts.append([b for p in root.findall(f"{_P}p") for b in writer.paragraph(p)])
         except (zipfile.BadZipFile, KeyError, EOFError, OSError) as exc:
             raise ParseError(f"corrupt HWPX: {type(exc).__name__}") from exc
-        if writer.notes:
-            sections[-1] += "\n\n" + "\n\n".join(writer.notes)
+        sections = join_sections(parts, writer.notes)
         title = None
         if "Contents/content.hpf" in names:
             element = _xml(archive, "Contents/content.hpf").find(f".//{_OPF}title")
