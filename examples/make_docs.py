@@ -1,8 +1,10 @@
-"""Writes the binary example documents (PDF, DOCX, CP949 text) in examples/docs.
+"""Writes the binary example documents (PDF, DOCX, CP949 text, HWPX, a scanned PDF, XLSX) in
+examples/docs.
 
 The Markdown, HTML and UTF-8 text examples are plain files in the repository; this script
 makes the rest so that every supported format is covered. Run it from the repository root:
-    python examples/make_docs.py      (needs fpdf2 and python-docx)
+    .venv/bin/python examples/make_docs.py
+(needs the test extra — fpdf2, python-docx, hwp-converter-ai — and Debian's fonts-nanum)
 """
 
 from __future__ import annotations
@@ -77,11 +79,79 @@ def write_docx(path: Path) -> None:
     document.save(str(path))
 
 
+HWPX_MARKDOWN = """# 휴가 규정
+
+직원은 입사 첫해에 열다섯 날의 연차 휴가를 받는다. 연차 휴가는 다음 해 삼월 말까지 쓸 수 있다.
+
+## 휴가 종류
+
+| 종류 | 일수 | 비고 |
+| --- | --- | --- |
+| 연차 휴가 | 15일 | 근속 2년마다 하루씩 늘어난다 |
+| 병가 | 30일 | 진단서가 필요하다 |
+| 경조 휴가 | 5일 | 결혼, 출산, 상 |
+"""
+
+SCANNED_NOTICE = ("사내 공지. 십이월 둘째 주 금요일에 서버실 정기 점검이 있습니다. 점검 시간은 오후 여섯 시부터 "
+                  "자정까지이며, 그동안 사내 위키와 메일 서버를 쓸 수 없습니다.")
+
+BUDGET_ROWS = [["항목", "2025년", "2026년"], ["GPU 서버", "4,200만원", "6,000만원"],
+               ["클라우드 저장소", "900만원", "1,100만원"], ["교육", "300만원", "450만원"]]
+
+
+def write_hwpx(path: Path) -> None:
+    from hwp_converter_ai import HwpxGenerator
+
+    HwpxGenerator().from_markdown(HWPX_MARKDOWN, output_path=path)
+
+
+def write_scanned_pdf(path: Path) -> None:
+    """A page that is only an image of text, as a scanner makes it (OCR reads it at ingest)."""
+    import io
+
+    from fpdf import FPDF
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/nanum/NanumGothic.ttf", 30)
+    words, lines, line = SCANNED_NOTICE.split(), [], ""
+    for word in words:
+        if font.getlength(f"{line} {word}") > 1400 and line:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    image = Image.new("L", (1600, 200 + 50 * len(lines)), 255)
+    draw = ImageDraw.Draw(image)
+    for n, text in enumerate(lines):
+        draw.text((100, 100 + 50 * n), text, fill=0, font=font)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.image(buffer, x=10, y=10, w=190)
+    pdf.output(str(path))
+
+
+def write_xlsx(path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "IT 예산"
+    for row in BUDGET_ROWS:
+        sheet.append(row)
+    book.save(str(path))
+
+
 def main() -> None:
     DOCS.mkdir(parents=True, exist_ok=True)
     write_pdf(DOCS / "gpu-offload.pdf")
     write_docx(DOCS / "embeddings-ko.docx")
     (DOCS / "morphology-cp949.txt").write_bytes(CP949_TEXT.encode("cp949"))
+    write_hwpx(DOCS / "leave-policy-ko.hwpx")
+    write_scanned_pdf(DOCS / "scanned-notice-ko.pdf")
+    write_xlsx(DOCS / "it-budget-ko.xlsx")
 
 
 if __name__ == "__main__":

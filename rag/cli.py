@@ -297,8 +297,9 @@ def check(
 @app.command()
 def config(as_json: JsonOpt = True) -> None:
     """Print the effective settings (defaults < foldrag.toml < FOLDRAG_* environment), and under
-    "resolved" what 'auto' settings come to: the generation backend and model that will answer, and the
-    runtime that will embed (measured once per machine when embedding.backend is 'auto')."""
+    "resolved" what 'auto' settings come to: the generation backend and model that will answer, the
+    runtime that will embed (measured once per machine when embedding.backend is 'auto'), and whether
+    OCR can run here (Tesseract with the ingest.ocr_languages data)."""
     from rag.core.errors import ModelUnavailable
     from rag.embedders import SentenceTransformerEmbedder
     from rag.generation.backends import resolve_backend, resolve_model
@@ -316,8 +317,14 @@ def config(as_json: JsonOpt = True) -> None:
         embedding = {"backend": runtime.label, "reason": runtime.reason}
     except ModelUnavailable as exc:
         embedding = {"backend": f"unavailable: {exc}"}
+    from ingest.formats.ocr import tesseract_missing
+
+    missing = tesseract_missing(settings.ingest.ocr_languages) if settings.ingest.ocr != "off" else "ingest.ocr is 'off'"
+    ocr = {"engine": "tesseract", "languages": settings.ingest.ocr_languages, "available": missing is None}
+    if missing:
+        ocr["reason"] = missing
     effective["resolved"] = {"generation": {"backend": resolve_backend(settings.generation), "model": model},
-                             "embedding": embedding}
+                             "embedding": embedding, "ocr": ocr}
     _print_json(effective)
 
 

@@ -110,6 +110,12 @@ case "${1:-}" in
     echo "==> foldrag search \"형태소 분석기는 무엇을 하나요?\""
     "$VENV/bin/foldrag" search "형태소 분석기는 무엇을 하나요?" --index "$INDEX" -k 3
     echo
+    echo "==> foldrag search \"병가는 며칠인가요?\"  (a table in an HWPX file)"
+    "$VENV/bin/foldrag" search "병가는 며칠인가요?" --index "$INDEX" -k 2
+    echo
+    echo "==> foldrag search \"서버실 점검은 언제인가요?\"  (a scanned PDF, read by OCR)"
+    "$VENV/bin/foldrag" search "서버실 점검은 언제인가요?" --index "$INDEX" -k 2
+    echo
     echo "==> foldrag ask \"How does GPU offload place layers?\"  (the model's first load takes about a minute: it joins the GGUF, reads its tokenizer and probes this CPU, once)"
     "$VENV/bin/foldrag" ask "How does GPU offload place layers?" --index "$INDEX" --stream
     echo

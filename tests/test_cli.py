@@ -89,6 +89,10 @@ def test_settings_precedence_in_config(tmp_path):
     assert json.loads(onnx.stdout)["resolved"]["embedding"]["backend"] == "onnx-int8"
     served = run_cli("config", env={"FOLDRAG_GENERATION__BASE_URL": "http://127.0.0.1:11434/v1"})
     assert json.loads(served.stdout)["resolved"]["generation"]["backend"] == "openai"
+    no_ocr = json.loads(run_cli("config", env={"FOLDRAG_INGEST__OCR": "off"}).stdout)["resolved"]["ocr"]
+    assert no_ocr == {"engine": "tesseract", "languages": "kor+eng", "available": False, "reason": "ingest.ocr is 'off'"}
+    missing = json.loads(run_cli("config", env={"FOLDRAG_INGEST__OCR_LANGUAGES": "kor+xyz"}).stdout)["resolved"]["ocr"]
+    assert missing["available"] is False and ("xyz" in missing["reason"] or "not installed" in missing["reason"])
 
 
 def test_killed_ingest_leaves_last_good_index_and_rerun_completes(tmp_path):
@@ -138,7 +142,7 @@ def test_killed_ingest_leaves_last_good_index_and_rerun_completes(tmp_path):
 
 def test_examples_folder_covers_every_format():
     suffixes = {p.suffix for p in (REPO / "examples" / "docs").iterdir()}
-    assert {".txt", ".md", ".html", ".pdf", ".docx"} <= suffixes
+    assert {".txt", ".md", ".html", ".pdf", ".docx", ".hwpx", ".xlsx"} <= suffixes
 
 
 def test_ask_shows_its_stage_on_a_terminal_and_quotes_without_a_model(docs, tmp_path):
