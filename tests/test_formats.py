@@ -258,6 +258,20 @@ def test_pdf_table_is_a_markdown_table_between_its_paragraphs(tmp_path):
     assert "| Salaries |" not in plain and "Salaries" in plain
 
 
+def test_table_finder_runs_only_on_pages_that_draw_lines(tmp_path, monkeypatch):
+    from ingest.formats import pdf
+    from tests.docs_factory import write_pdf
+
+    looked = []
+    real = pdf._plumber_page
+    monkeypatch.setattr(pdf, "_plumber_page", lambda page: looked.append(page.page_number) or real(page))
+    parse_file("p.pdf", write_pdf(tmp_path / "p.pdf", ["Plain text.", "More plain text."]).read_bytes())
+    assert looked == [], "pages without lines or rectangles cannot hold a ruled table"
+    write_pdf_with_table(tmp_path / "t.pdf", "Before.", [["a", "b"], ["1", "2"]], "After.")
+    parse_file("t.pdf", (tmp_path / "t.pdf").read_bytes())
+    assert looked == [1]
+
+
 def test_when_a_page_is_ocrd():
     a4 = 595.0 * 842.0
     assert wants_ocr("auto", "", a4, has_image=True)
