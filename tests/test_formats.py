@@ -227,6 +227,19 @@ def test_corrupt_office_files_are_skipped_with_their_kind(suffix):
         parse_file(f"x{suffix}", b"PK\x03\x04 not really a zip")
 
 
+@pytest.mark.parametrize("suffix", [".docx", ".pptx", ".xlsx", ".hwpx"])
+def test_zip_bombs_are_refused_before_parsing(suffix, monkeypatch):
+    from ingest.formats import archive as archive_module
+
+    monkeypatch.setattr(archive_module, "MAX_UNPACKED_BYTES", 8 << 20)  # the real limit is 512 MB
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"\x00" * (20 << 20))  # 20 MB of zeros: ~20 KB packed
+    assert len(out.getvalue()) < 100_000
+    with pytest.raises(ParseError, match="would unpack to 21 MB"):
+        parse_file(f"bomb{suffix}", out.getvalue())
+
+
 def test_docx_tables_are_markdown_tables(tmp_path):
     import docx
 

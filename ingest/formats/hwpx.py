@@ -13,6 +13,7 @@ import zipfile
 from xml.etree import ElementTree
 
 from ingest.errors import ParseError
+from ingest.formats.archive import check_zip
 from ingest.formats.headings import Para
 from ingest.formats.hwp5 import join_sections
 from ingest.formats.tables import markdown_table
@@ -150,6 +151,7 @@ class _Writer:
 
 def read_hwpx(data: bytes) -> tuple[list[str], str | None]:
     """The sections of an HWPX file as Markdown-like texts, and its title; ParseError otherwise."""
+    check_zip(data, "HWPX")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as exc:

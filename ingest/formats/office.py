@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 
 from ingest.errors import ParseError
+from ingest.formats.archive import check_zip
 from ingest.formats.tables import markdown_table
 from rag.core.types import Section
 
@@ -52,6 +53,7 @@ def docx_blocks(document) -> Iterator[str]:
 def read_docx(data: bytes) -> tuple[str, str | None]:
     import docx
 
+    check_zip(data, "DOCX")
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises zipfile/KeyError/ValueError kinds for broken files
@@ -79,6 +81,7 @@ def _shape_blocks(shape) -> Iterator[str]:
 def read_pptx(data: bytes) -> tuple[list[Section], str | None]:
     from pptx import Presentation
 
+    check_zip(data, "PPTX")
     try:
         deck = Presentation(io.BytesIO(data))
     except Exception as exc:  # python-pptx raises zipfile/KeyError/lxml kinds for broken files
@@ -113,6 +116,7 @@ def _cell_text(value) -> str:
 def read_xlsx(data: bytes) -> tuple[list[Section], str | None]:
     from openpyxl import load_workbook
 
+    check_zip(data, "XLSX")
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile/KeyError/InvalidFileException for broken files
