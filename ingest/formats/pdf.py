@@ -113,7 +113,6 @@ def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
     """The pages of a PDF as sections, and its title. ``ocr`` gives the engine, or the reason there
     is none (asked only when a page needs it)."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     pages = _Pages(data)
     sections: list[Section] = []
