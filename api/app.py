@@ -5,10 +5,14 @@ Example::
     app = create_app(Settings.load())             # builds the collections from settings
     app = create_app(settings, collections=rags)  # or takes them (tests pass fakes)
     uvicorn.run(app)
+
+``foldrag serve --workers N`` runs ``worker_app`` in each of N processes (uvicorn's factory).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,8 +29,20 @@ from rag.service import Foldrag
 from rag.core.settings import Settings
 
 
+# What `foldrag serve --workers N` hands its worker processes (settings come as FOLDRAG_* variables).
+WORKER_INDEXES_ENV = "FOLDRAG_SERVE_INDEXES"  # the --index folders, a JSON list
+WORKER_JOBS_ENV = "FOLDRAG_SERVE_JOBS"  # the folder where ingest jobs record themselves for every worker
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process of ``foldrag serve --workers N``."""
+    indexes = [Path(p) for p in json.loads(os.environ[WORKER_INDEXES_ENV])] if os.environ.get(WORKER_INDEXES_ENV) else None
+    jobs = Path(os.environ[WORKER_JOBS_ENV]) if os.environ.get(WORKER_JOBS_ENV) else None
+    return create_app(Settings.load(), indexes=indexes, job_records=jobs)
+
+
 def create_app(settings: Settings | None = None, rags: dict[str, Foldrag] | None = None,
-               *, indexes: list[Path] | None = None) -> FastAPI:
+               *, indexes: list[Path] | None = None, job_records: Path | None = None) -> FastAPI:
     """The app over ``rags`` (name → Foldrag), or over those built from ``settings``
     (``indexes`` as given to ``foldrag serve --index``). Models load in a thread at start-up;
     /readyz answers 503 until they are loaded."""
@@ -35,7 +51,7 @@ def create_app(settings: Settings | None = None, rags: dict[str, Foldrag] | None
         from rag.build import build_collections, collection_paths
 
         rags = build_collections(settings, collection_paths(settings, indexes))
-    state = ServerState(settings, rags)
+    state = ServerState(settings, rags, job_records)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

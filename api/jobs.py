@@ -2,28 +2,38 @@
 
 Queries keep answering from the last committed index while a job runs: the job writes a new
 generation and switches the CURRENT pointer only when it is complete.
+
+Under ``foldrag serve --workers N`` a poll may reach another process than the one running the
+job, so each job's JSON is also written to a folder the workers share (``records``), atomically, on every
+change (a small file per ingested file: nothing beside parsing and embedding it).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import threading
 import time
 import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.core.errors import FoldragError, NotFound
 
 KEEP_JOBS = 200  # finished jobs remembered for GET /v1/jobs/{id}
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class Job:
     """The live state of one ingest job; ``to_json`` is what GET /v1/jobs/{id} returns."""
 
-    def __init__(self, collection: str, path: Path) -> None:
+    def __init__(self, collection: str, path: Path, records: Path | None = None) -> None:
         self.id = uuid.uuid4().hex
+        self.records = records
         self.collection = collection
         self.path = path
         self.status = "queued"  # queued → running → done | failed
@@ -41,11 +51,22 @@ class Job:
     def start(self, total_files: int) -> None:
         with self._lock:
             self.files_total = total_files
+        self.record()
 
     def advance(self, files: int, chunks: int) -> None:
         with self._lock:
             self.files_done += files
             self.chunks += chunks
+        self.record()
+
+    def record(self) -> None:
+        """Write this job's JSON where the other workers read it (no-op with one worker)."""
+        if self.records is None:
+            return
+        target = self.records / f"{self.id}.json"
+        tmp = target.with_suffix(f".tmp-{os.getpid()}-{threading.get_ident()}")
+        tmp.write_text(json.dumps(self.to_json()), encoding="utf-8")
+        os.replace(tmp, target)
 
     def close(self) -> None:
         pass
@@ -60,23 +81,39 @@ class Job:
             }
 
 
+@dataclass(frozen=True)
+class RecordedJob:
+    """A job another worker runs, as it last recorded itself."""
+
+    collection: str
+    data: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.data
+
+
 class JobRunner:
-    def __init__(self) -> None:
+    """Runs ingest jobs one at a time; ``records``: the folder shared by the server's workers."""
+
+    def __init__(self, records: Path | None = None) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foldrag-ingest")
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
+        self.records = records
 
     def submit(self, collection: str, rag, path: Path, within: tuple[Path, ...]) -> Job:
-        job = Job(collection, path)
+        job = Job(collection, path, self.records)
         with self._lock:
             self._jobs[job.id] = job
             while len(self._jobs) > KEEP_JOBS:
                 self._jobs.popitem(last=False)
+        job.record()
         self._pool.submit(self._run, job, rag, within)
         return job
 
     def _run(self, job: Job, rag, within: tuple[Path, ...]) -> None:
         job.status, job.started = "running", time.time()
+        job.record()
         try:
             summary = rag.ingest(job.path, progress=job, within=within)
             job.summary, job.status = summary.to_json(), "done"
@@ -86,13 +123,20 @@ class JobRunner:
             job.error, job.status = {"type": "internal", "message": f"{type(exc).__name__}: {exc}"}, "failed"
         finally:
             job.finished = time.time()
+            job.record()
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str) -> Job | RecordedJob:
         with self._lock:
             job = self._jobs.get(job_id)
-        if job is None:
-            raise NotFound(f"no job with id {job_id!r}")
-        return job
+        if job is not None:
+            return job
+        if self.records is not None and _JOB_ID.match(job_id):
+            try:
+                data = json.loads((self.records / f"{job_id}.json").read_text(encoding="utf-8"))
+                return RecordedJob(data["collection"], data)
+            except (OSError, ValueError, KeyError):
+                pass
+        raise NotFound(f"no job with id {job_id!r}")
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -6,6 +6,7 @@ import copy
 import logging
 import threading
 from collections.abc import Collection
+from pathlib import Path
 
 from fastapi.concurrency import run_in_threadpool
 
@@ -22,7 +23,7 @@ log = logging.getLogger("foldrag.api")
 
 
 class ServerState:
-    def __init__(self, settings: Settings, collections: dict[str, Foldrag]) -> None:
+    def __init__(self, settings: Settings, collections: dict[str, Foldrag], job_records: Path | None = None) -> None:
         if not collections:
             raise InvalidInput("the server needs at least one collection")
         unknown = sorted(set(settings.server.collection_keys) - set(collections))
@@ -32,7 +33,7 @@ class ServerState:
         self.settings = settings
         self.collections = collections
         self.gate = GenerationGate(settings.server.max_concurrent_generations, settings.server.max_queued_generations)
-        self.jobs = JobRunner()
+        self.jobs = JobRunner(job_records)
         self.metrics = Metrics()
         self.ready = threading.Event()
         self.load_error: str | None = None

@@ -41,6 +41,19 @@ FALLBACK_QUERIES = ["How does GPU offload place layers?", "What is reciprocal ra
 
 
 def rss_mb(pid: int) -> float:
+    """RSS of ``pid`` and its child processes (the workers of `foldrag serve --workers N`)."""
+    children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(p) == pid]
+    return _own_rss_mb(pid) + sum(_own_rss_mb(child) for child in children)
+
+
+def _parent(proc: Path) -> int:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _own_rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as handle:
         for line in handle:
             if line.startswith("VmRSS:"):
@@ -138,6 +151,9 @@ def main() -> None:
     ap.add_argument("--mix-retrieve-clients", type=int, default=10)
     ap.add_argument("--burst-query-clients", type=int, default=8,
                     help="Query clients of the last phase: more than the queue holds, to see 429s.")
+    ap.add_argument("--workers", type=int, default=1, help="foldrag serve --workers N.")
+    ap.add_argument("--retrieve-only", action="store_true",
+                    help="Phase 1 alone, with no answering model loaded (generation.model = none).")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -150,14 +166,17 @@ def main() -> None:
         port = free_port()
         env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", FOLDRAG_RETRIEVAL__MODE="hybrid",
                    FOLDRAG_GENERATION__MAX_NEW_TOKENS="48")
-        server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--index", str(index), "--port", str(port)],
+        if args.retrieve_only:
+            env["FOLDRAG_GENERATION__MODEL"] = "none"
+        server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--index", str(index), "--port", str(port),
+                                   "--workers", str(args.workers)],
                                   cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
             t0 = time.monotonic()
             while True:
-                try:
-                    if httpx.get(url + "/readyz").status_code == 200:
+                try:  # every worker: fresh connections reach either
+                    if all(httpx.get(url + "/readyz").status_code == 200 for _ in range(5 * args.workers)):
                         break
                 except httpx.HTTPError:
                     pass
@@ -167,12 +186,16 @@ def main() -> None:
             ready_s = time.monotonic() - t0
             for q in queries[:10]:
                 httpx.post(url + "/v1/retrieve", json={"query": q}, timeout=60)
-            httpx.post(url + "/v1/query", json={"question": queries[0]}, timeout=300)
+            if not args.retrieve_only:
+                httpx.post(url + "/v1/query", json={"question": queries[0]}, timeout=300)
             collections = httpx.get(url + "/v1/collections").json()["collections"]
             result = {"index": str(index), "chunks": collections[0]["chunks"], "ready_s": round(ready_s, 1),
-                      "rss_mb_start": round(rss_mb(server.pid), 1)}
+                      "workers": args.workers, "rss_mb_start": round(rss_mb(server.pid), 1)}
             result["retrieve"] = asyncio.run(phase(url, args.seconds, [("/v1/retrieve", args.clients, retrieve_body)]))
             result["rss_mb_after_retrieve"] = round(rss_mb(server.pid), 1)
+            if args.retrieve_only:
+                print(json.dumps(result, indent=2, ensure_ascii=False))
+                return
             result["mix"] = asyncio.run(phase(url, args.seconds, [
                 ("/v1/retrieve", args.mix_retrieve_clients, retrieve_body),
                 ("/v1/query", args.query_clients, query_body)]))

@@ -64,7 +64,8 @@ def main() -> None:
     import io
 
     from ingest.parsers import parse_file
-    from ocr_quality import cpu_name, edit_distance
+    from ingest_throughput import cpu_name
+    from ocr_quality import edit_distance
     from tests.docs_factory import write_hwp, write_hwpx
 
     articles = json.loads(args.data.read_text(encoding="utf-8"))["data"][: args.articles]

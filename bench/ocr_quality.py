@@ -17,7 +17,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -27,7 +26,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from ingest_throughput import cpu_name  # noqa: E402  (a sibling script: run from bench/'s parent)
 
 SIZES = (24, 32, 40)
 NOISE = 12.0
@@ -56,16 +58,6 @@ def cer(truth: str, seen: str, spaces: bool) -> float:
     else:
         truth, seen = " ".join(truth.split()), " ".join(seen.split())
     return edit_distance(truth, seen) / max(len(truth), 1)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

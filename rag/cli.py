@@ -333,20 +333,41 @@ def serve(
     index: Annotated[Optional[list[Path]], typer.Option("--index", help="Index folder to serve as a collection named after it (repeatable).")] = None,
     host: Annotated[Optional[str], typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default 8000).")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes over the same index folders "
+                                         "(each loads its own models; a new index generation reaches all).")] = 1,
 ) -> None:
     """Serve the HTTP API: /v1/query, OpenAI-compatible /v1/chat/completions, ingest jobs, /chat."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import WORKER_INDEXES_ENV, WORKER_JOBS_ENV, create_app
     from api.memory import limit_malloc_arenas
 
     limit_malloc_arenas()
     settings = _settings(None, server={"host": host, "port": port})
-    app_ = create_app(settings, indexes=index or None)
-    names = ", ".join(f"{n} ({r.index_path})" for n, r in app_.state.foldrag.collections.items())
-    typer.echo(f"foldrag: serving {names} on http://{settings.server.host}:{settings.server.port} "
-               f"(chat page: /chat, API docs: /docs); models load in the background, /readyz says when", err=True)
-    uvicorn.run(app_, host=settings.server.host, port=settings.server.port, log_level="info")
+    if workers == 1:
+        app_ = create_app(settings, indexes=index or None)
+        names = ", ".join(f"{n} ({r.index_path})" for n, r in app_.state.foldrag.collections.items())
+        typer.echo(f"foldrag: serving {names} on http://{settings.server.host}:{settings.server.port} "
+                   f"(chat page: /chat, API docs: /docs); models load in the background, /readyz says when", err=True)
+        uvicorn.run(app_, host=settings.server.host, port=settings.server.port, log_level="info")
+        return
+    import tempfile
+
+    from rag.build import collection_paths
+
+    names = ", ".join(f"{n} ({p})" for n, p in collection_paths(settings, index or None).items())  # fails fast
+    jobs = tempfile.mkdtemp(prefix="foldrag-jobs-")
+    os.environ.update({"FOLDRAG_SERVER__HOST": settings.server.host, "FOLDRAG_SERVER__PORT": str(settings.server.port),
+                       WORKER_INDEXES_ENV: json.dumps([str(p) for p in index or []]), WORKER_JOBS_ENV: jobs})
+    typer.echo(f"foldrag: serving {names} on http://{settings.server.host}:{settings.server.port} with {workers} "
+               f"worker processes (each loads its models; /readyz answers per process)", err=True)
+    try:
+        uvicorn.run("api.app:worker_app", factory=True, workers=workers, host=settings.server.host,
+                    port=settings.server.port, log_level="info")
+    finally:
+        import shutil
+
+        shutil.rmtree(jobs, ignore_errors=True)
 
 
 def main() -> None:

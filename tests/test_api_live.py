@@ -263,3 +263,98 @@ def test_collections_are_named_after_their_folders(tmp_path, settings):
     assert collection_paths(named) == {"x": tmp_path}
     with pytest.raises(InvalidInput):
         collection_paths(settings, [tmp_path / "one" / "same", tmp_path / "two" / "same"])
+
+
+def test_job_records_let_any_worker_answer_for_a_job(tmp_path):
+    """Two workers' job runners share a records folder: one runs the job, the other reports it."""
+    from api.jobs import JobRunner
+
+    class SlowRag:
+        def __init__(self) -> None:
+            self.release = threading.Event()
+
+        def ingest(self, folder, progress, within):
+            from rag.core.types import IngestSummary
+
+            progress.start(3)
+            progress.advance(1, 4)
+            assert self.release.wait(10)
+            progress.advance(2, 6)
+            return IngestSummary(added=3, chunks=10)
+
+    records = tmp_path / "jobs"
+    records.mkdir()
+    running, other = JobRunner(records), JobRunner(records)
+    rag = SlowRag()
+    job = running.submit("notes", rag, tmp_path, within=())
+    assert until(lambda: other.get(job.id).to_json()["files_done"] == 1)
+    seen = other.get(job.id)
+    assert seen.collection == "notes" and seen.to_json()["status"] == "running"
+    assert (seen.to_json()["files_total"], seen.to_json()["chunks_written"]) == (3, 4)
+    rag.release.set()
+    assert until(lambda: other.get(job.id).to_json()["status"] == "done")
+    assert other.get(job.id).to_json()["summary"]["added"] == 3
+    for bad in ("../etc/passwd", "0" * 31, "nope"):
+        with pytest.raises(Exception, match="no job"):
+            other.get(bad)
+    running.shutdown()
+
+
+@pytest.mark.slow
+def test_foldrag_serve_with_two_workers_sees_every_new_generation(tmp_path):
+    """`foldrag serve --workers 2`: two processes over one index; an ingest committed by another
+    process reaches every worker without a restart."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, run_cli
+
+    docs = write_docs(tmp_path / "docs")
+    index = tmp_path / "notes"
+    assert run_cli("ingest", str(docs), "--index", str(index), "-q").returncode == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDRAG_")}
+    env.update(FOLDRAG_GENERATION__MODEL="none", FOLDRAG_CONFIG=str(tmp_path / "none.toml"),
+               FOLDRAG_EMBEDDING__BACKEND="torch")
+    server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--index", str(index), "--port", str(port),
+                               "--workers", "2"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+
+    def ready_everywhere() -> bool:
+        try:  # fresh connections: the kernel hands each to either worker
+            return all(httpx.get(url + "/readyz").status_code == 200 for _ in range(10))
+        except httpx.HTTPError:
+            return False
+
+    try:
+        assert until(ready_everywhere, 300), server.stdout.read() if server.poll() is not None else "not ready"
+        workers = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                   and _parent(p) == server.pid and "spawn_main" in _cmdline(p)]
+        assert len(workers) == 2, [_cmdline(p) for p in workers]
+        (docs / "mars.md").write_text("# Mars\n\nOlympus Mons is the tallest volcano on Mars.\n", encoding="utf-8")
+        assert run_cli("ingest", str(docs), "--index", str(index), "-q").returncode == 0
+        for _ in range(12):
+            hits = httpx.post(url + "/v1/retrieve", json={"query": "Olympus Mons volcano"}).json()["hits"]
+            assert hits[0]["source"] == "mars.md"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _parent(proc: Path) -> int:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
