@@ -30,6 +30,7 @@ class ParseOptions:
     ocr_languages: str = "kor+eng"
     ocr_dpi: int = 300
     tables: bool = True  # PDF tables found and kept as Markdown tables
+    ocr_workers: int = 2  # OCR processes at once for one PDF
 
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _BLANKS = re.compile(r"\n{3,}")
@@ -114,7 +115,7 @@ def _ocr_engine(options: ParseOptions) -> OcrEngine | str:
 def parse_pdf(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
     from ingest.formats.pdf import PdfOptions, read_pdf
 
-    pdf = PdfOptions(ocr=options.ocr, ocr_dpi=options.ocr_dpi, tables=options.tables)
+    pdf = PdfOptions(ocr=options.ocr, ocr_dpi=options.ocr_dpi, tables=options.tables, ocr_workers=options.ocr_workers)
     sections, title = read_pdf(data, _tidy, pdf, lambda: _ocr_engine(options))
     return _sections(source, sections, title, "PDF")
 

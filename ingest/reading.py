@@ -17,7 +17,7 @@ from rag.core.types import Chunk
 
 def parse_options(settings: IngestSettings) -> ParseOptions:
     return ParseOptions(ocr=settings.ocr, ocr_languages=settings.ocr_languages, ocr_dpi=settings.ocr_dpi,
-                        tables=settings.pdf_tables)
+                        tables=settings.pdf_tables, ocr_workers=settings.ocr_workers or (os.cpu_count() or 1))
 
 
 def chunk_bytes(source: str, data: bytes, splitter, keyword_tokenizer: Callable[[str], list[str]] | None,

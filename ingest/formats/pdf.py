@@ -28,6 +28,7 @@ class PdfOptions:
     ocr: str = "auto"  # auto | always | off
     ocr_dpi: int = 300
     tables: bool = True
+    ocr_workers: int = 2  # OCR processes at once
 
 
 def wants_ocr(mode: str, text: str, area_points2: float, has_image: bool) -> bool:
@@ -111,12 +112,16 @@ class _Pages:
 def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
              ocr: Callable[[], OcrEngine | str]) -> tuple[list[Section], str | None]:
     """The pages of a PDF as sections, and its title. ``ocr`` gives the engine, or the reason there
-    is none (asked only when a page needs it)."""
+    is none (asked only when a page needs it). Pages are rendered in order and read by
+    ``options.ocr_workers`` OCR processes at once (at most twice that many images held)."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from pypdf import PdfReader
 
     pages = _Pages(data)
-    sections: list[Section] = []
+    slots: list[tuple[int, str, Future | None]] = []  # page index, its text layer, its OCR
     skipped_ocr: str | None = None
+    pool = ThreadPoolExecutor(max_workers=options.ocr_workers, thread_name_prefix="foldrag-ocr")
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
@@ -132,13 +137,20 @@ def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
                 if isinstance(engine, str):
                     skipped_ocr = engine
                 else:
-                    read = tidy(engine.read(pages.render_png(index, options.ocr_dpi)))
-                    if read:
-                        sections.append(Section(text=read, page=index + 1, ocr=True))
-                        continue
+                    pending = [f for _, _, f in slots if f is not None and not f.done()]
+                    if len(pending) >= 2 * options.ocr_workers:
+                        pending[0].result()  # hold at most 2 × workers rendered pages
+                    slots.append((index, text, pool.submit(engine.read, pages.render_png(index, options.ocr_dpi))))
+                    continue
             if text and options.tables and pages.has_paths(index):
                 text = tidy(_plumber_page(pages.plumber(index)) or text)
-            if text:
+            slots.append((index, text, None))
+        sections = []
+        for index, text, future in slots:
+            read = tidy(future.result()) if future is not None else ""
+            if read:
+                sections.append(Section(text=read, page=index + 1, ocr=True))
+            elif text:
                 sections.append(Section(text=text, page=index + 1))
         meta_title = (reader.metadata.title if reader.metadata else None) or None
     except ParseError:
@@ -146,6 +158,7 @@ def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
     except Exception as exc:  # pypdf, pdfplumber and pdfium raise many kinds on damaged files
         raise ParseError(f"corrupt PDF: {type(exc).__name__}: {exc}") from exc
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         pages.close()
     if not sections:
         if skipped_ocr:

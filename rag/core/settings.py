@@ -89,6 +89,10 @@ class IngestSettings(BaseModel):
         "kor+eng", pattern=r"^[a-z_]+(\+[a-z_]+)*$", description="Tesseract languages, joined by '+'.",
     )
     ocr_dpi: int = Field(300, ge=72, le=600, description="Resolution PDF pages are rendered at for OCR.")
+    ocr_workers: int = Field(
+        0, ge=0, le=64, description="Pages of one PDF OCR'd at once, one single-threaded Tesseract process each; "
+        "0: the number of CPU cores.",
+    )
     pdf_tables: bool = Field(
         True, description="Find tables in PDF pages (pdfplumber) and keep them as Markdown tables in the chunks.",
     )
