@@ -89,6 +89,7 @@ def main() -> None:
     data = load_korquad(args.data)
     picked = data.corpus[: args.paragraphs]
     work = args.work or Path(tempfile.mkdtemp(prefix="foldrag-ocr-"))
+    work.mkdir(parents=True, exist_ok=True)
 
     rows = []
     ocr_text: dict[str, str] = {}
