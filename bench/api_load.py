@@ -168,8 +168,9 @@ def main() -> None:
                    FOLDRAG_GENERATION__MAX_NEW_TOKENS="48")
         if args.retrieve_only:
             env["FOLDRAG_GENERATION__MODEL"] = "none"
+        workers = ["--workers", str(args.workers)] if args.workers > 1 else []
         server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--index", str(index), "--port", str(port),
-                                   "--workers", str(args.workers)],
+                                   *workers],
                                   cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
