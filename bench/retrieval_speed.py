@@ -40,7 +40,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--kind", choices=["auto", "flat", "hnsw", "ivf"], default="auto", help="FAISS index kind (auto: HNSW at 100k).")
+    parser.add_argument("--kind", choices=["auto", "flat", "hnsw", "ivf", "ivfpq"], default="auto",
+                        help="FAISS index kind (auto: HNSW at 100k, IVF-PQ from 1M).")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -74,6 +75,10 @@ def main() -> None:
         writer.commit()
     build_s = time.perf_counter() - t0
     index_mb = sum(p.stat().st_size for p in settings.index.path.rglob("*") if p.is_file()) / 1e6
+    parts_mb = {}
+    for part in sorted(p for p in settings.index.path.glob("gen-*/*") if not p.name.endswith(".tmp")):
+        files = [part] if part.is_file() else [f for f in part.rglob("*") if f.is_file()]
+        parts_mb[part.name] = round(sum(f.stat().st_size for f in files) / 1e6, 1)
 
     from indexes.folder import current_generation, open_snapshot
     from indexes.integrity import damage
@@ -108,6 +113,8 @@ def main() -> None:
         "index_kind": args.kind,
         "build_seconds_excluding_embedding": round(build_s, 1),
         "index_folder_mb": round(index_mb, 1),
+        "index_parts_mb": parts_mb,
+        "bytes_per_chunk_by_part": {k: round(v * 1e6 / args.chunks) for k, v in parts_mb.items()},
         "open_seconds": round(open_s, 2),
         "snapshot_open_seconds_with_checksums": round(snapshot_s, 2),
         "checksum_verify_seconds": round(checksum_s, 2),

@@ -80,8 +80,8 @@ browser() {
 # lets the OCR tests render Korean text. Installed when missing and we may (root + apt); without them
 # ingest skips scanned pages with that reason and the OCR tests skip, saying why.
 ocr_tools() {
-  if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx kor \
-     && fc-list 2>/dev/null | grep -qi nanum; then
+  if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -x kor >/dev/null \
+     && [ -f /usr/share/fonts/truetype/nanum/NanumGothic.ttf ]; then
     return
   fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
