@@ -11,6 +11,7 @@ change (a small file per ingested file: nothing beside parsing and embedding it)
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.core.errors import FoldragError, NotFound
+
+log = logging.getLogger("foldrag.api")
 
 KEEP_JOBS = 200  # finished jobs remembered for GET /v1/jobs/{id}
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -119,8 +122,9 @@ class JobRunner:
             job.summary, job.status = summary.to_json(), "done"
         except FoldragError as exc:
             job.error, job.status = {"type": exc.kind, "message": str(exc)}, "failed"
-        except Exception as exc:  # reported on the job, never lost in a thread
-            job.error, job.status = {"type": "internal", "message": f"{type(exc).__name__}: {exc}"}, "failed"
+        except Exception:  # reported on the job (its text only in the log), never lost in a thread
+            log.exception("ingest job %s failed", job.id)
+            job.error, job.status = {"type": "internal", "message": "internal error; the server log has the details"}, "failed"
         finally:
             job.finished = time.time()
             job.record()

@@ -358,3 +358,19 @@ def _cmdline(proc: Path) -> str:
         return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_a_crashed_job_reports_no_exception_text(tmp_path):
+    from api.jobs import JobRunner
+
+    class Crashing:
+        def ingest(self, folder, progress, within):
+            raise RuntimeError("secret /home/me/.ssh path")
+
+    runner = JobRunner(tmp_path)
+    job = runner.submit("notes", Crashing(), tmp_path, within=())
+    assert until(lambda: runner.get(job.id).to_json()["status"] == "failed")
+    recorded = (tmp_path / f"{job.id}.json").read_text()
+    for shown in (str(runner.get(job.id).to_json()), recorded):
+        assert "secret" not in shown and "RuntimeError" not in shown and "server log" in shown
+    runner.shutdown()
