@@ -23,6 +23,11 @@ class Para:
     size: float | None = None  # its dominant type size (any unit, the same for the document)
 
 
+def plain(block: str | Para) -> str:
+    """A block's text without any heading decision (for table cells and notes)."""
+    return block.text if isinstance(block, Para) else block
+
+
 def _is_short_line(text: str) -> bool:
     return "\n" not in text and len(text) <= MAX_HEADING_CHARS
 

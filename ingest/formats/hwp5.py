@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ingest.errors import ParseError
-from ingest.formats.headings import Para, render
+from ingest.formats.headings import Para, plain, render
 from ingest.formats.tables import markdown_table
 
 _SIGNATURE = b"HWP Document File"
@@ -149,10 +149,6 @@ def _style_levels(docinfo: bytes) -> dict[int, int]:
     return levels
 
 
-def _text(block: str | Para) -> str:
-    return block.text if isinstance(block, Para) else block
-
-
 class _Writer:
     """Walks a section's record forest; paragraphs become ``Para`` (headings are decided once the
     whole document is read), tables and notes text."""
@@ -178,7 +174,7 @@ class _Writer:
                 blocks.extend(self.control(child))
         return blocks
 
-    def control(self, node: Record) -> list[str]:
+    def control(self, node: Record) -> list[str | Para]:
         kind = _ctrl_id(node.data)
         if kind in _SKIPPED_CONTROLS:
             return []
@@ -186,7 +182,7 @@ class _Writer:
             table = self.table(node)
             return [table] if table else []
         if kind in _NOTES:
-            body = " ".join(_text(b) for b in self.list_text(node.children))
+            body = " ".join(plain(b) for b in self.list_text(node.children))
             if body:
                 self.notes.append(f"{_NOTES[kind]} {len(self.notes) + 1}: {body}")
             return []
@@ -213,7 +209,7 @@ class _Writer:
                 col, row = struct.unpack_from("<HH", child.data, 8)
                 current = cells.setdefault((row, col), [])
             elif child.tag == TAG_PARA_HEADER and current is not None:
-                current.extend(_text(b) for b in self.paragraph(child))
+                current.extend(plain(b) for b in self.paragraph(child))
         if not cells:
             return ""
         rows = 1 + max(r for r, _ in cells)

@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 
 from ingest.errors import ParseError
 from ingest.formats.archive import check_zip
-from ingest.formats.headings import Para
+from ingest.formats.headings import Para, plain
 from ingest.formats.hwp5 import join_sections
 from ingest.formats.tables import markdown_table
 
@@ -75,10 +75,6 @@ def _section_order(archive: zipfile.ZipFile) -> list[str]:
     return ordered
 
 
-def _text(block: str | Para) -> str:
-    return block.text if isinstance(block, Para) else block
-
-
 class _Writer:
     def __init__(self, heading_levels: dict[str, int], heights: dict[str, int]) -> None:
         self.heading_levels = heading_levels
@@ -117,7 +113,7 @@ class _Writer:
             for control in item:
                 kind = _local(control.tag)
                 if kind in _NOTES:
-                    body = " ".join(_text(b) for b in self.sublists(control))
+                    body = " ".join(plain(b) for b in self.sublists(control))
                     if body:
                         self.notes.append(f"{_NOTES[kind]} {len(self.notes) + 1}: {body}")
         elif name not in _SKIPPED:
@@ -140,7 +136,7 @@ class _Writer:
                 parts = []
                 for sub in tc.findall(f"{_P}subList"):
                     for p in sub.findall(f"{_P}p"):
-                        parts.extend(_text(b) for b in self.paragraph(p))
+                        parts.extend(plain(b) for b in self.paragraph(p))
                 cells[(row, col)] = " ".join(parts)
         if not cells:
             return ""
