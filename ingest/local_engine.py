@@ -18,6 +18,7 @@ from ingest.engine import Work, vectors_with_cache
 from ingest.errors import ParseError
 from ingest.outcomes import Failed, Indexed, Outcome, Unchanged
 from ingest.plan import FileTask
+from ingest.parsers import ParseOptions
 from ingest.reading import chunk_bytes, parse_options, read_regular
 from rag.core.settings import IngestSettings
 from rag.core.types import Chunk, FailedFile
@@ -80,18 +81,19 @@ def _embed(pending: list[_Parsed], work: Work) -> Iterator[Indexed]:
 
 def _parse_all(tasks: Sequence[FileTask], work: Work, out: queue.Queue, stop: threading.Event) -> None:
     splitter = make_splitter(work.embedder.token_length, work.settings.chunk_tokens, work.settings.chunk_overlap)
+    options = parse_options(work.settings)
     try:
         for task in tasks:
             if stop.is_set():
                 break
             with work.embedder.bulk_turn():  # a server's queries go first, for the CPU too
-                parsed = _parse(task, splitter, work)
+                parsed = _parse(task, splitter, options, work)
             out.put(parsed)
     finally:
         out.put(_DONE)
 
 
-def _parse(task: FileTask, splitter, work: Work) -> _Parsed | Outcome:
+def _parse(task: FileTask, splitter, options: ParseOptions, work: Work) -> _Parsed | Outcome:
     try:
         data = read_regular(task.path, int(work.settings.max_file_mb * 1024 * 1024))
     except ParseError as exc:
@@ -102,8 +104,7 @@ def _parse(task: FileTask, splitter, work: Work) -> _Parsed | Outcome:
     if sha == task.previous_sha256:
         return Unchanged(FileRecord(task.source, sha, task.size, task.mtime_ns))
     try:
-        chunks, tokens = chunk_bytes(task.source, data, splitter, work.keyword_tokenizer,
-                                     parse_options(work.settings))
+        chunks, tokens = chunk_bytes(task.source, data, splitter, work.keyword_tokenizer, options)
     except ParseError as exc:
         return Failed(FailedFile(task.source, str(exc)))
     except Exception as exc:  # a parser bug must not stop the run: report it as this file's reason

@@ -59,11 +59,11 @@ def _header(archive: zipfile.ZipFile) -> tuple[dict[str, int], dict[str, int]]:
     return levels, heights
 
 
-def _section_order(archive: zipfile.ZipFile) -> list[str]:
+def _section_order(archive: zipfile.ZipFile, package: ElementTree.Element | None) -> list[str]:
+    """The section parts in the package's reading order (``package``: content.hpf), else by number."""
     names = set(archive.namelist())
     ordered: list[str] = []
-    if "Contents/content.hpf" in names:
-        package = _xml(archive, "Contents/content.hpf")
+    if package is not None:
         hrefs = {i.get("id"): i.get("href", "") for i in package.iter(f"{_OPF}item")}
         for ref in package.iter(f"{_OPF}itemref"):
             href = hrefs.get(ref.get("idref"), "")
@@ -156,7 +156,8 @@ def read_hwpx(data: bytes) -> tuple[list[str], str | None]:
         names = set(archive.namelist())
         if "META-INF/manifest.xml" in names and b"encryption-data" in archive.read("META-INF/manifest.xml"):
             raise ParseError("password-protected HWPX: its parts are encrypted")
-        order = _section_order(archive)
+        package = _xml(archive, "Contents/content.hpf") if "Contents/content.hpf" in names else None
+        order = _section_order(archive, package)
         if not order:
             raise ParseError("not an HWPX file (no Contents/section*.xml)")
         writer = _Writer(*_header(archive))
@@ -168,8 +169,6 @@ def read_hwpx(data: bytes) -> tuple[list[str], str | None]:
         except (zipfile.BadZipFile, KeyError, EOFError, OSError) as exc:
             raise ParseError(f"corrupt HWPX: {type(exc).__name__}") from exc
         sections = join_sections(parts, writer.notes)
-        title = None
-        if "Contents/content.hpf" in names:
-            element = _xml(archive, "Contents/content.hpf").find(f".//{_OPF}title")
-            title = (element.text or "").strip() or None if element is not None else None
+        element = package.find(f".//{_OPF}title") if package is not None else None
+        title = (element.text or "").strip() or None if element is not None else None
         return sections, title
