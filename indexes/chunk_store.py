@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -141,6 +142,28 @@ class ChunkStore:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dimension)
         return ids, matrix
+
+    def max_rowid(self) -> int:
+        return self._conn.execute("SELECT coalesce(max(rowid), 0) FROM chunks").fetchone()[0]
+
+    def vectors_between(self, first: int, last: int, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(rowids, vectors)`` of the rows with ``first <= rowid <= last``, in rowid order."""
+        rows = self._conn.execute("SELECT rowid, vector FROM chunks WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
+                                  (first, last)).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dimension)
+        return ids, matrix
+
+    def rows_digest(self, first: int, last: int) -> tuple[int, str]:
+        """How many rows ``first <= rowid <= last`` holds and a hash of their (rowid, chunk id) pairs:
+        equal digests mean the same chunks under the same rowids (a chunk id hashes its text)."""
+        digest = hashlib.sha256()
+        count = 0
+        for rowid, chunk_id in self._conn.execute(
+                "SELECT rowid, id FROM chunks WHERE rowid BETWEEN ? AND ? ORDER BY rowid", (first, last)):
+            digest.update(f"{rowid}:{chunk_id};".encode())
+            count += 1
+        return count, digest.hexdigest()
 
     def sample(self, n: int, dimension: int) -> list[tuple[Chunk, np.ndarray]]:
         """Up to ``n`` chunks spread evenly over the store, with their vectors."""

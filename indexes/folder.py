@@ -279,8 +279,9 @@ class IndexWriter:
         store.commit()
         assert self._tmp is not None
         chunks = store.count()
+        previous = None if self.damage else self.base  # what a part may reuse (never from a damaged one)
         for part in self.parts:
-            part.build(self._tmp, store, part.manifest_entry(chunks))
+            part.build(self._tmp, store, part.manifest_entry(chunks), previous)
         number = int(self._tmp.name[4:10])
         files = store.file_count()
         store.close()

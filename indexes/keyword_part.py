@@ -27,7 +27,7 @@ class KeywordPart:
     def manifest_entry(self, chunks: int) -> dict[str, Any]:
         return {"tokenizer": self.tokenizer.id, "passages": self.settings.bm25_passage_chunks}
 
-    def build(self, folder: Path, store: ChunkStore, entry: dict[str, Any]) -> None:
+    def build(self, folder: Path, store: ChunkStore, entry: dict[str, Any], previous: Path | None = None) -> None:
         missing = store.untokenized()
         store.set_tokens(list(zip((c.id for c in missing), tokenize_chunks(self.tokenizer, missing))))
         rowids, corpus = store.tokens()

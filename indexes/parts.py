@@ -24,8 +24,10 @@ class IndexPart(Protocol):
         """Manifest fields (names of ``Manifest``) this part's build depends on, for ``chunks`` chunks."""
         ...
 
-    def build(self, folder: Path, store: ChunkStore, entry: dict[str, Any]) -> None:
-        """Write this part's files for the chunks of ``store`` into the generation ``folder``."""
+    def build(self, folder: Path, store: ChunkStore, entry: dict[str, Any], previous: Path | None) -> None:
+        """Write this part's files for the chunks of ``store`` into the generation ``folder``;
+        ``previous`` is the last good generation's folder (files that did not change may be linked
+        from it), or None."""
         ...
 
     # and, on the class: ``for_settings(settings, *, dimension, tokenizer) -> part | None`` (a writer's

@@ -1,6 +1,6 @@
 """The ingest engine seam: what reads, parses, chunks and embeds the files of a plan.
 
-``ingest.engine`` names one in ``ENGINES``. A new engine (a Ray cluster, say) is one file with a
+``ingest.engine`` names one in ``ENGINES``. A new engine (as ``ingest/ray_engine.py``) is one file with a
 class that has ``create(settings: IngestSettings)`` and ``process(tasks, work)``, plus one line
 here; planning what changed and applying the results (the commit) stay on the driver, shared.
 """
@@ -40,6 +40,7 @@ class IngestEngine(Protocol):
 
 ENGINES: dict[str, Plugin] = {
     "local": Plugin("ingest.local_engine", "LocalEngine", "part of foldrag"),
+    "ray": Plugin("ingest.ray_engine", "RayEngine", "pip install 'foldrag[ray]'"),
 }
 
 

@@ -35,3 +35,16 @@ class Failed:
 
 
 Outcome = Indexed | Unchanged | Failed
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A new or changed file, parsed and chunked, not yet embedded (what an engine embeds next)."""
+
+    record: FileRecord
+    chunks: tuple[Chunk, ...]
+    tokens: tuple[tuple[str, ...], ...] | None
+    is_update: bool
+
+    def embedded(self, vectors: np.ndarray, fresh: int) -> Indexed:
+        return Indexed(self.record, self.chunks, vectors, self.tokens, self.is_update, embedded=fresh)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from ingest.chunking import chunk_file
 from ingest.errors import ParseError
+from ingest.outcomes import Failed, Parsed, Unchanged
+from ingest.plan import FileTask
+from indexes.chunk_store import FileRecord
 from ingest.parsers import ParseOptions, parse_file
 from ingest.walk import not_regular
 from rag.core.settings import IngestSettings
 from rag.core.tokenize import tokenize_chunks
-from rag.core.types import Chunk
+from rag.core.types import Chunk, FailedFile
 
 
 def parse_options(settings: IngestSettings) -> ParseOptions:
@@ -55,3 +59,30 @@ def read_regular(path: Path, limit: int) -> bytes:
         return b"".join(blocks)
     finally:
         os.close(fd)
+
+
+def read_task(task: FileTask, limit: int) -> bytes | Failed:
+    """The bytes of a planned file, or why it cannot be read."""
+    try:
+        return read_regular(task.path, limit)
+    except ParseError as exc:
+        return Failed(FailedFile(task.source, str(exc)))
+    except OSError as exc:
+        return Failed(FailedFile(task.source, f"unreadable: {exc.strerror or exc}"))
+
+
+def parse_task(task: FileTask, data: bytes, splitter, keyword_tokenizer: Callable[[str], list[str]] | None,
+               options: ParseOptions) -> Parsed | Unchanged | Failed:
+    """What one planned file's bytes come to: chunks to embed, the same content as indexed, or why not.
+    Never raises for the file's content (every engine reports a parser bug as that file's reason)."""
+    sha = hashlib.sha256(data).hexdigest()
+    if sha == task.previous_sha256:
+        return Unchanged(FileRecord(task.source, sha, task.size, task.mtime_ns))
+    try:
+        chunks, tokens = chunk_bytes(task.source, data, splitter, keyword_tokenizer, options)
+    except ParseError as exc:
+        return Failed(FailedFile(task.source, str(exc)))
+    except Exception as exc:  # a parser bug must not stop the run: report it as this file's reason
+        return Failed(FailedFile(task.source, f"parser error: {type(exc).__name__}: {exc}"))
+    record = FileRecord(task.source, sha, task.size, task.mtime_ns, len(chunks))
+    return Parsed(record, chunks, tokens, task.previous_sha256 is not None)

@@ -49,12 +49,17 @@ def ingest(
     follow_links: Annotated[bool, typer.Option("--follow-links", help="Follow links that lead out of FOLDER (else each is listed as skipped).")] = False,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    ray: Annotated[Optional[str], typer.Option(
+        "--ray", metavar="[ADDRESS]",
+        help="Parse and embed on a Ray cluster (pip install 'foldrag[ray]'): alone, a private one on this "
+             "machine (or RAY_ADDRESS); 'auto' the one `ray start` runs here; HOST:6379 or ray://HOST:10001.")] = None,
 ) -> None:
     """Parse, chunk and embed FOLDER into the index; unchanged files cost nothing."""
     from ingest.progress import progress_for
     from rag.build import build_rag
 
-    settings = _settings(index, ingest={"include": include, "exclude": exclude,
+    on_ray = {} if ray is None else {"engine": "ray", **({} if ray == RAY_HERE else {"ray_address": ray})}
+    settings = _settings(index, ingest={"include": include, "exclude": exclude, **on_ray,
                                         **({"follow_links": True} if follow_links else {})})
     rag = build_rag(settings)
     summary = rag.ingest(folder, progress=progress_for(sys.stderr, quiet=quiet))
@@ -370,12 +375,26 @@ def serve(
         shutil.rmtree(jobs, ignore_errors=True)
 
 
+RAY_HERE = "local"  # what a bare ``--ray`` stands for
+
+
+def optional_values(args: list[str]) -> list[str]:
+    """``--ray`` may come without its ADDRESS (typer's options always take one): a bare ``--ray``
+    (last, or before another option) becomes ``--ray local``."""
+    out = []
+    for n, arg in enumerate(args):
+        out.append(arg)
+        if arg == "--ray" and (n + 1 == len(args) or args[n + 1].startswith("-")):
+            out.append(RAY_HERE)
+    return out
+
+
 def main() -> None:
     # foldrag never downloads: every model is a local folder or a bundled package.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
-        code = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as its return value
+        code = app(args=optional_values(sys.argv[1:]), standalone_mode=False)  # a command's typer.Exit(n) comes back as its return value
         if isinstance(code, int) and code:
             sys.exit(code)
     except FoldragError as exc:

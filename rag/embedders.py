@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -94,8 +95,46 @@ def _runtime(model: str, device: str, dtype: str, backend: str, quantize: str) -
     return encoders, choose_runtime(path, backend=backend, quantize=quantize, device=encoders.device, encoders=encoders)
 
 
+@dataclass(frozen=True)
+class EmbedderRecipe:
+    """How to load an embedder again in another process (a Ray worker): the model and the runtime
+    this process chose, so every worker makes the same vectors. Small and plain, safe to send."""
+
+    model: str
+    device: str
+    dtype: str
+    batch_size: int
+    backend: str  # the resolved runtime ("torch", "onnx", "openvino"), never "auto"
+    quantize: str  # "int8" or "off"
+
+    def load(self) -> "SentenceTransformerEmbedder":
+        return SentenceTransformerEmbedder.load(self.model, device=self.device, dtype=self.dtype,
+                                                batch_size=self.batch_size, backend=self.backend,
+                                                quantize=self.quantize)
+
+    def token_length(self):
+        """The model's token counter alone (for chunking), without loading its weights."""
+        tokenizer = _counting_tokenizer(resolve_model_path(self.model))
+        return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
+
+
+def _counting_tokenizer(path: Path):
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    except Exception as exc:  # any loader failure is a model problem for the user
+        raise ModelUnavailable(f"could not load the tokenizer of embedding model {path}: {exc}") from exc
+    # This copy only counts tokens for chunking, where whole sections are measured: lift the
+    # model's limit so long texts do not print "sequence length is longer than..." warnings.
+    tokenizer.model_max_length = 1_000_000_000
+    return tokenizer
+
+
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model, batched, normalised, on CUDA when available."""
+
+    recipe: EmbedderRecipe | None = None  # set by ``load``: how a worker process loads the same
 
     def __init__(self, model, name: str, batch_size: int = 32, tokenizer=None, backend: str = "torch") -> None:
         if batch_size < 1:
@@ -119,7 +158,6 @@ class SentenceTransformerEmbedder:
     ) -> "SentenceTransformerEmbedder":
         """``backend``: "torch", "onnx", "openvino" or "auto" (measured: rag/embedding/runtime_choice.py);
         ``quantize`` ("auto", "int8", "off") applies to the ONNX runtimes."""
-        from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # our own progress output is the one the user reads
@@ -131,17 +169,14 @@ class SentenceTransformerEmbedder:
                 raise
             log.warning("%s; embedding with torch instead", exc)
             encoder, choice = encoders("torch", False), RuntimeChoice("torch", False, f"fell back: {exc}")
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(encoders.path), local_files_only=True)
-        except Exception as exc:  # any loader failure is a model problem for the user
-            raise ModelUnavailable(f"could not load the tokenizer of embedding model {encoders.path}: {exc}") from exc
-        # This copy only counts tokens for chunking, where whole sections are measured: lift the
-        # model's limit so long texts do not print "sequence length is longer than..." warnings.
-        tokenizer.model_max_length = 1_000_000_000
+        tokenizer = _counting_tokenizer(encoders.path)
         # The name identifies the vectors, not the runtime: vectors of every runtime that passes the
         # quality bound are interchangeable (an index records which one made them).
         name = model if model in BUNDLED_EMBEDDERS else f"local:{encoders.path.resolve().name}"
-        return cls(encoder, name=name, batch_size=batch_size, tokenizer=tokenizer, backend=choice.label)
+        embedder = cls(encoder, name=name, batch_size=batch_size, tokenizer=tokenizer, backend=choice.label)
+        embedder.recipe = EmbedderRecipe(model, device, dtype, batch_size, choice.backend,
+                                         "int8" if choice.quantized else "off")
+        return embedder
 
     @staticmethod
     def runtime(model: str, *, device: str = "auto", dtype: str = "auto", backend: str = "auto",

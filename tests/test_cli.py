@@ -173,3 +173,12 @@ def test_ask_shows_its_stage_on_a_terminal_and_quotes_without_a_model(docs, tmp_
     assert "retrieving…" in shown and "quoting…" in shown
     assert out.startswith("Reciprocal Rank Fusion merges ranked lists by summing 1/(k+rank) [1].")
     assert "[1] fusion.md" in out and "answered by none (extractive)" in out
+
+
+def test_ray_takes_an_optional_address():
+    from rag.cli import RAY_HERE, optional_values
+
+    assert optional_values(["ingest", "docs", "--ray"]) == ["ingest", "docs", "--ray", RAY_HERE]
+    assert optional_values(["ingest", "docs", "--ray", "--quiet"]) == ["ingest", "docs", "--ray", RAY_HERE, "--quiet"]
+    assert optional_values(["ingest", "docs", "--ray", "10.0.0.5:6379"]) == ["ingest", "docs", "--ray", "10.0.0.5:6379"]
+    assert optional_values(["ingest", "docs"]) == ["ingest", "docs"]

@@ -70,7 +70,7 @@ def test_failure_during_commit_keeps_previous_generation(tmp_path):
         def manifest_entry(self, chunks):
             return {}
 
-        def build(self, folder, store, entry):
+        def build(self, folder, store, entry, previous):
             raise RuntimeError("power cut")
 
     with pytest.raises(RuntimeError):

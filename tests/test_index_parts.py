@@ -32,7 +32,7 @@ class CountPart:
     def manifest_entry(self, chunks):
         return {"version": self.version}
 
-    def build(self, folder, store, entry):
+    def build(self, folder, store, entry, previous):
         (folder / "counts.json").write_text(json.dumps({"chunks": store.count()}))
 
     @staticmethod

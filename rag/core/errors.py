@@ -32,6 +32,7 @@ ERROR_TABLE: dict[str, ErrorSpec] = {
     "unsupported_type": ErrorSpec(13, 415, "an upload's file type is not one foldrag reads"),
     "overloaded": ErrorSpec(14, 429, "the generation queue is full; retry after the given seconds"),
     "not_ready": ErrorSpec(15, 503, "the server is still loading its models"),
+    "cluster_unavailable": ErrorSpec(16, 503, "the Ray cluster cannot be reached, or lost workers past their retries"),
     "internal": ErrorSpec(1, 500, "a bug in foldrag: please report it with the message"),
 }
 
@@ -83,6 +84,10 @@ class ModelUnavailable(FoldragError):
 
 class MissingDependency(FoldragError):
     kind = "missing_dependency"
+
+
+class ClusterUnavailable(FoldragError):
+    kind = "cluster_unavailable"
 
 
 class Unauthorized(FoldragError):

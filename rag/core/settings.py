@@ -96,9 +96,29 @@ class IngestSettings(BaseModel):
     pdf_tables: bool = Field(
         True, description="Find tables in PDF pages (pdfplumber) and keep them as Markdown tables in the chunks.",
     )
-    engine: Literal["local"] = Field(
+    engine: Literal["local", "ray"] = Field(
         "local", description="What reads, parses, chunks and embeds (ingest/engine.py): 'local' is a parsing "
-        "thread beside embedding on this machine."
+        "thread beside embedding on this machine; 'ray' parses in Ray tasks and embeds in a pool of Ray actors "
+        "(pip install 'foldrag[ray]'), then commits here as 'local' does."
+    )
+    ray_address: str = Field(
+        "", description="The Ray cluster of engine 'ray': '' starts a private one on this machine (or joins "
+        "RAY_ADDRESS when set), 'auto' joins the one `ray start` runs here, 'HOST:6379' or 'ray://HOST:10001' a "
+        "remote one.",
+    )
+    ray_files: Literal["ship", "shared"] = Field(
+        "ship", description="How Ray workers get the files: 'ship' reads them here and sends the bytes (works "
+        "on any cluster; unchanged content is never sent); 'shared' sends only the path, for a folder every "
+        "node mounts at the same path.",
+    )
+    ray_embedders: int = Field(
+        0, ge=0, le=1024, description="Embedding actors (one model load each); 0: one per GPU of the cluster, "
+        "else one per ray_embedder_cpus CPUs.",
+    )
+    ray_embedder_cpus: int = Field(1, ge=1, le=256, description="CPUs (and torch threads) each embedding actor holds.")
+    ray_retries: int = Field(
+        2, ge=0, le=10, description="Times a task or an embedding actor is retried after its worker process or "
+        "node dies; past that the ingest stops and the last good index stays.",
     )
 
 
@@ -121,6 +141,11 @@ class IndexSettings(BaseModel):
     hnsw_from: int = Field(
         50_000, ge=0, description="With kind 'auto', the chunk count from which HNSW replaces exact search "
         "(bench/retrieval_speed.py at 100k chunks: flat p50 40 ms, HNSW 22 ms)."
+    )
+    shard_chunks: int = Field(
+        0, ge=0, description="Split the vectors into FAISS shards of this many chunk rows each (0: one index). "
+        "Shards are searched in parallel and merged; each is built holding only its own vectors, and a "
+        "commit rebuilds only the shards whose chunks changed (the others are linked from the last generation).",
     )
     hnsw_m: int = Field(32, ge=4, description="HNSW graph degree.")
     hnsw_ef_search: int = Field(128, ge=8, description="HNSW search breadth.")

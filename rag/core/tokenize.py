@@ -45,6 +45,10 @@ class KeywordTokenizer:
         self._stemmer = Stemmer.Stemmer("english")
         self._stem_lock = threading.Lock()
 
+    def __reduce__(self):
+        # Sent to another process (a Ray worker) as "make a new one there": it holds locks and Kiwi.
+        return (type(self), ())
+
     def _latin(self, words: list[str]) -> list[str]:
         kept = [w.lower() for w in words]
         kept = [w for w in kept if w not in _STOP_EN]
