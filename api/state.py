@@ -15,11 +15,24 @@ from api.jobs import JobRunner
 from api.metrics import Metrics
 from rag.answering import Answerer
 from rag.core.errors import FoldragError, InvalidInput, NotFound, NotReady, TooLarge
+from rag.generation.backends import resolve_backend
 from rag.retrieval.hybrid import Retrieval
 from rag.service import Foldrag
 from rag.core.settings import Settings
 
 log = logging.getLogger("foldrag.api")
+
+
+# Answers in flight at once to a model server (backend 'openai') unless server.max_concurrent_generations
+# says otherwise: vLLM batches that many and more; Ollama queues what exceeds OLLAMA_NUM_PARALLEL.
+SERVER_GENERATIONS = 256
+
+
+def concurrent_generations(settings: Settings) -> int:
+    """``server.max_concurrent_generations``, or for 0: 1 with a model in this process, many with a server."""
+    if settings.server.max_concurrent_generations:
+        return settings.server.max_concurrent_generations
+    return SERVER_GENERATIONS if resolve_backend(settings.generation) == "openai" else 1
 
 
 class ServerState:
@@ -32,7 +45,7 @@ class ServerState:
                                f"(served: {', '.join(collections)})")
         self.settings = settings
         self.collections = collections
-        self.gate = GenerationGate(settings.server.max_concurrent_generations, settings.server.max_queued_generations)
+        self.gate = GenerationGate(concurrent_generations(settings), settings.server.max_queued_generations)
         self.jobs = JobRunner(job_records)
         self.metrics = Metrics()
         self.ready = threading.Event()

@@ -45,6 +45,9 @@ log = logging.getLogger("foldrag.ingest.ray")
 
 # Calls queued per embedding actor: one running, one waiting, so an actor never idles on the driver.
 _CALLS_PER_ACTOR = 2
+# A parse task takes files until it holds this many, or this many bytes.
+FILES_PER_TASK = 16
+BYTES_PER_TASK = 8 << 20
 
 
 class RayEngine:
@@ -125,26 +128,25 @@ class _Run:
         self.actors = [actor.remote(recipe, per_actor) for _ in range(count)]
         self.load = [0] * count
         # Parsing holds no reserved CPU (the embedders hold them): it shares the cores as the local
-        # engine's parsing thread does; the driver keeps at most ``window`` files in flight.
+        # engine's parsing thread does. Files go in batches of up to FILES_PER_TASK (fewer tasks to
+        # schedule and results to wait on); at most ``window`` batches are in flight.
         self.parse = ray.remote(_parse_remote).options(num_cpus=0, max_retries=retries, scheduling_strategy="SPREAD")
-        self.window = max(4, 2 * cpus)
+        self.window = max(2, cpus)
         self.shared = ray.put((recipe, settings.chunk_tokens, settings.chunk_overlap, work.keyword_tokenizer,
                                parse_options(settings), self.limit))
         log.info("Ray ingest: %d files over %d CPUs / %d GPUs, %d embedding actors", len(tasks), cpus, gpus, count)
 
     def outcomes(self) -> Iterator[Outcome]:
-        parsing: dict = {}  # ObjectRef → the FileTask it parses
+        parsing: dict = {}  # ObjectRef → the sources of the batch it parses
         embedding: dict = {}  # ObjectRef → (actor, files, keys, found, missing keys)
         pending: list[Parsed] = []
         try:
             while self.todo or parsing or embedding or pending:
                 while self.todo and len(parsing) < self.window:
-                    task = self.todo.popleft()
-                    submitted = self._submit_parse(task)
-                    if isinstance(submitted, (Failed, Unchanged)):
-                        yield submitted
-                    else:
-                        parsing[submitted] = task
+                    ref, sources, settled = self._submit_parse()
+                    yield from settled
+                    if ref is not None:
+                        parsing[ref] = sources
                 flush = not self.todo and not parsing
                 while pending and min(self.load) < _CALLS_PER_ACTOR and (
                         flush or sum(len(p.chunks) for p in pending) >= self.settings.encode_group):
@@ -156,12 +158,12 @@ class _Run:
                     continue
                 ref = ray.wait(list(parsing) + list(embedding), num_returns=1)[0][0]
                 if ref in parsing:
-                    task = parsing.pop(ref)
-                    result = self._get(ref, f"parsing {task.source}")
-                    if isinstance(result, Parsed):
-                        pending.append(result)
-                    else:
-                        yield result
+                    sources = parsing.pop(ref)
+                    for result in self._get(ref, f"parsing {sources[0]}" + (f" and {len(sources) - 1} more files" if len(sources) > 1 else "")):
+                        if isinstance(result, Parsed):
+                            pending.append(result)
+                        else:
+                            yield result
                 else:
                     yield from self._finish_embed(ref, embedding.pop(ref))
         finally:
@@ -170,17 +172,31 @@ class _Run:
             for actor in self.actors:
                 ray.kill(actor)
 
-    def _submit_parse(self, task: FileTask):
-        if self.settings.ray_files == "shared":
-            return self.parse.remote(task, None, self.shared)
-        data = read_task(task, self.limit)
-        if isinstance(data, Failed):
-            return data
-        if task.previous_sha256 is not None:  # touched, same content: nothing to send
+    def _submit_parse(self) -> tuple[object | None, list[str], list[Outcome]]:
+        """Send the next batch of files to a parse task: (its ref or None, its sources, the outcomes
+        settled here — files that cannot be read, or whose content did not change)."""
+        batch: list[tuple[FileTask, bytes | None]] = []
+        settled: list[Outcome] = []
+        size = 0
+        while self.todo and len(batch) < FILES_PER_TASK and size < BYTES_PER_TASK:
+            task = self.todo.popleft()
+            if self.settings.ray_files == "shared":
+                batch.append((task, None))
+                size += task.size
+                continue
+            data = read_task(task, self.limit)
+            if isinstance(data, Failed):
+                settled.append(data)
+                continue
             sha = hashlib.sha256(data).hexdigest()
-            if sha == task.previous_sha256:
-                return Unchanged(FileRecord(task.source, sha, task.size, task.mtime_ns))
-        return self.parse.remote(task, data, self.shared)
+            if sha == task.previous_sha256:  # touched, same content: nothing to send
+                settled.append(Unchanged(FileRecord(task.source, sha, task.size, task.mtime_ns)))
+                continue
+            batch.append((task, data))
+            size += len(data)
+        if not batch:
+            return None, [], settled
+        return self.parse.remote(batch, self.shared), [t.source for t, _ in batch], settled
 
     def _take_group(self, pending: list[Parsed]) -> tuple[list[Parsed], list[Parsed]]:
         """Whole files from the front of ``pending`` up to ``encode_group`` chunks (at least one file)."""
@@ -257,13 +273,18 @@ class _EmbedWorker:
         return os.getpid()
 
 
-def _parse_remote(task: FileTask, data: bytes | None, shared) -> Outcome | Parsed:
+def _parse_remote(batch: list[tuple[FileTask, bytes | None]], shared) -> list[Outcome | Parsed]:
     recipe, chunk_tokens, overlap, tokenizer, options, limit = shared
-    if data is None:  # ingest.ray_files = "shared": this node reads the path
-        data = read_task(task, limit)
-        if isinstance(data, Failed):
-            return data
-    return parse_task(task, data, _splitter(recipe, chunk_tokens, overlap), _same_tokenizer(tokenizer), options)
+    splitter, tokenizer = _splitter(recipe, chunk_tokens, overlap), _same_tokenizer(tokenizer)
+    out = []
+    for task, data in batch:
+        if data is None:  # ingest.ray_files = "shared": this node reads the path
+            data = read_task(task, limit)
+            if isinstance(data, Failed):
+                out.append(data)
+                continue
+        out.append(parse_task(task, data, splitter, tokenizer, options))
+    return out
 
 
 @functools.lru_cache(maxsize=4)

@@ -85,3 +85,17 @@ def test_split_messages():
                                                      {"role": "assistant", "content": "hello"}])
     with pytest.raises(InvalidInput):
         split_messages([ChatMessage(role="user", content="  ")])
+
+
+def test_answers_at_once_are_bounded_by_a_model_server_not_by_foldrag(settings):
+    from api.state import SERVER_GENERATIONS, concurrent_generations
+
+    assert concurrent_generations(settings) == 1  # a model in this process: one answer at a time
+    served = settings.model_copy(update={"generation": settings.generation.model_copy(
+        update={"base_url": "http://gpu-box:8000/v1", "model": "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"})})
+    assert concurrent_generations(served) == SERVER_GENERATIONS == 256
+    named = served.model_copy(update={"server": served.server.model_copy(update={"max_concurrent_generations": 8})})
+    assert concurrent_generations(named) == 8
+    gate = GenerationGate(concurrent=concurrent_generations(served), queued=0)
+    permits = [gate.admit() for _ in range(SERVER_GENERATIONS)]
+    assert all(p.try_start() for p in permits) and gate.running == SERVER_GENERATIONS  # all run at once

@@ -329,7 +329,11 @@ class ServerSettings(BaseModel):
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser, e.g. 'https://example.com' or '*'."
     )
-    max_concurrent_generations: int = Field(1, ge=1, le=64, description="Generations running at once (one model, so 1 on CPU).")
+    max_concurrent_generations: int = Field(
+        0, ge=0, le=4096, description="Generations running at once. 0: 1 for a model in this process (one model, "
+        "one answer at a time), SERVER_GENERATIONS for a model server (backend 'openai': vLLM/Ollama batch "
+        "concurrent requests, so the server's own limits are the bound, not foldrag).",
+    )
     max_queued_generations: int = Field(4, ge=0, le=1024, description="Requests waiting for a generation slot; more get 429.")
     max_question_chars: int = Field(8000, ge=1, description="Longer questions are refused with 413.")
     upload_max_mb: float = Field(20.0, gt=0, description="Largest file POST /v1/documents accepts.")
