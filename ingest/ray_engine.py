@@ -84,8 +84,9 @@ def connect(address: str) -> bool:
         ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING, configure_logging=False)
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError… for a bad address
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ClusterUnavailable(f"cannot reach the Ray cluster ({where}): {reason}") from exc
+        log.warning("ray.init(address=%r) failed: %s", address, exc)  # Ray's own words: the log, not the error
+        raise ClusterUnavailable(f"cannot reach the Ray cluster ({where}): ray.init failed "
+                                 f"({type(exc).__name__}); the log above has Ray's reason") from exc
     return True
 
 
@@ -159,7 +160,8 @@ class _Run:
                 ref = ray.wait(list(parsing) + list(embedding), num_returns=1)[0][0]
                 if ref in parsing:
                     sources = parsing.pop(ref)
-                    for result in self._get(ref, f"parsing {sources[0]}" + (f" and {len(sources) - 1} more files" if len(sources) > 1 else "")):
+                    more = f" and {len(sources) - 1} more files" if len(sources) > 1 else ""
+                    for result in self._get(ref, f"parsing {sources[0]}{more}"):
                         if isinstance(result, Parsed):
                             pending.append(result)
                         else:
