@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,34 +16,6 @@ from rag.core.settings import RetrievalSettings
 from rag.core.types import Hit
 
 MODES = ("dense", "bm25", "hybrid", "multi")
-
-# The retrievers of one question run at once: the dense one mostly waits on the embedder (torch,
-# outside the GIL) while BM25 scores, so a hybrid query takes about the longer of the two, not the sum.
-_POOL: list[ThreadPoolExecutor] = []
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    with _POOL_LOCK:
-        if not _POOL:
-            _POOL.append(ThreadPoolExecutor(max_workers=8, thread_name_prefix="foldrag-retrieve"))
-        return _POOL[0]
-
-
-def _timed(retriever: Retriever, queries: tuple[str, ...], depth: int) -> tuple[list[list[Hit]], float]:
-    t0 = time.perf_counter()
-    found = retriever.search(queries, depth)
-    return found, (time.perf_counter() - t0) * 1000
-
-
-def _search_all(retrievers: list[Retriever], queries: tuple[str, ...], depth: int) -> list[tuple[list[list[Hit]], float]]:
-    """Each retriever's ranked lists for ``queries`` and its milliseconds, in order; all but the
-    first run in the pool while this thread runs the first."""
-    if len(retrievers) < 2:
-        return [_timed(r, queries, depth) for r in retrievers]
-    others = [_pool().submit(_timed, r, queries, depth) for r in retrievers[1:]]
-    first = _timed(retrievers[0], queries, depth)
-    return [first] + [f.result() for f in others]
 
 
 @dataclass(frozen=True)
@@ -145,15 +115,16 @@ class HybridRetriever:
         chosen = [w for w in self._retrievers if mode in ("hybrid", "multi") or w.retriever.name == mode]
         lists: list[RankedList] = []
         hits_by_id: dict[str, Hit] = {}
-        for entry, (found, ms) in zip(chosen, _search_all([w.retriever for w in chosen], queries, depth)):
+        for entry in chosen:
+            t0 = time.perf_counter()
             weight, note = entry.weight_for(question) if len(chosen) > 1 else (1.0, "")
             if note:
                 notes.append(note)
-            for query, hits in zip(queries, found):
+            for query, hits in zip(queries, entry.retriever.search(queries, depth)):
                 for hit in hits:
                     hits_by_id.setdefault(hit.chunk.id, hit)
                 lists.append(RankedList(query, entry.retriever.name, weight, tuple(h.chunk.id for h in hits)))
-            timings[entry.retriever.name] = ms
+            timings[entry.retriever.name] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
         fused = self._fuse(lists, hits_by_id)
