@@ -43,6 +43,7 @@ class Job:
         self.files_total = 0
         self.files_done = 0
         self.chunks = 0
+        self.working = ""  # inside a long file: "scan.pdf: OCR: 12 of 40 pages read"
         self.summary: dict[str, Any] | None = None
         self.error: dict[str, str] | None = None
         self.created = time.time()
@@ -62,6 +63,11 @@ class Job:
             self.chunks += chunks
         self.record()
 
+    def note(self, text: str) -> None:
+        with self._lock:
+            self.working = text
+        self.record()
+
     def record(self) -> None:
         """Write this job's JSON where the other workers read it (no-op with one worker)."""
         if self.records is None:
@@ -79,6 +85,7 @@ class Job:
             return {
                 "id": self.id, "collection": self.collection, "path": str(self.path), "status": self.status,
                 "files_total": self.files_total, "files_done": self.files_done, "chunks_written": self.chunks,
+                "working": self.working,
                 "failures": (self.summary or {}).get("failed", []), "summary": self.summary, "error": self.error,
                 "created": self.created, "started": self.started, "finished": self.finished,
             }

@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from indexes.embedding_cache import EmbeddingCache, text_key
-from ingest.outcomes import Outcome
+from ingest.outcomes import Outcome, Working
 from ingest.plan import FileTask
 from rag.core.contracts import Embedder
 from rag.core.plugins import Plugin, load_plugin
@@ -33,8 +33,9 @@ class Work:
 
 
 class IngestEngine(Protocol):
-    def process(self, tasks: Sequence[FileTask], work: Work) -> Iterator[Outcome]:
-        """One outcome per task, in any order. Closing the iterator stops the work."""
+    def process(self, tasks: Sequence[FileTask], work: Work) -> Iterator[Outcome | Working]:
+        """One outcome per task, in any order (and, if it likes, ``Working`` notes on a long file
+        between them, for the progress). Closing the iterator stops the work."""
         ...
 
 

@@ -6,13 +6,15 @@ resumable cache); nothing is embedded for a file whose content hash is already i
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 from ingest.chunking import embedding_text, make_splitter
 from ingest.engine import Work, vectors_with_cache
-from ingest.outcomes import Failed, Indexed, Outcome, Parsed
+from ingest.outcomes import Failed, Indexed, Outcome, Parsed, Working
 from ingest.plan import FileTask
 from ingest.parsers import ParseOptions
 from ingest.reading import parse_options, parse_task, read_task
@@ -35,7 +37,7 @@ class LocalEngine:
         pending_chunks = 0
         try:
             while (item := out.get()) is not _DONE:
-                if not isinstance(item, Parsed):
+                if not isinstance(item, Parsed):  # an outcome, or a long file's progress
                     yield item
                     continue
                 pending.append(item)
@@ -72,11 +74,20 @@ def _parse_all(tasks: Sequence[FileTask], work: Work, out: queue.Queue, stop: th
         for task in tasks:
             if stop.is_set():
                 break
+            told = replace(options, report=functools.partial(_tell, out, task.source))
             with work.embedder.bulk_turn():  # a server's queries go first, for the CPU too
-                parsed = _parse(task, splitter, options, work)
+                parsed = _parse(task, splitter, told, work)
             out.put(parsed)
     finally:
         out.put(_DONE)
+
+
+def _tell(out: queue.Queue, source: str, text: str) -> None:
+    """A long file's progress (from a parser's threads): dropped rather than waited for when full."""
+    try:
+        out.put_nowait(Working(source, text))
+    except queue.Full:
+        pass
 
 
 def _parse(task: FileTask, splitter, options: ParseOptions, work: Work) -> Parsed | Outcome:

@@ -38,6 +38,14 @@ Outcome = Indexed | Unchanged | Failed
 
 
 @dataclass(frozen=True)
+class Working:
+    """Not an outcome: how far an engine is inside one long file (OCR pages), for the progress."""
+
+    source: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Parsed:
     """A new or changed file, parsed and chunked, not yet embedded (what an engine embeds next)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ingest.decode import decode_text
@@ -31,6 +31,8 @@ class ParseOptions:
     ocr_dpi: int = 300
     tables: bool = True  # PDF tables found and kept as Markdown tables
     ocr_workers: int = 2  # OCR processes at once for one PDF
+    # Told how far a long parse is ("OCR: 12 of 40 pages read"); called from any thread, must not block.
+    report: Callable[[str], None] | None = field(default=None, compare=False)
 
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _BLANKS = re.compile(r"\n{3,}")
@@ -115,7 +117,8 @@ def _ocr_engine(options: ParseOptions) -> OcrEngine | str:
 def parse_pdf(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
     from ingest.formats.pdf import PdfOptions, read_pdf
 
-    pdf = PdfOptions(ocr=options.ocr, ocr_dpi=options.ocr_dpi, tables=options.tables, ocr_workers=options.ocr_workers)
+    pdf = PdfOptions(ocr=options.ocr, ocr_dpi=options.ocr_dpi, tables=options.tables, ocr_workers=options.ocr_workers,
+                     report=options.report)
     sections, title = read_pdf(data, _tidy, pdf, lambda: _ocr_engine(options))
     return _sections(source, sections, title, "PDF")
 

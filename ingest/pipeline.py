@@ -14,7 +14,7 @@ from indexes.chunk_store import FileRecord
 from indexes.folder import IndexWriter
 from ingest.chunking import embedding_text, make_splitter
 from ingest.engine import IngestEngine, Work, create_engine, vectors_with_cache
-from ingest.outcomes import Failed, Indexed, Outcome, Unchanged
+from ingest.outcomes import Failed, Indexed, Outcome, Unchanged, Working
 from ingest.plan import UPLOAD_SCHEME, IngestPlan, plan_folder
 from ingest.progress import Progress, SilentProgress
 from ingest.reading import chunk_bytes, parse_options
@@ -60,6 +60,9 @@ def ingest_folder(
         outcomes = engine.process(plan.tasks, work)
         try:
             for outcome in outcomes:
+                if isinstance(outcome, Working):
+                    progress.note(f"{outcome.source}: {outcome.text}")
+                    continue
                 apply.take(outcome)
                 progress.advance(1, len(outcome.chunks) if isinstance(outcome, Indexed) else 0)
         finally:

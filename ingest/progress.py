@@ -10,12 +10,16 @@ from typing import Protocol, TextIO
 class Progress(Protocol):
     def start(self, total_files: int) -> None: ...
     def advance(self, files: int, chunks: int) -> None: ...
+    def note(self, text: str) -> None:
+        """Work inside one file ("scan.pdf: OCR 12 of 100 pages") between two advances."""
+        ...
     def close(self) -> None: ...
 
 
 class SilentProgress:
     def start(self, total_files: int) -> None: ...
     def advance(self, files: int, chunks: int) -> None: ...
+    def note(self, text: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -40,6 +44,10 @@ class BarProgress:
             rate = self._chunks / max(time.perf_counter() - self._t0, 1e-9)
             self._bar.set_postfix_str(f"{self._chunks} chunks, {rate:.1f} chunks/s", refresh=False)
             self._bar.update(files)
+
+    def note(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"{self._chunks} chunks; {text}")
 
     def close(self) -> None:
         if self._bar is not None:
@@ -69,6 +77,12 @@ class LineProgress:
         if now - self._last >= self._every:
             self._last = now
             self._print(now)
+
+    def note(self, text: str) -> None:
+        now = time.perf_counter()
+        if now - self._last >= self._every:
+            self._last = now
+            print(f"ingest: {self._files}/{self._total} files; {text}", file=self._stream, flush=True)
 
     def _print(self, now: float) -> None:
         elapsed = max(now - self._t0, 1e-9)

@@ -351,3 +351,67 @@ def _png(text: str) -> bytes:
     buffer = io.BytesIO()
     render_text_image(text).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+class _FakeOcr:
+    """Reads every page image as its own text (no Tesseract needed)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def read(self, png: bytes) -> str:
+        self.calls += 1
+        return f"scanned words number {self.calls}"
+
+
+def _blank_scan(path, pages: int):
+    import io
+
+    from fpdf import FPDF
+    from PIL import Image
+
+    pdf = FPDF()
+    for _ in range(pages):
+        pdf.add_page()
+        buffer = io.BytesIO()
+        Image.new("L", (400, 500), 255).save(buffer, format="PNG")
+        pdf.image(buffer, x=10, y=10, w=190)
+    pdf.output(str(path))
+    return path
+
+
+def test_ocr_tells_its_progress_page_by_page(tmp_path, monkeypatch):
+    import ingest.parsers as parsers
+
+    monkeypatch.setattr(parsers, "_ocr_engine", lambda options: _FakeOcr())
+    told: list[str] = []
+    path = _blank_scan(tmp_path / "scan.pdf", 3)
+    parsed = parse_file("scan.pdf", path.read_bytes(), ParseOptions(ocr_workers=1, report=told.append))
+    assert [(s.page, s.ocr) for s in parsed.sections] == [(1, True), (2, True), (3, True)]
+    assert told == ["OCR: 1 of 3 pages read", "OCR: 2 of 3 pages read", "OCR: 3 of 3 pages read"]
+
+
+def test_an_ingest_progress_hears_ocr_pages_between_files(tmp_path, monkeypatch, settings, fake_embedder):
+    import ingest.parsers as parsers
+    from indexes.folder import IndexWriter
+    from ingest.pipeline import ingest_folder
+
+    monkeypatch.setattr(parsers, "_ocr_engine", lambda options: _FakeOcr())
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _blank_scan(docs / "scan.pdf", 4)
+    (docs / "note.md").write_text("# Note\n\nplain text")
+    events: list[tuple] = []
+
+    class Recording:
+        def start(self, total_files): events.append(("start", total_files))
+        def advance(self, files, chunks): events.append(("advance", files))
+        def note(self, text): events.append(("note", text))
+        def close(self): events.append(("close",))
+
+    with IndexWriter.open(settings.index.path, fake_embedder.name, fake_embedder.dimension, settings.index) as writer:
+        summary = ingest_folder(docs, writer, fake_embedder, settings.ingest, progress=Recording())
+    assert summary.added == 2 and not summary.failed
+    notes = [e[1] for e in events if e[0] == "note"]
+    assert notes[-1] == "scan.pdf: OCR: 4 of 4 pages read" and len(notes) == 4
+    assert events.index(("note", notes[-1])) < max(i for i, e in enumerate(events) if e == ("advance", 1))

@@ -143,6 +143,8 @@ class KillOnFirstFile:
                 os.kill(pid, signal.SIGKILL)
                 self.killed.append(pid)
 
+    def note(self, text: str) -> None: ...
+
     def close(self) -> None: ...
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ingest.errors import ParseError
 from ingest.formats.ocr import OcrEngine, png_bytes
@@ -29,6 +30,7 @@ class PdfOptions:
     ocr_dpi: int = 300
     tables: bool = True
     ocr_workers: int = 2  # OCR processes at once
+    report: Callable[[str], None] | None = field(default=None, compare=False)  # "OCR: 3 of 12 pages read"
 
 
 def wants_ocr(mode: str, text: str, area_points2: float, has_image: bool) -> bool:
@@ -109,6 +111,21 @@ class _Pages:
             self._pdfium.close()
 
 
+class _OcrCount:
+    """Tells ``report`` each time an OCR'd page is read (from the OCR threads)."""
+
+    def __init__(self, report: Callable[[str], None] | None, pages: int) -> None:
+        self.report, self.pages = report, pages
+        self.read = 0
+        self._lock = threading.Lock()
+
+    def done(self, _future) -> None:
+        with self._lock:  # told in order (``report`` never blocks)
+            self.read += 1
+            if self.report is not None:
+                self.report(f"OCR: {self.read} of {self.pages} pages read")
+
+
 def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
              ocr: Callable[[], OcrEngine | str]) -> tuple[list[Section], str | None]:
     """The pages of a PDF as sections, and its title. ``ocr`` gives the engine, or the reason there
@@ -127,6 +144,7 @@ def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
         if reader.is_encrypted and not reader.decrypt(""):
             raise ParseError("encrypted PDF (needs a password)")
         engine: OcrEngine | str | None = None
+        counter = _OcrCount(options.report, len(reader.pages))
         for index, page in enumerate(reader.pages):
             text = tidy(page.extract_text() or "")
             box = page.mediabox
@@ -140,7 +158,10 @@ def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
                     pending = [f for _, _, f in slots if f is not None and not f.done()]
                     if len(pending) >= 2 * options.ocr_workers:
                         pending[0].result()  # hold at most 2 × workers rendered pages
-                    slots.append((index, text, pool.submit(engine.read, pages.render_png(index, options.ocr_dpi))))
+                    future = pool.submit(engine.read, pages.render_png(index, options.ocr_dpi))
+                    if options.report is not None:
+                        future.add_done_callback(counter.done)
+                    slots.append((index, text, future))
                     continue
             if text and options.tables and pages.has_paths(index):
                 text = tidy(_plumber_page(pages.plumber(index)) or text)
