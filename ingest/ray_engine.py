@@ -169,8 +169,8 @@ class _Run:
                 else:
                     yield from self._finish_embed(ref, embedding.pop(ref))
         finally:
-            for ref in parsing:
-                ray.cancel(ref)
+            for ref in parsing:  # force: a task interrupted mid-import would leave its worker
+                ray.cancel(ref, force=True)  # process broken for the next task; killed, it is replaced
             for actor in self.actors:
                 ray.kill(actor)
 
