@@ -138,10 +138,7 @@ class ChunkStore:
 
     def vectors(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
         """All ``(rowids, vectors)`` in rowid order."""
-        rows = self._conn.execute("SELECT rowid, vector FROM chunks ORDER BY rowid").fetchall()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dimension)
-        return ids, matrix
+        return self.vectors_between(0, 2**63 - 1, dimension)
 
     def max_rowid(self) -> int:
         return self._conn.execute("SELECT coalesce(max(rowid), 0) FROM chunks").fetchone()[0]

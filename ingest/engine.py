@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from indexes.embedding_cache import EmbeddingCache, text_key
-from ingest.outcomes import Outcome, Working
+from ingest.outcomes import Indexed, Outcome, Parsed, Working
 from ingest.plan import FileTask
 from rag.core.contracts import Embedder
 from rag.core.plugins import Plugin, load_plugin
@@ -47,6 +47,17 @@ ENGINES: dict[str, Plugin] = {
 
 def create_engine(settings: IngestSettings) -> IngestEngine:
     return load_plugin("ingest.engine", settings.engine, ENGINES[settings.engine]).create(settings)
+
+
+def by_file(files: Sequence[Parsed], vectors: np.ndarray, fresh: int) -> list[Indexed]:
+    """A group's ``vectors`` (rows in the order of its files' chunks) cut back into one outcome per
+    file; the group's count of freshly embedded chunks goes with its first file."""
+    out, offset = [], 0
+    for n, item in enumerate(files):
+        size = len(item.chunks)
+        out.append(item.embedded(vectors[offset:offset + size], fresh if n == 0 else 0))
+        offset += size
+    return out
 
 
 def vectors_with_cache(texts: list[str], embedder: Embedder, cache: EmbeddingCache, group: int) -> tuple[np.ndarray, int]:

@@ -13,11 +13,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from ingest.chunking import embedding_text, make_splitter
-from ingest.engine import Work, vectors_with_cache
-from ingest.outcomes import Failed, Indexed, Outcome, Parsed, Working
+from ingest.engine import Work, by_file, vectors_with_cache
+from ingest.outcomes import Indexed, Outcome, Parsed, Working
 from ingest.plan import FileTask
-from ingest.parsers import ParseOptions
-from ingest.reading import parse_options, parse_task, read_task
+from ingest.reading import parse_options, read_and_parse
 from rag.core.settings import IngestSettings
 
 _DONE = object()
@@ -60,23 +59,20 @@ def _embed(pending: list[Parsed], work: Work) -> Iterator[Indexed]:
         return
     texts = [embedding_text(c, work.embed_headers) for p in pending for c in p.chunks]
     vectors, fresh = vectors_with_cache(texts, work.embedder, work.cache, work.settings.encode_group)
-    offset = 0
-    for n, item in enumerate(pending):
-        size = len(item.chunks)
-        yield item.embedded(vectors[offset : offset + size], fresh if n == 0 else 0)  # count goes with the first
-        offset += size
+    yield from by_file(pending, vectors, fresh)
 
 
 def _parse_all(tasks: Sequence[FileTask], work: Work, out: queue.Queue, stop: threading.Event) -> None:
     splitter = make_splitter(work.embedder.token_length, work.settings.chunk_tokens, work.settings.chunk_overlap)
     options = parse_options(work.settings)
+    limit = int(work.settings.max_file_mb * 1024 * 1024)
     try:
         for task in tasks:
             if stop.is_set():
                 break
             told = replace(options, report=functools.partial(_tell, out, task.source))
             with work.embedder.bulk_turn():  # a server's queries go first, for the CPU too
-                parsed = _parse(task, splitter, told, work)
+                parsed = read_and_parse(task, limit, splitter, work.keyword_tokenizer, told)
             out.put(parsed)
     finally:
         out.put(_DONE)
@@ -88,10 +84,3 @@ def _tell(out: queue.Queue, source: str, text: str) -> None:
         out.put_nowait(Working(source, text))
     except queue.Full:
         pass
-
-
-def _parse(task: FileTask, splitter, options: ParseOptions, work: Work) -> Parsed | Outcome:
-    data = read_task(task, int(work.settings.max_file_mb * 1024 * 1024))
-    if isinstance(data, Failed):
-        return data
-    return parse_task(task, data, splitter, work.keyword_tokenizer, options)

@@ -31,13 +31,12 @@ import numpy as np
 import ray
 import ray.exceptions
 
-from indexes.chunk_store import FileRecord
 from indexes.embedding_cache import text_key
 from ingest.chunking import embedding_text, make_splitter
-from ingest.engine import Work
-from ingest.outcomes import Failed, Outcome, Parsed, Unchanged
+from ingest.engine import Work, by_file
+from ingest.outcomes import Failed, Indexed, Outcome, Parsed
 from ingest.plan import FileTask
-from ingest.reading import parse_options, parse_task, read_task
+from ingest.reading import parse_options, parse_task, read_and_parse, read_task, unchanged
 from rag.core.errors import ClusterUnavailable, FoldragError, InvalidInput
 from rag.core.settings import IngestSettings
 
@@ -187,12 +186,10 @@ class _Run:
                 size += task.size
                 continue
             data = read_task(task, self.limit)
-            if isinstance(data, Failed):
-                settled.append(data)
-                continue
-            sha = hashlib.sha256(data).hexdigest()
-            if sha == task.previous_sha256:  # touched, same content: nothing to send
-                settled.append(Unchanged(FileRecord(task.source, sha, task.size, task.mtime_ns)))
+            # unreadable, or touched with the same content: settled here, nothing sent
+            done = data if isinstance(data, Failed) else unchanged(task, hashlib.sha256(data).hexdigest())
+            if done is not None:
+                settled.append(done)
                 continue
             batch.append((task, data))
             size += len(data)
@@ -234,14 +231,8 @@ class _Run:
         yield from self._indexed(files, keys, found, len(missing))
 
     @staticmethod
-    def _indexed(files: list[Parsed], keys: list[str], found: dict, fresh: int):
-        out, offset = [], 0
-        for n, item in enumerate(files):
-            size = len(item.chunks)
-            vectors = np.stack([found[k] for k in keys[offset:offset + size]])
-            out.append(item.embedded(vectors, fresh if n == 0 else 0))  # the group's count goes with its first
-            offset += size
-        return out
+    def _indexed(files: list[Parsed], keys: list[str], found: dict, fresh: int) -> list[Indexed]:
+        return by_file(files, np.stack([found[k] for k in keys]), fresh)
 
     def _get(self, ref, doing: str):
         try:
@@ -278,15 +269,9 @@ class _EmbedWorker:
 def _parse_remote(batch: list[tuple[FileTask, bytes | None]], shared) -> list[Outcome | Parsed]:
     recipe, chunk_tokens, overlap, tokenizer, options, limit = shared
     splitter, tokenizer = _splitter(recipe, chunk_tokens, overlap), _same_tokenizer(tokenizer)
-    out = []
-    for task, data in batch:
-        if data is None:  # ingest.ray_files = "shared": this node reads the path
-            data = read_task(task, limit)
-            if isinstance(data, Failed):
-                out.append(data)
-                continue
-        out.append(parse_task(task, data, splitter, tokenizer, options))
-    return out
+    # ingest.ray_files = "shared" sends no bytes (None): this node reads the path
+    return [read_and_parse(task, limit, splitter, tokenizer, options) if data is None
+            else parse_task(task, data, splitter, tokenizer, options) for task, data in batch]
 
 
 @functools.lru_cache(maxsize=4)

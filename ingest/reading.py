@@ -71,13 +71,26 @@ def read_task(task: FileTask, limit: int) -> bytes | Failed:
         return Failed(FailedFile(task.source, f"unreadable: {exc.strerror or exc}"))
 
 
+def unchanged(task: FileTask, sha: str) -> Unchanged | None:
+    """The refreshed record of a file touched (new mtime) whose content hash ``sha`` is what the
+    index holds; None when it changed or is new."""
+    return Unchanged(FileRecord(task.source, sha, task.size, task.mtime_ns)) if sha == task.previous_sha256 else None
+
+
+def read_and_parse(task: FileTask, limit: int, splitter, keyword_tokenizer: Callable[[str], list[str]] | None,
+                   options: ParseOptions) -> Parsed | Unchanged | Failed:
+    """``parse_task`` of the file's bytes, read here (``read_task``)."""
+    data = read_task(task, limit)
+    return data if isinstance(data, Failed) else parse_task(task, data, splitter, keyword_tokenizer, options)
+
+
 def parse_task(task: FileTask, data: bytes, splitter, keyword_tokenizer: Callable[[str], list[str]] | None,
                options: ParseOptions) -> Parsed | Unchanged | Failed:
     """What one planned file's bytes come to: chunks to embed, the same content as indexed, or why not.
     Never raises for the file's content (every engine reports a parser bug as that file's reason)."""
     sha = hashlib.sha256(data).hexdigest()
-    if sha == task.previous_sha256:
-        return Unchanged(FileRecord(task.source, sha, task.size, task.mtime_ns))
+    if same := unchanged(task, sha):
+        return same
     try:
         chunks, tokens = chunk_bytes(task.source, data, splitter, keyword_tokenizer, options)
     except ParseError as exc:
