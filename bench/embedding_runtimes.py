@@ -5,8 +5,9 @@ Usage:  .venv/bin/python bench/embedding_runtimes.py [--texts 1000] [--eval] [--
 
 Each runtime runs in its own process (so its peak RSS is its own) on the same texts — SciFact
 abstracts (../shared/data), title + text, truncated by the model at 256 tokens as an ingest's chunks
-are — and reports texts/s (best of 2 after a warm-up), cosine to torch fp32's vectors (mean, min) and
-peak RSS; the one-time ONNX export (fp32 + int8, into a fresh cache folder) is timed apart. With --eval,
+are — and reports texts/s (best of 2 after a warm-up), cosine to torch fp32's vectors (mean, min),
+milliseconds per question (SciFact's queries embedded one at a time, as a search does: median and
+p95, and the cosine of their vectors to torch's) and peak RSS; the one-time ONNX export (fp32 + int8, into a fresh cache folder) is timed apart. With --eval,
 `foldrag eval` runs per runtime into its own index folder (.bench/eval-LABEL): SciFact dense and
 hybrid nDCG@10, KorQuAD hybrid nDCG@10.
 """
@@ -43,6 +44,11 @@ def texts(n: int) -> list[str]:
     return out
 
 
+def questions(n: int) -> list[str]:
+    with open(SCIFACT / "queries.jsonl", encoding="utf-8") as handle:
+        return [json.loads(line)["text"] for _, line in zip(range(n), handle)]
+
+
 def export(cache: Path) -> float:
     """The one-time ONNX export (fp32 + int8) into ``cache``, in a child process; its seconds."""
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
@@ -72,8 +78,19 @@ def one(backend: str, quantize: str, n: int, out: Path, cache: Path) -> None:
         vectors = embedder.embed(sample, query=True)  # one call, full batches: the raw encode rate
         best = min(best, time.perf_counter() - t0)
     np.save(out.with_suffix(".npy"), vectors)
+    asked = questions(200)
+    for question in asked[:10]:
+        embedder.embed([question], query=True)
+    latencies, question_vectors = [], []
+    for question in asked:
+        t0 = time.perf_counter()
+        question_vectors.append(embedder.embed([question], query=True)[0])
+        latencies.append((time.perf_counter() - t0) * 1000)
+    np.save(out.with_suffix(".questions.npy"), np.stack(question_vectors))
     out.write_text(json.dumps({
         "label": embedder.backend, "texts_per_s": round(n / best, 1), "load_s": round(load_s, 1),
+        "question_ms_p50": round(float(np.percentile(latencies, 50)), 2),
+        "question_ms_p95": round(float(np.percentile(latencies, 95)), 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }))
 
@@ -113,7 +130,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="foldrag-runtimes-"))
     export_s = export(work / "cache")
-    rows, reference = [], None
+    rows, reference, question_reference = [], None, None
     for backend, quantize in RUNTIMES:
         out = work / f"{backend}-{quantize}.json"
         done = subprocess.run([sys.executable, __file__, "--texts", str(args.texts), "--one", backend, quantize, str(out),
@@ -127,6 +144,10 @@ def main() -> None:
         reference = vectors if reference is None else reference
         cosines = np.sum(vectors * reference, axis=1)
         row.update(cosine_mean=round(float(cosines.mean()), 5), cosine_min=round(float(cosines.min()), 5))
+        asked = np.load(out.with_suffix(".questions.npy"))
+        question_reference = asked if question_reference is None else question_reference
+        cosines = np.sum(asked * question_reference, axis=1)
+        row.update(question_cosine_mean=round(float(cosines.mean()), 5), question_cosine_min=round(float(cosines.min()), 5))
         if args.eval:
             row.update(evaluate(backend, quantize, row["label"]))
         rows.append(row)

@@ -319,7 +319,7 @@ def config(as_json: JsonOpt = True) -> None:
     try:
         runtime = SentenceTransformerEmbedder.runtime(emb.model, device=emb.device, dtype=emb.dtype,
                                                       backend=emb.backend, quantize=emb.quantize)
-        embedding = {"backend": runtime.label, "reason": runtime.reason}
+        embedding = {"backend": runtime.label, "questions": runtime.query_label, "reason": runtime.reason}
     except ModelUnavailable as exc:
         embedding = {"backend": f"unavailable: {exc}"}
     from ingest.formats.ocr import tesseract_missing

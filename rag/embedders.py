@@ -136,12 +136,17 @@ class SentenceTransformerEmbedder:
 
     recipe: EmbedderRecipe | None = None  # set by ``load``: how a worker process loads the same
 
-    def __init__(self, model, name: str, batch_size: int = 32, tokenizer=None, backend: str = "torch") -> None:
+    def __init__(self, model, name: str, batch_size: int = 32, tokenizer=None, backend: str = "torch",
+                 query_model=None, query_backend: str | None = None) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         self._model = model  # a SentenceTransformer, or an OnnxEncoder with the same encode()
+        # Questions may run on another runtime than chunks (rag/embedding/runtime_choice.py: measured
+        # per phase, both within the quality bound of torch fp32, so their vectors are interchangeable).
+        self._query_model = query_model if query_model is not None else model
         self.name = name
         self.backend = backend  # the runtime that makes the vectors: "torch", "onnx-int8", ... (manifest)
+        self.query_backend = query_backend if query_model is not None and query_backend else backend
         self.dimension = int(model.get_embedding_dimension())
         self.batch_size = batch_size
         # Chunking counts tokens in another thread while the model encodes: it gets its own
@@ -169,11 +174,18 @@ class SentenceTransformerEmbedder:
                 raise
             log.warning("%s; embedding with torch instead", exc)
             encoder, choice = encoders("torch", False), RuntimeChoice("torch", False, f"fell back: {exc}")
+        query_encoder, query_label = None, None
+        if choice.query != (choice.backend, choice.quantized):
+            try:
+                query_encoder, query_label = encoders(*choice.query), choice.query_label
+            except ModelUnavailable as exc:
+                log.warning("%s; embedding questions with %s instead", exc, choice.label)
         tokenizer = _counting_tokenizer(encoders.path)
         # The name identifies the vectors, not the runtime: vectors of every runtime that passes the
         # quality bound are interchangeable (an index records which one made them).
         name = model if model in BUNDLED_EMBEDDERS else f"local:{encoders.path.resolve().name}"
-        embedder = cls(encoder, name=name, batch_size=batch_size, tokenizer=tokenizer, backend=choice.label)
+        embedder = cls(encoder, name=name, batch_size=batch_size, tokenizer=tokenizer, backend=choice.label,
+                       query_model=query_encoder, query_backend=query_label)
         embedder.recipe = EmbedderRecipe(model, device, dtype, batch_size, choice.backend,
                                          "int8" if choice.quantized else "off")
         return embedder
@@ -194,10 +206,11 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         step = self.batch_size if query else min(self.batch_size, self.BULK_SLICE)
+        model = self._query_model if query else self._model
         parts = []
         for start in range(0, len(texts), step):
             with self._encode_lock.hold(urgent=query):
-                parts.append(self._model.encode(
+                parts.append(model.encode(
                     texts[start:start + step], batch_size=self.batch_size, normalize_embeddings=True,
                     convert_to_numpy=True, show_progress_bar=False,
                 ))

@@ -4,13 +4,14 @@ torch, the measured choice, and the check before another runtime's vectors join 
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
 
 from rag.core.errors import IndexMismatch, ModelUnavailable
 from rag.embedding import onnx_export
-from rag.embedding.runtime_choice import Measured, candidates, choose, choose_runtime
+from rag.embedding.runtime_choice import Measured, candidates, choose, choose_query, choose_runtime
 from tests.fakes import HashEmbedder
 from tests.server_support import make_collection, write_docs
 
@@ -22,17 +23,33 @@ TEXTS = ["How does GPU offload place layers?", "서울은 대한민국의 수도
 
 
 def test_the_fastest_runtime_within_the_quality_bound_is_chosen():
-    torch = Measured(100, 1.0, 1.0)
-    label, reason = choose({"torch": torch, "onnx": Measured(120, 1.0, 1.0), "onnx-int8": Measured(250, 0.998, 0.995)})
+    torch = Measured(100, 1.0, 1.0, 20.0)
+    label, reason = choose({"torch": torch, "onnx": Measured(120, 1.0, 1.0, 8.0),
+                            "onnx-int8": Measured(250, 0.998, 0.995, 6.0)})
     assert label == "onnx-int8" and "onnx-int8 250/s" in reason and "torch 100/s" in reason
     # Faster but too far from torch's vectors: not taken.
-    assert choose({"torch": torch, "onnx-int8": Measured(300, 0.995, 0.99)})[0] == "torch"  # SciFact lost 0.008
-    assert choose({"torch": torch, "onnx-int8": Measured(300, 0.998, 0.985)})[0] == "torch"
+    assert choose({"torch": torch, "onnx-int8": Measured(300, 0.995, 0.99, 5.0)})[0] == "torch"  # SciFact lost 0.008
+    assert choose({"torch": torch, "onnx-int8": Measured(300, 0.998, 0.985, 5.0)})[0] == "torch"
     # Within the noise of torch's rate: torch stays.
-    assert choose({"torch": torch, "onnx": Measured(105, 1.0, 1.0)})[0] == "torch"
+    assert choose({"torch": torch, "onnx": Measured(105, 1.0, 1.0, 20.0)})[0] == "torch"
     # A runtime named with quantize 'auto': its int8 graph only when within the bound and faster.
-    assert choose({"onnx": Measured(100, 1.0, 1.0), "onnx-int8": Measured(150, 0.995, 0.99)})[0] == "onnx"
-    assert choose({"onnx": Measured(100, 1.0, 1.0), "onnx-int8": Measured(150, 0.998, 0.995)})[0] == "onnx-int8"
+    assert choose({"onnx": Measured(100, 1.0, 1.0, 8.0), "onnx-int8": Measured(150, 0.995, 0.99, 5.0)})[0] == "onnx"
+    assert choose({"onnx": Measured(100, 1.0, 1.0, 8.0), "onnx-int8": Measured(150, 0.998, 0.995, 5.0)})[0] == "onnx-int8"
+
+
+def test_questions_and_chunks_are_each_given_their_fastest_runtime():
+    # This EPYC's shape (docs/BENCHMARKS.md): torch is as fast as any runtime on batches of chunks,
+    # onnxruntime's fp32 graph three times faster on one question; int8 faster still but out of bound.
+    measured = {"torch": Measured(14.3, 1.0, 1.0, 23.9), "onnx": Measured(12.9, 1.0, 1.0, 8.1),
+                "onnx-int8": Measured(14.9, 0.9957, 0.9897, 6.9)}
+    assert choose(measured)[0] == "torch"
+    label, reason = choose_query(measured)
+    assert label == "onnx" and "torch 23.9 ms" in reason and "onnx 8.1 ms" in reason
+    # Within the noise of torch's latency: torch stays for questions too.
+    assert choose_query({"torch": Measured(14.3, 1.0, 1.0, 10.0), "onnx": Measured(12.9, 1.0, 1.0, 9.5)})[0] == "torch"
+    # A runtime faster at both takes both.
+    both = {"torch": Measured(10, 1.0, 1.0, 20.0), "openvino": Measured(30, 0.999, 0.998, 4.0)}
+    assert choose(both)[0] == choose_query(both)[0] == "openvino"
 
 
 def test_candidates_follow_the_settings_and_what_is_installed(monkeypatch):
@@ -87,6 +104,61 @@ def test_the_probe_runs_once_per_machine_and_model_and_a_missing_runtime_falls_b
     assert fallback.label == "torch" and "openvino is not installed" in fallback.reason
 
 
+class _Timed(_Encoder):
+    """Exact vectors, with a cost per call and per text (sleeps): torch-like eager runtimes pay more per
+    call, graph runtimes more per text on this kind of CPU."""
+
+    def __init__(self, per_call_s: float, per_text_s: float) -> None:
+        super().__init__(0.0)
+        self.per_call_s, self.per_text_s = per_call_s, per_text_s
+
+    def encode(self, texts, batch_size=32):
+        time.sleep(self.per_call_s + self.per_text_s * len(texts))
+        return super().encode(texts, batch_size)
+
+
+def test_the_probe_times_questions_alone_and_the_embedder_asks_the_faster_runtime(tmp_path, monkeypatch):
+    from rag.embedders import SentenceTransformerEmbedder
+    from rag.embedding import onnx_encoder
+
+    monkeypatch.setattr(onnx_encoder, "runtime_missing", lambda r: "openvino is not installed" if r == "openvino" else None)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    made = {("torch", False): _Timed(0.02, 0.0002), ("onnx", False): _Timed(0.002, 0.001),
+            ("onnx", True): _Encoder(3.0)}
+    choice = choose_runtime(model, backend="auto", quantize="auto", device="cpu",
+                            encoders=lambda r, q: made[(r, q)], cache_dir=tmp_path)
+    assert (choice.label, choice.query_label) == ("torch", "onnx"), choice.reason
+    assert "ingest: measured texts/s" in choice.reason and "questions: measured ms per question" in choice.reason
+    [cached] = tmp_path.glob("embedder-*.json")
+    figures = json.loads(cached.read_text())["runtimes"]
+    assert figures["onnx"]["query_ms"] < 10 < figures["torch"]["query_ms"]
+    # The embedder sends questions to the question runtime, chunks to the other.
+    calls = []
+
+    class Recording(_Encoder):
+        def __init__(self, label):
+            super().__init__(0.0)
+            self.label = label
+            self.tokenizer = None
+
+        def get_embedding_dimension(self):
+            return 8
+
+        def encode(self, texts, **_):
+            calls.append((self.label, len(texts)))
+            return super().encode(texts)
+
+    embedder = SentenceTransformerEmbedder(Recording("torch"), "m", tokenizer=object(), backend="torch",
+                                           query_model=Recording("onnx"), query_backend="onnx")
+    embedder.embed(["a question"], query=True)
+    embedder.embed(["chunk one", "chunk two"])
+    assert calls == [("onnx", 1), ("torch", 2)] and embedder.query_backend == "onnx" and embedder.backend == "torch"
+    alone = SentenceTransformerEmbedder(Recording("torch"), "m", tokenizer=object(), backend="torch")
+    assert alone.query_backend == "torch"
+
+
 # The export and the runtimes, on the bundled MiniLM
 
 
@@ -135,6 +207,18 @@ def test_onnx_runtimes_give_torchs_vectors(exported, real_embedder, runtime):
     assert np.allclose(np.linalg.norm(fp32, axis=1), 1.0, atol=1e-4)
     int8 = OnnxEncoder.load(files, runtime=runtime, quantized=True, threads=1).encode(TEXTS, batch_size=3)
     assert _cosines(int8, reference).mean() > 0.98
+
+
+def test_onnxruntime_sessions_do_not_spin_between_questions():
+    # A spinning pool kept both cores busy after each question and halved the speed of the FAISS and
+    # BM25 searches that follow it (docs/BENCHMARKS.md, "Retrieval speed").
+    from rag.embedding.onnx_encoder import runtime_missing, session_options
+
+    if runtime_missing("onnx"):
+        pytest.skip(runtime_missing("onnx"))
+    options = session_options(2)
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert (options.intra_op_num_threads, options.inter_op_num_threads) == (2, 1)
 
 
 @pytest.mark.slow

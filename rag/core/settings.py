@@ -46,7 +46,8 @@ class EmbeddingSettings(BaseModel):
         description="What runs the embedder: torch, or the model's ONNX graph (exported once into "
         "~/.cache/foldrag/embedders) on onnxruntime or OpenVINO (extra foldrag[openvino]). 'auto' measures "
         "the installed ones once per machine and takes the fastest within the quality bound (cosine to "
-        "torch fp32: mean >= 0.997, min >= 0.99); torch on CUDA.",
+        "torch fp32: mean >= 0.997, min >= 0.99), for chunks (texts/s) and for questions (ms each) apart; "
+        "torch on CUDA. A named backend runs both.",
     )
     quantize: Literal["auto", "int8", "off"] = Field(
         "auto", description="For the ONNX runtimes: int8 (dynamic, per-channel weights), off (fp32), or auto (measured)."
