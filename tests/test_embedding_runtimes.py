@@ -234,6 +234,33 @@ def test_the_embedder_runs_a_named_runtime_and_says_which(exported, monkeypatch)
     assert embedder.token_length("two words") == 2
 
 
+@pytest.mark.slow
+def test_auto_loads_the_question_runtime_the_probe_chose_and_its_vectors_are_torchs(exported, monkeypatch, tmp_path):
+    # The figures of this EPYC's probe (torch for chunks, onnxruntime fp32 for questions), cached where
+    # 'auto' reads them: loading wires both runtimes, and a question's vector is torch's.
+    from rag.core import hardware
+    from rag.embedders import SentenceTransformerEmbedder
+    from rag.embedding import runtime_choice
+
+    path, files = exported
+    monkeypatch.setattr(onnx_export, "default_cache_dir", lambda: files.folder.parent)
+    monkeypatch.setattr(hardware, "default_probe_dir", lambda: tmp_path)
+    installed = runtime_choice.candidates  # OpenVINO left out: these figures are onnxruntime's
+    monkeypatch.setattr(runtime_choice, "candidates", lambda backend, quantize, device: (
+        ([("torch", False), ("onnx", False), ("onnx", True)], []) if backend == "auto" else installed(backend, quantize, device)))
+    figures = {"torch": Measured(13.6, 1.0, 1.0, 30.3), "onnx": Measured(12.5, 1.0, 1.0, 6.2),
+               "onnx-int8": Measured(14.0, 0.9917, 0.9837, 3.9)}
+    probe = tmp_path / f"embedder-v{runtime_choice.PROBE_VERSION}-{hardware.machine_key()}-{files.digest[:16]}.json"
+    runtime_choice._write(probe, figures)
+    embedder = SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", device="cpu", backend="auto")
+    assert (embedder.backend, embedder.query_backend) == ("torch", "onnx")
+    torch_only = SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", device="cpu", backend="torch")
+    assert torch_only.query_backend == "torch"
+    question = ["How does GPU offload place layers?", "대한민국의 수도는 어디인가?"]
+    assert _cosines(embedder.embed(question, query=True), torch_only.embed(question, query=True)).min() > 0.9999
+    assert _cosines(embedder.embed(TEXTS), torch_only.embed(TEXTS)).min() > 0.99999  # chunks: torch itself
+
+
 # Another runtime's vectors joining an index
 
 
