@@ -134,12 +134,11 @@ def _counting_tokenizer(path: Path):
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model, batched, normalised, on CUDA when available."""
 
-    recipe: EmbedderRecipe | None = None  # set by ``load``: how a worker process loads the same
-
     def __init__(self, model, name: str, batch_size: int = 32, tokenizer=None, backend: str = "torch",
-                 query_model=None, query_backend: str | None = None) -> None:
+                 query_model=None, query_backend: str | None = None, recipe: EmbedderRecipe | None = None) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
+        self.recipe = recipe  # how a worker process loads the same (``load`` gives it; None: cannot)
         self._model = model  # a SentenceTransformer, or an OnnxEncoder with the same encode()
         # Questions may run on another runtime than chunks (rag/embedding/runtime_choice.py: measured
         # per phase, both within the quality bound of torch fp32, so their vectors are interchangeable).
@@ -184,11 +183,9 @@ class SentenceTransformerEmbedder:
         # The name identifies the vectors, not the runtime: vectors of every runtime that passes the
         # quality bound are interchangeable (an index records which one made them).
         name = model if model in BUNDLED_EMBEDDERS else f"local:{encoders.path.resolve().name}"
-        embedder = cls(encoder, name=name, batch_size=batch_size, tokenizer=tokenizer, backend=choice.label,
-                       query_model=query_encoder, query_backend=query_label)
-        embedder.recipe = EmbedderRecipe(model, device, dtype, batch_size, choice.backend,
-                                         "int8" if choice.quantized else "off")
-        return embedder
+        recipe = EmbedderRecipe(model, device, dtype, batch_size, choice.backend, "int8" if choice.quantized else "off")
+        return cls(encoder, name=name, batch_size=batch_size, tokenizer=tokenizer, backend=choice.label,
+                   query_model=query_encoder, query_backend=query_label, recipe=recipe)
 
     @staticmethod
     def runtime(model: str, *, device: str = "auto", dtype: str = "auto", backend: str = "auto",
