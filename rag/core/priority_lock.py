@@ -7,7 +7,9 @@ running, but a query need not wait for it) — runs
 freely while no query is waiting or running and none came within ``grace`` seconds. While queries
 keep coming it runs on credit: credit accrues at ``share`` seconds per second (up to ``burst``) and
 bulk time spent while queries come is debited. So a stream of queries keeps about ``1 - share`` of
-the machine, and an ingest is never starved: it keeps ``share`` of it.
+the machine, and an ingest is never starved: it keeps ``share`` of it. Queries take the lock in the
+order they asked for it: with 50 clients on /v1/retrieve, waking all waiters to race for it gave a
+p99 of five times the median (a waiter could lose the race again and again).
 
 Example::
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -38,6 +41,7 @@ class PriorityLock:
         self._cond = threading.Condition()
         self._busy = False
         self._urgent = 0  # urgent holders waiting or holding
+        self._line: deque[object] = deque()  # urgent holders waiting, first come first served
         self._last_urgent = float("-inf")  # when the last urgent holder let go
         self._credit = burst  # seconds of bulk work allowed while queries come
         self._credited_at = time.monotonic()
@@ -46,12 +50,17 @@ class PriorityLock:
     def hold(self, urgent: bool = False) -> Iterator[None]:
         with self._cond:
             if urgent:
+                me = object()
                 self._urgent += 1
+                self._line.append(me)
                 try:
-                    self._cond.wait_for(lambda: not self._busy)
+                    self._cond.wait_for(lambda: not self._busy and self._line[0] is me)
                 except BaseException:
                     self._urgent -= 1
+                    self._line.remove(me)
+                    self._cond.notify_all()  # the next in line may be free to go now
                     raise
+                self._line.popleft()
             else:
                 self._wait_for_turn(exclusive=True)
             self._busy = True
