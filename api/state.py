@@ -122,6 +122,11 @@ class ServerState:
         try:
             rag = next(iter(self.collections.values()))
             rag.embedder.embed(["warm up"], query=True)
+            for name, collection in self.collections.items():
+                try:
+                    collection.warm_up()
+                except FoldragError as exc:  # that collection's searches say so; the others serve
+                    log.warning("collection %s not warmed up: %s", name, exc)
             rag.generator  # noqa: B018 - loads it (None when generation.model is 'none')
             self.ready.set()
             log.info("models loaded; ready")

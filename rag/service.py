@@ -34,6 +34,7 @@ from rag.retrieval.hybrid import MODES, HybridRetriever, Retrieval, Weighted
 from rag.retrieval.keyword import KeywordRetriever
 from rag.retrieval.multi_query import QueryRewriter, Rewrites
 from rag.core.settings import Settings
+from rag.core.tokenize import has_hangul
 from rag.core.types import Hit, IngestSummary
 
 
@@ -174,6 +175,17 @@ class Foldrag:
         with self._lock:
             self._snapshot = None
         return report
+
+    def warm_up(self) -> None:
+        """Load what a first question would: the embedder's question runtime, and the Korean
+        morphological analyzer when this index holds Korean words (Kiwi takes ~5 s to load; an
+        English-only index never loads it). Raises as a search would (a damaged index)."""
+        self.embedder.embed(["warm up"], query=True)
+        if not self.has_index():
+            return
+        keywords = self.snapshot().keyword_index
+        if keywords is not None and any(has_hangul(token) for token in keywords.vocab):
+            self.tokenizer("준비")
 
     def has_index(self) -> bool:
         """Whether a generation has been committed (an ingest has finished)."""

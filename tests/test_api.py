@@ -96,6 +96,51 @@ def test_readyz_reports_a_model_that_failed_to_load(settings):
         assert "/nowhere" in error["message"]
 
 
+class _SpyTokenizer:
+    """The shared keyword tokenizer, recording the texts it is given."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def __call__(self, text):
+        self.texts.append(text)
+        return shared_tokenizer()(text)
+
+    def __getattr__(self, name):
+        return getattr(shared_tokenizer(), name)
+
+
+def test_start_up_loads_korean_analysis_only_for_an_index_with_korean(settings, tmp_path):
+    # The first Korean search otherwise paid ~5 s for Kiwi; an English-only server never loads it,
+    # and a collection that cannot warm up leaves the others serving.
+    from rag.core.errors import IndexCorrupt
+    from rag.core.tokenize import has_hangul
+    from rag.service import Foldrag
+    from tests.server_support import DOCS
+
+    def collection(name, docs, tokenizer):
+        own = settings.model_copy(update={"index": settings.index.model_copy(update={"path": tmp_path / name})})
+        rag = Foldrag(own, embedder_factory=HashEmbedder, tokenizer=tokenizer, generator_factory=lambda: None)
+        rag.ingest(write_docs(tmp_path / f"{name}-docs", docs))
+        return rag
+
+    korean, english = _SpyTokenizer(), _SpyTokenizer()
+    ko = collection("ko", DOCS, korean)
+    en = collection("en", {"france.md": DOCS["france.md"]}, english)
+    broken = collection("broken", {"fusion.md": DOCS["fusion.md"]}, _SpyTokenizer())
+
+    def damaged():
+        raise IndexCorrupt("the index is damaged")
+
+    broken.warm_up = damaged
+    korean.texts.clear()
+    english.texts.clear()
+    with TestClient(create_app(serve_settings(settings), {"ko": ko, "en": en, "broken": broken})) as client:
+        wait_ready(client)
+    assert any(has_hangul(text) for text in korean.texts), "Kiwi was not warmed up for a Korean index"
+    assert not any(has_hangul(text) for text in english.texts)
+
+
 def test_metrics_count_requests_and_answer_stages(make_api):
     api = make_api()
     assert api.client.post("/v1/query", json={"question": "What is the capital of France?"}).status_code == 200
