@@ -177,10 +177,9 @@ class Foldrag:
         return report
 
     def warm_up(self) -> None:
-        """Load what a first question would: the embedder's question runtime, and the Korean
-        morphological analyzer when this index holds Korean words (Kiwi takes ~5 s to load; an
+        """Load what a first question on this index would, beyond the shared models: the index, and
+        the Korean morphological analyzer when it holds Korean words (Kiwi takes ~5 s to load; an
         English-only index never loads it). Raises as a search would (a damaged index)."""
-        self.embedder.embed(["warm up"], query=True)
         if not self.has_index():
             return
         keywords = self.snapshot().keyword_index

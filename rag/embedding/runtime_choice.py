@@ -184,8 +184,6 @@ def choose_runtime(model_path: Path, *, backend: str, quantize: str, device: str
     runtime, _, q = label.partition("-")
     query_runtime, _, query_q = query_label.partition("-")
     log.info("embedding runtime: %s, questions %s (%s)", label, query_label, reason)
-    if query_label == label:
-        return RuntimeChoice(runtime, bool(q), reason)
     return RuntimeChoice(runtime, bool(q), reason, query_runtime, bool(query_q))
 
 
