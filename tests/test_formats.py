@@ -391,6 +391,32 @@ def test_ocr_tells_its_progress_page_by_page(tmp_path, monkeypatch):
     assert told == ["OCR: 1 of 3 pages read", "OCR: 2 of 3 pages read", "OCR: 3 of 3 pages read"]
 
 
+def test_ocr_progress_counts_only_the_pages_ocr_reads(tmp_path, monkeypatch):
+    import io
+
+    import ingest.parsers as parsers
+    from fpdf import FPDF
+    from PIL import Image
+
+    monkeypatch.setattr(parsers, "_ocr_engine", lambda options: _FakeOcr())
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for page in range(4):
+        pdf.add_page()
+        if page % 2 == 0:  # pages 1 and 3 have a text layer, 2 and 4 are scans
+            pdf.multi_cell(0, 8, f"Typed page {page + 1} has a text layer of its own. " * 4)
+        else:
+            buffer = io.BytesIO()
+            Image.new("L", (400, 500), 255).save(buffer, format="PNG")
+            pdf.image(buffer, x=10, y=10, w=190)
+    path = tmp_path / "mixed.pdf"
+    pdf.output(str(path))
+    told: list[str] = []
+    parsed = parse_file("mixed.pdf", path.read_bytes(), ParseOptions(ocr_workers=1, report=told.append))
+    assert [(s.page, s.ocr) for s in parsed.sections] == [(1, False), (2, True), (3, False), (4, True)]
+    assert told == ["OCR: 1 of 2 pages read", "OCR: 2 of 2 pages read"]
+
+
 def test_an_ingest_progress_hears_ocr_pages_between_files(tmp_path, monkeypatch, settings, fake_embedder):
     import ingest.parsers as parsers
     from indexes.folder import IndexWriter

@@ -130,7 +130,8 @@ def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
              ocr: Callable[[], OcrEngine | str]) -> tuple[list[Section], str | None]:
     """The pages of a PDF as sections, and its title. ``ocr`` gives the engine, or the reason there
     is none (asked only when a page needs it). Pages are rendered in order and read by
-    ``options.ocr_workers`` OCR processes at once (at most twice that many images held)."""
+    ``options.ocr_workers`` OCR processes at once (at most twice that many images held); text layers
+    are read first, so progress counts the pages OCR reads, not all pages."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from pypdf import PdfReader
@@ -144,25 +145,29 @@ def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
         if reader.is_encrypted and not reader.decrypt(""):
             raise ParseError("encrypted PDF (needs a password)")
         engine: OcrEngine | str | None = None
-        counter = _OcrCount(options.report, len(reader.pages))
+        wanted: list[tuple[int, str, bool]] = []  # page index, its text layer, whether OCR reads it
         for index, page in enumerate(reader.pages):
             text = tidy(page.extract_text() or "")
             box = page.mediabox
             area = abs(float(box.width) * float(box.height))
-            if options.ocr != "off" and wants_ocr(options.ocr, text, area,
-                                                  options.ocr == "always" or pages.has_image(index)):
+            needs = options.ocr != "off" and wants_ocr(options.ocr, text, area,
+                                                       options.ocr == "always" or pages.has_image(index))
+            if needs:
                 engine = ocr() if engine is None else engine
                 if isinstance(engine, str):
-                    skipped_ocr = engine
-                else:
-                    pending = [f for _, _, f in slots if f is not None and not f.done()]
-                    if len(pending) >= 2 * options.ocr_workers:
-                        pending[0].result()  # hold at most 2 × workers rendered pages
-                    future = pool.submit(engine.read, pages.render_png(index, options.ocr_dpi))
-                    if options.report is not None:
-                        future.add_done_callback(counter.done)
-                    slots.append((index, text, future))
-                    continue
+                    skipped_ocr, needs = engine, False
+            wanted.append((index, text, needs))
+        counter = _OcrCount(options.report, sum(needs for _, _, needs in wanted))
+        for index, text, needs in wanted:
+            if needs and engine is not None and not isinstance(engine, str):
+                pending = [f for _, _, f in slots if f is not None and not f.done()]
+                if len(pending) >= 2 * options.ocr_workers:
+                    pending[0].result()  # hold at most 2 × workers rendered pages
+                future = pool.submit(engine.read, pages.render_png(index, options.ocr_dpi))
+                if options.report is not None:
+                    future.add_done_callback(counter.done)
+                slots.append((index, text, future))
+                continue
             if text and options.tables and pages.has_paths(index):
                 text = tidy(_plumber_page(pages.plumber(index)) or text)
             slots.append((index, text, None))
