@@ -8,7 +8,7 @@ from rag.core.contracts import Embedder
 from rag.embedders import BUNDLED_EMBEDDERS, SentenceTransformerEmbedder
 from rag.core.errors import InvalidInput
 from rag.core.contracts import Generator
-from rag.core.lazy import Once
+from rag.core.lazy import MODEL_BUILDING, Once
 from rag.core.tokenize import KeywordTokenizer
 from rag.service import Foldrag
 from rag.core.settings import Settings
@@ -19,10 +19,11 @@ BUNDLED_LANGUAGES = {"bundled:all-MiniLM-L6-v2": ("en",)}
 
 def build_embedder(settings: Settings) -> Embedder:
     cfg = settings.embedding
-    return SentenceTransformerEmbedder.load(
-        cfg.model, device=cfg.device, dtype=cfg.dtype, batch_size=cfg.batch_size, backend=cfg.backend,
-        quantize=cfg.quantize,
-    )
+    with MODEL_BUILDING:
+        return SentenceTransformerEmbedder.load(
+            cfg.model, device=cfg.device, dtype=cfg.dtype, batch_size=cfg.batch_size, backend=cfg.backend,
+            quantize=cfg.quantize,
+        )
 
 
 def embedder_languages(settings: Settings) -> tuple[str, ...]:
@@ -39,7 +40,8 @@ def build_reranker(settings: Settings):
         return None
     from rag.retrieval.rerank import CrossEncoderReranker
 
-    return CrossEncoderReranker.load(cfg.reranker_model, threshold=cfg.rerank_threshold)
+    with MODEL_BUILDING:
+        return CrossEncoderReranker.load(cfg.reranker_model, threshold=cfg.rerank_threshold)
 
 
 def build_generator(settings: Settings) -> Generator | None:
@@ -47,7 +49,8 @@ def build_generator(settings: Settings) -> Generator | None:
         return None
     from rag.generation.backends import load_generator
 
-    return load_generator(settings.generation)
+    with MODEL_BUILDING:
+        return load_generator(settings.generation)
 
 
 def build_rag(settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None,

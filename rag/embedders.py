@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.core.lazy import MODEL_BUILDING, Once
 from rag.core.priority_lock import PriorityLock
 from rag.core.errors import ModelUnavailable
 from rag.core.hardware import cuda_available, preferred_dtype
@@ -86,6 +87,28 @@ class _Encoders:
 
         files = export_onnx(self.path, default_cache_dir())
         return OnnxEncoder.load(files, runtime=runtime, quantized=int8, threads=torch.get_num_threads())
+
+
+class _OnFirstUse:
+    """An encoder built when it first encodes (under ``MODEL_BUILDING``): the chunk runtime of a
+    process that may only ever embed questions, which run on another one."""
+
+    def __init__(self, build, dimension: int) -> None:
+        self._build = Once(build)
+        self._dimension = dimension
+
+    @property
+    def built(self) -> bool:
+        return self._build.done
+
+    def get_embedding_dimension(self) -> int:
+        return self._dimension
+
+    def encode(self, texts, **kwargs):
+        if not self._build.done:
+            with MODEL_BUILDING:
+                self._build()
+        return self._build().encode(texts, **kwargs)
 
 
 def _runtime(model: str, device: str, dtype: str, backend: str, quantize: str) -> tuple[_Encoders, RuntimeChoice]:
@@ -166,19 +189,24 @@ class SentenceTransformerEmbedder:
 
         hf_logging.disable_progress_bar()  # our own progress output is the one the user reads
         encoders, choice = _runtime(model, device, dtype, backend, quantize)
-        try:
-            encoder = encoders(choice.backend, choice.quantized)
-        except ModelUnavailable as exc:
-            if choice.backend == "torch":
-                raise
-            log.warning("%s; embedding with torch instead", exc)
-            encoder, choice = encoders("torch", False), RuntimeChoice("torch", False, f"fell back: {exc}")
+        if choice.backend != "torch":
+            try:
+                encoders(choice.backend, choice.quantized)  # built now: one that cannot load falls back
+            except ModelUnavailable as exc:
+                log.warning("%s; embedding with torch instead", exc)
+                choice = RuntimeChoice("torch", False, f"fell back: {exc}")
         query_encoder, query_label = None, None
         if choice.query != (choice.backend, choice.quantized):
             try:
                 query_encoder, query_label = encoders(*choice.query), choice.query_label
             except ModelUnavailable as exc:
                 log.warning("%s; embedding questions with %s instead", exc, choice.label)
+        if choice.backend == "torch" and query_encoder is not None:
+            # Questions run on another runtime: torch is built when chunks are first embedded (an
+            # ingest), so a process that only searches or answers never builds it.
+            encoder = _OnFirstUse(lambda: encoders("torch", False), query_encoder.get_embedding_dimension())
+        else:
+            encoder = encoders(choice.backend, choice.quantized)
         tokenizer = _counting_tokenizer(encoders.path)
         # The name identifies the vectors, not the runtime: vectors of every runtime that passes the
         # quality bound are interchangeable (an index records which one made them).

@@ -159,6 +159,72 @@ def test_the_probe_times_questions_alone_and_the_embedder_asks_the_faster_runtim
     assert alone.query_backend == "torch"
 
 
+class _Built:
+    """Stands in for the runtimes' encoders: records which were built, and each encode."""
+
+    def __init__(self, fail: tuple = ()) -> None:
+        self.built: list[tuple[str, bool]] = []
+        self.encoded: list[str] = []
+        self.path = None
+        self._fail = fail
+
+    def __call__(self, runtime: str, int8: bool):
+        if (runtime, int8) in self._fail:
+            raise ModelUnavailable(f"{runtime} cannot run here")
+        self.built.append((runtime, int8))
+        recorder = self
+
+        class Encoder(_Encoder):
+            tokenizer = None
+
+            def get_embedding_dimension(self):
+                return 8
+
+            def encode(self, texts, **_):
+                recorder.encoded.append(runtime)
+                return super().encode(texts)
+
+        return Encoder(0.0)
+
+
+def _load_with(monkeypatch, encoders: _Built, choice):
+    import rag.embedders as embedders
+
+    monkeypatch.setattr(embedders, "_runtime", lambda *args: (encoders, choice))
+    monkeypatch.setattr(embedders, "_counting_tokenizer", lambda path: object())
+    return embedders.SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", backend="auto")
+
+
+def test_torch_is_built_only_when_chunks_are_embedded_if_questions_run_elsewhere(monkeypatch):
+    # A process that only searches or answers (foldrag search/ask, a server that never ingests) never
+    # builds torch: `foldrag search` took 6-7 s and 460 MB instead of 13 s and 650 MB (2026-12-02).
+    from rag.embedding.runtime_choice import RuntimeChoice
+
+    encoders = _Built()
+    embedder = _load_with(monkeypatch, encoders, RuntimeChoice("torch", False, "measured", query_backend="onnx"))
+    assert encoders.built == [("onnx", False)] and (embedder.backend, embedder.query_backend) == ("torch", "onnx")
+    embedder.embed(["a question"], query=True)
+    assert encoders.built == [("onnx", False)] and embedder.dimension == 8
+    embedder.embed(["chunk one", "chunk two"])
+    embedder.embed(["chunk three"])
+    assert encoders.built == [("onnx", False), ("torch", False)]  # once
+    assert encoders.encoded == ["onnx", "torch", "torch"]
+
+
+def test_questions_fall_back_to_torch_built_at_once_when_their_runtime_cannot_load(monkeypatch):
+    from rag.embedding.runtime_choice import RuntimeChoice
+
+    encoders = _Built(fail=(("onnx", False),))
+    embedder = _load_with(monkeypatch, encoders, RuntimeChoice("torch", False, "measured", query_backend="onnx"))
+    assert encoders.built == [("torch", False)] and embedder.query_backend == "torch"
+    embedder.embed(["a question"], query=True)
+    assert encoders.encoded == ["torch"]
+    # A chunk runtime that cannot load falls back to torch, for both phases.
+    encoders = _Built(fail=(("onnx", True),))
+    embedder = _load_with(monkeypatch, encoders, RuntimeChoice("onnx", True, "named"))
+    assert encoders.built == [("torch", False)] and (embedder.backend, embedder.query_backend) == ("torch", "torch")
+
+
 # The export and the runtimes, on the bundled MiniLM
 
 

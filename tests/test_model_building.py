@@ -1,0 +1,74 @@
+"""Models are built one at a time in a process (rag/core/lazy.py ``MODEL_BUILDING``): transformers
+builds under process-wide state, and two models built at once from two threads came out broken."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from rag.core.settings import Settings
+from tests.conftest import SMOLLM
+
+
+def _in_two_threads(first, second) -> list[BaseException]:
+    errors: list[BaseException] = []
+
+    def run(work):
+        try:
+            work()
+        except BaseException as exc:  # handed to the test, which fails on it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    return errors
+
+
+def test_the_embedder_generator_and_reranker_are_never_built_at_once(monkeypatch, tmp_path):
+    import rag.build as build
+    import rag.generation.backends as backends
+    import rag.retrieval.rerank as rerank
+
+    building: list[str] = []
+    overlaps: list[tuple[str, ...]] = []
+
+    def slow_build(name):
+        def load(*args, **kwargs):
+            building.append(name)
+            if len(building) > 1:
+                overlaps.append(tuple(building))
+            time.sleep(0.2)
+            building.remove(name)
+            return object()
+        return load
+
+    monkeypatch.setattr(build.SentenceTransformerEmbedder, "load", slow_build("embedder"))
+    monkeypatch.setattr(backends, "load_generator", slow_build("generator"))
+    monkeypatch.setattr(rerank.CrossEncoderReranker, "load", slow_build("reranker"))
+    settings = Settings.load(index={"path": tmp_path / "index"}, generation={"model": SMOLLM},
+                             retrieval={"reranker_model": "some/cross-encoder"})
+    rag = build.build_rag(settings, with_generator=True)
+    assert _in_two_threads(lambda: rag.embedder, lambda: rag.generator) == []
+    rag = build.build_rag(settings, with_generator=True)
+    assert _in_two_threads(lambda: rag._reranker(), lambda: rag.embedder) == []
+    assert overlaps == [] and building == []
+
+
+@pytest.mark.slow
+def test_the_real_embedder_and_llm_load_together_from_two_threads(tmp_path):
+    # Without the lock this failed: the embedder built while the LLM loaded came out with meta
+    # tensors ("Cannot copy out of meta tensor"; 2026-12-02).
+    from rag.build import build_rag
+
+    settings = Settings.load(index={"path": tmp_path / "index"}, generation={"model": SMOLLM, "device": "cpu"},
+                             embedding={"backend": "torch", "device": "cpu"})
+    rag = build_rag(settings, with_generator=True)
+    assert _in_two_threads(lambda: rag.generator, lambda: rag.embedder) == []
+    vectors = rag.embedder.embed(["GPU offload places layers"])
+    assert vectors.shape == (1, 384) and abs(float((vectors ** 2).sum()) - 1.0) < 1e-4
+    assert rag.generator.count_tokens("hello") > 0
