@@ -22,3 +22,24 @@ def test_mixed_script_text_is_split_per_script():
 
 def test_has_hangul():
     assert has_hangul("abc 한") and not has_hangul("abc")
+
+
+def test_names_of_several_words_give_one_token_per_word():
+    # Kiwi's multi-word dictionary made "더글러스 맥아더" one token, space inside: the index stores tokens
+    # space-joined and held two words, the question kept one that matched nothing.
+    tokens = tok("더글러스 맥아더는 연합군 최고 사령부를 이끌었다")
+    assert {"더글러스", "맥아더", "연합군", "사령부"} <= set(tokens)
+    assert not [t for t in tokens if " " in t]
+
+
+def test_a_question_naming_a_person_finds_the_korean_chunk_by_bm25(tmp_path, settings, fake_embedder):
+    from tests.server_support import make_collection
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "history.md").write_text("# 전쟁사\n\n더글러스 맥아더는 1945년 연합군 최고 사령관으로 일본에 부임하였다.\n")
+    (docs / "other.md").write_text("# 요리\n\n김치찌개는 김치와 돼지고기를 넣고 끓인다.\n")
+    chunks_alone = settings.model_copy(update={"index": settings.index.model_copy(update={"bm25_passage_chunks": 0})})
+    rag = make_collection(chunks_alone, fake_embedder, None, docs)
+    hits = rag.retrieve("더글러스 맥아더", k=2, mode="bm25").hits
+    assert hits and hits[0].chunk.source == "history.md"

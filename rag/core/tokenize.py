@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 
-TOKENIZER_ID = "kiwi-content+snowball-en/v2"  # recorded in the manifest; change it when output changes
+TOKENIZER_ID = "kiwi-content+snowball-en/v3"  # recorded in the manifest; change it when output changes
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _LATIN_WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -60,7 +60,10 @@ class KeywordTokenizer:
             if self._kiwi is None:
                 from kiwipiepy import Kiwi
 
-                self._kiwi = Kiwi(num_workers=-1)
+                # Without Kiwi's multi-word dictionary: it made one token of a name such as "더글러스
+                # 맥아더", space inside, which the index (tokens stored space-joined) held as two
+                # words and a question kept whole, matching nothing. It also halves Kiwi's load.
+                self._kiwi = Kiwi(num_workers=-1, load_multi_dict=False)
             tokens = self._kiwi.tokenize(text)
         out: list[str] = []
         foreign: list[str] = []
@@ -73,7 +76,7 @@ class KeywordTokenizer:
             if foreign:
                 out.extend(self._latin(foreign))
                 foreign = []
-            out.append(token.form.lower())
+            out.extend(token.form.lower().split())  # no token holds a space: the index stores them space-joined
         if foreign:
             out.extend(self._latin(foreign))
         return out
