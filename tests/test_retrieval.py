@@ -146,3 +146,23 @@ def test_reranker_rescoring_and_threshold(docs, settings, fake_embedder, tmp_pat
     result = wired.retrieve("gpu layers", k=4, mode="hybrid")
     assert "rerank" in result.trace.timings_ms
     assert [h.score for h in result.hits] == scores
+
+
+def test_an_index_of_the_previous_tokenizer_is_searched_until_its_next_ingest_retokenizes_it(docs, settings, fake_embedder):
+    from rag.core.errors import IndexMismatch
+    from rag.core.tokenize import KeywordTokenizer
+
+    class Previous(KeywordTokenizer):
+        id = "kiwi-content+snowball-en/v2"
+
+    class Foreign(KeywordTokenizer):
+        id = "someone-else/v1"
+
+    build_rag(settings, embedder=fake_embedder, tokenizer=Previous()).ingest(docs)
+    rag = _rag(settings, fake_embedder)
+    assert rag.search("형태소 분석기가", k=1, mode="bm25")[0].chunk.source == "ko.md"  # v2's index, v3's questions
+    rag.ingest(docs)
+    assert open_snapshot(settings.index.path).manifest.tokenizer == rag.tokenizer.id  # re-tokenized
+    build_rag(settings, embedder=fake_embedder, tokenizer=Foreign()).ingest(docs)
+    with pytest.raises(IndexMismatch, match="someone-else/v1"):
+        _rag(settings, fake_embedder).search("gpu offload", k=1, mode="bm25")

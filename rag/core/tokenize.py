@@ -17,6 +17,10 @@ import re
 import threading
 
 TOKENIZER_ID = "kiwi-content+snowball-en/v3"  # recorded in the manifest; change it when output changes
+# Keyword indexes made by these are searched as they are and re-tokenized at their next ingest. v2
+# differed only in keeping Kiwi's multi-word names whole ("더글러스 맥아더"): its chunks' stored
+# tokens held them as words already, as v3 gives them.
+SEARCHES_INDEXES_OF = frozenset({TOKENIZER_ID, "kiwi-content+snowball-en/v2"})
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _LATIN_WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -36,6 +40,7 @@ class KeywordTokenizer:
     """Callable: text → list of normalised keyword tokens. Thread-safe."""
 
     id = TOKENIZER_ID
+    searches = SEARCHES_INDEXES_OF
 
     def __init__(self) -> None:
         self._kiwi = None

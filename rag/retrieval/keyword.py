@@ -15,7 +15,7 @@ class KeywordRetriever:
     def __init__(self, snapshot: IndexSnapshot, tokenizer, chunk_weight: float) -> None:
         if snapshot.keyword_index is None:
             raise IndexMismatch("this index has no keyword (BM25) index; run `foldrag ingest` again to build it")
-        if snapshot.manifest.tokenizer != tokenizer.id:
+        if snapshot.manifest.tokenizer not in tokenizer.searches:
             raise IndexMismatch(
                 f"the keyword index was built with tokenizer {snapshot.manifest.tokenizer!r}, not {tokenizer.id!r}; "
                 "run `foldrag ingest` again to rebuild it"
