@@ -19,7 +19,8 @@ import threading
 TOKENIZER_ID = "kiwi-content+snowball-en/v3"  # recorded in the manifest; change it when output changes
 # Keyword indexes made by these are searched as they are and re-tokenized at their next ingest. v2
 # differed only in keeping Kiwi's multi-word names whole ("더글러스 맥아더"): its chunks' stored
-# tokens held them as words already, as v3 gives them.
+# tokens held them as words already, as v3 gives them; its passages held them whole, so until then
+# such a name scores on chunks alone (KorQuAD dev, BM25 nDCG@10: v2 0.9577, v3 0.9618).
 SEARCHES_INDEXES_OF = frozenset({TOKENIZER_ID, "kiwi-content+snowball-en/v2"})
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
