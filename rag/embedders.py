@@ -90,8 +90,8 @@ class _Encoders:
 
 
 class _OnFirstUse:
-    """An encoder built when it first encodes (under ``MODEL_BUILDING``): the chunk runtime of a
-    process that may only ever embed questions, which run on another one."""
+    """An encoder built when first needed (under ``MODEL_BUILDING``): the chunk runtime of a process
+    that may only ever embed questions, which run on another one."""
 
     def __init__(self, build, dimension: int) -> None:
         self._build = Once(build)
@@ -104,11 +104,11 @@ class _OnFirstUse:
     def get_embedding_dimension(self) -> int:
         return self._dimension
 
-    def encode(self, texts, **kwargs):
+    def get(self):
         if not self._build.done:
             with MODEL_BUILDING:
                 self._build()
-        return self._build().encode(texts, **kwargs)
+        return self._build()
 
 
 def _runtime(model: str, device: str, dtype: str, backend: str, quantize: str) -> tuple[_Encoders, RuntimeChoice]:
@@ -232,6 +232,8 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         step = self.batch_size if query else min(self.batch_size, self.BULK_SLICE)
         model = self._query_model if query else self._model
+        if isinstance(model, _OnFirstUse):
+            model = model.get()  # built before taking the lock: questions meanwhile do not wait for it
         parts = []
         for start in range(0, len(texts), step):
             with self._encode_lock.hold(urgent=query):

@@ -211,6 +211,32 @@ def test_torch_is_built_only_when_chunks_are_embedded_if_questions_run_elsewhere
     assert encoders.encoded == ["onnx", "torch", "torch"]
 
 
+def test_questions_are_answered_while_torch_is_being_built_for_a_first_ingest(monkeypatch):
+    import threading
+
+    from rag.embedding.runtime_choice import RuntimeChoice
+
+    building, release = threading.Event(), threading.Event()
+
+    class SlowTorch(_Built):
+        def __call__(self, runtime, int8):
+            if runtime == "torch":
+                building.set()
+                release.wait(10)  # until the question is answered (or 10 s: the test then fails)
+            return super().__call__(runtime, int8)
+
+    encoders = SlowTorch()
+    embedder = _load_with(monkeypatch, encoders, RuntimeChoice("torch", False, "measured", query_backend="onnx"))
+    ingest = threading.Thread(target=embedder.embed, args=(["chunk one"],))
+    ingest.start()
+    assert building.wait(10)
+    asked = threading.Thread(target=lambda: (embedder.embed(["a question"], query=True), release.set()))
+    asked.start()
+    asked.join(30)
+    ingest.join(30)
+    assert encoders.encoded == ["onnx", "torch"]  # the question first, while torch was being built
+
+
 def test_questions_fall_back_to_torch_built_at_once_when_their_runtime_cannot_load(monkeypatch):
     from rag.embedding.runtime_choice import RuntimeChoice
 
