@@ -109,7 +109,7 @@ def main() -> None:
     result = {
         "machine": f"{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}",
         "fast_bf16_cpu": cpu_has_fast_bf16(),
-        "embed_dtype": str(next(embedder._model.parameters()).dtype),
+        "embed_runtime": embedder.backend,
         "files": args.files,
         "chunks": first.chunks,
         "mean_chunk_chars": round(sum(len(c.text) for c in chunks) / len(chunks)),
