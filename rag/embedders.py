@@ -97,10 +97,6 @@ class _OnFirstUse:
         self._build = Once(build)
         self._dimension = dimension
 
-    @property
-    def built(self) -> bool:
-        return self._build.done
-
     def get_embedding_dimension(self) -> int:
         return self._dimension
 
