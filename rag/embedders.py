@@ -21,7 +21,7 @@ import numpy as np
 from rag.core.lazy import MODEL_BUILDING, Once
 from rag.core.priority_lock import PriorityLock
 from rag.core.errors import ModelUnavailable
-from rag.core.hardware import cuda_available, preferred_dtype
+from rag.core.hardware import cpu_threads, cuda_available, preferred_dtype
 from rag.embedding.runtime_choice import RuntimeChoice, choose_runtime
 
 log = logging.getLogger("foldrag.embedding")
@@ -71,6 +71,9 @@ class _Encoders:
     def _torch(self):
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # our own progress output is the one the user reads
 
         dtype = preferred_dtype(self.dtype, self.device == "cuda")
         try:
@@ -80,13 +83,11 @@ class _Encoders:
             raise ModelUnavailable(f"could not load embedding model from {self.path}: {exc}") from exc
 
     def _onnx(self, runtime: str, int8: bool):
-        import torch
-
         from rag.embedding.onnx_encoder import OnnxEncoder
         from rag.embedding.onnx_export import default_cache_dir, export_onnx
 
         files = export_onnx(self.path, default_cache_dir())
-        return OnnxEncoder.load(files, runtime=runtime, quantized=int8, threads=torch.get_num_threads())
+        return OnnxEncoder.load(files, runtime=runtime, quantized=int8, threads=cpu_threads())
 
 
 class _OnFirstUse:
@@ -150,6 +151,16 @@ def _counting_tokenizer(path: Path):
     return tokenizer
 
 
+class _OnFirstCount:
+    """The model's token counter, loaded when it first counts (only chunking counts tokens)."""
+
+    def __init__(self, path: Path) -> None:
+        self._load = Once(lambda: _counting_tokenizer(path))
+
+    def encode(self, text: str, **kwargs) -> list[int]:
+        return self._load().encode(text, **kwargs)
+
+
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model, batched, normalised, on CUDA when available."""
 
@@ -181,9 +192,6 @@ class SentenceTransformerEmbedder:
     ) -> "SentenceTransformerEmbedder":
         """``backend``: "torch", "onnx", "openvino" or "auto" (measured: rag/embedding/runtime_choice.py);
         ``quantize`` ("auto", "int8", "off") applies to the ONNX runtimes."""
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # our own progress output is the one the user reads
         encoders, choice = _runtime(model, device, dtype, backend, quantize)
         if choice.backend != "torch":
             try:
@@ -203,7 +211,7 @@ class SentenceTransformerEmbedder:
             encoder = _OnFirstUse(lambda: encoders("torch", False), query_encoder.get_embedding_dimension())
         else:
             encoder = encoders(choice.backend, choice.quantized)
-        tokenizer = _counting_tokenizer(encoders.path)
+        tokenizer = _OnFirstCount(encoders.path)  # loaded at the first chunking, not by a search
         # The name identifies the vectors, not the runtime: vectors of every runtime that passes the
         # quality bound are interchangeable (an index records which one made them).
         name = model if model in BUNDLED_EMBEDDERS else f"local:{encoders.path.resolve().name}"

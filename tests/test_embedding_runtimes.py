@@ -327,6 +327,36 @@ def test_the_embedder_runs_a_named_runtime_and_says_which(exported, monkeypatch)
 
 
 @pytest.mark.slow
+def test_the_onnx_runtimes_tokenize_as_transformers_does_without_importing_it(exported):
+    import subprocess
+    import sys
+
+    from transformers import AutoTokenizer
+
+    from rag.embedding.onnx_encoder import OnnxEncoder
+    from rag.embedding.runtime_choice import PROBE_QUESTIONS, PROBE_TEXTS
+
+    _, files = exported
+    encoder = OnnxEncoder.load(files, runtime="onnx", quantized=False, threads=1)
+    reference = AutoTokenizer.from_pretrained(str(files.folder), local_files_only=True)
+    batches = [TEXTS, list(PROBE_TEXTS), list(PROBE_QUESTIONS), ["짧다", "word " * 400, "  Mixed 한국어 and English  "]]
+    for texts in batches:
+        ours = encoder._tokenize(texts)
+        theirs = reference([t.strip().lower() for t in texts], padding=True, truncation="longest_first",
+                           max_length=files.max_seq_length, return_tensors="np")
+        for name in files.inputs:
+            assert np.array_equal(ours[name], theirs[name]), name
+    assert ours["input_ids"].shape[1] == files.max_seq_length  # the long text was cut, the others padded
+    # A search on the ONNX runtime loads neither transformers nor torch (~3.5 s of a one-shot search).
+    script = ("import sys; from pathlib import Path; from rag.embedding.onnx_export import OnnxFiles; "
+              "from rag.embedding.onnx_encoder import OnnxEncoder; "
+              f"e = OnnxEncoder.load(OnnxFiles.read(Path({str(files.folder)!r})), runtime='onnx', quantized=False, threads=1); "
+              "e.encode(['GPU offload']); print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+@pytest.mark.slow
 def test_auto_loads_the_question_runtime_the_probe_chose_and_its_vectors_are_torchs(exported, monkeypatch, tmp_path):
     # The figures of this EPYC's probe (torch for chunks, onnxruntime fp32 for questions), cached where
     # 'auto' reads them: loading wires both runtimes, and a question's vector is torch's.
@@ -342,7 +372,7 @@ def test_auto_loads_the_question_runtime_the_probe_chose_and_its_vectors_are_tor
         ([("torch", False), ("onnx", False), ("onnx", True)], []) if backend == "auto" else installed(backend, quantize, device)))
     figures = {"torch": Measured(13.6, 1.0, 1.0, 30.3), "onnx": Measured(12.5, 1.0, 1.0, 6.2),
                "onnx-int8": Measured(14.0, 0.9917, 0.9837, 3.9)}
-    probe = tmp_path / f"embedder-v{runtime_choice.PROBE_VERSION}-{hardware.machine_key()}-{files.digest[:16]}.json"
+    probe = tmp_path / f"embedder-v{runtime_choice.PROBE_VERSION}-{hardware.machine_key(hardware.cpu_threads())}-{files.digest[:16]}.json"
     runtime_choice._write(probe, figures)
     embedder = SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", device="cpu", backend="auto")
     assert (embedder.backend, embedder.query_backend) == ("torch", "onnx")

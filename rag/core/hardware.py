@@ -27,9 +27,32 @@ def cpu_has_fast_bf16() -> bool:
 
 
 def cuda_available() -> bool:
+    # A CPU build of torch ("2.13.0+cpu") has no CUDA: said without importing torch (~2.5 s), so a
+    # process that needs no torch model (a search on the ONNX runtime) never imports it.
+    if _torch_version().endswith("+cpu"):
+        return False
     import torch
 
     return torch.cuda.is_available()
+
+
+@functools.cache
+def _torch_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return ""
+
+
+def cpu_threads() -> int:
+    """Threads for one operator on the CPU (the ONNX runtimes): OMP_NUM_THREADS when set, as torch
+    reads it, else the CPUs this process may run on."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def preferred_dtype(setting: str, on_cuda: bool) -> str:
@@ -44,10 +67,9 @@ def preferred_dtype(setting: str, on_cuda: bool) -> str:
     return "bfloat16" if cpu_has_fast_bf16() else "float32"
 
 
-def machine_key() -> str:
-    """What the timings depend on: the CPU model and flags, the thread count, torch's version."""
-    import torch
-
+def machine_key(threads: int) -> str:
+    """What the timings depend on: the CPU model and flags, the thread count the probe runs with,
+    torch's version (read without importing torch)."""
     model = ""
     try:
         model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -55,7 +77,7 @@ def machine_key() -> str:
     except OSError:
         pass
     text = "|".join([platform.machine(), model, " ".join(sorted(cpu_flags())),
-                     str(torch.get_num_threads()), torch.__version__])
+                     str(threads), _torch_version()])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -164,10 +164,10 @@ def choose_runtime(model_path: Path, *, backend: str, quantize: str, device: str
     if len(pairs) == 1:
         runtime, int8 = pairs[0]
         return RuntimeChoice(runtime, int8, f"set by embedding.backend={backend}, quantize={quantize}")
-    from rag.core.hardware import default_probe_dir, machine_key
+    from rag.core.hardware import cpu_threads, default_probe_dir, machine_key
     from rag.embedding.onnx_export import model_digest
 
-    path = (cache_dir or default_probe_dir()) / f"embedder-v{PROBE_VERSION}-{machine_key()}-{model_digest(model_path)[:16]}.json"
+    path = (cache_dir or default_probe_dir()) / f"embedder-v{PROBE_VERSION}-{machine_key(cpu_threads())}-{model_digest(model_path)[:16]}.json"
     measured = _read(path)
     wanted = {_label(r, q) for r, q in pairs}
     if measured is None or not wanted <= set(measured):

@@ -136,7 +136,9 @@ def cpu_choice(quantized_file: bool, linear_weights: int, cache_dir: Path | None
 def cached_timings(cache_dir: Path, layers: int, measure: Callable[[int], CpuTimings] = measure) -> CpuTimings:
     """The timings of this machine for ``layers`` probe matrices: read from ``cache_dir``, or measured
     once and written there."""
-    path = cache_dir / f"cpu-v{PROBE_VERSION}-{machine_key()}-{layers}.json"
+    import torch
+
+    path = cache_dir / f"cpu-v{PROBE_VERSION}-{machine_key(torch.get_num_threads())}-{layers}.json"
     try:
         return CpuTimings(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
