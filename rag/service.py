@@ -178,7 +178,7 @@ class Foldrag:
 
     def warm_up(self) -> None:
         """Load what a first question on this index would, beyond the shared models: the index, and
-        the Korean morphological analyzer when it holds Korean words (Kiwi takes ~5 s to load; an
+        the Korean morphological analyzer when it holds Korean words (Kiwi takes ~2 s to load; an
         English-only index never loads it). Raises as a search would (a damaged index)."""
         if not self.has_index():
             return

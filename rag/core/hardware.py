@@ -52,7 +52,10 @@ def cpu_threads() -> int:
     try:
         return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
     except ValueError:
-        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        pass
+    if hasattr(os, "sched_getaffinity"):  # Linux: the CPUs this process may use
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def preferred_dtype(setting: str, on_cuda: bool) -> str:
