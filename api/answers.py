@@ -9,13 +9,13 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from api.errors import error_body
-from api.openai_citations import Renumbering
-from rag.answer_types import (
+from foldrag.api.errors import error_body
+from foldrag.api.openai_citations import Renumbering
+from foldrag.answer_types import (
     Answer, AnswerEvent, DoneEvent, QueriesEvent, ReasoningEvent, SourcesEvent, StatusEvent, TokenEvent,
 )
-from rag.core.errors import FoldragError, InvalidInput
-from rag.generation.citations import Citation
+from foldrag.core.errors import FoldragError, InvalidInput
+from foldrag.generation.citations import Citation
 
 log = logging.getLogger("foldrag.api")
 

@@ -20,13 +20,13 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.errors import install_error_handlers
-from api.guard import GuardMiddleware
-from api.middleware import MetricsMiddleware
-from api.routes import chat, collections, documents, health, ingest, query, widget
-from api.state import ServerState
-from rag.service import Foldrag
-from rag.core.settings import Settings
+from foldrag.api.errors import install_error_handlers
+from foldrag.api.guard import GuardMiddleware
+from foldrag.api.middleware import MetricsMiddleware
+from foldrag.api.routes import chat, collections, documents, health, ingest, query, widget
+from foldrag.api.state import ServerState
+from foldrag.service import Foldrag
+from foldrag.core.settings import Settings
 
 
 # What `foldrag serve --workers N` hands its worker processes (settings come as FOLDRAG_* variables).
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, rags: dict[str, Foldrag] | None
     /readyz answers 503 until they are loaded."""
     settings = settings or Settings.load()
     if rags is None:
-        from rag.build import build_collections, collection_paths
+        from foldrag.build import build_collections, collection_paths
 
         rags = build_collections(settings, collection_paths(settings, indexes))
     state = ServerState(settings, rags, job_records)

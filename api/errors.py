@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from rag.core.errors import ERROR_TABLE, FoldragError, Overloaded
+from foldrag.core.errors import ERROR_TABLE, FoldragError, Overloaded
 
 log = logging.getLogger("foldrag.api")
 

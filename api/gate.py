@@ -17,7 +17,7 @@ from collections import deque
 
 import anyio
 
-from rag.core.errors import Overloaded
+from foldrag.core.errors import Overloaded
 
 
 class GenerationGate:

@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from api.auth import key_is_valid
-from api.errors import error_body
-from rag.core.errors import ERROR_TABLE
-from rag.core.settings import ServerSettings
+from foldrag.api.auth import key_is_valid
+from foldrag.api.errors import error_body
+from foldrag.core.errors import ERROR_TABLE
+from foldrag.core.settings import ServerSettings
 
 PUBLIC = frozenset({"/healthz", "/readyz", "/chat", "/chat.js", "/widget.js", "/docs", "/redoc", "/openapi.json",
                     "/docs/oauth2-redirect"})

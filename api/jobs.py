@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.core.errors import FoldragError, NotFound
+from foldrag.core.errors import FoldragError, NotFound
 
 log = logging.getLogger("foldrag.api")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from api.metrics import Metrics
+from foldrag.api.metrics import Metrics
 
 
 class MetricsMiddleware:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.generation.citations import MARKER, Citation
+from foldrag.generation.citations import MARKER, Citation
 _PARTIAL = re.compile(r"\[[\d,\s]{0,12}$")
 
 

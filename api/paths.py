@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from rag.core.errors import Forbidden, NotFound
+from foldrag.core.errors import Forbidden, NotFound
 
 
 def confine(raw: str, roots: list[Path]) -> Path:

@@ -10,15 +10,15 @@ from pathlib import Path
 
 from fastapi.concurrency import run_in_threadpool
 
-from api.gate import GenerationGate
-from api.jobs import JobRunner
-from api.metrics import Metrics
-from rag.answering import Answerer
-from rag.core.errors import FoldragError, InvalidInput, NotFound, NotReady, TooLarge
-from rag.generation.backends import resolve_backend
-from rag.retrieval.hybrid import Retrieval
-from rag.service import Foldrag
-from rag.core.settings import Settings
+from foldrag.api.gate import GenerationGate
+from foldrag.api.jobs import JobRunner
+from foldrag.api.metrics import Metrics
+from foldrag.answering import Answerer
+from foldrag.core.errors import FoldragError, InvalidInput, NotFound, NotReady, TooLarge
+from foldrag.generation.backends import resolve_backend
+from foldrag.retrieval.hybrid import Retrieval
+from foldrag.service import Foldrag
+from foldrag.core.settings import Settings
 
 log = logging.getLogger("foldrag.api")
 

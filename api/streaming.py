@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import anyio
 from starlette.requests import Request
 
-from api.gate import Permit
-from api.metrics import Metrics
-from rag.answer_types import AnswerEvent, DoneEvent
+from foldrag.api.gate import Permit
+from foldrag.api.metrics import Metrics
+from foldrag.answer_types import AnswerEvent, DoneEvent
 
 _END = object()
 

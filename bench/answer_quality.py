@@ -46,7 +46,7 @@ def run_row(name: str, args) -> dict | None:
     if args.backend and name not in ("floor",):
         env["FOLDRAG_GENERATION__BACKEND"] = args.backend
     out = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "eval", str(args.data), "--answers", "--limit", str(args.limit),
+        [sys.executable, "-m", "foldrag.cli", "eval", str(args.data), "--answers", "--limit", str(args.limit),
          "--unanswerable", str(args.unanswerable), "--seed", str(args.seed), "--mode", args.mode, "--json"],
         env=env, capture_output=True, text=True)
     if out.returncode != 0:
@@ -88,8 +88,8 @@ def table_line(report: dict) -> str:
 
 def rescore_reports(args) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from rag.core.tokenize import KeywordTokenizer
-    from rag.evaluation.answers import rescore, summarize
+    from foldrag.core.tokenize import KeywordTokenizer
+    from foldrag.evaluation.answers import rescore, summarize
 
     tokenize = KeywordTokenizer()
     print("| row | " + " | ".join(COLUMNS) + " | load s |")

@@ -69,16 +69,16 @@ def pick_index(arg: str | None, tmp: Path) -> Path:
     if data.is_dir():
         index = REPO / ".bench" / "scifact-index"
         if not (index / "CURRENT").exists():
-            from rag.evaluation.datasets import load_beir
-            from rag.evaluation.runner import write_corpus
+            from foldrag.evaluation.datasets import load_beir
+            from foldrag.evaluation.runner import write_corpus
 
             corpus = REPO / ".bench" / "scifact-corpus"
             write_corpus(load_beir(data), corpus)
-            subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(corpus), "--index", str(index), "-q"],
+            subprocess.run([sys.executable, "-m", "foldrag.cli", "ingest", str(corpus), "--index", str(index), "-q"],
                            check=True, cwd=REPO)
         return index
     index = tmp / "index"
-    subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(REPO / "examples" / "docs"), "--index", str(index),
+    subprocess.run([sys.executable, "-m", "foldrag.cli", "ingest", str(REPO / "examples" / "docs"), "--index", str(index),
                     "-q"], check=True, cwd=REPO)
     return index
 
@@ -169,7 +169,7 @@ def main() -> None:
         if args.retrieve_only:
             env["FOLDRAG_GENERATION__MODEL"] = "none"
         workers = ["--workers", str(args.workers)] if args.workers > 1 else []
-        server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--index", str(index), "--port", str(port),
+        server = subprocess.Popen([sys.executable, "-m", "foldrag.cli", "serve", "--index", str(index), "--port", str(port),
                                    *workers],
                                   cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"

@@ -39,8 +39,8 @@ def run_direct(model: str, new_tokens: int, repeats: int) -> dict:
     backend's overhead (same context size and threads as the backend)."""
     from llama_cpp import Llama
 
-    from rag.core.settings import GenerationSettings
-    from rag.generation.llamacpp_backend import LlamaCppGenerator, gguf_path
+    from foldrag.core.settings import GenerationSettings
+    from foldrag.generation.llamacpp_backend import LlamaCppGenerator, gguf_path
 
     shaper = LlamaCppGenerator.load(GenerationSettings(backend="llamacpp", model=model, device="cpu"))
     ids = shaper.prompt_ids(rag_prompt(900, shaper.prompt_tokens, QUESTIONS[0]))
@@ -68,8 +68,8 @@ def run_direct(model: str, new_tokens: int, repeats: int) -> dict:
 
 
 def run_one(backend: str, model: str, new_tokens: int, repeats: int, base_url: str | None) -> dict:
-    from rag.core.settings import GenerationSettings
-    from rag.generation.backends import load_generator
+    from foldrag.core.settings import GenerationSettings
+    from foldrag.generation.backends import load_generator
 
     if backend == "direct":
         return run_direct(model, new_tokens, repeats)
@@ -142,7 +142,7 @@ def main() -> None:
                "--new-tokens", str(args.new_tokens), "--repeats", str(args.repeats)]
         server = None
         if backend == "openai":
-            from rag.generation.llamacpp_backend import gguf_path
+            from foldrag.generation.llamacpp_backend import gguf_path
 
             server, url = serve(str(gguf_path(args.model)))
             cmd += ["--base-url", url, "--model", "served"]

@@ -52,7 +52,7 @@ def questions(n: int) -> list[str]:
 def export(cache: Path) -> float:
     """The one-time ONNX export (fp32 + int8) into ``cache``, in a child process; its seconds."""
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
-            "from rag.embedders import resolve_model_path; from rag.embedding.onnx_export import export_onnx; "
+            "from foldrag.embedders import resolve_model_path; from foldrag.embedding.onnx_export import export_onnx; "
             "export_onnx(resolve_model_path('bundled:all-MiniLM-L6-v2'), Path(sys.argv[2]))")
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code, str(REPO), str(cache)], check=True, capture_output=True)
@@ -61,10 +61,10 @@ def export(cache: Path) -> float:
 
 def one(backend: str, quantize: str, n: int, out: Path, cache: Path) -> None:
     """In a child process: load (the export is in ``cache``), encode, write vectors and figures."""
-    from rag.embedding import onnx_export
+    from foldrag.embedding import onnx_export
 
     onnx_export.default_cache_dir = lambda: cache
-    from rag.embedders import SentenceTransformerEmbedder
+    from foldrag.embedders import SentenceTransformerEmbedder
 
     t0 = time.perf_counter()
     embedder = SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", device="cpu", backend=backend,
@@ -99,7 +99,7 @@ def evaluate(backend: str, quantize: str, label: str) -> dict:
     env = dict(os.environ, FOLDRAG_EMBEDDING__BACKEND=backend, FOLDRAG_EMBEDDING__QUANTIZE=quantize)
     figures = {}
     for name, data, modes in (("scifact", SCIFACT, ["dense", "hybrid"]), ("korquad", KORQUAD, ["hybrid"])):
-        args = [sys.executable, "-m", "rag.cli", "eval", str(data), "--index", str(REPO / ".bench" / f"eval-{label}-{name}"),
+        args = [sys.executable, "-m", "foldrag.cli", "eval", str(data), "--index", str(REPO / ".bench" / f"eval-{label}-{name}"),
                 "--json", *[a for m in modes for a in ("--mode", m)]]
         t0 = time.perf_counter()
         done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=REPO)

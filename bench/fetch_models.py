@@ -31,7 +31,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from rag.generation.bundled import BUNDLED_GENERATORS  # noqa: E402 - after the path is set
+from foldrag.generation.bundled import BUNDLED_GENERATORS  # noqa: E402 - after the path is set
 
 _QWEN15 = BUNDLED_GENERATORS["bundled:Qwen2.5-Coder-1.5B-Instruct"]  # the one record of its checksum
 

@@ -49,10 +49,10 @@ def main() -> None:
     import torch.nn.functional as F
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rag.evaluation.fidelity import next_token_logits
-    from rag.generation.decoding import DecodeLoop
-    from rag.generation.model_files import default_model_cache, resolve_model_folder
-    from rag.generation.packed_weights import pack_for_cpu
+    from foldrag.evaluation.fidelity import next_token_logits
+    from foldrag.generation.decoding import DecodeLoop
+    from foldrag.generation.model_files import default_model_cache, resolve_model_folder
+    from foldrag.generation.packed_weights import pack_for_cpu
 
     folder = resolve_model_folder("bundled:SmolLM2-135M-Instruct", default_model_cache())
     tokenizer = AutoTokenizer.from_pretrained(str(folder))

@@ -30,8 +30,8 @@ QUESTION = "How does foldrag keep the index safe when ingest crashes?"
 def rag_prompt(target_tokens: int, count, question: str = QUESTION) -> list[dict[str, str]]:
     """foldrag's RAG prompt for ``question``, with examples/docs as sources until ``count`` (prompt
     tokens) reaches ``target_tokens``; the sources do not depend on the question."""
-    from rag.core.types import Chunk, Hit
-    from rag.generation.prompting import build_messages
+    from foldrag.core.types import Chunk, Hit
+    from foldrag.generation.prompting import build_messages
 
     folder = Path(__file__).resolve().parent.parent / "examples" / "docs"
     texts = [p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.md")) + [folder / "faq.txt"]]
@@ -62,7 +62,7 @@ def time_generate(model, ids, new_tokens: int, repeats: int, **kwargs) -> tuple[
 
 def time_loop(model, ids, new_tokens: int, repeats: int, reference: list[int]) -> dict:
     """foldrag's decode loop alone (greedy), and how many tokens agree with plain fp32 generate."""
-    from rag.generation.decoding import DecodeLoop
+    from foldrag.generation.decoding import DecodeLoop
 
     loop = DecodeLoop(model)
     print(f"timing foldrag loop {model.dtype}", file=sys.stderr, flush=True)
@@ -91,10 +91,10 @@ def main() -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rag.generation.model_files import default_model_cache, resolve_model_folder
-    from rag.generation.transformers_backend import TransformersGenerator
-    from rag.core.hardware import cpu_has_fast_bf16
-    from rag.core.settings import GenerationSettings
+    from foldrag.generation.model_files import default_model_cache, resolve_model_folder
+    from foldrag.generation.transformers_backend import TransformersGenerator
+    from foldrag.core.hardware import cpu_has_fast_bf16
+    from foldrag.core.settings import GenerationSettings
 
     folder = resolve_model_folder("bundled:SmolLM2-135M-Instruct", default_model_cache())
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
@@ -128,7 +128,7 @@ def main() -> None:
     results[f"step: foldrag decode loop + bf16{label}"] = time_loop(bf16, ids, args.new_tokens, args.repeats, reference)
     del bf16
 
-    from rag.generation.packed_weights import pack_for_cpu
+    from foldrag.generation.packed_weights import pack_for_cpu
 
     packed = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
     fp32_head = packed.get_output_embeddings()

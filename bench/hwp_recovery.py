@@ -63,7 +63,7 @@ def main() -> None:
     import contextlib
     import io
 
-    from ingest.parsers import parse_file
+    from foldrag.ingest.parsers import parse_file
     from ingest_throughput import cpu_name
     from ocr_quality import edit_distance
     from tests.docs_factory import write_hwp, write_hwpx
@@ -109,8 +109,8 @@ def real_files(folder: Path) -> dict:
 
     import olefile
 
-    from ingest.errors import ParseError
-    from ingest.parsers import parse_file
+    from foldrag.ingest.errors import ParseError
+    from foldrag.ingest.parsers import parse_file
 
     parsed_ok, skipped, matched = 0, {}, []
     for path in sorted(folder.glob("*.hwp")):

@@ -47,9 +47,9 @@ def main() -> None:
     args = parser.parse_args()
     if not SCIFACT.exists():
         raise SystemExit(f"{SCIFACT} missing: the benchmark needs ../shared/data")
-    from rag.build import build_rag
-    from rag.core.settings import Settings
-    from rag.service import Foldrag
+    from foldrag.build import build_rag
+    from foldrag.core.settings import Settings
+    from foldrag.service import Foldrag
 
     work = Path(tempfile.mkdtemp(prefix="foldrag-fair-"))
     served = build_rag(Settings.load(index={"path": work / "served"}))

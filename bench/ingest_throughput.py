@@ -62,12 +62,12 @@ def main() -> None:
 
     import torch
 
-    from indexes.folder import IndexWriter, open_snapshot
-    from ingest.chunking import embedding_text
-    from ingest.pipeline import ingest_folder
-    from rag.build import build_embedder
-    from rag.core.hardware import cpu_has_fast_bf16
-    from rag.core.settings import Settings
+    from foldrag.indexes.folder import IndexWriter, open_snapshot
+    from foldrag.ingest.chunking import embedding_text
+    from foldrag.ingest.pipeline import ingest_folder
+    from foldrag.build import build_embedder
+    from foldrag.core.hardware import cpu_has_fast_bf16
+    from foldrag.core.settings import Settings
 
     work = Path(tempfile.mkdtemp(prefix="foldrag-bench-"))
     docs = work / "docs"
@@ -92,7 +92,7 @@ def main() -> None:
     # 1. raw fp32 encode of exactly the texts ingest embedded
     from sentence_transformers import SentenceTransformer
 
-    from rag.embedders import resolve_model_path
+    from foldrag.embedders import resolve_model_path
 
     raw = SentenceTransformer(str(resolve_model_path("bundled:all-MiniLM-L6-v2")), device="cpu")
     raw.encode(["warm up"] * 8)

@@ -73,12 +73,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from ingest.formats.ocr import tesseract_missing
-    from ingest.parsers import parse_file
-    from rag.build import build_rag
-    from rag.core.settings import Settings
-    from rag.evaluation.datasets import EvalSet, load_korquad
-    from rag.evaluation.runner import doc_filename, documents_from_hits, evaluate
+    from foldrag.ingest.formats.ocr import tesseract_missing
+    from foldrag.ingest.parsers import parse_file
+    from foldrag.build import build_rag
+    from foldrag.core.settings import Settings
+    from foldrag.evaluation.datasets import EvalSet, load_korquad
+    from foldrag.evaluation.runner import doc_filename, documents_from_hits, evaluate
     from tests.docs_factory import NANUM, render_text_image
 
     if not args.data.exists():
@@ -164,7 +164,7 @@ def main() -> None:
 
 def scanned_pdf_speed(data, pages: int, work: Path) -> dict:
     """Seconds to read a scanned PDF of ``pages`` A4 pages, with one OCR process and one per core."""
-    from ingest.parsers import ParseOptions, parse_file
+    from foldrag.ingest.parsers import ParseOptions, parse_file
     from tests.docs_factory import write_scanned_pdf
 
     texts = [" ".join(f"{d.title} {d.text}" for d in data.corpus[3 * p : 3 * p + 3]) for p in range(pages)]

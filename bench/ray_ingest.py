@@ -70,8 +70,8 @@ class DriverClock:
 
 
 def run(label: str, docs: Path, work: Path, settings, embedder, **ingest) -> dict:
-    from indexes.folder import IndexWriter
-    from ingest.pipeline import ingest_folder
+    from foldrag.indexes.folder import IndexWriter
+    from foldrag.ingest.pipeline import ingest_folder
 
     options = settings.ingest.model_copy(update=ingest)
     clock = DriverClock()
@@ -92,7 +92,7 @@ _TOKENIZER = []
 
 
 def _tokenizer():
-    from rag.core.tokenize import KeywordTokenizer
+    from foldrag.core.tokenize import KeywordTokenizer
 
     if not _TOKENIZER:
         _TOKENIZER.append(KeywordTokenizer())
@@ -110,8 +110,8 @@ def main() -> None:
     import ray
     import torch
 
-    from rag.build import build_embedder
-    from rag.core.settings import Settings
+    from foldrag.build import build_embedder
+    from foldrag.core.settings import Settings
 
     cores = os.cpu_count() or 1
     work = Path(tempfile.mkdtemp(prefix="foldrag-ray-bench-"))

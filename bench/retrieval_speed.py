@@ -45,12 +45,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from indexes.chunk_store import FileRecord
-    from indexes.folder import IndexWriter
-    from rag.build import build_rag
-    from rag.retrieval.fusion import reciprocal_rank_fusion
-    from rag.core.settings import Settings
-    from rag.core.types import Chunk
+    from foldrag.indexes.chunk_store import FileRecord
+    from foldrag.indexes.folder import IndexWriter
+    from foldrag.build import build_rag
+    from foldrag.retrieval.fusion import reciprocal_rank_fusion
+    from foldrag.core.settings import Settings
+    from foldrag.core.types import Chunk
 
     rng = np.random.default_rng(0)
     vocab = np.array([f"w{i}" for i in range(50_000)])
@@ -80,9 +80,9 @@ def main() -> None:
         files = [part] if part.is_file() else [f for f in part.rglob("*") if f.is_file()]
         parts_mb[part.name] = round(sum(f.stat().st_size for f in files) / 1e6, 1)
 
-    from indexes.folder import current_generation, open_snapshot
-    from indexes.integrity import damage
-    from indexes.manifest import Manifest
+    from foldrag.indexes.folder import current_generation, open_snapshot
+    from foldrag.indexes.integrity import damage
+    from foldrag.indexes.manifest import Manifest
 
     generation = current_generation(settings.index.path)
     t0 = time.perf_counter()

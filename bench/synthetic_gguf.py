@@ -36,7 +36,7 @@ def q4_0(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
 def write(shape: str, out: Path) -> Path:
     import gguf
 
-    from rag.generation.bundled import bundled_gguf
+    from foldrag.generation.bundled import bundled_gguf
 
     s = SHAPES[shape]
     path = out / f"synthetic-{shape}-Q4_0.gguf"

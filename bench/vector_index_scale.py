@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 
 def base_vectors(store: Path | None, dim: int, rng) -> np.ndarray:
-    from indexes.chunk_store import ChunkStore
+    from foldrag.indexes.chunk_store import ChunkStore
 
     candidates = [store] if store else sorted(REPO.glob(".bench/eval-*-scifact/gen-*/chunks.sqlite"))
     for path in candidates:
@@ -61,10 +61,10 @@ def main() -> None:
 
     import faiss
 
-    from indexes.chunk_store import ChunkStore, FileRecord
-    from indexes.vector_store import build_faiss, rescore_exact, search_faiss
-    from rag.core.settings import IndexSettings
-    from rag.core.types import Chunk
+    from foldrag.indexes.chunk_store import ChunkStore, FileRecord
+    from foldrag.indexes.vector_store import build_faiss, rescore_exact, search_faiss
+    from foldrag.core.settings import IndexSettings
+    from foldrag.core.types import Chunk
 
     rng = np.random.default_rng(0)
     dim = 384

@@ -37,10 +37,10 @@ FILE_CHUNKS = 1000  # chunks per synthetic file
 
 def fill(root: Path, settings, vectors: np.ndarray, start: int = 0) -> float:
     """Write ``vectors`` as files of FILE_CHUNKS chunks and commit; the commit's seconds."""
-    from indexes.chunk_store import FileRecord
-    from indexes.folder import IndexWriter
-    from indexes.vector_part import VectorPart
-    from rag.core.types import Chunk
+    from foldrag.indexes.chunk_store import FileRecord
+    from foldrag.indexes.folder import IndexWriter
+    from foldrag.indexes.vector_part import VectorPart
+    from foldrag.core.types import Chunk
 
     with IndexWriter.open(root, "bench", DIM, settings, [VectorPart(settings, DIM)]) as writer:
         for begin in range(0, len(vectors), FILE_CHUNKS):
@@ -54,8 +54,8 @@ def fill(root: Path, settings, vectors: np.ndarray, start: int = 0) -> float:
 
 
 def measure(root: Path, queries: np.ndarray, exact: np.ndarray, candidates: int) -> dict:
-    from indexes.folder import current_generation, open_snapshot
-    from indexes.vector_store import COMPRESSED_KINDS, rescore_exact, search_faiss
+    from foldrag.indexes.folder import current_generation, open_snapshot
+    from foldrag.indexes.vector_store import COMPRESSED_KINDS, rescore_exact, search_faiss
 
     snap = open_snapshot(root, "bench", DIM)
     try:
@@ -91,7 +91,7 @@ def main() -> None:
 
     import faiss
 
-    from rag.core.settings import IndexSettings
+    from foldrag.core.settings import IndexSettings
 
     rng = np.random.default_rng(0)
     base = base_vectors(args.store, DIM, rng)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.core.types import Chunk
+from foldrag.core.types import Chunk
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (

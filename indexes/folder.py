@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexes.chunk_store import ChunkStore
-from indexes.embedding_cache import EmbeddingCache
-from indexes.integrity import damage, digests, store_intact
-from indexes.keyword_store import KeywordIndex
-from indexes.manifest import Manifest
-from indexes.parts import IndexPart, load_parts, parts_for
-from rag.core.errors import IndexBusy, IndexCorrupt, IndexNotWritable, NotFound
-from rag.core.settings import IndexSettings
+from foldrag.indexes.chunk_store import ChunkStore
+from foldrag.indexes.embedding_cache import EmbeddingCache
+from foldrag.indexes.integrity import damage, digests, store_intact
+from foldrag.indexes.keyword_store import KeywordIndex
+from foldrag.indexes.manifest import Manifest
+from foldrag.indexes.parts import IndexPart, load_parts, parts_for
+from foldrag.core.errors import IndexBusy, IndexCorrupt, IndexNotWritable, NotFound
+from foldrag.core.settings import IndexSettings
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from indexes.chunk_store import ChunkStore
-from indexes.keyword_store import build_keyword_index, load_keyword_index
-from indexes.manifest import Manifest
-from rag.core.settings import IndexSettings
-from rag.core.tokenize import tokenize_chunks
+from foldrag.indexes.chunk_store import ChunkStore
+from foldrag.indexes.keyword_store import build_keyword_index, load_keyword_index
+from foldrag.indexes.manifest import Manifest
+from foldrag.core.settings import IndexSettings
+from foldrag.core.tokenize import tokenize_chunks
 
 
 class KeywordPart:
@@ -33,7 +33,7 @@ class KeywordPart:
         rowids, corpus = store.tokens()
         passages = None
         if entry["passages"]:
-            from indexes.passages import tokenize_passages
+            from foldrag.indexes.passages import tokenize_passages
 
             passages = tokenize_passages(store, self.tokenizer, entry["passages"])
         build_keyword_index(folder, rowids, corpus, self.settings.bm25_k1, self.settings.bm25_b, passages)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.core.errors import IndexCorrupt, IndexMismatch
+from foldrag.core.errors import IndexCorrupt, IndexMismatch
 
 SCHEMA_VERSION = 1
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from indexes.chunk_store import ChunkStore
-from indexes.keyword_part import KeywordPart
-from indexes.manifest import Manifest
-from indexes.vector_part import VectorPart
-from rag.core.settings import IndexSettings
+from foldrag.indexes.chunk_store import ChunkStore
+from foldrag.indexes.keyword_part import KeywordPart
+from foldrag.indexes.manifest import Manifest
+from foldrag.indexes.vector_part import VectorPart
+from foldrag.core.settings import IndexSettings
 
 
 class IndexPart(Protocol):

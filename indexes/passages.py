@@ -19,9 +19,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexes.keyword_store import Passages
-from rag.core.tokenize import keyword_text
-from rag.core.types import Chunk
+from foldrag.indexes.keyword_store import Passages
+from foldrag.core.tokenize import keyword_text
+from foldrag.core.types import Chunk
 
 
 def passage_groups(chunks: Sequence[Chunk], max_chunks: int) -> list[list[int]]:

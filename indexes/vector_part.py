@@ -16,11 +16,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from indexes.chunk_store import ChunkStore
-from indexes.manifest import Manifest
-from indexes.vector_store import build_faiss, read_faiss, resolve_kind, write_faiss
-from rag.core.errors import IndexCorrupt
-from rag.core.settings import IndexSettings
+from foldrag.indexes.chunk_store import ChunkStore
+from foldrag.indexes.manifest import Manifest
+from foldrag.indexes.vector_store import build_faiss, read_faiss, resolve_kind, write_faiss
+from foldrag.core.errors import IndexCorrupt
+from foldrag.core.settings import IndexSettings
 
 VECTORS = "vectors.faiss"
 SHARDS = "vector-shards.json"

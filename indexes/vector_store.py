@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.core.settings import IndexSettings
+from foldrag.core.settings import IndexSettings
 
 
 # IVF-PQ below this many vectors: too few to train 256 codes per sub-quantizer; exact search is cheap there.

@@ -7,7 +7,7 @@ import hashlib
 import re
 from collections.abc import Callable
 
-from rag.core.types import Chunk, ParsedFile
+from foldrag.core.types import Chunk, ParsedFile
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 # Headings first, then paragraphs, lines, sentences (Latin and CJK), words, characters.

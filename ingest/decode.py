@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 
-from ingest.errors import ParseError
+from foldrag.ingest.errors import ParseError
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),

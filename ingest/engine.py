@@ -13,12 +13,12 @@ from typing import Protocol
 
 import numpy as np
 
-from indexes.embedding_cache import EmbeddingCache, text_key
-from ingest.outcomes import Indexed, Outcome, Parsed, Working
-from ingest.plan import FileTask
-from rag.core.contracts import Embedder
-from rag.core.plugins import Plugin, load_plugin
-from rag.core.settings import IngestSettings
+from foldrag.indexes.embedding_cache import EmbeddingCache, text_key
+from foldrag.ingest.outcomes import Indexed, Outcome, Parsed, Working
+from foldrag.ingest.plan import FileTask
+from foldrag.core.contracts import Embedder
+from foldrag.core.plugins import Plugin, load_plugin
+from foldrag.core.settings import IngestSettings
 
 
 @dataclass(frozen=True)
@@ -40,13 +40,13 @@ class IngestEngine(Protocol):
 
 
 ENGINES: dict[str, Plugin] = {
-    "local": Plugin("ingest.local_engine", "LocalEngine", "part of foldrag"),
-    "ray": Plugin("ingest.ray_engine", "RayEngine", "pip install 'foldrag[ray]'"),
+    "local": Plugin("foldrag.ingest.local_engine", "LocalEngine", "part of foldrag"),
+    "ray": Plugin("foldrag.ingest.ray_engine", "RayEngine", "pip install 'foldrag[ray]'"),
 }
 
 
 def create_engine(settings: IngestSettings) -> IngestEngine:
-    return load_plugin("ingest.engine", settings.engine, ENGINES[settings.engine]).create(settings)
+    return load_plugin("foldrag.ingest.engine", settings.engine, ENGINES[settings.engine]).create(settings)
 
 
 def by_file(files: Sequence[Parsed], vectors: np.ndarray, fresh: int) -> list[Indexed]:

@@ -12,12 +12,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
-from ingest.chunking import embedding_text, make_splitter
-from ingest.engine import Work, by_file, vectors_with_cache
-from ingest.outcomes import Indexed, Outcome, Parsed, Working
-from ingest.plan import FileTask
-from ingest.reading import parse_options, read_and_parse
-from rag.core.settings import IngestSettings
+from foldrag.ingest.chunking import embedding_text, make_splitter
+from foldrag.ingest.engine import Work, by_file, vectors_with_cache
+from foldrag.ingest.outcomes import Indexed, Outcome, Parsed, Working
+from foldrag.ingest.plan import FileTask
+from foldrag.ingest.reading import parse_options, read_and_parse
+from foldrag.core.settings import IngestSettings
 
 _DONE = object()
 

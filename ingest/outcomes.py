@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexes.chunk_store import FileRecord
-from rag.core.types import Chunk, FailedFile
+from foldrag.indexes.chunk_store import FileRecord
+from foldrag.core.types import Chunk, FailedFile
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ingest.decode import decode_text
-from ingest.errors import ParseError
-from rag.core.types import ParsedFile, Section
+from foldrag.ingest.decode import decode_text
+from foldrag.ingest.errors import ParseError
+from foldrag.core.types import ParsedFile, Section
 
 if TYPE_CHECKING:
-    from ingest.formats.ocr import OcrEngine
+    from foldrag.ingest.formats.ocr import OcrEngine
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
@@ -92,7 +92,7 @@ def parse_html(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
 
 
 def parse_docx(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
-    from ingest.formats.office import read_docx
+    from foldrag.ingest.formats.office import read_docx
 
     text, title = read_docx(data)
     return _single(source, text, title or _first_heading(_tidy(text)))
@@ -108,14 +108,14 @@ def _sections(source: str, sections: list[Section], title: str | None, kind: str
 
 def _ocr_engine(options: ParseOptions) -> OcrEngine | str:
     """The OCR engine for ``options``, or why there is none."""
-    from ingest.formats.ocr import TesseractOcr, tesseract_missing
+    from foldrag.ingest.formats.ocr import TesseractOcr, tesseract_missing
 
     missing = tesseract_missing(options.ocr_languages)
     return missing if missing else TesseractOcr(languages=options.ocr_languages)
 
 
 def parse_pdf(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
-    from ingest.formats.pdf import PdfOptions, read_pdf
+    from foldrag.ingest.formats.pdf import PdfOptions, read_pdf
 
     pdf = PdfOptions(ocr=options.ocr, ocr_dpi=options.ocr_dpi, tables=options.tables, ocr_workers=options.ocr_workers,
                      report=options.report)
@@ -124,34 +124,34 @@ def parse_pdf(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
 
 
 def parse_hwp(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
-    from ingest.formats.hwp5 import read_hwp5
+    from foldrag.ingest.formats.hwp5 import read_hwp5
 
     return _sections(source, [Section(text=t) for t in read_hwp5(data)], None, "HWP document")
 
 
 def parse_hwpx(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
-    from ingest.formats.hwpx import read_hwpx
+    from foldrag.ingest.formats.hwpx import read_hwpx
 
     texts, title = read_hwpx(data)
     return _sections(source, [Section(text=t) for t in texts], title, "HWPX document")
 
 
 def parse_pptx(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
-    from ingest.formats.office import read_pptx
+    from foldrag.ingest.formats.office import read_pptx
 
     sections, title = read_pptx(data)
     return _sections(source, sections, title, "presentation")
 
 
 def parse_xlsx(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
-    from ingest.formats.office import read_xlsx
+    from foldrag.ingest.formats.office import read_xlsx
 
     sections, title = read_xlsx(data)
     return _sections(source, sections, title, "workbook")
 
 
 def parse_image(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
-    from ingest.formats.ocr import read_image
+    from foldrag.ingest.formats.ocr import read_image
 
     if options.ocr == "off":
         raise ParseError("image file: OCR is off (ingest.ocr)")

@@ -10,17 +10,17 @@ import hashlib
 import time
 from pathlib import Path
 
-from indexes.chunk_store import FileRecord
-from indexes.folder import IndexWriter
-from ingest.chunking import embedding_text, make_splitter
-from ingest.engine import IngestEngine, Work, create_engine, vectors_with_cache
-from ingest.outcomes import Failed, Indexed, Outcome, Unchanged, Working
-from ingest.plan import UPLOAD_SCHEME, IngestPlan, plan_folder
-from ingest.progress import Progress, SilentProgress
-from ingest.reading import chunk_bytes, parse_options
-from rag.core.contracts import Embedder
-from rag.core.settings import IngestSettings
-from rag.core.types import FailedFile, IngestSummary
+from foldrag.indexes.chunk_store import FileRecord
+from foldrag.indexes.folder import IndexWriter
+from foldrag.ingest.chunking import embedding_text, make_splitter
+from foldrag.ingest.engine import IngestEngine, Work, create_engine, vectors_with_cache
+from foldrag.ingest.outcomes import Failed, Indexed, Outcome, Unchanged, Working
+from foldrag.ingest.plan import UPLOAD_SCHEME, IngestPlan, plan_folder
+from foldrag.ingest.progress import Progress, SilentProgress
+from foldrag.ingest.reading import chunk_bytes, parse_options
+from foldrag.core.contracts import Embedder
+from foldrag.core.settings import IngestSettings
+from foldrag.core.types import FailedFile, IngestSummary
 
 __all__ = ["UPLOAD_SCHEME", "ingest_document", "ingest_folder"]
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexes.chunk_store import FileRecord
-from ingest.parsers import ingested_suffixes
-from ingest.walk import discover
-from rag.core.errors import NotFound
-from rag.core.settings import IngestSettings
-from rag.core.types import FailedFile
+from foldrag.indexes.chunk_store import FileRecord
+from foldrag.ingest.parsers import ingested_suffixes
+from foldrag.ingest.walk import discover
+from foldrag.core.errors import NotFound
+from foldrag.core.settings import IngestSettings
+from foldrag.core.types import FailedFile
 
 # Sources of uploaded documents start with this; a folder's relative paths never contain "//",
 # so a folder ingest can tell its own files from uploads and never removes the latter.

@@ -31,14 +31,14 @@ import numpy as np
 import ray
 import ray.exceptions
 
-from indexes.embedding_cache import text_key
-from ingest.chunking import embedding_text, make_splitter
-from ingest.engine import Work, by_file
-from ingest.outcomes import Failed, Indexed, Outcome, Parsed
-from ingest.plan import FileTask
-from ingest.reading import parse_options, parse_task, read_and_parse, read_task, unchanged
-from rag.core.errors import ClusterUnavailable, FoldragError, InvalidInput
-from rag.core.settings import IngestSettings
+from foldrag.indexes.embedding_cache import text_key
+from foldrag.ingest.chunking import embedding_text, make_splitter
+from foldrag.ingest.engine import Work, by_file
+from foldrag.ingest.outcomes import Failed, Indexed, Outcome, Parsed
+from foldrag.ingest.plan import FileTask
+from foldrag.ingest.reading import parse_options, parse_task, read_and_parse, read_task, unchanged
+from foldrag.core.errors import ClusterUnavailable, FoldragError, InvalidInput
+from foldrag.core.settings import IngestSettings
 
 log = logging.getLogger("foldrag.ingest.ray")
 

@@ -7,16 +7,16 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ingest.chunking import chunk_file
-from ingest.errors import ParseError
-from ingest.outcomes import Failed, Parsed, Unchanged
-from ingest.plan import FileTask
-from indexes.chunk_store import FileRecord
-from ingest.parsers import ParseOptions, parse_file
-from ingest.walk import not_regular
-from rag.core.settings import IngestSettings
-from rag.core.tokenize import tokenize_chunks
-from rag.core.types import Chunk, FailedFile
+from foldrag.ingest.chunking import chunk_file
+from foldrag.ingest.errors import ParseError
+from foldrag.ingest.outcomes import Failed, Parsed, Unchanged
+from foldrag.ingest.plan import FileTask
+from foldrag.indexes.chunk_store import FileRecord
+from foldrag.ingest.parsers import ParseOptions, parse_file
+from foldrag.ingest.walk import not_regular
+from foldrag.core.settings import IngestSettings
+from foldrag.core.tokenize import tokenize_chunks
+from foldrag.core.types import Chunk, FailedFile
 
 
 def parse_options(settings: IngestSettings) -> ParseOptions:

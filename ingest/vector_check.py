@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from indexes.folder import IndexWriter
-from ingest.chunking import embedding_text
-from rag.core.contracts import MIN_COSINE_MEAN, MIN_COSINE_MIN, Embedder
-from rag.core.errors import IndexMismatch
+from foldrag.indexes.folder import IndexWriter
+from foldrag.ingest.chunking import embedding_text
+from foldrag.core.contracts import MIN_COSINE_MEAN, MIN_COSINE_MIN, Embedder
+from foldrag.core.errors import IndexMismatch
 
 SAMPLE = 32
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from rag.core.types import Hit
-from rag.generation.citations import Citation
+from foldrag.core.types import Hit
+from foldrag.generation.citations import Citation
 
 
 @dataclass(frozen=True)

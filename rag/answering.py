@@ -12,18 +12,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from rag.answer_types import (
+from foldrag.answer_types import (
     Answer, AnswerEvent, DoneEvent, QueriesEvent, ReasoningEvent, SourcesEvent, StatusEvent, TokenEvent,
 )
-from rag.core.contracts import Generator, complete
-from rag.core.settings import GenerationSettings
-from rag.generation.citations import source_citation
-from rag.generation.extractive import Scorer
-from rag.generation.grounding import Grounding
-from rag.generation.guards import LoopGuard
-from rag.generation.prompting import build_messages, condense_messages, instructions_for, pack_context
-from rag.generation.thinking import ThinkSplitter
-from rag.retrieval.hybrid import Retrieval
+from foldrag.core.contracts import Generator, complete
+from foldrag.core.settings import GenerationSettings
+from foldrag.generation.citations import source_citation
+from foldrag.generation.extractive import Scorer
+from foldrag.generation.grounding import Grounding
+from foldrag.generation.guards import LoopGuard
+from foldrag.generation.prompting import build_messages, condense_messages, instructions_for, pack_context
+from foldrag.generation.thinking import ThinkSplitter
+from foldrag.retrieval.hybrid import Retrieval
 
 # (question, k, mode) → the retrieval; k and mode None mean the configured defaults.
 Retrieve = Callable[[str, "int | None", "str | None"], Retrieval]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.core.contracts import Embedder
-from rag.embedders import BUNDLED_EMBEDDERS, SentenceTransformerEmbedder
-from rag.core.errors import InvalidInput
-from rag.core.contracts import Generator
-from rag.core.lazy import MODEL_BUILDING, Once
-from rag.core.tokenize import KeywordTokenizer
-from rag.service import Foldrag
-from rag.core.settings import Settings
+from foldrag.core.contracts import Embedder
+from foldrag.embedders import BUNDLED_EMBEDDERS, SentenceTransformerEmbedder
+from foldrag.core.errors import InvalidInput
+from foldrag.core.contracts import Generator
+from foldrag.core.lazy import MODEL_BUILDING, Once
+from foldrag.core.tokenize import KeywordTokenizer
+from foldrag.service import Foldrag
+from foldrag.core.settings import Settings
 
 # What the bundled embedders understand; a local model is assumed multilingual unless configured.
 BUNDLED_LANGUAGES = {"bundled:all-MiniLM-L6-v2": ("en",)}
@@ -38,7 +38,7 @@ def build_reranker(settings: Settings):
     cfg = settings.retrieval
     if not cfg.reranker_model:
         return None
-    from rag.retrieval.rerank import CrossEncoderReranker
+    from foldrag.retrieval.rerank import CrossEncoderReranker
 
     with MODEL_BUILDING:
         return CrossEncoderReranker.load(cfg.reranker_model, threshold=cfg.rerank_threshold)
@@ -47,7 +47,7 @@ def build_reranker(settings: Settings):
 def build_generator(settings: Settings) -> Generator | None:
     if settings.generation.model.lower() == "none":
         return None
-    from rag.generation.backends import load_generator
+    from foldrag.generation.backends import load_generator
 
     with MODEL_BUILDING:
         return load_generator(settings.generation)

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from rag.core.errors import FoldragError
+from foldrag.core.errors import FoldragError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -22,7 +22,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 
 
 def _settings(index: Path | None = None, **sections):
-    from rag.core.settings import Settings
+    from foldrag.core.settings import Settings
 
     overrides = {"index": {"path": index}}
     overrides.update(sections)
@@ -31,7 +31,7 @@ def _settings(index: Path | None = None, **sections):
 
 def _rag_for(index: Path | None, *, with_generator: bool):
     """The Foldrag for a search or a question (models load on first use)."""
-    from rag.build import build_rag
+    from foldrag.build import build_rag
 
     return build_rag(_settings(index), with_generator=with_generator)
 
@@ -55,8 +55,8 @@ def ingest(
              "machine (or RAY_ADDRESS); 'auto' the one `ray start` runs here; HOST:6379 or ray://HOST:10001.")] = None,
 ) -> None:
     """Parse, chunk and embed FOLDER into the index; unchanged files cost nothing."""
-    from ingest.progress import progress_for
-    from rag.build import build_rag
+    from foldrag.ingest.progress import progress_for
+    from foldrag.build import build_rag
 
     on_ray = {} if ray is None else {"engine": "ray", **({} if ray == RAY_HERE else {"ray_address": ray})}
     settings = _settings(index, ingest={"include": include, "exclude": exclude, **on_ray,
@@ -118,7 +118,7 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from the index with the local LLM, citing the sources used."""
-    from rag.answer_types import DoneEvent, StatusEvent, TokenEvent
+    from foldrag.answer_types import DoneEvent, StatusEvent, TokenEvent
 
     rag = _rag_for(index, with_generator=True)
     rag.snapshot()  # a missing index fails in milliseconds, before the model loads
@@ -179,14 +179,14 @@ def evaluate(
 
     from tqdm import tqdm
 
-    from ingest.progress import progress_for
-    from rag.build import build_rag
-    from rag.evaluation.datasets import load_dataset
-    from rag.evaluation.runner import default_eval_dir, documents_from_hits, evaluate as run_eval, write_corpus
+    from foldrag.ingest.progress import progress_for
+    from foldrag.build import build_rag
+    from foldrag.evaluation.datasets import load_dataset
+    from foldrag.evaluation.runner import default_eval_dir, documents_from_hits, evaluate as run_eval, write_corpus
 
     data = load_dataset(dataset, split)
     if answers and not data.answers:
-        from rag.core.errors import InvalidInput
+        from foldrag.core.errors import InvalidInput
 
         raise InvalidInput(f"{dataset} has no gold answers; --answers needs a QA set such as KorQuAD 1.0")
     if limit and not answers:
@@ -232,8 +232,8 @@ def _evaluate_answers(rag, data, mapping: dict[str, str], limit: int, unanswerab
 
     from tqdm import tqdm
 
-    from rag.evaluation.answers import run_answers, sample_cases, summarize
-    from rag.generation.backends import resolve_backend
+    from foldrag.evaluation.answers import run_answers, sample_cases, summarize
+    from foldrag.generation.backends import resolve_backend
 
     cases = sample_cases(data, limit, unanswerable, seed)
     gen = rag.settings.generation
@@ -278,7 +278,7 @@ def check(
 ) -> None:
     """Verify the index: every file against the checksum written with it, every part loaded. Exit 0
     when it is sound (or was repaired), 6 when it is damaged."""
-    from rag.build import build_rag
+    from foldrag.build import build_rag
 
     rag = build_rag(_settings(index))
     report = rag.check_index(repair=repair)
@@ -305,9 +305,9 @@ def config(as_json: JsonOpt = True) -> None:
     "resolved" what 'auto' settings come to: the generation backend and model that will answer, the
     runtime that will embed (measured once per machine when embedding.backend is 'auto'), and whether
     OCR can run here (Tesseract with the ingest.ocr_languages data)."""
-    from rag.core.errors import ModelUnavailable
-    from rag.embedders import SentenceTransformerEmbedder
-    from rag.generation.backends import resolve_backend, resolve_model
+    from foldrag.core.errors import ModelUnavailable
+    from foldrag.embedders import SentenceTransformerEmbedder
+    from foldrag.generation.backends import resolve_backend, resolve_model
 
     settings = _settings()
     effective = json.loads(settings.model_dump_json())
@@ -322,7 +322,7 @@ def config(as_json: JsonOpt = True) -> None:
         embedding = {"backend": runtime.label, "questions": runtime.query_label, "reason": runtime.reason}
     except ModelUnavailable as exc:
         embedding = {"backend": f"unavailable: {exc}"}
-    from ingest.formats.ocr import tesseract_missing
+    from foldrag.ingest.formats.ocr import tesseract_missing
 
     missing = tesseract_missing(settings.ingest.ocr_languages) if settings.ingest.ocr != "off" else "ingest.ocr is 'off'"
     ocr = {"engine": "tesseract", "languages": settings.ingest.ocr_languages, "available": missing is None}
@@ -344,8 +344,8 @@ def serve(
     """Serve the HTTP API: /v1/query, OpenAI-compatible /v1/chat/completions, ingest jobs, /chat."""
     import uvicorn
 
-    from api.app import WORKER_INDEXES_ENV, WORKER_JOBS_ENV, create_app
-    from api.memory import limit_malloc_arenas
+    from foldrag.api.app import WORKER_INDEXES_ENV, WORKER_JOBS_ENV, create_app
+    from foldrag.api.memory import limit_malloc_arenas
 
     limit_malloc_arenas()
     settings = _settings(None, server={"host": host, "port": port})
@@ -358,7 +358,7 @@ def serve(
         return
     import tempfile
 
-    from rag.build import collection_paths
+    from foldrag.build import collection_paths
 
     names = ", ".join(f"{n} ({p})" for n, p in collection_paths(settings, index or None).items())  # fails fast
     jobs = tempfile.mkdtemp(prefix="foldrag-jobs-")
@@ -367,7 +367,7 @@ def serve(
     typer.echo(f"foldrag: serving {names} on http://{settings.server.host}:{settings.server.port} with {workers} "
                f"worker processes (each loads its models; /readyz answers per process)", err=True)
     try:
-        uvicorn.run("api.app:worker_app", factory=True, workers=workers, host=settings.server.host,
+        uvicorn.run("foldrag.api.app:worker_app", factory=True, workers=workers, host=settings.server.host,
                     port=settings.server.port, log_level="info")
     finally:
         import shutil

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.core.lazy import MODEL_BUILDING, Once
-from rag.core.priority_lock import PriorityLock
-from rag.core.errors import ModelUnavailable
-from rag.core.hardware import cpu_threads, cuda_available, preferred_dtype
-from rag.embedding.runtime_choice import RuntimeChoice, choose_runtime
+from foldrag.core.lazy import MODEL_BUILDING, Once
+from foldrag.core.priority_lock import PriorityLock
+from foldrag.core.errors import ModelUnavailable
+from foldrag.core.hardware import cpu_threads, cuda_available, preferred_dtype
+from foldrag.embedding.runtime_choice import RuntimeChoice, choose_runtime
 
 log = logging.getLogger("foldrag.embedding")
 
@@ -83,8 +83,8 @@ class _Encoders:
             raise ModelUnavailable(f"could not load embedding model from {self.path}: {exc}") from exc
 
     def _onnx(self, runtime: str, int8: bool):
-        from rag.embedding.onnx_encoder import OnnxEncoder
-        from rag.embedding.onnx_export import default_cache_dir, export_onnx
+        from foldrag.embedding.onnx_encoder import OnnxEncoder
+        from foldrag.embedding.onnx_export import default_cache_dir, export_onnx
 
         files = export_onnx(self.path, default_cache_dir())
         return OnnxEncoder.load(files, runtime=runtime, quantized=int8, threads=cpu_threads())

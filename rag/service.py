@@ -18,24 +18,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexes.folder import CURRENT, IndexSnapshot, IndexWriter, current_generation, newest_manifest, open_snapshot
-from indexes.chunk_store import FileRecord
-from ingest.errors import ParseError
-from ingest.pipeline import UPLOAD_SCHEME, ingest_document, ingest_folder
-from ingest.progress import Progress
-from ingest.vector_check import check_runtime
-from rag.core.contracts import Embedder
-from rag.core.errors import IndexCorrupt, IndexNotWritable, InvalidInput, ModelUnavailable, NotFound
-from rag.core.contracts import Generator
-from rag.core.lazy import Once
-from rag.answering import Answerer, Retrieve
-from rag.retrieval.dense import DenseRetriever
-from rag.retrieval.hybrid import MODES, HybridRetriever, Retrieval, Weighted
-from rag.retrieval.keyword import KeywordRetriever
-from rag.retrieval.multi_query import QueryRewriter, Rewrites
-from rag.core.settings import Settings
-from rag.core.tokenize import has_hangul
-from rag.core.types import Hit, IngestSummary
+from foldrag.indexes.folder import CURRENT, IndexSnapshot, IndexWriter, current_generation, newest_manifest, open_snapshot
+from foldrag.indexes.chunk_store import FileRecord
+from foldrag.ingest.errors import ParseError
+from foldrag.ingest.pipeline import UPLOAD_SCHEME, ingest_document, ingest_folder
+from foldrag.ingest.progress import Progress
+from foldrag.ingest.vector_check import check_runtime
+from foldrag.core.contracts import Embedder
+from foldrag.core.errors import IndexCorrupt, IndexNotWritable, InvalidInput, ModelUnavailable, NotFound
+from foldrag.core.contracts import Generator
+from foldrag.core.lazy import Once
+from foldrag.answering import Answerer, Retrieve
+from foldrag.retrieval.dense import DenseRetriever
+from foldrag.retrieval.hybrid import MODES, HybridRetriever, Retrieval, Weighted
+from foldrag.retrieval.keyword import KeywordRetriever
+from foldrag.retrieval.multi_query import QueryRewriter, Rewrites
+from foldrag.core.settings import Settings
+from foldrag.core.tokenize import has_hangul
+from foldrag.core.types import Hit, IngestSummary
 
 
 @dataclass(frozen=True)

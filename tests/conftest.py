@@ -29,7 +29,7 @@ def fake_embedder() -> HashEmbedder:
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch):
     """Settings isolated from the developer's foldrag.toml and FOLDRAG_* variables."""
-    from rag.core.settings import Settings
+    from foldrag.core.settings import Settings
 
     for key in list(os.environ):
         if key.startswith("FOLDRAG_"):
@@ -42,7 +42,7 @@ def settings(tmp_path: Path, monkeypatch):
 @pytest.fixture(scope="session")
 def real_embedder():
     """The bundled all-MiniLM-L6-v2, loaded once per session (slow tests only)."""
-    from rag.embedders import SentenceTransformerEmbedder
+    from foldrag.embedders import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", device="cpu")
 
@@ -53,8 +53,8 @@ def generator():
 
     fp32 pinned: tests check the exact int4/int8 re-pack of fp32 weights, which ``dtype='auto'``
     may skip on another CPU (the choice is measured: rag/generation/cpu_probe.py, tested apart)."""
-    from rag.core.settings import GenerationSettings
-    from rag.generation.transformers_backend import TransformersGenerator
+    from foldrag.core.settings import GenerationSettings
+    from foldrag.generation.transformers_backend import TransformersGenerator
 
     return TransformersGenerator.load(GenerationSettings(model=SMOLLM, device="cpu", transformers={"dtype": "float32"}))
 
@@ -67,6 +67,6 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
     full_env["FOLDRAG_EMBEDDING__BACKEND"] = EMBED_BACKEND
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True,
+        [sys.executable, "-m", "foldrag.cli", *args], capture_output=True, text=True,
         env=full_env, cwd=cwd, timeout=600,
     )

@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from rag.core.contracts import TextStream
+from foldrag.core.contracts import TextStream
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -68,7 +68,7 @@ class ScriptedChat:
     context_window = 4096
 
     def __init__(self, *replies: str, preset=None, piece: int = 3) -> None:
-        from rag.generation.presets import PRESETS
+        from foldrag.generation.presets import PRESETS
 
         self.replies = list(replies)
         self.preset = preset or PRESETS["chatml"]
@@ -126,7 +126,7 @@ class LoopChat:
 
     def __init__(self, reply: str = "Paris is the capital of France [1].", *, piece: int = 4, preset=None,
                  hold: threading.Event | None = None, endless: bool = False) -> None:
-        from rag.generation.presets import PRESETS
+        from foldrag.generation.presets import PRESETS
 
         self.reply = reply
         self.piece = piece

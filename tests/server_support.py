@@ -26,7 +26,7 @@ def write_docs(folder: Path, docs: dict[str, str] = DOCS) -> Path:
 @functools.cache
 def shared_tokenizer():
     """One keyword tokenizer for the whole test session: Kiwi takes seconds to load, once."""
-    from rag.core.tokenize import KeywordTokenizer
+    from foldrag.core.tokenize import KeywordTokenizer
 
     return KeywordTokenizer()
 
@@ -43,7 +43,7 @@ def serve_settings(settings, **server):
 
 def make_collection(settings, embedder, generator, docs: Path | None = None):
     """A Foldrag over ``settings.index.path`` with the fakes, ingested from ``docs`` when given."""
-    from rag.service import Foldrag
+    from foldrag.service import Foldrag
 
     rag = Foldrag(settings, embedder_factory=lambda: embedder, tokenizer=shared_tokenizer(),
                   generator_factory=lambda: generator)

@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-from rag.answer_types import Answer
-from rag.core.types import Chunk, Hit
-from rag.evaluation.answers import (
+from foldrag.answer_types import Answer
+from foldrag.core.types import Chunk, Hit
+from foldrag.evaluation.answers import (
     AnswerCase, contains_gold, hide_document, in_question_language, normalize, sample_cases, score, summarize,
     token_f1,
 )
-from rag.evaluation.datasets import EvalDoc, EvalSet, load_korquad
-from rag.generation.citations import Citation
-from rag.retrieval.hybrid import Retrieval, Trace
+from foldrag.evaluation.datasets import EvalDoc, EvalSet, load_korquad
+from foldrag.generation.citations import Citation
+from foldrag.retrieval.hybrid import Retrieval, Trace
 from tests.conftest import run_cli
 from tests.server_support import shared_tokenizer
 
@@ -72,7 +72,7 @@ def test_score_and_summary():
 
 
 def test_rescoring_a_report_from_its_texts():
-    from rag.evaluation.answers import rescore
+    from foldrag.evaluation.answers import rescore
 
     row = {"qid": "q", "question": "수도는?", "gold": ["서울"], "answer": "서울 [1]", "unanswerable": False,
            "language_ok": False, "refused": False, "contains_gold": False, "f1": 0.0, "citation_precision": 1.0}

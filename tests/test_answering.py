@@ -4,12 +4,12 @@ from tests.server_support import shared_tokenizer
 
 import pytest
 
-from rag.build import build_rag
-from rag.core.errors import InvalidInput
-from rag.generation.citations import clean_citations, source_citation
-from rag.generation.presets import PRESETS, apply_preset, detect_preset
-from rag.generation.prompting import build_messages, pack_context
-from rag.core.types import Chunk, Hit
+from foldrag.build import build_rag
+from foldrag.core.errors import InvalidInput
+from foldrag.generation.citations import clean_citations, source_citation
+from foldrag.generation.presets import PRESETS, apply_preset, detect_preset
+from foldrag.generation.prompting import build_messages, pack_context
+from foldrag.core.types import Chunk, Hit
 from tests.fakes import ScriptedChat
 
 
@@ -185,7 +185,7 @@ def test_answer_stats_come_from_the_call_not_the_generator(rag_with):
 
 
 def test_condensing_keeps_the_latest_turns_within_a_token_budget():
-    from rag.generation.prompting import condense_messages
+    from foldrag.generation.prompting import condense_messages
 
     history = [{"role": "user", "content": f"old{n} " * 10_000} for n in range(5)]
     history.append({"role": "assistant", "content": "Paris is the capital."})
@@ -197,7 +197,7 @@ def test_condensing_keeps_the_latest_turns_within_a_token_budget():
 
 
 def test_a_model_without_a_chat_template_gets_plain_text():
-    from rag.generation.presets import render_plain
+    from foldrag.generation.presets import render_plain
 
     text = render_plain([{"role": "system", "content": "Use the sources."},
                          {"role": "user", "content": "Sources:\n[1] x\n\nQuestion: q?"}])

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from foldrag.api.app import create_app
 from tests.fakes import HashEmbedder, LoopChat
 from tests.server_support import make_collection, serve_settings, shared_tokenizer, wait_ready, write_docs
 
@@ -66,7 +66,7 @@ def test_healthz_and_readyz_wait_for_models(settings):
         gate.wait(10)
         return embedder
 
-    from rag.service import Foldrag
+    from foldrag.service import Foldrag
 
     rag = Foldrag(settings, embedder_factory=slow_embedder, tokenizer=shared_tokenizer(),
                   generator_factory=lambda: LoopChat())
@@ -80,8 +80,8 @@ def test_healthz_and_readyz_wait_for_models(settings):
 
 
 def test_readyz_reports_a_model_that_failed_to_load(settings):
-    from rag.core.errors import ModelUnavailable
-    from rag.service import Foldrag
+    from foldrag.core.errors import ModelUnavailable
+    from foldrag.service import Foldrag
 
     def broken():
         raise ModelUnavailable("no model at /nowhere")
@@ -113,9 +113,9 @@ class _SpyTokenizer:
 def test_start_up_loads_korean_analysis_only_for_an_index_with_korean(settings, tmp_path):
     # The first Korean search otherwise paid ~5 s for Kiwi; an English-only server never loads it,
     # and a collection that cannot warm up leaves the others serving.
-    from rag.core.errors import IndexCorrupt
-    from rag.core.tokenize import has_hangul
-    from rag.service import Foldrag
+    from foldrag.core.errors import IndexCorrupt
+    from foldrag.core.tokenize import has_hangul
+    from foldrag.service import Foldrag
     from tests.server_support import DOCS
 
     def collection(name, docs, tokenizer):
@@ -191,7 +191,7 @@ def test_query_stream_sends_events_in_order(make_api):
 
 def test_query_stream_reports_errors_as_an_event(make_api, tmp_path):
     api = make_api()
-    api.chat.stream = lambda *a, **k: (_ for _ in ()).throw(__import__("rag.core.errors").core.errors.ModelUnavailable("gone"))
+    api.chat.stream = lambda *a, **k: (_ for _ in ()).throw(__import__("foldrag.core.errors").core.errors.ModelUnavailable("gone"))
     events = sse_events(api.client.post("/v1/query", json={"question": "capital?", "stream": True}).text)
     assert events[-1] == ("error", {"error": {"type": "model_unavailable", "message": "gone",
                                               "code": "model_unavailable", "param": None}})
@@ -293,7 +293,7 @@ def test_api_keys_guard_everything_but_health(make_api):
 
 
 def test_keys_from_the_environment(monkeypatch, settings):
-    from rag.core.settings import Settings
+    from foldrag.core.settings import Settings
 
     monkeypatch.setenv("FOLDRAG_API_KEYS", "sk-one,sk-two")
     monkeypatch.setenv("FOLDRAG_ALLOWED_ROOTS", f"/srv/docs{os.pathsep}/home/me/notes")
@@ -304,7 +304,7 @@ def test_keys_from_the_environment(monkeypatch, settings):
 
 
 def test_key_comparison():
-    from api.auth import key_is_valid
+    from foldrag.api.auth import key_is_valid
 
     assert key_is_valid("Bearer abc", ["x", "abc"]) and key_is_valid("bearer abc", ["abc"])
     assert not key_is_valid("Bearer abd", ["abc"]) and not key_is_valid(None, ["abc"])

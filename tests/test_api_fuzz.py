@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from api.app import create_app
+from foldrag.api.app import create_app
 from tests.fakes import HashEmbedder, LoopChat
 from tests.server_support import make_collection, serve_settings, wait_ready, write_docs
 
@@ -22,7 +22,7 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**12, 10**12) | s
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory, request):
-    from rag.core.settings import Settings
+    from foldrag.core.settings import Settings
 
     tmp = tmp_path_factory.mktemp("fuzz")
     base = Settings.load(index={"path": tmp / "index"})

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.app import create_app
+from foldrag.api.app import create_app
 from tests.fakes import HashEmbedder, LoopChat
 from tests.server_support import live_server, make_collection, serve_settings, until, write_docs
 
@@ -228,7 +228,7 @@ def test_foldrag_serve_command(tmp_path):
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDRAG_")}
     env.update(FOLDRAG_GENERATION__MODEL="none", FOLDRAG_API_KEYS="k", FOLDRAG_CONFIG=str(tmp_path / "none.toml"))
-    server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--index", str(tmp_path / "notes"),
+    server = subprocess.Popen([sys.executable, "-m", "foldrag.cli", "serve", "--index", str(tmp_path / "notes"),
                                "--index", str(tmp_path / "papers"), "--port", str(port)],
                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -254,8 +254,8 @@ def test_foldrag_serve_command(tmp_path):
 
 
 def test_collections_are_named_after_their_folders(tmp_path, settings):
-    from rag.build import collection_paths
-    from rag.core.errors import InvalidInput
+    from foldrag.build import collection_paths
+    from foldrag.core.errors import InvalidInput
 
     assert collection_paths(settings, [tmp_path / "a", tmp_path / "b"]) == {"a": tmp_path / "a", "b": tmp_path / "b"}
     assert collection_paths(settings) == {"index": settings.index.path}
@@ -267,14 +267,14 @@ def test_collections_are_named_after_their_folders(tmp_path, settings):
 
 def test_job_records_let_any_worker_answer_for_a_job(tmp_path):
     """Two workers' job runners share a records folder: one runs the job, the other reports it."""
-    from api.jobs import JobRunner
+    from foldrag.api.jobs import JobRunner
 
     class SlowRag:
         def __init__(self) -> None:
             self.release = threading.Event()
 
         def ingest(self, folder, progress, within):
-            from rag.core.types import IngestSummary
+            from foldrag.core.types import IngestSummary
 
             progress.start(3)
             progress.advance(1, 4)
@@ -320,7 +320,7 @@ def test_foldrag_serve_with_two_workers_sees_every_new_generation(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDRAG_")}
     env.update(FOLDRAG_GENERATION__MODEL="none", FOLDRAG_CONFIG=str(tmp_path / "none.toml"),
                FOLDRAG_EMBEDDING__BACKEND="torch")
-    server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--index", str(index), "--port", str(port),
+    server = subprocess.Popen([sys.executable, "-m", "foldrag.cli", "serve", "--index", str(index), "--port", str(port),
                                "--workers", "2"], cwd=REPO, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -361,7 +361,7 @@ def _cmdline(proc: Path) -> str:
 
 
 def test_a_crashed_job_reports_no_exception_text(tmp_path):
-    from api.jobs import JobRunner
+    from foldrag.api.jobs import JobRunner
 
     class Crashing:
         def ingest(self, folder, progress, within):

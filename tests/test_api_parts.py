@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from api.answers import split_messages
-from api.gate import GenerationGate
-from api.paths import confine
-from api.schemas import ChatMessage
-from rag.core.errors import Forbidden, InvalidInput, NotFound, Overloaded
+from foldrag.api.answers import split_messages
+from foldrag.api.gate import GenerationGate
+from foldrag.api.paths import confine
+from foldrag.api.schemas import ChatMessage
+from foldrag.core.errors import Forbidden, InvalidInput, NotFound, Overloaded
 
 
 def test_gate_admits_up_to_capacity_then_refuses_with_retry_after():
@@ -88,7 +88,7 @@ def test_split_messages():
 
 
 def test_answers_at_once_are_bounded_by_a_model_server_not_by_foldrag(settings):
-    from api.state import SERVER_GENERATIONS, concurrent_generations
+    from foldrag.api.state import SERVER_GENERATIONS, concurrent_generations
 
     assert concurrent_generations(settings) == 1  # a model in this process: one answer at a time
     served = settings.model_copy(update={"generation": settings.generation.model_copy(

@@ -7,12 +7,12 @@ from typing import get_args
 
 import pytest
 
-from rag.core.contracts import TextStream, complete
-from rag.core.errors import MissingDependency
-from rag.core.settings import GenerationSettings, Settings
-from rag.generation import backends
-from rag.core.plugins import Plugin
-from rag.generation.backends import BACKENDS, load_generator, resolve_backend
+from foldrag.core.contracts import TextStream, complete
+from foldrag.core.errors import MissingDependency
+from foldrag.core.settings import GenerationSettings, Settings
+from foldrag.generation import backends
+from foldrag.core.plugins import Plugin
+from foldrag.generation.backends import BACKENDS, load_generator, resolve_backend
 
 
 class EchoBackend:
@@ -82,7 +82,7 @@ def test_a_converted_model_is_found_by_its_content_not_its_path(tmp_path):
     """The same GGUF in another place (a clone, a reinstall) reuses one conversion; other bytes do not."""
     import os
 
-    from rag.generation.model_files import content_key
+    from foldrag.generation.model_files import content_key
 
     data = os.urandom(3 << 20)
     first, second = tmp_path / "a" / "m.gguf", tmp_path / "b" / "copy.gguf"
@@ -103,6 +103,6 @@ def test_an_optional_backend_without_its_package_says_what_to_install(monkeypatc
     import sys
 
     monkeypatch.setitem(sys.modules, package, None)  # as if it were not installed
-    monkeypatch.delitem(sys.modules, f"rag.generation.{backend}_backend", raising=False)
+    monkeypatch.delitem(sys.modules, f"foldrag.generation.{backend}_backend", raising=False)
     with pytest.raises(MissingDependency, match=rf"generation\.backend = '{backend}'.*{re.escape(extra)}"):
         load_generator(GenerationSettings(backend=backend, base_url="http://127.0.0.1:9/v1"))

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from rag.core.errors import ModelUnavailable
-from rag.generation import bundled
-from rag.generation.bundled import Bundled, bundled_gguf
+from foldrag.core.errors import ModelUnavailable
+from foldrag.generation import bundled
+from foldrag.generation.bundled import Bundled, bundled_gguf
 
 
 @pytest.fixture
@@ -57,8 +57,8 @@ def test_a_missing_part_names_the_install_command(split_model, tmp_path, monkeyp
 
 
 def test_auto_is_the_best_installed_bundled_model(monkeypatch):
-    from rag.core.settings import GenerationSettings
-    from rag.generation.backends import resolve_model
+    from foldrag.core.settings import GenerationSettings
+    from foldrag.generation.backends import resolve_model
 
     present = {"bundled:SmolLM2-135M-Instruct"}
     monkeypatch.setattr(bundled, "installed", lambda name: name in present)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from ingest.chunking import chunk_file, embedding_text, make_splitter
-from rag.core.types import ParsedFile, Section
+from foldrag.ingest.chunking import chunk_file, embedding_text, make_splitter
+from foldrag.core.types import ParsedFile, Section
 
 
 def _words(n, prefix="w"):

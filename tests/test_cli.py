@@ -108,7 +108,7 @@ def test_killed_ingest_leaves_last_good_index_and_rerun_completes(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDRAG_")}
     env["FOLDRAG_INGEST__ENCODE_GROUP"] = "16"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "ingest", str(docs), "--index", str(index)],
+        [sys.executable, "-m", "foldrag.cli", "ingest", str(docs), "--index", str(index)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO,
     )
     cache = index / "work" / "embeddings.sqlite"
@@ -155,7 +155,7 @@ def test_ask_shows_its_stage_on_a_terminal_and_quotes_without_a_model(docs, tmp_
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDRAG_")}
     env.update(FOLDRAG_GENERATION__MODE="quote", FOLDRAG_GENERATION__MODEL="none")
     primary, secondary = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ask", "What does Reciprocal Rank Fusion sum?",
+    proc = subprocess.Popen([sys.executable, "-m", "foldrag.cli", "ask", "What does Reciprocal Rank Fusion sum?",
                              "--index", index], stdout=subprocess.PIPE, stderr=secondary, env=env, text=True)
     os.close(secondary)
     out, _ = proc.communicate(timeout=300)
@@ -177,7 +177,7 @@ def test_ask_shows_its_stage_on_a_terminal_and_quotes_without_a_model(docs, tmp_
 
 
 def test_ray_takes_an_optional_address():
-    from rag.cli import RAY_HERE, optional_values
+    from foldrag.cli import RAY_HERE, optional_values
 
     assert optional_values(["ingest", "docs", "--ray"]) == ["ingest", "docs", "--ray", RAY_HERE]
     assert optional_values(["ingest", "docs", "--ray", "--quiet"]) == ["ingest", "docs", "--ray", RAY_HERE, "--quiet"]

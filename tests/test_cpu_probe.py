@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from rag.generation.cpu_probe import CpuTimings, cached_timings, choose, probe_layers
-from rag.generation.packed_weights import GROUP, Int4Linear, fit_grid
+from foldrag.generation.cpu_probe import CpuTimings, cached_timings, choose, probe_layers
+from foldrag.generation.packed_weights import GROUP, Int4Linear, fit_grid
 
 # Measured shapes of the two CPU kinds of this project's machines (ms per probe matmul).
 AVX2_ONLY = CpuTimings(decode_fp32=4.7, decode_bf16=9.0, decode_int4=2.0, prefill_fp32=75.0, prefill_bf16=160.0)

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rag.generation.decoding import DecodeLoop, Sampling, unsupported_reason  # noqa: E402
+from foldrag.generation.decoding import DecodeLoop, Sampling, unsupported_reason  # noqa: E402
 
 
 def _tiny(kind: str):
@@ -74,6 +74,6 @@ def test_unsupported_models_fall_back():
     llama = _tiny("llama")
     llama.hf_device_map = {"model.layers.0": 0, "model.layers.1": "cpu"}
     assert "several devices" in unsupported_reason(llama)
-    from rag.generation.transformers_backend import _choose_loop
+    from foldrag.generation.transformers_backend import _choose_loop
 
     assert _choose_loop(llama, "auto") is None

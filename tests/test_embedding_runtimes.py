@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from rag.core.errors import IndexMismatch, ModelUnavailable
-from rag.embedding import onnx_export
-from rag.embedding.runtime_choice import Measured, candidates, choose, choose_query, choose_runtime
+from foldrag.core.errors import IndexMismatch, ModelUnavailable
+from foldrag.embedding import onnx_export
+from foldrag.embedding.runtime_choice import Measured, candidates, choose, choose_query, choose_runtime
 from tests.fakes import HashEmbedder
 from tests.server_support import make_collection, write_docs
 
@@ -53,7 +53,7 @@ def test_questions_and_chunks_are_each_given_their_fastest_runtime():
 
 
 def test_candidates_follow_the_settings_and_what_is_installed(monkeypatch):
-    from rag.embedding import onnx_encoder
+    from foldrag.embedding import onnx_encoder
 
     monkeypatch.setattr(onnx_encoder, "runtime_missing", lambda r: "openvino is not installed" if r == "openvino" else None)
     pairs, notes = candidates("auto", "auto", "cpu")
@@ -77,7 +77,7 @@ class _Encoder:
 
 
 def test_the_probe_runs_once_per_machine_and_model_and_a_missing_runtime_falls_back(tmp_path, monkeypatch):
-    from rag.embedding import onnx_encoder
+    from foldrag.embedding import onnx_encoder
 
     monkeypatch.setattr(onnx_encoder, "runtime_missing", lambda r: None)
     model = tmp_path / "model"
@@ -118,8 +118,8 @@ class _Timed(_Encoder):
 
 
 def test_the_probe_times_questions_alone_and_the_embedder_asks_the_faster_runtime(tmp_path, monkeypatch):
-    from rag.embedders import SentenceTransformerEmbedder
-    from rag.embedding import onnx_encoder
+    from foldrag.embedders import SentenceTransformerEmbedder
+    from foldrag.embedding import onnx_encoder
 
     monkeypatch.setattr(onnx_encoder, "runtime_missing", lambda r: "openvino is not installed" if r == "openvino" else None)
     model = tmp_path / "model"
@@ -188,7 +188,7 @@ class _Built:
 
 
 def _load_with(monkeypatch, encoders: _Built, choice):
-    import rag.embedders as embedders
+    import foldrag.embedders as embedders
 
     monkeypatch.setattr(embedders, "_runtime", lambda *args: (encoders, choice))
     monkeypatch.setattr(embedders, "_counting_tokenizer", lambda path: object())
@@ -198,7 +198,7 @@ def _load_with(monkeypatch, encoders: _Built, choice):
 def test_torch_is_built_only_when_chunks_are_embedded_if_questions_run_elsewhere(monkeypatch):
     # A process that only searches or answers (foldrag search/ask, a server that never ingests) never
     # builds torch: `foldrag search` took 6-7 s and 460 MB instead of 13 s and 650 MB (2026-12-02).
-    from rag.embedding.runtime_choice import RuntimeChoice
+    from foldrag.embedding.runtime_choice import RuntimeChoice
 
     encoders = _Built()
     embedder = _load_with(monkeypatch, encoders, RuntimeChoice("torch", False, "measured", query_backend="onnx"))
@@ -214,7 +214,7 @@ def test_torch_is_built_only_when_chunks_are_embedded_if_questions_run_elsewhere
 def test_questions_are_answered_while_torch_is_being_built_for_a_first_ingest(monkeypatch):
     import threading
 
-    from rag.embedding.runtime_choice import RuntimeChoice
+    from foldrag.embedding.runtime_choice import RuntimeChoice
 
     building, release = threading.Event(), threading.Event()
 
@@ -238,7 +238,7 @@ def test_questions_are_answered_while_torch_is_being_built_for_a_first_ingest(mo
 
 
 def test_questions_fall_back_to_torch_built_at_once_when_their_runtime_cannot_load(monkeypatch):
-    from rag.embedding.runtime_choice import RuntimeChoice
+    from foldrag.embedding.runtime_choice import RuntimeChoice
 
     encoders = _Built(fail=(("onnx", False),))
     embedder = _load_with(monkeypatch, encoders, RuntimeChoice("torch", False, "measured", query_backend="onnx"))
@@ -256,7 +256,7 @@ def test_questions_fall_back_to_torch_built_at_once_when_their_runtime_cannot_lo
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from rag.embedders import resolve_model_path
+    from foldrag.embedders import resolve_model_path
 
     path = resolve_model_path("bundled:all-MiniLM-L6-v2")
     return path, onnx_export.export_onnx(path, tmp_path_factory.mktemp("embedders"))
@@ -288,7 +288,7 @@ def _cosines(a, b):
 @pytest.mark.slow
 @pytest.mark.parametrize("runtime", ["onnx", "openvino"])
 def test_onnx_runtimes_give_torchs_vectors(exported, real_embedder, runtime):
-    from rag.embedding.onnx_encoder import OnnxEncoder, runtime_missing
+    from foldrag.embedding.onnx_encoder import OnnxEncoder, runtime_missing
 
     if runtime_missing(runtime):
         pytest.skip(runtime_missing(runtime))
@@ -304,7 +304,7 @@ def test_onnx_runtimes_give_torchs_vectors(exported, real_embedder, runtime):
 def test_onnxruntime_sessions_do_not_spin_between_questions():
     # A spinning pool kept both cores busy after each question and halved the speed of the FAISS and
     # BM25 searches that follow it (docs/BENCHMARKS.md, "Retrieval speed").
-    from rag.embedding.onnx_encoder import runtime_missing, session_options
+    from foldrag.embedding.onnx_encoder import runtime_missing, session_options
 
     if runtime_missing("onnx"):
         pytest.skip(runtime_missing("onnx"))
@@ -315,7 +315,7 @@ def test_onnxruntime_sessions_do_not_spin_between_questions():
 
 @pytest.mark.slow
 def test_the_embedder_runs_a_named_runtime_and_says_which(exported, monkeypatch):
-    from rag.embedders import SentenceTransformerEmbedder
+    from foldrag.embedders import SentenceTransformerEmbedder
 
     monkeypatch.setattr(onnx_export, "default_cache_dir", lambda: exported[1].folder.parent)
     embedder = SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", device="cpu", backend="onnx", quantize="int8")
@@ -333,8 +333,8 @@ def test_the_onnx_runtimes_tokenize_as_transformers_does_without_importing_it(ex
 
     from transformers import AutoTokenizer
 
-    from rag.embedding.onnx_encoder import OnnxEncoder
-    from rag.embedding.runtime_choice import PROBE_QUESTIONS, PROBE_TEXTS
+    from foldrag.embedding.onnx_encoder import OnnxEncoder
+    from foldrag.embedding.runtime_choice import PROBE_QUESTIONS, PROBE_TEXTS
 
     _, files = exported
     encoder = OnnxEncoder.load(files, runtime="onnx", quantized=False, threads=1)
@@ -348,8 +348,8 @@ def test_the_onnx_runtimes_tokenize_as_transformers_does_without_importing_it(ex
             assert np.array_equal(ours[name], theirs[name]), name
     assert ours["input_ids"].shape[1] == files.max_seq_length  # the long text was cut, the others padded
     # A search on the ONNX runtime loads neither transformers nor torch (~3.5 s of a one-shot search).
-    script = ("import sys; from pathlib import Path; from rag.embedding.onnx_export import OnnxFiles; "
-              "from rag.embedding.onnx_encoder import OnnxEncoder; "
+    script = ("import sys; from pathlib import Path; from foldrag.embedding.onnx_export import OnnxFiles; "
+              "from foldrag.embedding.onnx_encoder import OnnxEncoder; "
               f"e = OnnxEncoder.load(OnnxFiles.read(Path({str(files.folder)!r})), runtime='onnx', quantized=False, threads=1); "
               "e.encode(['GPU offload']); print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
@@ -360,9 +360,9 @@ def test_the_onnx_runtimes_tokenize_as_transformers_does_without_importing_it(ex
 def test_auto_loads_the_question_runtime_the_probe_chose_and_its_vectors_are_torchs(exported, monkeypatch, tmp_path):
     # The figures of this EPYC's probe (torch for chunks, onnxruntime fp32 for questions), cached where
     # 'auto' reads them: loading wires both runtimes, and a question's vector is torch's.
-    from rag.core import hardware
-    from rag.embedders import SentenceTransformerEmbedder
-    from rag.embedding import runtime_choice
+    from foldrag.core import hardware
+    from foldrag.embedders import SentenceTransformerEmbedder
+    from foldrag.embedding import runtime_choice
 
     path, files = exported
     monkeypatch.setattr(onnx_export, "default_cache_dir", lambda: files.folder.parent)
@@ -402,7 +402,7 @@ class _Shifted(HashEmbedder):
 
 
 def test_another_runtimes_vectors_join_only_within_the_bound(tmp_path, settings):
-    from indexes.folder import newest_manifest
+    from foldrag.indexes.folder import newest_manifest
 
     docs = write_docs(tmp_path / "docs")
     make_collection(settings, HashEmbedder(backend="torch"), None, docs)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rag.evaluation.datasets import load_beir, load_korquad
+from foldrag.evaluation.datasets import load_beir, load_korquad
 from tests.conftest import SHARED_DATA, run_cli
 
 pytestmark = pytest.mark.slow

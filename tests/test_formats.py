@@ -8,12 +8,12 @@ import zipfile
 
 import pytest
 
-from ingest.errors import ParseError
-from ingest.formats import hwp5
-from ingest.formats.ocr import tesseract_missing
-from ingest.formats.pdf import wants_ocr
-from ingest.formats.tables import markdown_table
-from ingest.parsers import ParseOptions, parse_file
+from foldrag.ingest.errors import ParseError
+from foldrag.ingest.formats import hwp5
+from foldrag.ingest.formats.ocr import tesseract_missing
+from foldrag.ingest.formats.pdf import wants_ocr
+from foldrag.ingest.formats.tables import markdown_table
+from foldrag.ingest.parsers import ParseOptions, parse_file
 from tests.docs_factory import (
     NANUM, render_text_image, write_docx, write_hwp, write_hwpx, write_pdf_with_table, write_pptx,
     write_scanned_pdf, write_xlsx,
@@ -229,7 +229,7 @@ def test_corrupt_office_files_are_skipped_with_their_kind(suffix):
 
 @pytest.mark.parametrize("suffix", [".docx", ".pptx", ".xlsx", ".hwpx"])
 def test_zip_bombs_are_refused_before_parsing(suffix, monkeypatch):
-    from ingest.formats import archive as archive_module
+    from foldrag.ingest.formats import archive as archive_module
 
     monkeypatch.setattr(archive_module, "MAX_UNPACKED_BYTES", 8 << 20)  # the real limit is 512 MB
     out = io.BytesIO()
@@ -272,7 +272,7 @@ def test_pdf_table_is_a_markdown_table_between_its_paragraphs(tmp_path):
 
 
 def test_table_finder_runs_only_on_pages_that_draw_lines(tmp_path, monkeypatch):
-    from ingest.formats import pdf
+    from foldrag.ingest.formats import pdf
     from tests.docs_factory import write_pdf
 
     looked = []
@@ -331,7 +331,7 @@ def test_image_files_are_ocrd_when_ocr_is_on(tmp_path):
 
 
 def test_without_tesseract_scanned_pages_fail_with_the_install_hint(tmp_path, monkeypatch):
-    from ingest.formats import ocr
+    from foldrag.ingest.formats import ocr
 
     if not NANUM.exists():
         pytest.skip("fonts-nanum is needed to draw the scanned page")
@@ -381,7 +381,7 @@ def _blank_scan(path, pages: int):
 
 
 def test_ocr_tells_its_progress_page_by_page(tmp_path, monkeypatch):
-    import ingest.parsers as parsers
+    import foldrag.ingest.parsers as parsers
 
     monkeypatch.setattr(parsers, "_ocr_engine", lambda options: _FakeOcr())
     told: list[str] = []
@@ -394,7 +394,7 @@ def test_ocr_tells_its_progress_page_by_page(tmp_path, monkeypatch):
 def test_ocr_progress_counts_only_the_pages_ocr_reads(tmp_path, monkeypatch):
     import io
 
-    import ingest.parsers as parsers
+    import foldrag.ingest.parsers as parsers
     from fpdf import FPDF
     from PIL import Image
 
@@ -418,9 +418,9 @@ def test_ocr_progress_counts_only_the_pages_ocr_reads(tmp_path, monkeypatch):
 
 
 def test_an_ingest_progress_hears_ocr_pages_between_files(tmp_path, monkeypatch, settings, fake_embedder):
-    import ingest.parsers as parsers
-    from indexes.folder import IndexWriter
-    from ingest.pipeline import ingest_folder
+    import foldrag.ingest.parsers as parsers
+    from foldrag.indexes.folder import IndexWriter
+    from foldrag.ingest.pipeline import ingest_folder
 
     monkeypatch.setattr(parsers, "_ocr_engine", lambda options: _FakeOcr())
     docs = tmp_path / "docs"

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.retrieval.fusion import reciprocal_rank_fusion as rrf
+from foldrag.retrieval.fusion import reciprocal_rank_fusion as rrf
 
 
 def test_hand_computed_scores():

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from rag.core.contracts import complete
+from foldrag.core.contracts import complete
 from tests.conftest import SMOLLM, run_cli
 
 pytestmark = pytest.mark.slow
@@ -51,12 +51,12 @@ def test_bundled_model_decodes_from_exactly_repacked_int4_int8_weights(generator
     keep the next-token choice of the fp32 model (teacher-forced along its own greedy text)."""
     import torch
 
-    from rag.evaluation.fidelity import next_token_logits
-    from rag.generation.decoding import DecodeLoop
-    from rag.generation.gguf_loading import load_gguf
-    from rag.generation.bundled import bundled_gguf
-    from rag.generation.model_files import default_model_cache
-    from rag.generation.packed_weights import Int4Linear, Int8Groups
+    from foldrag.evaluation.fidelity import next_token_logits
+    from foldrag.generation.decoding import DecodeLoop
+    from foldrag.generation.gguf_loading import load_gguf
+    from foldrag.generation.bundled import bundled_gguf
+    from foldrag.generation.model_files import default_model_cache
+    from foldrag.generation.packed_weights import Int4Linear, Int8Groups
 
     report = generator.weights
     assert (report.int4_layers, report.kept_layers, report.head) == (210, 0, "int8")
@@ -85,10 +85,10 @@ def test_layers_read_from_gguf_blocks_equal_the_dequantized_and_fitted_ones(monk
     reorders Llama's Q/K; the slow one dequantizes and fits. Same weights, layer by layer."""
     import torch
 
-    from rag.generation import gguf_loading
-    from rag.generation.bundled import bundled_gguf
-    from rag.generation.model_files import default_model_cache
-    from rag.generation.packed_weights import Int4Linear
+    from foldrag.generation import gguf_loading
+    from foldrag.generation.bundled import bundled_gguf
+    from foldrag.generation.model_files import default_model_cache
+    from foldrag.generation.packed_weights import Int4Linear
 
     gguf = bundled_gguf("bundled:SmolLM2-135M-Instruct")
     fast, _, fast_report = gguf_loading.load_gguf(gguf, dtype=torch.float32, pack="auto",
@@ -112,13 +112,13 @@ def test_auto_dtype_follows_the_cpu_probe(tmp_path, monkeypatch, generator):
     token's logits are compared with the fp32 prompt's instead."""
     import torch
 
-    from rag.generation import cpu_probe
-    from rag.generation.transformers_backend import TransformersGenerator
-    from rag.core.settings import GenerationSettings
+    from foldrag.generation import cpu_probe
+    from foldrag.generation.transformers_backend import TransformersGenerator
+    from foldrag.core.settings import GenerationSettings
 
     fast_bf16 = cpu_probe.CpuTimings(decode_fp32=1.9, decode_bf16=1.3, decode_int4=0.4, prefill_fp32=17.5,
                                      prefill_bf16=2.7)
-    from rag.generation.model_files import default_model_cache
+    from foldrag.generation.model_files import default_model_cache
 
     models = str(default_model_cache())  # the converted model stays where it is; the probe cache moves
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
@@ -139,8 +139,8 @@ def test_auto_dtype_follows_the_cpu_probe(tmp_path, monkeypatch, generator):
 def test_cpu_quantize_off_keeps_the_loaded_weights():
     import torch
 
-    from rag.generation.transformers_backend import TransformersGenerator
-    from rag.core.settings import GenerationSettings
+    from foldrag.generation.transformers_backend import TransformersGenerator
+    from foldrag.core.settings import GenerationSettings
 
     gen = TransformersGenerator.load(GenerationSettings(model=SMOLLM, device="cpu", transformers={"cpu_quantize": "off"}))
     assert not gen.weights.packed
@@ -157,8 +157,8 @@ def test_closing_the_stream_stops_generation(generator):
 
 
 def test_answers_from_an_indexed_folder_and_cites_the_right_source(tmp_path, generator, real_embedder):
-    from rag.build import build_rag
-    from rag.core.settings import Settings
+    from foldrag.build import build_rag
+    from foldrag.core.settings import Settings
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -174,8 +174,8 @@ def test_answers_from_an_indexed_folder_and_cites_the_right_source(tmp_path, gen
 
 
 def test_disk_offload_on_the_cpu(tmp_path):
-    from rag.generation.transformers_backend import TransformersGenerator
-    from rag.core.settings import GenerationSettings
+    from foldrag.generation.transformers_backend import TransformersGenerator
+    from foldrag.core.settings import GenerationSettings
 
     gen = TransformersGenerator.load(GenerationSettings(model=SMOLLM, device="cpu", transformers={
         "offload_folder": str(tmp_path / "off"), "cpu_memory": "60MB"}))
@@ -220,8 +220,8 @@ def test_the_server_answers_with_the_real_models(tmp_path, generator, real_embed
     openai = pytest.importorskip("openai")
     import httpx
 
-    from api.app import create_app
-    from rag.build import build_collections
+    from foldrag.api.app import create_app
+    from foldrag.build import build_collections
     from tests.server_support import live_server, wait_ready
 
     docs = tmp_path / "docs"

@@ -13,8 +13,8 @@ import time
 import httpx
 import pytest
 
-from rag.core.contracts import GenerationStats, complete
-from rag.core.settings import GenerationSettings
+from foldrag.core.contracts import GenerationStats, complete
+from foldrag.core.settings import GenerationSettings
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def llama_server(tmp_path_factory):
     """llama-cpp-python's own OpenAI-compatible server, serving the bundled GGUF on 127.0.0.1."""
     if not _installed("llama_cpp", "openai", "starlette_context"):
         pytest.skip("llama-cpp-python[server] or openai is not installed (pip install 'foldrag[llamacpp,openai]')")
-    from rag.generation.bundled import bundled_gguf
+    from foldrag.generation.bundled import bundled_gguf
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -66,12 +66,12 @@ def backend(request, generator):
     if request.param == "llamacpp":
         if not _installed("llama_cpp"):
             pytest.skip("llama-cpp-python is not installed (pip install 'foldrag[llamacpp]')")
-        from rag.generation.llamacpp_backend import LlamaCppGenerator
+        from foldrag.generation.llamacpp_backend import LlamaCppGenerator
 
         # One thread, as the suite's OpenMP (scripts/run.sh): on a loaded machine, a thread pool's
         # barriers wait for descheduled threads on every small matmul.
         return LlamaCppGenerator.load(GenerationSettings(backend="llamacpp", model="bundled:SmolLM2-135M-Instruct", device="cpu", threads=1))
-    from rag.generation.backends import load_generator
+    from foldrag.generation.backends import load_generator
 
     url = request.getfixturevalue("llama_server")
     return load_generator(GenerationSettings(base_url=url, model="smollm2", timeout_s=120))
@@ -116,8 +116,8 @@ def test_closing_the_stream_cancels(backend):
 
 def test_answers_with_citations_and_rewrites_queries(backend, tmp_path, real_embedder):
     """The answer path on this backend: multi-query rewriting, retrieval, a grounded answer, citations."""
-    from rag.build import build_rag
-    from rag.core.settings import Settings
+    from foldrag.build import build_rag
+    from foldrag.core.settings import Settings
     from tests.server_support import shared_tokenizer
 
     docs = tmp_path / "docs"

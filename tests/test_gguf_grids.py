@@ -8,7 +8,7 @@ np = pytest.importorskip("numpy")
 gguf = pytest.importorskip("gguf")
 torch = pytest.importorskip("torch")
 
-from rag.generation.gguf_grids import grid_from_blocks, int8_grid_from_blocks  # noqa: E402
+from foldrag.generation.gguf_grids import grid_from_blocks, int8_grid_from_blocks  # noqa: E402
 
 Q = gguf.GGMLQuantizationType
 # byte ranges of each block's fp16 fields: random bytes there could be inf or nan
@@ -57,7 +57,7 @@ def test_types_without_such_groups_take_the_other_path():
 
 
 def test_a_q4_embedding_table_looks_up_exact_rows_from_4bit_codes():
-    from rag.generation.packed_weights import Int4Embedding
+    from foldrag.generation.packed_weights import Int4Embedding
 
     rows, cols = 40, 256
     blocks = _random_blocks(Q.Q4_K, rows, cols)
@@ -72,7 +72,7 @@ def test_a_q4_embedding_table_looks_up_exact_rows_from_4bit_codes():
 
 
 def test_a_cast_linear_holds_bf16_weights_and_returns_the_models_dtype():
-    from rag.generation.packed_weights import CastLinear
+    from foldrag.generation.packed_weights import CastLinear
 
     rows, cols = 32, 256
     weight = torch.from_numpy(gguf.dequantize(_random_blocks(Q.Q6_K, rows, cols), Q.Q6_K).reshape(rows, cols))
@@ -86,8 +86,8 @@ def test_a_cast_linear_holds_bf16_weights_and_returns_the_models_dtype():
 
 
 def test_a_corrupt_gguf_fails_with_a_clear_error_and_leaves_no_cache_entry(tmp_path):
-    from rag.core.errors import ModelUnavailable
-    from rag.generation.gguf_loading import tokenizer_and_config
+    from foldrag.core.errors import ModelUnavailable
+    from foldrag.generation.gguf_loading import tokenizer_and_config
 
     junk = tmp_path / "broken.gguf"
     junk.write_bytes(b"GGUF" + bytes(range(256)) * 64)

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from rag.generation.gguf_table import FILE, open_tensors
-from rag.generation.bundled import bundled_gguf
+from foldrag.generation.gguf_table import FILE, open_tensors
+from foldrag.generation.bundled import bundled_gguf
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.core.contracts import complete
+from foldrag.core.contracts import complete
 
 torch = pytest.importorskip("torch")
 
@@ -16,8 +16,8 @@ pytestmark = [
 
 
 def test_partial_offload_splits_layers_between_gpu_and_cpu():
-    from rag.generation.transformers_backend import TransformersGenerator
-    from rag.core.settings import GenerationSettings
+    from foldrag.generation.transformers_backend import TransformersGenerator
+    from foldrag.core.settings import GenerationSettings
 
     gen = TransformersGenerator.load(GenerationSettings(model="bundled:SmolLM2-135M-Instruct", device="cuda", gpu_layers=15))
     assert (gen.plan.gpu_layers, gen.plan.cpu_layers) == (15, 15)
@@ -27,8 +27,8 @@ def test_partial_offload_splits_layers_between_gpu_and_cpu():
 
 
 def test_everything_on_the_gpu_when_it_fits():
-    from rag.generation.transformers_backend import TransformersGenerator
-    from rag.core.settings import GenerationSettings
+    from foldrag.generation.transformers_backend import TransformersGenerator
+    from foldrag.core.settings import GenerationSettings
 
     gen = TransformersGenerator.load(GenerationSettings(model="bundled:SmolLM2-135M-Instruct", device="cuda"))
     assert gen.plan.gpu_layers == gen.model.config.num_hidden_layers

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from rag.build import build_rag
-from rag.core.types import Chunk, Hit
-from rag.generation.citations import source_citation
-from rag.generation.extractive import NOT_IN_SOURCES, quote_answer, split_sentences
-from rag.generation.grounding import Grounding
-from rag.generation.guards import LoopGuard, is_refusal, strip_echo
-from rag.generation.prompting import ENGLISH, KOREAN, instructions_for
+from foldrag.build import build_rag
+from foldrag.core.types import Chunk, Hit
+from foldrag.generation.citations import source_citation
+from foldrag.generation.extractive import NOT_IN_SOURCES, quote_answer, split_sentences
+from foldrag.generation.grounding import Grounding
+from foldrag.generation.guards import LoopGuard, is_refusal, strip_echo
+from foldrag.generation.prompting import ENGLISH, KOREAN, instructions_for
 from tests.fakes import ScriptedChat
 from tests.server_support import shared_tokenizer
 

@@ -8,10 +8,10 @@ import asyncio
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.guard import GuardMiddleware, host_name
-from rag.core.errors import InvalidInput
-from rag.core.settings import CollectionKeys, ServerSettings
+from foldrag.api.app import create_app
+from foldrag.api.guard import GuardMiddleware, host_name
+from foldrag.core.errors import InvalidInput
+from foldrag.core.settings import CollectionKeys, ServerSettings
 from tests.fakes import HashEmbedder, LoopChat
 from tests.server_support import make_collection, serve_settings, wait_ready, write_docs
 
@@ -167,7 +167,7 @@ def test_keys_for_a_collection_that_is_not_served_stop_the_server(tmp_path, sett
 
 
 def test_collection_keys_come_from_foldrag_toml(tmp_path, monkeypatch):
-    from rag.core.settings import Settings
+    from foldrag.core.settings import Settings
 
     config = tmp_path / "foldrag.toml"
     config.write_text('[server.collection_keys.hr]\nquery_keys = ["hr-page"]\n', encoding="utf-8")

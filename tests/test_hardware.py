@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.core import hardware
+from foldrag.core import hardware
 
 
 @pytest.mark.parametrize("flags, expected", [

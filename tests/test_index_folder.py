@@ -3,12 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexes.chunk_store import FileRecord
-from indexes.folder import IndexWriter, current_generation, open_snapshot
-from indexes.parts import parts_for
-from rag.core.errors import IndexBusy, IndexMismatch, IndexNotWritable, NotFound
-from rag.core.settings import IndexSettings
-from rag.core.types import Chunk
+from foldrag.indexes.chunk_store import FileRecord
+from foldrag.indexes.folder import IndexWriter, current_generation, open_snapshot
+from foldrag.indexes.parts import parts_for
+from foldrag.core.errors import IndexBusy, IndexMismatch, IndexNotWritable, NotFound
+from foldrag.core.settings import IndexSettings
+from foldrag.core.types import Chunk
 
 
 def _chunk(i, source="a.txt"):
@@ -126,7 +126,7 @@ def test_index_kinds_find_the_nearest(tmp_path, kind):
 
 
 def test_auto_kind_switches_to_hnsw_at_the_threshold(tmp_path):
-    from indexes.vector_store import resolve_kind
+    from foldrag.indexes.vector_store import resolve_kind
 
     auto = IndexSettings(path=tmp_path, hnsw_from=100)
     assert resolve_kind(auto, 99) == "flat" and resolve_kind(auto, 100) == "hnsw"
@@ -151,8 +151,8 @@ def test_auto_kind_switches_to_hnsw_at_the_threshold(tmp_path):
 
 
 def test_ivfpq_compresses_and_the_retriever_rescores_exactly(tmp_path):
-    from indexes.vector_store import PQ_MIN_VECTORS, resolve_kind
-    from rag.retrieval.dense import DenseRetriever
+    from foldrag.indexes.vector_store import PQ_MIN_VECTORS, resolve_kind
+    from foldrag.retrieval.dense import DenseRetriever
 
     assert resolve_kind(IndexSettings(path=tmp_path, kind="ivfpq"), PQ_MIN_VECTORS - 1) == "flat"
     auto = IndexSettings(path=tmp_path, hnsw_from=100, ivfpq_from=20_000)

@@ -10,9 +10,9 @@ import sqlite3
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from indexes.folder import current_generation, open_snapshot
-from rag.core.errors import IndexCorrupt
+from foldrag.api.app import create_app
+from foldrag.indexes.folder import current_generation, open_snapshot
+from foldrag.core.errors import IndexCorrupt
 from tests.conftest import run_cli
 from tests.fakes import HashEmbedder, LoopChat
 from tests.server_support import make_collection, serve_settings, wait_ready, write_docs
@@ -119,7 +119,7 @@ def test_every_file_truncated_garbled_or_deleted_is_detected_and_repaired(built,
     """The whole matrix: each file of a generation × three kinds of damage, on a fresh copy."""
     import shutil
 
-    from rag.service import Foldrag
+    from foldrag.service import Foldrag
 
     rag, _ = built
     pristine = tmp_path / "pristine"

@@ -8,13 +8,13 @@ from typing import get_args
 
 import numpy as np
 
-from indexes import parts as parts_module
-from indexes.chunk_store import FileRecord
-from indexes.folder import IndexWriter, open_snapshot
-from indexes.parts import parts_for
-from indexes.vector_store import FAISS_KINDS
-from rag.core.settings import IndexSettings
-from rag.core.types import Chunk
+from foldrag.indexes import parts as parts_module
+from foldrag.indexes.chunk_store import FileRecord
+from foldrag.indexes.folder import IndexWriter, open_snapshot
+from foldrag.indexes.parts import parts_for
+from foldrag.indexes.vector_store import FAISS_KINDS
+from foldrag.core.settings import IndexSettings
+from foldrag.core.types import Chunk
 
 
 class CountPart:
@@ -82,7 +82,7 @@ def test_every_faiss_kind_in_settings_has_a_builder():
 
 
 def test_a_manifest_from_before_parts_reads_the_same(tmp_path):
-    from indexes.manifest import Manifest
+    from foldrag.indexes.manifest import Manifest
 
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps({"embedder": "e", "dimension": 4, "index_kind": "hnsw", "tokenizer": "kiwi-1",

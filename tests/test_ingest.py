@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from indexes.folder import IndexWriter, open_snapshot
-from ingest.pipeline import ingest_folder
-from rag.build import build_rag
-from rag.core.errors import NotFound
+from foldrag.indexes.folder import IndexWriter, open_snapshot
+from foldrag.ingest.pipeline import ingest_folder
+from foldrag.build import build_rag
+from foldrag.core.errors import NotFound
 from tests.docs_factory import write_docx, write_pdf
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from indexes.chunk_store import FileRecord
-from indexes.folder import IndexWriter, open_snapshot
-from ingest.engine import ENGINES, create_engine
-from ingest.local_engine import LocalEngine
-from ingest.pipeline import ingest_folder
-from ingest.plan import plan_folder
-from rag.core.errors import MissingDependency
-from rag.core.plugins import Plugin
+from foldrag.indexes.chunk_store import FileRecord
+from foldrag.indexes.folder import IndexWriter, open_snapshot
+from foldrag.ingest.engine import ENGINES, create_engine
+from foldrag.ingest.local_engine import LocalEngine
+from foldrag.ingest.pipeline import ingest_folder
+from foldrag.ingest.plan import plan_folder
+from foldrag.core.errors import MissingDependency
+from foldrag.core.plugins import Plugin
 
 
 class ReversedEngine:

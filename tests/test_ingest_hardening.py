@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from indexes.folder import IndexWriter
-from ingest.errors import ParseError
-from ingest.pipeline import ingest_folder
-from ingest.reading import read_regular
-from ingest.walk import discover
-from rag.core.errors import IndexBusy
+from foldrag.indexes.folder import IndexWriter
+from foldrag.ingest.errors import ParseError
+from foldrag.ingest.pipeline import ingest_folder
+from foldrag.ingest.reading import read_regular
+from foldrag.ingest.walk import discover
+from foldrag.core.errors import IndexBusy
 from tests.conftest import run_cli
 
 

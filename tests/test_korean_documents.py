@@ -9,9 +9,9 @@ import sqlite3
 
 import pytest
 
-from indexes.chunk_store import ChunkStore
-from rag.build import build_rag
-from rag.core.types import Chunk
+from foldrag.indexes.chunk_store import ChunkStore
+from foldrag.build import build_rag
+from foldrag.core.types import Chunk
 from tests.docs_factory import (
     write_hwp, write_hwpx, write_pdf_with_table, write_pptx, write_scanned_pdf, write_xlsx,
 )
@@ -64,7 +64,7 @@ def test_an_index_written_before_the_ocr_column_still_opens_and_upgrades(tmp_pat
     store = ChunkStore.create(path)
     import numpy as np
 
-    from indexes.chunk_store import FileRecord
+    from foldrag.indexes.chunk_store import FileRecord
 
     chunk = Chunk(id="c1", source="a.txt", text="옛 색인", ocr=True)
     store.replace_file(FileRecord("a.txt", "0" * 64, 1, 1, 1), [chunk], np.zeros((1, 4), np.float32))

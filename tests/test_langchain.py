@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
-from rag.integrations.langchain import FoldragQA, FoldragRetriever
+from foldrag.integrations.langchain import FoldragQA, FoldragRetriever
 from tests.fakes import HashEmbedder, LoopChat
 from tests.server_support import make_collection, serve_settings, write_docs
 

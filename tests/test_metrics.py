@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from rag.evaluation.metrics import mrr_at, ndcg_at, percentile, recall_at
+from foldrag.evaluation.metrics import mrr_at, ndcg_at, percentile, recall_at
 
 
 def test_ndcg_hand_computed():

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from rag.core.settings import Settings
+from foldrag.core.settings import Settings
 from tests.conftest import SMOLLM
 
 
@@ -30,9 +30,9 @@ def _in_two_threads(first, second) -> list[BaseException]:
 
 
 def test_the_embedder_generator_and_reranker_are_never_built_at_once(monkeypatch, tmp_path):
-    import rag.build as build
-    import rag.generation.backends as backends
-    import rag.retrieval.rerank as rerank
+    import foldrag.build as build
+    import foldrag.generation.backends as backends
+    import foldrag.retrieval.rerank as rerank
 
     building: list[str] = []
     overlaps: list[tuple[str, ...]] = []
@@ -63,7 +63,7 @@ def test_the_embedder_generator_and_reranker_are_never_built_at_once(monkeypatch
 def test_the_real_embedder_and_llm_load_together_from_two_threads(tmp_path):
     # Without the lock this failed: the embedder built while the LLM loaded came out with meta
     # tensors ("Cannot copy out of meta tensor"; 2026-12-02).
-    from rag.build import build_rag
+    from foldrag.build import build_rag
 
     settings = Settings.load(index={"path": tmp_path / "index"}, generation={"model": SMOLLM, "device": "cpu"},
                              embedding={"backend": "torch", "device": "cpu"})

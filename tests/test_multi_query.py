@@ -1,4 +1,4 @@
-from rag.retrieval.multi_query import QueryRewriter, parse_rewrites
+from foldrag.retrieval.multi_query import QueryRewriter, parse_rewrites
 from tests.fakes import ScriptedChat
 
 

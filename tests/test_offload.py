@@ -1,6 +1,6 @@
 import pytest
 
-from rag.generation.offload import GiB, ModelSizes, plan_offload
+from foldrag.generation.offload import GiB, ModelSizes, plan_offload
 
 # An 8B-class model: 32 layers of 0.4 GiB, 1 GiB embeddings, 1 GiB head.
 SIZES = ModelSizes(num_layers=32, layer_bytes=int(0.4 * GiB), embed_bytes=GiB, head_bytes=GiB)
@@ -51,8 +51,8 @@ def test_disk_offload_when_cpu_memory_is_short():
 def test_a_gguf_is_measured_from_its_tensor_table_for_the_planner():
     """llama.cpp's n_gpu_layers comes from the same planner, fed by the GGUF's stored sizes."""
     pytest.importorskip("gguf")
-    from rag.generation.bundled import bundled_gguf
-    from rag.generation.offload import measure_gguf, plan_offload
+    from foldrag.generation.bundled import bundled_gguf
+    from foldrag.generation.offload import measure_gguf, plan_offload
 
     sizes = measure_gguf(bundled_gguf("bundled:SmolLM2-135M-Instruct"))
     assert sizes.num_layers == 30 and sizes.embed_bytes == 30_081_024  # 49152 x 576 at Q8_0

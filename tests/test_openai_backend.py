@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from rag.core.errors import ModelUnavailable
-from rag.core.settings import GenerationSettings
+from foldrag.core.errors import ModelUnavailable
+from foldrag.core.settings import GenerationSettings
 from tests.conftest import run_cli
 
 pytest.importorskip("openai")
@@ -50,8 +50,8 @@ def _r1_server():
 
 
 def test_thinking_sent_apart_becomes_the_answers_reasoning(tmp_path, settings, fake_embedder):
-    from rag.build import build_rag
-    from rag.generation.backends import load_generator
+    from foldrag.build import build_rag
+    from foldrag.generation.backends import load_generator
     from tests.server_support import live_server, shared_tokenizer
 
     docs = tmp_path / "docs"
@@ -73,7 +73,7 @@ def test_thinking_sent_apart_becomes_the_answers_reasoning(tmp_path, settings, f
 
 
 def test_a_server_that_is_down_is_one_clear_error(tmp_path):
-    from rag.generation.backends import load_generator
+    from foldrag.generation.backends import load_generator
 
     with pytest.raises(ModelUnavailable, match=r"generation server at http://127\.0\.0\.1:9/v1 is not reachable"):
         load_generator(GenerationSettings(base_url="http://127.0.0.1:9/v1", model="x", retries=0, timeout_s=5))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from api.openai_citations import Renumbering
-from rag.generation.citations import Citation
+from foldrag.api.openai_citations import Renumbering
+from foldrag.generation.citations import Citation
 
 
 def _sources(*names):

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rag.generation import packed_weights as pw  # noqa: E402
+from foldrag.generation import packed_weights as pw  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not pw.kernels_available(), reason="this torch has no int4/int8 CPU kernels")
 
@@ -116,7 +116,7 @@ def _tiny_llama(on_grid: bool):
 
 
 def test_auto_packs_a_4bit_model_and_its_head_and_keeps_its_outputs():
-    from rag.generation.decoding import DecodeLoop
+    from foldrag.generation.decoding import DecodeLoop
 
     model = _tiny_llama(on_grid=True)
     prompt = torch.tensor([[5, 17, 42, 8, 63, 21, 9]])
@@ -191,7 +191,7 @@ def test_every_cpu_packing_of_torch_is_read_back_exactly(capability):
     import subprocess
     import sys
 
-    script = ("import torch; from rag.generation import packed_weights as pw\n"
+    script = ("import torch; from foldrag.generation import packed_weights as pw\n"
               "w = torch.randint(0, 16, (64 * 5 + 48, 96), dtype=torch.uint8)\n"
               "p = torch._convert_weight_to_int4pack_for_cpu(w.to(torch.int32), 1)\n"
               "layout = pw.kernel_layout()\n"

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.errors import ParseError
-from ingest.parsers import parse_file
+from foldrag.ingest.errors import ParseError
+from foldrag.ingest.parsers import parse_file
 from tests.docs_factory import write_docx, write_pdf
 
 KOREAN = "한국어 문서는 조사와 어미가 붙습니다. 형태소 분석기가 필요합니다."

@@ -7,12 +7,12 @@ import random
 import numpy as np
 import pytest
 
-from indexes.chunk_store import FileRecord
-from indexes.folder import IndexWriter, open_snapshot
-from indexes.keyword_store import Passages, build_keyword_index, load_keyword_index
-from indexes.passages import passage_groups, passage_text
-from rag.core.settings import IndexSettings
-from rag.core.types import Chunk
+from foldrag.indexes.chunk_store import FileRecord
+from foldrag.indexes.folder import IndexWriter, open_snapshot
+from foldrag.indexes.keyword_store import Passages, build_keyword_index, load_keyword_index
+from foldrag.indexes.passages import passage_groups, passage_text
+from foldrag.core.settings import IndexSettings
+from foldrag.core.types import Chunk
 
 
 def _c(source, start, text, heading=None, page=None):

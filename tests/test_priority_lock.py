@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from rag.core.priority_lock import PriorityLock
-from rag.embedders import SentenceTransformerEmbedder
+from foldrag.core.priority_lock import PriorityLock
+from foldrag.embedders import SentenceTransformerEmbedder
 
 
 class _SlowModel:

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexes.folder import IndexWriter, open_snapshot
-from ingest.pipeline import ingest_folder
-from rag.core.errors import ClusterUnavailable
+from foldrag.indexes.folder import IndexWriter, open_snapshot
+from foldrag.ingest.pipeline import ingest_folder
+from foldrag.core.errors import ClusterUnavailable
 from tests.conftest import run_cli
 
 ray = pytest.importorskip("ray", reason="the Ray engine is the extra foldrag[ray]")

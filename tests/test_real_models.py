@@ -25,8 +25,8 @@ QUESTION = [{"role": "system", "content": "Answer from the sources and cite them
 
 SCRIPT = """
 import json, sys, time
-from rag.core.settings import GenerationSettings
-from rag.generation.backends import load_generator
+from foldrag.core.settings import GenerationSettings
+from foldrag.generation.backends import load_generator
 started = time.perf_counter()
 generator = load_generator(GenerationSettings(backend=sys.argv[1], model=sys.argv[2], device="cpu"))
 loaded = time.perf_counter() - started

@@ -6,9 +6,9 @@ from tests.server_support import shared_tokenizer
 
 import pytest
 
-from indexes.folder import open_snapshot
-from rag.build import build_rag
-from rag.core.errors import InvalidInput
+from foldrag.indexes.folder import open_snapshot
+from foldrag.build import build_rag
+from foldrag.core.errors import InvalidInput
 from tests.fakes import ScriptedChat
 
 
@@ -127,7 +127,7 @@ def test_reranker_rescoring_and_threshold(docs, settings, fake_embedder, tmp_pat
     tokenizer.save_pretrained(model_dir)
     CrossEncoder(str(model_dir), num_labels=1).save_pretrained(str(model_dir))
 
-    from rag.retrieval.rerank import CrossEncoderReranker
+    from foldrag.retrieval.rerank import CrossEncoderReranker
 
     reranker = CrossEncoderReranker.load(str(model_dir))
     rag = _rag(settings, fake_embedder)
@@ -149,8 +149,8 @@ def test_reranker_rescoring_and_threshold(docs, settings, fake_embedder, tmp_pat
 
 
 def test_an_index_of_the_previous_tokenizer_is_searched_until_its_next_ingest_retokenizes_it(docs, settings, fake_embedder):
-    from rag.core.errors import IndexMismatch
-    from rag.core.tokenize import KeywordTokenizer
+    from foldrag.core.errors import IndexMismatch
+    from foldrag.core.tokenize import KeywordTokenizer
 
     class Previous(KeywordTokenizer):
         id = "kiwi-content+snowball-en/v2"

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.generation.thinking import ThinkSplitter, split_thinking
+from foldrag.generation.thinking import ThinkSplitter, split_thinking
 
 CASES = [
     ("<think>plan it</think>\nThe answer [1].", True, "plan it", "The answer [1]."),

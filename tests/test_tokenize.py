@@ -1,4 +1,4 @@
-from rag.core.tokenize import has_hangul
+from foldrag.core.tokenize import has_hangul
 from tests.server_support import shared_tokenizer
 
 tok = shared_tokenizer()

@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from indexes.chunk_store import FileRecord
-from indexes.folder import IndexWriter, current_generation, open_snapshot
-from indexes.vector_part import SHARDS, VECTORS
-from rag.core.settings import IndexSettings
-from rag.core.types import Chunk
+from foldrag.indexes.chunk_store import FileRecord
+from foldrag.indexes.folder import IndexWriter, current_generation, open_snapshot
+from foldrag.indexes.vector_part import SHARDS, VECTORS
+from foldrag.core.settings import IndexSettings
+from foldrag.core.types import Chunk
 
 DIM = 16
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import os
 
-from ingest.parsers import ingested_suffixes
-from ingest.walk import discover
+from foldrag.ingest.parsers import ingested_suffixes
+from foldrag.ingest.walk import discover
 
 
 def _names(folder, **kw):

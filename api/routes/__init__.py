@@ -2,8 +2,8 @@
 
 from fastapi import Request
 
-from api.guard import COLLECTIONS
-from api.state import ServerState
+from foldrag.api.guard import COLLECTIONS
+from foldrag.api.state import ServerState
 
 
 def server(request: Request) -> ServerState:

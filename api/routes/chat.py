@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from sse_starlette.sse import EventSourceResponse
 
-from api.answers import collect, completion, completion_chunks, split_messages
-from api.routes import server
-from api.schemas import ChatCompletionRequest
-from api.state import ServerState
-from api.streaming import run_events
+from foldrag.api.answers import collect, completion, completion_chunks, split_messages
+from foldrag.api.routes import server
+from foldrag.api.schemas import ChatCompletionRequest
+from foldrag.api.state import ServerState
+from foldrag.api.streaming import run_events
 
 router = APIRouter(tags=["openai"])
 

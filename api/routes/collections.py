@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 
-from api.routes import server
-from api.state import ServerState
+from foldrag.api.routes import server
+from foldrag.api.state import ServerState
 
 router = APIRouter(tags=["collections"])
 

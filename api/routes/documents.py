@@ -7,9 +7,9 @@ from pathlib import PurePath
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from api.routes import server
-from api.state import ServerState
-from rag.core.errors import InvalidInput, TooLarge, UnsupportedType
+from foldrag.api.routes import server
+from foldrag.api.state import ServerState
+from foldrag.core.errors import InvalidInput, TooLarge, UnsupportedType
 
 router = APIRouter(tags=["documents"])
 

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from api.errors import error_body
-from api.routes import server
-from api.state import ServerState
+from foldrag.api.errors import error_body
+from foldrag.api.routes import server
+from foldrag.api.state import ServerState
 
 public = APIRouter(tags=["health"])
 private = APIRouter(tags=["health"])

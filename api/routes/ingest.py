@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from api.paths import confine
-from api.routes import server
-from api.schemas import IngestRequest
-from api.state import ServerState
+from foldrag.api.paths import confine
+from foldrag.api.routes import server
+from foldrag.api.schemas import IngestRequest
+from foldrag.api.state import ServerState
 
 router = APIRouter(tags=["ingest"])
 

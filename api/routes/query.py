@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from sse_starlette.sse import EventSourceResponse
 
-from api.answers import collect, query_sse
-from api.routes import server
-from api.schemas import QueryRequest, RetrieveRequest
-from api.state import ServerState
-from api.streaming import run_events
+from foldrag.api.answers import collect, query_sse
+from foldrag.api.routes import server
+from foldrag.api.schemas import QueryRequest, RetrieveRequest
+from foldrag.api.state import ServerState
+from foldrag.api.streaming import run_events
 
 router = APIRouter(tags=["query"])
 

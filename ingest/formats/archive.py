@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from ingest.errors import ParseError
+from foldrag.ingest.errors import ParseError
 
 MAX_UNPACKED_BYTES = 512 << 20
 

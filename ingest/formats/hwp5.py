@@ -18,9 +18,9 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ingest.errors import ParseError
-from ingest.formats.headings import Para, plain, render
-from ingest.formats.tables import markdown_table
+from foldrag.ingest.errors import ParseError
+from foldrag.ingest.formats.headings import Para, plain, render
+from foldrag.ingest.formats.tables import markdown_table
 
 _SIGNATURE = b"HWP Document File"
 _COMPRESSED, _PASSWORD, _DISTRIBUTION, _DRM = 0x01, 0x02, 0x04, 0x10

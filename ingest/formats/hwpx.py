@@ -12,11 +12,11 @@ import re
 import zipfile
 from xml.etree import ElementTree
 
-from ingest.errors import ParseError
-from ingest.formats.archive import check_zip
-from ingest.formats.headings import Para, plain
-from ingest.formats.hwp5 import join_sections
-from ingest.formats.tables import markdown_table
+from foldrag.ingest.errors import ParseError
+from foldrag.ingest.formats.archive import check_zip
+from foldrag.ingest.formats.headings import Para, plain
+from foldrag.ingest.formats.hwp5 import join_sections
+from foldrag.ingest.formats.tables import markdown_table
 
 _P = "{http://www.hancom.co.kr/hwpml/2011/paragraph}"
 _H = "{http://www.hancom.co.kr/hwpml/2011/head}"

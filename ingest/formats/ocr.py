@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Protocol
 
-from ingest.errors import ParseError
+from foldrag.ingest.errors import ParseError
 
 INSTALL_HINT = "install tesseract-ocr and tesseract-ocr-kor (scripts/run.sh setup does on Debian/Ubuntu)"
 MAX_PIXELS = 60_000_000  # a larger image is scaled down before OCR (a 600-dpi A3 scan is ~70 MP)

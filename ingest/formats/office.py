@@ -7,10 +7,10 @@ import io
 import re
 from collections.abc import Iterator
 
-from ingest.errors import ParseError
-from ingest.formats.archive import check_zip
-from ingest.formats.tables import markdown_table
-from rag.core.types import Section
+from foldrag.ingest.errors import ParseError
+from foldrag.ingest.formats.archive import check_zip
+from foldrag.ingest.formats.tables import markdown_table
+from foldrag.core.types import Section
 
 MAX_SHEET_CELLS = 2_000_000  # a sheet past this is cut (and says so), not read into memory whole
 

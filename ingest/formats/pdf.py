@@ -11,10 +11,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ingest.errors import ParseError
-from ingest.formats.ocr import OcrEngine, png_bytes
-from ingest.formats.tables import markdown_table
-from rag.core.types import Section
+from foldrag.ingest.errors import ParseError
+from foldrag.ingest.formats.ocr import OcrEngine, png_bytes
+from foldrag.ingest.formats.tables import markdown_table
+from foldrag.core.types import Section
 
 log = logging.getLogger("foldrag.ingest")
 

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.core.types import Hit
+from foldrag.core.types import Hit
 
 Messages = list[dict[str, str]]
 

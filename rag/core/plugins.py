@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from rag.core.errors import MissingDependency
+from foldrag.core.errors import MissingDependency
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.core.errors import ModelUnavailable
-from rag.embedding.onnx_export import OnnxFiles
+from foldrag.core.errors import ModelUnavailable
+from foldrag.embedding.onnx_export import OnnxFiles
 
 RUNTIMES = ("onnx", "openvino")
 

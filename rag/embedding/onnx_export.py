@@ -30,7 +30,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.core.errors import ModelUnavailable
+from foldrag.core.errors import ModelUnavailable
 
 log = logging.getLogger("foldrag.embedding")
 

@@ -108,7 +108,7 @@ class Measured:
 
 def candidates(backend: str, quantize: str, device: str) -> tuple[list[tuple[str, bool]], list[str]]:
     """The (runtime, int8) pairs the settings allow and this machine has, and why others are out."""
-    from rag.embedding.onnx_encoder import runtime_missing
+    from foldrag.embedding.onnx_encoder import runtime_missing
 
     if backend == "torch" or (backend == "auto" and device == "cuda"):
         return [("torch", False)], []
@@ -164,8 +164,8 @@ def choose_runtime(model_path: Path, *, backend: str, quantize: str, device: str
     if len(pairs) == 1:
         runtime, int8 = pairs[0]
         return RuntimeChoice(runtime, int8, f"set by embedding.backend={backend}, quantize={quantize}")
-    from rag.core.hardware import cpu_threads, default_probe_dir, machine_key
-    from rag.embedding.onnx_export import model_digest
+    from foldrag.core.hardware import cpu_threads, default_probe_dir, machine_key
+    from foldrag.embedding.onnx_export import model_digest
 
     path = (cache_dir or default_probe_dir()) / f"embedder-v{PROBE_VERSION}-{machine_key(cpu_threads())}-{model_digest(model_path)[:16]}.json"
     measured = _read(path)

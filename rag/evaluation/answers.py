@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from rag.answer_types import Answer
-from rag.core.tokenize import has_hangul
-from rag.evaluation.datasets import EvalSet
-from rag.evaluation.metrics import percentile
-from rag.generation.citations import without_markers
-from rag.generation.guards import is_refusal
-from rag.generation.prompting import ENGLISH, KOREAN
+from foldrag.answer_types import Answer
+from foldrag.core.tokenize import has_hangul
+from foldrag.evaluation.datasets import EvalSet
+from foldrag.evaluation.metrics import percentile
+from foldrag.generation.citations import without_markers
+from foldrag.generation.guards import is_refusal
+from foldrag.generation.prompting import ENGLISH, KOREAN
 
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")

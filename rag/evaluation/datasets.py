@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.core.errors import InvalidInput, NotFound
+from foldrag.core.errors import InvalidInput, NotFound
 
 
 @dataclass(frozen=True)

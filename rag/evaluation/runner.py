@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rag.evaluation.datasets import EvalSet
-from rag.evaluation.metrics import mrr_at, ndcg_at, percentile, recall_at
+from foldrag.evaluation.datasets import EvalSet
+from foldrag.evaluation.metrics import mrr_at, ndcg_at, percentile, recall_at
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rag.core.types import Hit
-from rag.generation.citations import cite
+from foldrag.core.types import Hit
+from foldrag.generation.citations import cite
 
 _SENTENCE = re.compile(r"[^.!?。\n]+(?:[.!?。]+|$)", re.MULTILINE)
 

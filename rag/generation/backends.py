@@ -7,16 +7,16 @@ imported only when chosen; a missing optional package is a ``MissingDependency``
 
 from __future__ import annotations
 
-from rag.core.contracts import Generator
-from rag.core.plugins import Plugin, load_plugin
-from rag.core.settings import GenerationSettings
+from foldrag.core.contracts import Generator
+from foldrag.core.plugins import Plugin, load_plugin
+from foldrag.core.settings import GenerationSettings
 
 
 BACKENDS: dict[str, Plugin] = {
-    "transformers": Plugin("rag.generation.transformers_backend", "TransformersGenerator",
+    "transformers": Plugin("foldrag.generation.transformers_backend", "TransformersGenerator",
                            "pip install 'foldrag' (transformers and torch are part of it)"),
-    "llamacpp": Plugin("rag.generation.llamacpp_backend", "LlamaCppGenerator", "pip install 'foldrag[llamacpp]'"),
-    "openai": Plugin("rag.generation.openai_backend", "OpenAIGenerator", "pip install 'foldrag[openai]'"),
+    "llamacpp": Plugin("foldrag.generation.llamacpp_backend", "LlamaCppGenerator", "pip install 'foldrag[llamacpp]'"),
+    "openai": Plugin("foldrag.generation.openai_backend", "OpenAIGenerator", "pip install 'foldrag[openai]'"),
 }
 
 
@@ -33,7 +33,7 @@ def resolve_model(settings: GenerationSettings) -> str:
     backend takes 'auto' as the server's first model)."""
     if settings.model != "auto" or resolve_backend(settings) == "openai":
         return settings.model
-    from rag.generation.bundled import resolve_auto
+    from foldrag.generation.bundled import resolve_auto
 
     return resolve_auto()
 

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.core.errors import ModelUnavailable
+from foldrag.core.errors import ModelUnavailable
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def bundled_gguf(name: str, cache_dir: Path | None = None) -> Path:
             if found:
                 return found[0]
         raise ModelUnavailable(f"no .gguf file inside the installed package {model.packages[0]}")
-    from rag.generation.model_files import default_model_cache
+    from foldrag.generation.model_files import default_model_cache
 
     target = (cache_dir or default_model_cache()) / model.file
     if target.is_file() and target.stat().st_size == model.size:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rag.core.types import Hit
+from foldrag.core.types import Hit
 
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")  # [2] or [1, 3]; group 1: the numbers
 _MARKS = r"((?:\[\d{1,3}\])+)"

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rag.core.hardware import default_probe_dir, machine_key
+from foldrag.core.hardware import default_probe_dir, machine_key
 
 log = logging.getLogger("foldrag.generation")
 
@@ -88,7 +88,7 @@ def measure(layers: int, repeats: int = 3) -> CpuTimings:
     import torch
     import torch.nn.functional as F
 
-    from rag.generation.packed_weights import GROUP, Grid, Int4Linear, kernels_available
+    from foldrag.generation.packed_weights import GROUP, Grid, Int4Linear, kernels_available
 
     gen = torch.Generator().manual_seed(0)
     one, many = torch.randn(1, PROBE_IN, generator=gen), torch.randn(PROMPT_ROWS, PROBE_IN, generator=gen)

@@ -16,9 +16,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.core.tokenize import has_hangul
-from rag.core.types import Hit
-from rag.generation.citations import cite
+from foldrag.core.tokenize import has_hangul
+from foldrag.core.types import Hit
+from foldrag.generation.citations import cite
 
 # A sentence ends at . ! ? 。 followed by white space (so "1.5B" stays whole), or at a line end.
 _SENTENCE = re.compile(r".+?(?:[.!?。]+(?=\s)|$)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rag.generation.packed_weights import GROUP, Grid, Int8Grid
+from foldrag.generation.packed_weights import GROUP, Grid, Int8Grid
 
 
 def grid_from_blocks(blocks: np.ndarray, kind, rows: int, cols: int) -> Grid | None:

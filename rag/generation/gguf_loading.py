@@ -23,11 +23,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from rag.core.errors import ModelUnavailable
-from rag.generation.model_files import content_key, write_folder
-from rag.generation.gguf_grids import grid_from_blocks, int8_grid_from_blocks
-from rag.generation.gguf_table import open_tensors
-from rag.generation.packed_weights import (CastLinear, Int4Embedding, Int4Linear, Int8Groups, PackReport, int4_fits,
+from foldrag.core.errors import ModelUnavailable
+from foldrag.generation.model_files import content_key, write_folder
+from foldrag.generation.gguf_grids import grid_from_blocks, int8_grid_from_blocks
+from foldrag.generation.gguf_table import open_tensors
+from foldrag.generation.packed_weights import (CastLinear, Int4Embedding, Int4Linear, Int8Groups, PackReport, int4_fits,
                                           packed_head, packed_linear)
 
 log = logging.getLogger("foldrag.generation")
@@ -256,6 +256,6 @@ def tokenizer_and_config(path: Path, cache_dir: Path) -> Path:
     target = cache_dir / f"{path.stem}-{content_key(path)}-tokenizer"
     if (target / "config.json").exists():
         return target
-    from rag.generation.gguf_tokenizer import write_in_child
+    from foldrag.generation.gguf_tokenizer import write_in_child
 
     return write_folder(target, lambda tmp: write_in_child(path, tmp))

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rag.core.errors import ModelUnavailable
+from foldrag.core.errors import ModelUnavailable
 
 
 def write_in_child(gguf: Path, target: Path) -> None:

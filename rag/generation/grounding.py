@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.core.types import Hit
-from rag.generation.attribution import infer_citations
-from rag.generation.citations import Citation, clean_citations, without_markers
-from rag.core.tokenize import has_hangul
-from rag.generation.extractive import Scorer, not_in_sources, quote_answer
-from rag.generation.guards import is_refusal, strip_echo
+from foldrag.core.types import Hit
+from foldrag.generation.attribution import infer_citations
+from foldrag.generation.citations import Citation, clean_citations, without_markers
+from foldrag.core.tokenize import has_hangul
+from foldrag.generation.extractive import Scorer, not_in_sources, quote_answer
+from foldrag.generation.guards import is_refusal, strip_echo
 
 
 @dataclass(frozen=True)

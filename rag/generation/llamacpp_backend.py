@@ -20,12 +20,12 @@ from pathlib import Path
 
 import llama_cpp  # the optional extra: without it, the backend registry says what to install
 
-from rag.core.contracts import Messages, TextStream
-from rag.core.errors import ModelUnavailable
-from rag.generation.backends import resolve_model
-from rag.generation.bundled import bundled_gguf
-from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
-from rag.generation.streaming import cut_at_stops, utf8_pieces
+from foldrag.core.contracts import Messages, TextStream
+from foldrag.core.errors import ModelUnavailable
+from foldrag.generation.backends import resolve_model
+from foldrag.generation.bundled import bundled_gguf
+from foldrag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
+from foldrag.generation.streaming import cut_at_stops, utf8_pieces
 
 log = logging.getLogger("foldrag.generation")
 
@@ -134,8 +134,8 @@ def _gpu_layers(path: Path, cfg) -> int:
     """``n_gpu_layers`` from the same offload planner as the transformers backend: ``gpu_layers`` when
     set, else as many layers as fit in free VRAM (or ``max_gpu_memory``); 0 without CUDA or without a
     GPU build of llama.cpp."""
-    from rag.core.hardware import cuda_available
-    from rag.generation.offload import free_cuda_memory, measure_gguf, parse_bytes, plan_offload
+    from foldrag.core.hardware import cuda_available
+    from foldrag.generation.offload import free_cuda_memory, measure_gguf, parse_bytes, plan_offload
 
     if cfg.device == "cpu" or not llama_cpp.llama_supports_gpu_offload():
         if cfg.gpu_layers:

@@ -12,8 +12,8 @@ import os
 import shutil
 from pathlib import Path
 
-from rag.core.errors import ModelUnavailable
-from rag.generation.bundled import BUNDLED_GENERATORS, bundled_gguf
+from foldrag.core.errors import ModelUnavailable
+from foldrag.generation.bundled import BUNDLED_GENERATORS, bundled_gguf
 
 log = logging.getLogger("foldrag.generation")
 

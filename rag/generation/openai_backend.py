@@ -21,9 +21,9 @@ from collections.abc import Iterator
 
 import openai  # the optional extra: without it, the backend registry says what to install
 
-from rag.core.contracts import Messages, TextStream
-from rag.core.errors import ModelUnavailable
-from rag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
+from foldrag.core.contracts import Messages, TextStream
+from foldrag.core.errors import ModelUnavailable
+from foldrag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
 
 log = logging.getLogger("foldrag.generation")
 

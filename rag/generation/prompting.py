@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from rag.core.errors import InvalidInput
-from rag.core.tokenize import has_hangul
-from rag.core.types import Hit
+from foldrag.core.errors import InvalidInput
+from foldrag.core.tokenize import has_hangul
+from foldrag.core.types import Hit
 
 INSTRUCTIONS = (
     "Answer the question using only the numbered sources. After each fact, cite its source number in "

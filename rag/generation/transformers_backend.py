@@ -17,18 +17,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.core.contracts import Messages, TextStream
-from rag.core.errors import MissingDependency, ModelUnavailable
-from rag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
-from rag.generation.backends import resolve_model
-from rag.generation.model_files import gguf_source, linear_weights
-from rag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, parse_bytes, plan_offload
-from rag.generation.presets import render_plain, PRESETS, Preset, apply_preset, detect_preset
-from rag.generation.streaming import cut_at_stops
-from rag.core.hardware import cuda_available, preferred_dtype
+from foldrag.core.contracts import Messages, TextStream
+from foldrag.core.errors import MissingDependency, ModelUnavailable
+from foldrag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
+from foldrag.generation.backends import resolve_model
+from foldrag.generation.model_files import gguf_source, linear_weights
+from foldrag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, parse_bytes, plan_offload
+from foldrag.generation.presets import render_plain, PRESETS, Preset, apply_preset, detect_preset
+from foldrag.generation.streaming import cut_at_stops
+from foldrag.core.hardware import cuda_available, preferred_dtype
 
 if TYPE_CHECKING:
-    from rag.generation.packed_weights import PackReport
+    from foldrag.generation.packed_weights import PackReport
 
 log = logging.getLogger("foldrag.generation")
 
@@ -66,7 +66,7 @@ class TransformersGenerator:
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-        from rag.generation.model_files import resolve_model_folder
+        from foldrag.generation.model_files import resolve_model_folder
 
         tf = cfg.transformers
         cache = Path(tf.cache_dir) if tf.cache_dir else _default_cache()
@@ -128,7 +128,7 @@ class TransformersGenerator:
         model.eval()
         weights = None
         if cpu_alone:
-            from rag.generation.packed_weights import pack_for_cpu
+            from foldrag.generation.packed_weights import pack_for_cpu
 
             weights = pack_for_cpu(model, mode, prompt_dtype=prompt_dtype)
             log.info("CPU weights: %s", weights.describe())
@@ -150,7 +150,7 @@ class TransformersGenerator:
         the dtype, packing and prompt dtype the CPU probe chose (or the ones set)."""
         from transformers import AutoConfig
 
-        from rag.generation.gguf_loading import load_gguf, tokenizer_and_config
+        from foldrag.generation.gguf_loading import load_gguf, tokenizer_and_config
 
         tf = cfg.transformers
         dtype, mode, prompt_dtype = _cpu_plan(tf, True, AutoConfig.from_pretrained(str(tokenizer_and_config(gguf, cache))))
@@ -276,7 +276,7 @@ def _cpu_plan(tf, quantized_file: bool, config):
     if tf.dtype != "auto":
         dtype = getattr(torch, preferred_dtype(tf.dtype, False))
         return dtype, tf.cpu_quantize, dtype
-    from rag.generation.cpu_probe import cpu_choice
+    from foldrag.generation.cpu_probe import cpu_choice
 
     choice = cpu_choice(quantized_file=quantized_file, linear_weights=linear_weights(config))
     mode = tf.cpu_quantize
@@ -312,6 +312,6 @@ def _stop_ids(model, tokenizer, preset: Preset) -> frozenset[int]:
 
 
 def _default_cache() -> Path:
-    from rag.generation.model_files import default_model_cache
+    from foldrag.generation.model_files import default_model_cache
 
     return default_model_cache()

@@ -2,8 +2,8 @@
 
 Example::
 
-    from rag.build import build_rag
-    from rag.integrations.langchain import FoldragQA, FoldragRetriever
+    from foldrag.build import build_rag
+    from foldrag.integrations.langchain import FoldragQA, FoldragRetriever
 
     rag = build_rag(Settings.load(), with_generator=True)
     retriever = FoldragRetriever(rag=rag, k=4, mode="hybrid")
@@ -23,7 +23,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from rag.answer_types import TokenEvent
+from foldrag.answer_types import TokenEvent
 
 
 def to_document(hit) -> Document:

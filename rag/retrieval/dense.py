@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from indexes.folder import IndexSnapshot
-from indexes.vector_store import COMPRESSED_KINDS, rescore_exact, search_faiss
-from rag.core.contracts import Embedder
-from rag.core.types import Hit
+from foldrag.indexes.folder import IndexSnapshot
+from foldrag.indexes.vector_store import COMPRESSED_KINDS, rescore_exact, search_faiss
+from foldrag.core.contracts import Embedder
+from foldrag.core.types import Hit
 
 
 class DenseRetriever:

@@ -7,13 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rag.core.contracts import Retriever
-from rag.retrieval.fusion import reciprocal_rank_fusion
-from rag.retrieval.multi_query import Rewrites
-from rag.retrieval.rerank import CrossEncoderReranker
-from rag.core.tokenize import has_hangul
-from rag.core.settings import RetrievalSettings
-from rag.core.types import Hit
+from foldrag.core.contracts import Retriever
+from foldrag.retrieval.fusion import reciprocal_rank_fusion
+from foldrag.retrieval.multi_query import Rewrites
+from foldrag.retrieval.rerank import CrossEncoderReranker
+from foldrag.core.tokenize import has_hangul
+from foldrag.core.settings import RetrievalSettings
+from foldrag.core.types import Hit
 
 MODES = ("dense", "bm25", "hybrid", "multi")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from indexes.folder import IndexSnapshot
-from rag.core.errors import IndexMismatch
-from rag.core.types import Hit
+from foldrag.indexes.folder import IndexSnapshot
+from foldrag.core.errors import IndexMismatch
+from foldrag.core.types import Hit
 
 
 class KeywordRetriever:

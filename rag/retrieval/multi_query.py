@@ -7,8 +7,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from rag.core.contracts import Generator, complete
-from rag.core.tokenize import has_hangul
+from foldrag.core.contracts import Generator, complete
+from foldrag.core.tokenize import has_hangul
 
 REWRITE_PROMPT = """You help a search engine. Write {n} different search queries for the question below.
 Each query must keep the question's meaning and language, use other words or a more specific phrasing,

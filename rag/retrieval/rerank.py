@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.core.errors import ModelUnavailable
-from rag.core.types import Hit
+from foldrag.core.errors import ModelUnavailable
+from foldrag.core.types import Hit
 
 
 class CrossEncoderReranker:
