@@ -9,9 +9,9 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from foldrag.api.errors import error_body
+from foldrag.api.errors import INTERNAL, error_body
 from foldrag.api.openai_citations import Renumbering
-from foldrag.answer_types import (
+from foldrag.answering.events import (
     Answer, AnswerEvent, DoneEvent, QueriesEvent, ReasoningEvent, SourcesEvent, StatusEvent, TokenEvent,
 )
 from foldrag.core.errors import FoldragError, InvalidInput
@@ -58,10 +58,8 @@ async def query_sse(events: AsyncIterator[AnswerEvent], collection: str) -> Asyn
             if isinstance(event, DoneEvent):
                 data["collection"] = collection
             yield {"event": event.kind, "data": json.dumps(data, ensure_ascii=False)}
-    except FoldragError as exc:
-        yield {"event": "error", "data": json.dumps(error_body(exc.kind, str(exc)), ensure_ascii=False)}
-    except Exception:
-        yield {"event": "error", "data": json.dumps(_internal(), ensure_ascii=False)}
+    except Exception as exc:
+        yield {"event": "error", "data": stream_error(exc)}
 
 
 # --- OpenAI chat completions -------------------------------------------------------------------
@@ -138,14 +136,15 @@ async def completion_chunks(events: AsyncIterator[AnswerEvent], model: str) -> A
                 if extra:
                     yield chunk({"content": extra})
                 yield chunk({}, "stop", **_citation_fields(sources, answer, numbers))
-    except FoldragError as exc:
-        yield {"data": json.dumps(error_body(exc.kind, str(exc)), ensure_ascii=False)}
-    except Exception:
-        yield {"data": json.dumps(_internal(), ensure_ascii=False)}
+    except Exception as exc:
+        yield {"data": stream_error(exc)}
     yield {"data": "[DONE]"}
 
 
-def _internal() -> dict:
-    """A bug in the middle of a stream: logged here, reported without its text (it may hold data)."""
-    log.exception("unexpected error in an answer stream")
-    return error_body("internal", "internal error; the server log has the details")
+def stream_error(exc: Exception) -> str:
+    """An error in the middle of a stream, as the one error body (JSON): a FoldragError with its kind
+    and message; a bug logged here and reported without its text (it may hold data)."""
+    if isinstance(exc, FoldragError):
+        return json.dumps(error_body(exc.kind, str(exc)), ensure_ascii=False)
+    log.error("unexpected error in an answer stream", exc_info=exc)
+    return json.dumps(error_body("internal", INTERNAL), ensure_ascii=False)

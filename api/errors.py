@@ -23,6 +23,9 @@ def error_body(kind: str, message: str) -> dict:
     return {"error": {"type": kind, "message": message, "code": kind, "param": None}}
 
 
+INTERNAL = "internal error; the server log has the details"  # a bug's own text stays in the log: it may hold data
+
+
 def error_response(exc: FoldragError) -> JSONResponse:
     headers = {}
     if isinstance(exc, Overloaded):
@@ -64,5 +67,5 @@ def install_error_handlers(app: FastAPI) -> None:
         # The exception's text stays in the server log: it can hold paths, settings or data.
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         spec = ERROR_TABLE["internal"]
-        return JSONResponse(error_body("internal", "internal error; the server log has the details"),
+        return JSONResponse(error_body("internal", INTERNAL),
                             status_code=spec.http_status)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from foldrag.api.errors import INTERNAL
 from foldrag.core.errors import FoldragError, NotFound
 
 log = logging.getLogger("foldrag.api")
@@ -131,7 +132,7 @@ class JobRunner:
             job.error, job.status = {"type": exc.kind, "message": str(exc)}, "failed"
         except Exception:  # reported on the job (its text only in the log), never lost in a thread
             log.exception("ingest job %s failed", job.id)
-            job.error, job.status = {"type": "internal", "message": "internal error; the server log has the details"}, "failed"
+            job.error, job.status = {"type": "internal", "message": INTERNAL}, "failed"
         finally:
             job.finished = time.time()
             job.record()

@@ -10,29 +10,17 @@ from pathlib import Path
 
 from fastapi.concurrency import run_in_threadpool
 
+from foldrag.answering.question import Question
 from foldrag.api.gate import GenerationGate
 from foldrag.api.jobs import JobRunner
 from foldrag.api.metrics import Metrics
-from foldrag.answering import Answerer
+from foldrag.build import concurrent_generations
 from foldrag.core.errors import FoldragError, InvalidInput, NotFound, NotReady, TooLarge
-from foldrag.generation.backends import resolve_backend
+from foldrag.core.settings import Settings
 from foldrag.retrieval.hybrid import Retrieval
 from foldrag.service import Foldrag
-from foldrag.core.settings import Settings
 
 log = logging.getLogger("foldrag.api")
-
-
-# Answers in flight at once to a model server (backend 'openai') unless server.max_concurrent_generations
-# says otherwise: vLLM batches that many and more; Ollama queues what exceeds OLLAMA_NUM_PARALLEL.
-SERVER_GENERATIONS = 256
-
-
-def concurrent_generations(settings: Settings) -> int:
-    """``server.max_concurrent_generations``, or for 0: 1 with a model in this process, many with a server."""
-    if settings.server.max_concurrent_generations:
-        return settings.server.max_concurrent_generations
-    return SERVER_GENERATIONS if resolve_backend(settings.generation) == "openai" else 1
 
 
 class ServerState:
@@ -84,36 +72,30 @@ class ServerState:
         if not self.ready.is_set():
             raise NotReady("the server is still loading its models; retry shortly (GET /readyz tells when)")
 
-    def check(self, rag: Foldrag, text: str, mode: str | None) -> tuple[str, str]:
-        """The question's one check on the HTTP path: the server's length limit (413), then the
-        core's (empty, mode). Raises before the request takes a place in the generation queue."""
-        limit = self.settings.server.max_question_chars
-        if len(text) > limit:
-            raise TooLarge(f"the question has {len(text)} characters; the limit is {limit}")
-        return rag.check(text, mode=mode)
-
-    async def prepare_answer(self, collection: str | None, question: str,
-                             mode: str | None = None) -> tuple[str, Answerer, str, str]:
+    async def prepare(self, collection: str | None, text: str, *, mode: str | None = None, k: int | None = None,
+                      history=(), answering: bool = True, what: str = "question") -> tuple[str, Foldrag, Question]:
         """Every check that can fail fast, before the request takes a place in the generation queue:
-        the collection, readiness, the question and mode, an index to read (NotFound) and a model
-        (ModelUnavailable). Returns (collection name, answerer, question, mode)."""
+        the collection, readiness, the server's length limit (413), then the collection's own checks
+        (``Foldrag.prepare``), and for an answer a model to write it (ModelUnavailable)."""
         name, rag = self.collection(collection)
         self.require_ready()
-        question, mode = self.check(rag, question, mode)
-        await run_in_threadpool(rag.snapshot)
-        return name, rag.answerer(), question, mode
+        limit = self.settings.server.max_question_chars
+        if len(text) > limit:
+            raise TooLarge(f"the {what} has {len(text)} characters; the limit is {limit}")
+        question = await run_in_threadpool(lambda: rag.prepare(text, mode=mode, k=k, history=history, what=what))
+        if answering:
+            rag.answerer()
+        return name, rag, question
 
     async def retrieve(self, collection: str | None, query: str, *, k: int | None, mode: str) -> tuple[str, Retrieval]:
         """Retrieval in a worker thread; 'multi' uses the LLM, so it waits for a generation slot."""
-        name, rag = self.collection(collection)
-        self.require_ready()
-        query, mode = self.check(rag, query, mode)
-        if mode != "multi":
-            return name, await run_in_threadpool(rag.retrieve_checked, query, k, mode)
+        name, rag, question = await self.prepare(collection, query, mode=mode, k=k, answering=False, what="query")
+        if question.mode != "multi":
+            return name, await run_in_threadpool(rag.retrieve, question)
         permit = self.gate.admit()
         try:
             await permit.start()
-            return name, await run_in_threadpool(rag.retrieve_checked, query, k, mode)
+            return name, await run_in_threadpool(rag.retrieve, question)
         finally:
             permit.release()
 
@@ -121,13 +103,14 @@ class ServerState:
         """Load the shared embedder (warmed up) and generator; run in a thread at start-up."""
         try:
             rag = next(iter(self.collections.values()))
-            rag.embedder.embed(["warm up"], query=True)
+            rag.load_embedder().embed(["warm up"], query=True)
             for name, collection in self.collections.items():
                 try:
                     collection.warm_up()
                 except FoldragError as exc:  # that collection's searches say so; the others serve
                     log.warning("collection %s not warmed up: %s", name, exc)
-            rag.generator  # noqa: B018 - loads it (None when generation.model is 'none')
+            rag.load_generator()  # None when generation.model is 'none'
+
             self.ready.set()
             log.info("models loaded; ready")
         except FoldragError as exc:

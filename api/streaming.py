@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from foldrag.api.gate import Permit
 from foldrag.api.metrics import Metrics
-from foldrag.answer_types import AnswerEvent, DoneEvent
+from foldrag.answering.events import AnswerEvent, DoneEvent
 
 _END = object()
 

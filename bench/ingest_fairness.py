@@ -32,7 +32,7 @@ def _measure(rag, queries: list[str], seconds: float) -> dict:
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         t0 = time.perf_counter()
-        rag.retrieve(queries[n % len(queries)], k=10, mode="hybrid")
+        rag.search(queries[n % len(queries)], k=10, mode="hybrid")
         latencies.append(time.perf_counter() - t0)
         n += 1
     return {"requests_per_s": round(n / seconds, 1), "p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 1),
@@ -49,7 +49,6 @@ def main() -> None:
         raise SystemExit(f"{SCIFACT} missing: the benchmark needs ../shared/data")
     from foldrag.build import build_rag
     from foldrag.core.settings import Settings
-    from foldrag.service import Foldrag
 
     work = Path(tempfile.mkdtemp(prefix="foldrag-fair-"))
     served = build_rag(Settings.load(index={"path": work / "served"}))
@@ -63,7 +62,7 @@ def main() -> None:
     with open(SCIFACT / "queries.jsonl", encoding="utf-8") as handle:
         queries = [json.loads(line)["text"] for line in handle][:300]
     other_settings = Settings.load(index={"path": work / "other"})
-    other = Foldrag(other_settings, embedder_factory=lambda: served.embedder, tokenizer=served.tokenizer)
+    other = build_rag(other_settings, embedder=served.load_embedder(), tokenizer=served.tokenizer)
     _measure(served, queries, 3)  # warm up
     idle = _measure(served, queries, args.seconds)
     done = threading.Event()

@@ -48,7 +48,7 @@ class DriverClock:
         self.store_s = self.commit_s = 0.0
 
     def wrap(self, writer) -> None:
-        store, commit = writer.store, writer.commit
+        store, commit = writer.begin(), writer.commit
         replace = store.replace_file
 
         def timed_replace(*args, **kwargs):

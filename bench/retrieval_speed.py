@@ -58,7 +58,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="foldrag-speed-"))
     settings = Settings.load(index={"path": work / "index", "kind": args.kind})
     rag = build_rag(settings)
-    embedder = rag.embedder
+    embedder = rag.load_embedder()
     base_rss = rss_mb()
 
     t0 = time.perf_counter()
@@ -71,7 +71,7 @@ def main() -> None:
             chunks = [Chunk(id=f"c{i}", source=f"f{f}.txt", text=" ".join(w)) for i, w in zip(rows, words)]
             vectors = rng.standard_normal((len(chunks), embedder.dimension)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            writer.store.replace_file(FileRecord(f"f{f}.txt", str(f), 1, 1), chunks, vectors, words)
+            writer.begin().replace_file(FileRecord(f"f{f}.txt", str(f), 1, 1), chunks, vectors, words)
         writer.commit()
     build_s = time.perf_counter() - t0
     index_mb = sum(p.stat().st_size for p in settings.index.path.rglob("*") if p.is_file()) / 1e6
@@ -92,7 +92,7 @@ def main() -> None:
     open_snapshot(settings.index.path).close()
     snapshot_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    retriever = rag.retriever()
+    retriever = rag.prepare("warm up").retriever
     open_s = time.perf_counter() - t0
     loaded_rss = rss_mb()
     queries = [" ".join(vocab[rng.integers(0, 2000, size=4)]) for _ in range(args.queries)]

@@ -47,7 +47,7 @@ def fill(root: Path, settings, vectors: np.ndarray, start: int = 0) -> float:
             name = f"f{start + begin // FILE_CHUNKS:06d}.txt"
             part = vectors[begin:begin + FILE_CHUNKS]
             chunks = [Chunk(id=f"{name}-{i}", source=name, text=f"chunk {i} of {name}") for i in range(len(part))]
-            writer.store.replace_file(FileRecord(name, name, 1, 1), chunks, part)
+            writer.begin().replace_file(FileRecord(name, name, 1, 1), chunks, part)
         t0 = time.perf_counter()
         writer.commit()
         return time.perf_counter() - t0

@@ -140,7 +140,7 @@ class IndexWriter:
     Example::
 
         with IndexWriter.open(root, "bundled:all-MiniLM-L6-v2", 384, settings.index) as writer:
-            writer.store.replace_file(record, chunks, vectors)
+            writer.begin().replace_file(record, chunks, vectors)
             writer.commit()
     """
 
@@ -232,9 +232,9 @@ class IndexWriter:
                 return
         self.base_manifest = manifest  # nothing to start from: the next ingest reads every file again
 
-    @property
-    def store(self) -> ChunkStore:
-        """The chunk store of the generation being written (created on first use)."""
+    def begin(self) -> ChunkStore:
+        """The chunk store of the generation being written: on the first call, the new generation's
+        folder is created and the store copied from the base (or created empty); later calls return it."""
         if self._store is None:
             numbers = [int(g.name[4:10]) for g in self.root.glob("gen-*") if g.name[4:10].isdigit()]
             number = max(numbers + [self.base_manifest.generation if self.base_manifest else 0]) + 1
@@ -275,7 +275,7 @@ class IndexWriter:
 
     def commit(self) -> Manifest:
         """Finish the new generation and make it current atomically."""
-        store = self.store
+        store = self.begin()
         store.commit()
         assert self._tmp is not None
         chunks = store.count()

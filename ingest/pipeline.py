@@ -88,7 +88,7 @@ class _Apply:
     def take(self, outcome: Outcome) -> None:
         match outcome:
             case Indexed():
-                self.writer.store.replace_file(outcome.record, list(outcome.chunks), outcome.vectors,
+                self.writer.begin().replace_file(outcome.record, list(outcome.chunks), outcome.vectors,
                                                None if outcome.tokens is None else [list(t) for t in outcome.tokens])
                 self.embedded += outcome.embedded
                 if outcome.is_update:
@@ -105,10 +105,10 @@ class _Apply:
         """Remove what left the folder, commit if anything changed; the index's chunk count."""
         writer = self.writer
         for source in self.plan.removed:
-            writer.store.remove_file(source)
+            writer.begin().remove_file(source)
         if self.added or self.updated or self.plan.removed or writer.needs_rebuild:
             for record in self.touched:
-                writer.store.touch_file(record)
+                writer.begin().touch_file(record)
             return writer.commit().chunks
         return writer.base_manifest.chunks if writer.base_manifest else 0
 
@@ -133,6 +133,6 @@ def ingest_document(
     texts = [embedding_text(c, embed_headers) for c in chunks]
     vectors, _ = vectors_with_cache(texts, embedder, writer.cache, settings.encode_group)
     record = FileRecord(source, hashlib.sha256(data).hexdigest(), len(data), time.time_ns(), len(chunks))
-    writer.store.replace_file(record, list(chunks), vectors, None if tokens is None else [list(t) for t in tokens])
+    writer.begin().replace_file(record, list(chunks), vectors, None if tokens is None else [list(t) for t in tokens])
     writer.commit()
     return record

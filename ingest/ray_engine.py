@@ -58,7 +58,7 @@ class RayEngine:
         return cls(settings)
 
     def process(self, tasks: Sequence[FileTask], work: Work) -> Iterator[Outcome]:
-        recipe = getattr(work.embedder, "recipe", None)
+        recipe = work.embedder.recipe
         if recipe is None:
             raise InvalidInput("ingest.engine = 'ray' needs an embedder that Ray workers can load from its "
                                "settings (embedding.model), not one built in this process only")

@@ -1,17 +1,38 @@
-"""The one place that builds foldrag's objects from settings."""
+"""The one place that builds foldrag's objects from settings: models, retrievers, answerers, collections."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from foldrag.core.contracts import Embedder
-from foldrag.embedders import BUNDLED_EMBEDDERS, SentenceTransformerEmbedder
-from foldrag.core.errors import InvalidInput
-from foldrag.core.contracts import Generator
+from foldrag.answering.answerer import Answerer
+from foldrag.core.contracts import Embedder, Generator, KeywordTokenizer as Tokenizer, Reranker
+from foldrag.core.errors import InvalidInput, ModelUnavailable
 from foldrag.core.lazy import MODEL_BUILDING, Once
-from foldrag.core.tokenize import KeywordTokenizer
-from foldrag.service import Foldrag
 from foldrag.core.settings import Settings
+from foldrag.core.tokenize import KeywordTokenizer
+from foldrag.embedders import BUNDLED_EMBEDDERS, SentenceTransformerEmbedder
+from foldrag.generation.grounding import Grounding
+from foldrag.indexes.folder import IndexSnapshot
+from foldrag.retrieval.dense import DenseRetriever
+from foldrag.retrieval.hybrid import HybridRetriever, Weighted
+from foldrag.retrieval.keyword import KeywordRetriever
+from foldrag.retrieval.multi_query import QueryRewriter, Rewrites
+from foldrag.service import Foldrag
+
+# Answers in flight at once to a model server (backend 'openai') unless server.max_concurrent_generations
+# says otherwise: vLLM batches that many and more; Ollama queues what exceeds OLLAMA_NUM_PARALLEL.
+SERVER_GENERATIONS = 256
+
+
+def concurrent_generations(settings: Settings) -> int:
+    """``server.max_concurrent_generations``, or for 0: 1 with a model in this process, many with a server."""
+    if settings.server.max_concurrent_generations:
+        return settings.server.max_concurrent_generations
+    from foldrag.generation.backends import resolve_backend
+
+    return SERVER_GENERATIONS if resolve_backend(settings.generation) == "openai" else 1
+
 
 # What the bundled embedders understand; a local model is assumed multilingual unless configured.
 BUNDLED_LANGUAGES = {"bundled:all-MiniLM-L6-v2": ("en",)}
@@ -34,7 +55,7 @@ def embedder_languages(settings: Settings) -> tuple[str, ...]:
     return ("*",)
 
 
-def build_reranker(settings: Settings):
+def build_reranker(settings: Settings) -> Reranker | None:
     cfg = settings.retrieval
     if not cfg.reranker_model:
         return None
@@ -53,8 +74,39 @@ def build_generator(settings: Settings) -> Generator | None:
         return load_generator(settings.generation)
 
 
+def build_answerer(settings: Settings, generator: Callable[[], Generator | None], tokenizer: Tokenizer,
+                   reranker: Callable[[], Reranker | None]) -> Answerer:
+    """The answer stages' runner: with the configured model (loaded here), or quoting when
+    ``generation.mode`` is 'quote'. Raises ModelUnavailable when answers need a model and none is set."""
+    cfg = settings.generation
+    quoting = cfg.mode == "quote"
+    model = None if quoting else generator()
+    if model is None and not quoting:
+        raise ModelUnavailable("no generation model is configured (generation.model = 'none'); "
+                               "set generation.mode = 'quote' for answers quoted from the sources")
+    rerank = reranker()
+    grounding = Grounding(tokenizer, infer=cfg.infer_citations, fallback=cfg.extractive_fallback,
+                          scorer=rerank.score if rerank is not None else None)
+    return Answerer(model, cfg, grounding)
+
+
+def build_retriever(settings: Settings, snapshot: IndexSnapshot, *, embedder: Embedder, tokenizer: Tokenizer,
+                    reranker: Reranker | None, rewrite: Callable[[str], Rewrites]) -> HybridRetriever:
+    """The retrieval over one snapshot: dense (weighted down for a language the embedder does not
+    know), BM25 when the index has it, RRF, the reranker when configured. IndexMismatch when the
+    index was built by another embedder."""
+    snapshot.manifest.check(embedder.name, embedder.dimension)
+    cfg = settings.retrieval
+    dense = DenseRetriever(snapshot, embedder, settings.index.pq_candidates)
+    parts = [Weighted(dense, cfg.dense_weight, embedder_languages(settings), cfg.foreign_dense_weight)]
+    if snapshot.keyword_index is not None:
+        parts.append(Weighted(KeywordRetriever(snapshot, tokenizer, cfg.keyword_chunk_weight), cfg.keyword_weight))
+    return HybridRetriever(parts, cfg, rewrite=rewrite, reranker=reranker)
+
+
 def build_rag(settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None,
-              *, with_generator: bool = False, tokenizer: KeywordTokenizer | None = None) -> Foldrag:
+              *, with_generator: bool = False, tokenizer: Tokenizer | None = None,
+              load_embedder: Callable[[], Embedder] | None = None) -> Foldrag:
     """Wire a ``Foldrag`` for ``settings``; models load lazily, on first use.
 
     The configured LLM is loaded only when ``with_generator`` is true (``ask``, ``multi`` search, the
@@ -62,7 +114,7 @@ def build_rag(settings: Settings, embedder: Embedder | None = None, generator: G
     """
     paths = {settings.index.path.name: settings.index.path}
     [rag] = build_collections(settings, paths, embedder, generator, with_generator=with_generator,
-                              tokenizer=tokenizer).values()
+                              tokenizer=tokenizer, load_embedder=load_embedder).values()
     return rag
 
 
@@ -82,21 +134,29 @@ def collection_paths(settings: Settings, indexes: list[Path] | None = None) -> d
 
 def build_collections(settings: Settings, paths: dict[str, Path], embedder: Embedder | None = None,
                       generator: Generator | None = None, *, with_generator: bool = True,
-                      tokenizer: KeywordTokenizer | None = None) -> dict[str, Foldrag]:
-    """One ``Foldrag`` per collection, sharing one embedder, one generator, one reranker and one
-    keyword tokenizer; each model loads on first use. ``with_generator=False`` never loads the LLM.
-    Objects passed in (models, the tokenizer) are used as they are."""
-    shared_embedder = Once(lambda: embedder if embedder is not None else build_embedder(settings))
+                      tokenizer: Tokenizer | None = None,
+                      load_embedder: Callable[[], Embedder] | None = None) -> dict[str, Foldrag]:
+    """One ``Foldrag`` per collection, sharing one embedder, one generator, one reranker, one keyword
+    tokenizer and one answerer; each model loads on first use. ``with_generator=False`` never loads
+    the LLM. Objects passed in (models, the tokenizer) are used as they are; ``load_embedder``
+    replaces the embedder's build (a test's slow or failing load)."""
+    shared_embedder = Once(load_embedder or (lambda: embedder if embedder is not None else build_embedder(settings)))
     if generator is not None or not with_generator:
         shared_generator = Once(lambda: generator)
     else:
         shared_generator = Once(lambda: build_generator(settings))
     shared_reranker = Once(lambda: build_reranker(settings))
     tokenizer = tokenizer or KeywordTokenizer()
+    rewriter = Once(lambda: QueryRewriter(shared_generator(), n=settings.retrieval.multi_queries))
+    answerer = Once(lambda: build_answerer(settings, shared_generator, tokenizer, shared_reranker))
     rags = {}
     for name, path in paths.items():
         own = settings.model_copy(update={"index": settings.index.model_copy(update={"path": Path(path)})})
-        rags[name] = Foldrag(own, embedder_factory=shared_embedder, tokenizer=tokenizer,
-                             generator_factory=shared_generator, reranker_factory=shared_reranker,
-                             embedder_languages=embedder_languages(settings))
+
+        def retriever_for(snapshot: IndexSnapshot, own: Settings = own) -> HybridRetriever:
+            return build_retriever(own, snapshot, embedder=shared_embedder(), tokenizer=tokenizer,
+                                   reranker=shared_reranker(), rewrite=lambda question: rewriter()(question))
+
+        rags[name] = Foldrag(own, tokenizer=tokenizer, embedder=shared_embedder, generator=shared_generator,
+                             retriever_for=retriever_for, answerer=answerer)
     return rags

@@ -86,7 +86,7 @@ def search(
 ) -> None:
     """Show the chunks that best match QUERY, with score, source and page."""
     rag = _rag_for(index, with_generator=(mode == "multi"))
-    result = rag.retrieve(query, k=k, mode=mode)
+    result = rag.retrieve(rag.prepare(query, mode=mode, k=k, what="query"))
     hits = result.hits
     if as_json:
         payload = [h.to_json() for h in hits]
@@ -118,15 +118,13 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from the index with the local LLM, citing the sources used."""
-    from foldrag.answer_types import DoneEvent, StatusEvent, TokenEvent
+    from foldrag.answering.events import DoneEvent, StatusEvent, TokenEvent
 
     rag = _rag_for(index, with_generator=True)
-    rag.snapshot()  # a missing index fails in milliseconds, before the model loads
-    question, mode = rag.check(question, mode=mode)
     answer = None
     stage_shown = False
     streamed = ""
-    for event in rag.answerer().stream(question, k=k, mode=mode):
+    for event in rag.stream(question, k=k, mode=mode):  # checked (a missing index: at once) before the model loads
         if isinstance(event, StatusEvent) and sys.stderr.isatty():
             typer.echo(f"\r\033[K{event.stage}…", err=True, nl=False)  # the stage, on one line that is rewritten
             stage_shown = True
@@ -210,7 +208,7 @@ def evaluate(
     modes = mode or ["dense", "bm25", "hybrid"]
 
     def retrieve(text: str, m: str) -> list[str]:
-        return documents_from_hits(rag.retrieve(text, k=2 * depth, mode=m).hits, mapping)
+        return documents_from_hits(rag.search(text, k=2 * depth, mode=m), mapping)
 
     with tqdm(total=len(data.queries) * len(modes), desc="eval", unit="q", file=sys.stderr,
               disable=not sys.stderr.isatty()) as bar:
@@ -238,18 +236,16 @@ def _evaluate_answers(rag, data, mapping: dict[str, str], limit: int, unanswerab
     cases = sample_cases(data, limit, unanswerable, seed)
     gen = rag.settings.generation
     quoting = gen.mode == "quote" or gen.model == "none"
-    mode = rag.resolve_mode(mode) if not quoting or mode else "hybrid"
-    k = rag.settings.retrieval.k
+    mode = rag.resolve_mode(mode)
     t0 = time.perf_counter()
-    if not quoting:
-        rag.generator  # loaded here, so that no answer's seconds count the model's load
+    answerer = rag.answerer()  # the model loads here, so that no answer's seconds count its load
     load_s = time.perf_counter() - t0
     with tqdm(total=len(cases), desc="answers", unit="q", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
-        rows = run_answers(cases, lambda retrieve: rag.answerer(retrieve), rag.retrieve_checked, mapping.get,
-                           rag.tokenizer, k, mode, progress=bar.update)
+        rows = run_answers(cases, lambda text: rag.prepare(text, mode=mode), answerer.ask, mapping.get,
+                           rag.tokenizer, progress=bar.update)
     report = {"dataset": data.name, "sample_seed": seed, "mode": mode, "load_s": round(load_s, 2),
               "generation": {"mode": "quote" if quoting else "generate", "backend": "none" if quoting else resolve_backend(gen),
-                             "model": "none" if quoting else rag.generator.name},
+                             "model": "none" if quoting else rag.load_generator().name},
               "summary": summarize(rows), "rows": rows}
     if as_json:
         _print_json(report)
@@ -283,19 +279,19 @@ def check(
     rag = build_rag(_settings(index))
     report = rag.check_index(repair=repair)
     if as_json:
-        _print_json(report)
+        _print_json(report.to_json())
     else:
-        state = "ok" if report["ok"] else ("repaired" if report["repaired"] else "damaged")
-        typer.echo(f"{report['index']} ({report['generation']}): {state}")
-        for problem in report["damage"]:
+        state = "ok" if report.ok else ("repaired" if report.repaired else "damaged")
+        typer.echo(f"{report.index} ({report.generation}): {state}")
+        for problem in report.damage:
             typer.echo(f"  {problem}")
-        if report.get("note"):
-            typer.echo(f"note: {report['note']}")
-        if report["repaired"]:
-            typer.echo(f"repaired: generation {report['repaired']} rebuilt the vectors and keyword index")
-        elif not report["ok"]:
+        if report.note:
+            typer.echo(f"note: {report.note}")
+        if report.repaired:
+            typer.echo(f"repaired: generation {report.repaired} rebuilt the vectors and keyword index")
+        elif not report.ok:
             typer.echo("run `foldrag check --repair` (or ingest the folder again) to repair it")
-    if not report["ok"] and not report["repaired"]:
+    if not report.ok and not report.repaired:
         raise typer.Exit(6)
 
 

@@ -1,194 +1,148 @@
-"""``Foldrag``: the one object the CLI and the HTTP API talk to.
+"""``Foldrag``: one collection — an index folder — and everything a user does with it.
+
+The CLI, the HTTP API and a Python program talk to this object only. It is a facade over parts with
+one job each (``foldrag/collection/``: snapshots, documents, writing, check), the retriever and the
+answerer the builder made, and the answer stages (``foldrag/answering/``). A question is checked
+once, by ``prepare``; what follows never calls back here.
 
 Example::
 
-    rag = build_rag(Settings.load())
-    summary = rag.ingest(Path("examples/docs"))
-    result = rag.retrieve("what is RRF?", k=5, mode="hybrid")
-    for hit in result.hits: print(hit.score, hit.chunk.source)
+    import foldrag
+
+    rag = foldrag.open("~/.local/share/foldrag/index")
+    rag.ingest("examples/docs")
+    for hit in rag.search("what is RRF?", k=3):
+        print(hit.score, hit.chunk.source)
+    answer = rag.ask("RRF는 무엇을 하나요?")
+    print(answer.answer, [c.source for c in answer.citations])
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from foldrag.indexes.folder import CURRENT, IndexSnapshot, IndexWriter, current_generation, newest_manifest, open_snapshot
-from foldrag.indexes.chunk_store import FileRecord
-from foldrag.ingest.errors import ParseError
-from foldrag.ingest.pipeline import UPLOAD_SCHEME, ingest_document, ingest_folder
-from foldrag.ingest.progress import Progress
-from foldrag.ingest.vector_check import check_runtime
-from foldrag.core.contracts import Embedder
-from foldrag.core.errors import IndexCorrupt, IndexNotWritable, InvalidInput, ModelUnavailable, NotFound
-from foldrag.core.contracts import Generator
+from foldrag.answering.answerer import Answerer
+from foldrag.answering.events import Answer, AnswerEvent
+from foldrag.answering.question import Question, Turn
+from foldrag.collection.check import CheckReport, check_index
+from foldrag.collection.documents import Document, documents_of
+from foldrag.collection.snapshots import Snapshots
+from foldrag.collection.writing import check_writable, disk_space, open_writer
+from foldrag.core.contracts import Embedder, Generator, KeywordTokenizer
+from foldrag.core.errors import InvalidInput, NotFound
 from foldrag.core.lazy import Once
-from foldrag.answering import Answerer, Retrieve
-from foldrag.retrieval.dense import DenseRetriever
-from foldrag.retrieval.hybrid import MODES, HybridRetriever, Retrieval, Weighted
-from foldrag.retrieval.keyword import KeywordRetriever
-from foldrag.retrieval.multi_query import QueryRewriter, Rewrites
 from foldrag.core.settings import Settings
 from foldrag.core.tokenize import has_hangul
 from foldrag.core.types import Hit, IngestSummary
+from foldrag.indexes.folder import IndexSnapshot, IndexWriter
+from foldrag.ingest.errors import ParseError
+from foldrag.ingest.pipeline import UPLOAD_SCHEME, ingest_document, ingest_folder
+from foldrag.ingest.progress import Progress
+from foldrag.retrieval.hybrid import MODES, HybridRetriever, Retrieval
 
-
-@dataclass(frozen=True)
-class Document:
-    """One file of the index: from an ingested folder (a relative path) or uploaded (``upload://name``)."""
-
-    id: str
-    source: str
-    chunks: int
-    size: int
-    sha256: str
-
-    @classmethod
-    def from_record(cls, record: FileRecord) -> "Document":
-        return cls(id=document_id(record.source), source=record.source, chunks=record.chunks,
-                   size=record.size, sha256=record.sha256)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "source": self.source, "chunks": self.chunks, "size": self.size,
-                "sha256": self.sha256, "uploaded": self.source.startswith(UPLOAD_SCHEME)}
-
-
-def document_id(source: str) -> str:
-    """A stable, URL-safe id for a document: the first 16 hex digits of the SHA-256 of its source."""
-    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+HistoryLike = Sequence[Mapping[str, str] | Turn]
 
 
 class Foldrag:
-    """Ingest and retrieval over one index folder. Models load on first use and are kept."""
+    """One collection: ingest, search and answers over the index folder ``settings.index.path``.
 
-    def __init__(self, settings: Settings, *, embedder_factory: Callable[[], Embedder],
-                 tokenizer, generator_factory: Callable[[], Generator | None] = lambda: None,
-                 reranker_factory: Callable[[], object | None] = lambda: None,
-                 embedder_languages: tuple[str, ...] = ("*",)) -> None:
+    Built by ``foldrag.build`` (or ``foldrag.open``); models load on first use and are shared with
+    the other collections of the process.
+    """
+
+    def __init__(self, settings: Settings, *, tokenizer: KeywordTokenizer, embedder: Callable[[], Embedder],
+                 generator: Callable[[], Generator | None], retriever_for: Callable[[IndexSnapshot], HybridRetriever],
+                 answerer: Callable[[], Answerer]) -> None:
         self.settings = settings
         self.tokenizer = tokenizer
-        self.embedder_languages = embedder_languages
-        self._embedder = Once(embedder_factory)
-        self._generator = Once(generator_factory)
-        self._reranker = Once(reranker_factory)
-        self._rewriter: QueryRewriter | None = None
-        self._snapshot: IndexSnapshot | None = None
-        self._snapshot_key: tuple[int, int, int] | None = None
+        self._embedder = Once(embedder)
+        self._generator = Once(generator)
+        self._retriever_for = retriever_for
+        self._answerer = Once(answerer)
+        self._snapshots = Snapshots(settings.index.path)
         self._retriever: tuple[IndexSnapshot, HybridRetriever] | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def embedder(self) -> Embedder:
-        return self._embedder()
-
-    @property
-    def generator(self) -> Generator | None:
-        return self._generator()
 
     @property
     def index_path(self) -> Path:
         return self.settings.index.path
 
-    def ingest(self, folder: Path, progress: Progress | None = None,
+    # -- models: loaded by explicit calls, kept
+
+    def load_embedder(self) -> Embedder:
+        """The embedder, built on the first call."""
+        return self._embedder()
+
+    def load_generator(self) -> Generator | None:
+        """The answering model, loaded on the first call (None when ``generation.model`` is 'none' or
+        the collection was built without one)."""
+        return self._generator()
+
+    def answerer(self) -> Answerer:
+        """What runs the answer stages; loads the answering model on the first call. Raises
+        ModelUnavailable when answers need a model and none is configured."""
+        return self._answerer()
+
+    # -- the index and its documents
+
+    def has_index(self) -> bool:
+        """Whether a generation has been committed (an ingest has finished)."""
+        return self._snapshots.exists()
+
+    def snapshot(self) -> IndexSnapshot:
+        """The committed index (NotFound without one), reopened when a newer generation is committed."""
+        return self._snapshots.current()
+
+    def ingest(self, folder: str | os.PathLike[str], progress: Progress | None = None,
                within: tuple[Path, ...] | None = None) -> IngestSummary:
-        """Bring the index in step with ``folder`` (uploaded documents stay). See ``ingest_folder``."""
-        # Cheap checks first, so a typo fails in milliseconds rather than after loading a model.
+        """Bring the index in step with ``folder`` (uploaded documents stay). See ``ingest_folder``.
+        Raises NotFound for a missing folder (before any model loads), NoSpace when the disk fills."""
+        folder = Path(folder).expanduser()
         if not folder.is_dir():
             raise NotFound(f"folder not found: {folder}")
-        with self._open_writer() as writer:
-            return ingest_folder(
-                folder, writer, self.embedder, self.settings.ingest,
-                embed_headers=self.settings.embedding.embed_headers, progress=progress, within=within,
-            )
-
-    def _open_writer(self) -> IndexWriter:
-        try:
-            self.index_path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise IndexNotWritable(f"cannot write index folder {self.index_path}: {exc.strerror or exc}") from exc
-        IndexWriter.check_free(self.index_path)  # a busy index is refused before the embedder loads
-        embedder = self.embedder
-        writer = IndexWriter.open(self.index_path, embedder.name, embedder.dimension, self.settings.index,
-                                  tokenizer=self.tokenizer, backend=embedder.backend)
-        try:
-            check_runtime(writer, embedder, self.settings.embedding.embed_headers)
-        except BaseException:
-            writer.close()
-            raise
-        return writer
+        with disk_space(self.index_path), self._writer() as writer:
+            return ingest_folder(folder, writer, self.load_embedder(), self.settings.ingest,
+                                 embed_headers=self.settings.embedding.embed_headers, progress=progress,
+                                 within=within)
 
     def add_document(self, name: str, data: bytes) -> Document:
         """Index one uploaded file as ``upload://NAME`` (replacing an upload of the same name).
-
-        Raises InvalidInput when the file cannot be parsed or holds no text.
-        """
-        source = UPLOAD_SCHEME + name
-        with self._open_writer() as writer:
+        Raises InvalidInput when the file cannot be parsed or holds no text."""
+        with disk_space(self.index_path), self._writer() as writer:
             try:
-                record = ingest_document(source, data, writer, self.embedder, self.settings.ingest,
-                                         embed_headers=self.settings.embedding.embed_headers)
+                record = ingest_document(UPLOAD_SCHEME + name, data, writer, self.load_embedder(),
+                                         self.settings.ingest, embed_headers=self.settings.embedding.embed_headers)
             except ParseError as exc:
                 raise InvalidInput(f"cannot read {name}: {exc}") from exc
         return Document.from_record(record)
 
-    def check_index(self, repair: bool = False) -> dict[str, Any]:
-        """What is wrong with the committed index, every file checked against its recorded checksum
-        and every part loaded; with ``repair``, a new generation rebuilt from the newest intact chunk
-        store (no model is loaded: vectors and keyword tokens are in the store). Raises NotFound
-        without an index, IndexCorrupt when nothing can be read to repair from."""
-        root = self.index_path
-        current = current_generation(root, complete=False) if root.is_dir() else None
-        if current is None:
-            raise NotFound(f"no index at {root}")
-        manifest = newest_manifest(root)
-        if manifest is None:
-            raise IndexCorrupt(f"no generation of {root} has a readable manifest; ingest into a new --index folder")
-        report: dict[str, Any] = {"index": str(root), "generation": current.name, "ok": False, "damage": [],
-                                  "repaired": False}
-        with IndexWriter.open(root, manifest.embedder, manifest.dimension, self.settings.index,
-                              tokenizer=self.tokenizer, backend=manifest.embedder_backend) as writer:
-            report["damage"] = list(writer.damage)
-            if not writer.damage:
-                try:
-                    open_snapshot(root).close()
-                except (IndexCorrupt, OSError) as exc:
-                    report["damage"].append(str(exc))
-            report["ok"] = not report["damage"]
-            if not manifest.checksums:
-                report["note"] = "written before foldrag recorded checksums: --repair (or an ingest) records them"
-            if (report["ok"] and manifest.checksums) or not repair:
-                return report
-            if writer.base is None:
-                raise IndexCorrupt(f"no intact chunk store in {root} to repair from: ingest the folder again "
-                                   "(every file is read and embedded again)")
-            if writer.base != current:
-                report["restored_from"] = writer.base.name
-                report["note"] = (f"the chunk store of {current.name} is damaged; {writer.base.name}'s was taken: "
-                                  "ingest the folder again to bring back what changed since")
-            writer.store  # the new generation starts from the intact store; commit rebuilds every part
-            report["repaired"] = writer.commit().generation
-        with self._lock:
-            self._snapshot = None
+    def documents(self) -> list[Document]:
+        """The documents of the committed index, by source."""
+        return documents_of(self.snapshot().store.files()) if self.has_index() else []
+
+    def remove(self, doc_id: str) -> Document:
+        """Remove a document and its chunks. A file of an ingested folder returns at that folder's
+        next ingest unless it is deleted there too. Raises NotFound for an unknown id."""
+        match = next((d for d in self.documents() if d.id == doc_id), None)
+        if match is None:
+            raise NotFound(f"no document with id {doc_id!r}")
+        with disk_space(self.index_path), self._writer() as writer:
+            writer.begin().remove_file(match.source)
+            writer.commit()
+        return match
+
+    def _writer(self) -> IndexWriter:
+        check_writable(self.index_path)  # a busy index is refused before the embedder loads
+        return open_writer(self.index_path, self.load_embedder(), self.settings, self.tokenizer)
+
+    def check_index(self, repair: bool = False) -> CheckReport:
+        """See ``foldrag.collection.check.check_index``."""
+        report = check_index(self.index_path, self.settings.index, self.tokenizer, repair=repair)
+        if report.repaired:
+            self._snapshots.forget()
         return report
-
-    def warm_up(self) -> None:
-        """Load what a first question on this index would, beyond the shared models: the index, and
-        the Korean morphological analyzer when it holds Korean words (Kiwi takes ~2 s to load; an
-        English-only index never loads it). Raises as a search would (a damaged index)."""
-        if not self.has_index():
-            return
-        keywords = self.snapshot().keyword_index
-        if keywords is not None and any(has_hangul(token) for token in keywords.vocab):
-            self.tokenizer("준비")
-
-    def has_index(self) -> bool:
-        """Whether a generation has been committed (an ingest has finished)."""
-        return self.index_path.is_dir() and current_generation(self.index_path) is not None
 
     def describe(self, name: str) -> dict[str, Any]:
         """What a collection listing shows: its folder and, once built, what the index holds."""
@@ -200,116 +154,76 @@ class Foldrag:
                         embedder=manifest.embedder, updated_at=manifest.updated_at)
         return info
 
-    def documents(self) -> list[Document]:
-        """The documents of the committed index, by source."""
+    def warm_up(self) -> None:
+        """Load what a first question on this index would, beyond the shared models: the index, and
+        the Korean morphological analyzer when it holds Korean words (Kiwi takes ~2 s to load; an
+        English-only index never loads it). Raises as a search would (a damaged index)."""
         if not self.has_index():
-            return []
-        files = self.snapshot().store.files()
-        return [Document.from_record(files[source]) for source in sorted(files)]
+            return
+        keywords = self.snapshot().keyword_index
+        if keywords is not None and any(has_hangul(token) for token in keywords.vocab):
+            self.tokenizer("준비")
 
-    def remove_document(self, doc_id: str) -> Document:
-        """Remove a document and its chunks. A file of an ingested folder returns at that folder's
-        next ingest unless it is deleted there too. Raises NotFound for an unknown id."""
-        match = next((d for d in self.documents() if d.id == doc_id), None)
-        if match is None:
-            raise NotFound(f"no document with id {doc_id!r}")
-        with self._open_writer() as writer:
-            writer.store.remove_file(match.source)
-            writer.commit()
-        return match
+    # -- questions: checked once, here
 
-    def snapshot(self) -> IndexSnapshot:
-        """The committed index, reopened when a writer has committed a newer generation (seen by a
-        stat of ``CURRENT``, which a commit replaces; nothing is read while it stays the same)."""
-        try:
-            st = os.stat(self.index_path / CURRENT)
-            key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        except OSError:
-            key = None
-        with self._lock:
-            if self._snapshot is None or key is None or key != self._snapshot_key:
-                # The old snapshot is not closed here: a retrieval on another thread may still hold
-                # it. Its SQLite handle closes when the last reference goes.
-                self._snapshot = open_snapshot(self.index_path)
-                self._snapshot_key = key
-            return self._snapshot
-
-    # -- questions: check once at the edge, then trust
-
-    def check(self, text: str, *, what: str = "question", mode: str | None = None) -> tuple[str, str]:
-        """The question stripped and the retrieval mode resolved ('auto': hybrid). Raises InvalidInput for an empty text, an unknown mode, or 'multi' without a generator."""
+    def prepare(self, text: str, *, mode: str | None = None, k: int | None = None, history: HistoryLike = (),
+                what: str = "question") -> Question:
+        """``text`` checked and made a ``Question`` on the current snapshot: stripped (InvalidInput
+        when empty), its mode resolved ('auto' is hybrid; InvalidInput for an unknown mode, 'multi'
+        without a model, or a keyword mode on an index without BM25), k defaulted, the index opened
+        (NotFound without one) and its retriever built (IndexMismatch for another embedder's index)."""
         text = text.strip()
         if not text:
             raise InvalidInput(f"the {what} is empty")
-        return text, self.resolve_mode(mode)
+        mode = self.resolve_mode(mode)
+        snapshot = self.snapshot()
+        retriever = self._retriever_of(snapshot)
+        if mode != "dense" and "bm25" not in retriever.names:
+            raise InvalidInput("this index has no BM25 index (built with index.keyword = false); use --mode dense")
+        turns = tuple(t if isinstance(t, Turn) else Turn(t["role"], t["content"]) for t in history)
+        return Question(text=text, mode=mode, k=k or self.settings.retrieval.k, history=turns,
+                        snapshot=snapshot, retriever=retriever)
 
     def resolve_mode(self, mode: str | None) -> str:
+        """The retrieval mode a question runs in: ``mode`` or the configured one, 'auto' resolved."""
         mode = mode or self.settings.retrieval.mode
         if mode == "auto":  # measured: rewrites by the models that run here cost recall (docs/BENCHMARKS.md)
             return "hybrid"
         if mode not in MODES:
             raise InvalidInput(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        if mode == "multi" and self.generator is None:
+        if mode == "multi" and self.load_generator() is None:
             raise InvalidInput("mode 'multi' needs a generator for query rewrites; use 'hybrid'")
         return mode
 
-    def retrieve(self, query: str, k: int | None = None, mode: str | None = None) -> Retrieval:
-        """Rank the chunks for ``query`` (checked here: this is the Python API's edge)."""
-        query, mode = self.check(query, what="query", mode=mode)
-        return self.retrieve_checked(query, k, mode)
-
-    def retrieve_checked(self, query: str, k: int | None, mode: str | None) -> Retrieval:
-        """``retrieve`` for a query already checked (``check``); None picks the configured k and mode."""
-        mode = mode or self.resolve_mode(None)
-        retriever = self.retriever()
-        if mode != "dense" and "bm25" not in retriever.names:
-            raise InvalidInput("this index has no BM25 index (built with index.keyword = false); use --mode dense")
-        return retriever.retrieve(query, k or self.settings.retrieval.k, mode)
-
-    def search(self, query: str, k: int = 5, mode: str | None = None) -> list[Hit]:
-        return list(self.retrieve(query, k=k, mode=mode).hits)
-
-    def retriever(self) -> HybridRetriever:
-        """The retriever of the current snapshot, built once per snapshot."""
-        snapshot = self.snapshot()
+    def _retriever_of(self, snapshot: IndexSnapshot) -> HybridRetriever:
         cached = self._retriever
         if cached is not None and cached[0] is snapshot:
             return cached[1]
-        embedder = self.embedder
-        snapshot.manifest.check(embedder.name, embedder.dimension)
-        cfg = self.settings.retrieval
-        dense = DenseRetriever(snapshot, embedder, self.settings.index.pq_candidates)
-        parts = [Weighted(dense, cfg.dense_weight, self.embedder_languages, cfg.foreign_dense_weight)]
-        if snapshot.keyword_index is not None:
-            parts.append(Weighted(KeywordRetriever(snapshot, self.tokenizer, cfg.keyword_chunk_weight), cfg.keyword_weight))
-        retriever = HybridRetriever(parts, cfg, rewrite=self._rewrite, reranker=self._reranker())
+        retriever = self._retriever_for(snapshot)
         self._retriever = (snapshot, retriever)
         return retriever
 
-    def _rewrite(self, question: str) -> Rewrites:
-        generator = self.generator
-        assert generator is not None, "mode 'multi' is checked against the generator first"
-        with self._lock:
-            if self._rewriter is None:
-                self._rewriter = QueryRewriter(generator, n=self.settings.retrieval.multi_queries)
-        return self._rewriter(question)
+    def retrieve(self, query: str | Question, k: int | None = None, mode: str | None = None) -> Retrieval:
+        """The ranked chunks for ``query`` (a text is prepared first, with ``k`` and ``mode``; a
+        prepared question runs as it is), with the retrieval's trace."""
+        question = query if isinstance(query, Question) else self.prepare(query, mode=mode, k=k, what="query")
+        return question.retriever.retrieve(question.text, question.k, question.mode)
 
-    def answerer(self, retrieve: Retrieve | None = None) -> Answerer:
-        """Question answering over this index with the configured generator (none is loaded when
-        ``generation.mode`` is 'quote'). Its questions are trusted: check them first (``check``), as
-        the CLI and the HTTP routes do. ``retrieve`` replaces this index's retrieval (the answer eval
-        uses it to hide a question's own paragraph)."""
-        quoting = self.settings.generation.mode == "quote"
-        generator = None if quoting else self.generator
-        if generator is None and not quoting:
-            raise ModelUnavailable("no generation model is configured (generation.model = 'none'); "
-                                   "set generation.mode = 'quote' for answers quoted from the sources")
-        reranker = self._reranker()
-        return Answerer(retrieve or self.retrieve_checked, generator, self.settings.generation, self.tokenizer,
-                        scorer=reranker.score if reranker is not None else None)
+    def search(self, query: str, k: int = 5, mode: str | None = None) -> list[Hit]:
+        """The ``k`` chunks that best match ``query``, best first."""
+        return list(self.retrieve(query, k, mode).hits)
+
+    def ask(self, question: str, *, history: HistoryLike = (), k: int | None = None, mode: str | None = None) -> Answer:
+        """The grounded answer to ``question``, with its citations, timings and stages."""
+        prepared = self.prepare(question, mode=mode, k=k, history=history)
+        return self.answerer().ask(prepared)
+
+    def stream(self, question: str, *, history: HistoryLike = (), k: int | None = None,
+               mode: str | None = None) -> Iterator[AnswerEvent]:
+        """The answer to ``question`` as events (status, queries, sources, tokens, done); checked
+        before the first event. Closing the iterator stops the generation."""
+        prepared = self.prepare(question, mode=mode, k=k, history=history)
+        return self.answerer().stream(prepared)
 
     def close(self) -> None:
-        if self._snapshot is not None:
-            self._snapshot.close()
-            self._snapshot = None
-
+        self._snapshots.close()

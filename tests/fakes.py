@@ -25,6 +25,7 @@ class HashEmbedder:
         self.name = name
         self.dimension = dimension
         self.backend = backend
+        self.recipe = None  # built in this process only: Ray workers cannot load it
         self.calls: list[int] = []  # how many texts each embed() call received
 
     def _word(self, word: str) -> np.ndarray:

@@ -43,10 +43,10 @@ def serve_settings(settings, **server):
 
 def make_collection(settings, embedder, generator, docs: Path | None = None):
     """A Foldrag over ``settings.index.path`` with the fakes, ingested from ``docs`` when given."""
-    from foldrag.service import Foldrag
+    from foldrag.build import build_rag
 
-    rag = Foldrag(settings, embedder_factory=lambda: embedder, tokenizer=shared_tokenizer(),
-                  generator_factory=lambda: generator)
+    rag = build_rag(settings, embedder=embedder, generator=generator, with_generator=generator is not None,
+                    tokenizer=shared_tokenizer())
     if docs is not None:
         rag.ingest(docs)
     return rag

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from foldrag.answer_types import Answer
+from foldrag.answering.events import Answer
 from foldrag.core.types import Chunk, Hit
 from foldrag.evaluation.answers import (
-    AnswerCase, contains_gold, hide_document, in_question_language, normalize, sample_cases, score, summarize,
+    AnswerCase, HiddenDocument, contains_gold, in_question_language, normalize, sample_cases, score, summarize,
     token_f1,
 )
 from foldrag.evaluation.datasets import EvalDoc, EvalSet, load_korquad
@@ -98,10 +98,11 @@ def test_sample_is_fixed_by_its_seed_and_never_overlaps():
 def test_hidden_paragraph_never_reaches_the_answer():
     hits = tuple(Hit(Chunk(id=f"c{i}", source=f"{i % 3}.md", text="t"), 1.0) for i in range(12))
 
-    def retrieve(question, k, mode):
-        return Retrieval(hits[:k], Trace("hybrid", (question,), (), (), {}))
+    class Ranked:
+        def retrieve(self, question, k, mode):
+            return Retrieval(hits[:k], Trace("hybrid", (question,), (), (), {}))
 
-    hidden = hide_document(retrieve, {"0.md": "d0", "1.md": "d1", "2.md": "d2"}.get, "d0")(
+    hidden = HiddenDocument(Ranked(), {"0.md": "d0", "1.md": "d1", "2.md": "d2"}.get, "d0").retrieve(
         "q", 5, "hybrid")
     assert len(hidden.hits) == 5 and all(h.chunk.source != "0.md" for h in hidden.hits)
 
@@ -144,7 +145,7 @@ def test_eval_answers_cli_on_a_korquad_shaped_file(tmp_path):
         (beir / name).write_text("")
     (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n")
     refused = run_cli("eval", str(beir), "--answers", env=env)
-    assert refused.returncode != 0 and "error:" in refused.stderr and "no gold answers" in refused.stderr
+    assert refused.returncode == 2 and "error:" in refused.stderr and "no gold answers" in refused.stderr  # invalid_input
 
 
 @pytest.mark.slow

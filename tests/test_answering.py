@@ -45,7 +45,7 @@ def test_packing_fills_to_the_budget_best_first_and_skips_what_does_not_fit():
     hits = [_hit(1, "a " * 30), _hit(2, "b " * 200), _hit(3, "c " * 20)]
     base = _count(build_messages("q?", []))
     budget = base + 30 + 20 + 12
-    chosen, _ = pack_context("q?", hits, _count, _words, budget)
+    chosen = list(pack_context("q?", hits, _count, _words, budget).sources)
     assert [h.chunk.id for h in chosen] == ["c1", "c3"]
     assert _count(build_messages("q?", chosen)) <= budget
 
@@ -53,14 +53,14 @@ def test_packing_fills_to_the_budget_best_first_and_skips_what_does_not_fit():
 def test_packing_at_the_exact_edge():
     hits = [_hit(1, "a " * 10)]
     exact = _count(build_messages("q?", hits))
-    assert pack_context("q?", hits, _count, _words, exact)[0] == hits
-    assert pack_context("q?", hits, _count, _words, exact - 1)[0] == []
+    assert list(pack_context("q?", hits, _count, _words, exact).sources) == hits
+    assert list(pack_context("q?", hits, _count, _words, exact - 1).sources) == []
 
 
 def test_packing_never_cuts_the_question_but_drops_old_history():
     history = [{"role": "user", "content": "old " * 50}, {"role": "assistant", "content": "reply"}]
     need = _count(build_messages("q?", [], history[1:]))
-    _, kept = pack_context("q?", [], _count, _words, need, history)
+    kept = list(pack_context("q?", [], _count, _words, need, history).history)
     assert kept == history[1:]
     with pytest.raises(InvalidInput, match="question alone"):
         pack_context("word " * 500, [], _count, _words, 100)
@@ -94,7 +94,7 @@ def rag_with(tmp_path, settings, fake_embedder):
 def test_answer_events_order_and_citations(rag_with):
     gen = ScriptedChat("Paris is the capital [1]. [5]")
     rag = rag_with(gen)
-    events = list(rag.answerer().stream("capital of France"))
+    events = list(rag.stream("capital of France"))
     kinds = [e.kind for e in events]
     assert kinds[:5] == ["status", "queries", "sources", "status", "token"] and kinds[-1] == "done"
     assert [e.stage for e in events if e.kind == "status"] == ["retrieving", "generating"]
@@ -112,13 +112,13 @@ def test_answer_events_order_and_citations(rag_with):
 
 def test_korean_question_asks_for_a_korean_answer(rag_with):
     gen = ScriptedChat("서울입니다 [1].")
-    rag_with(gen).answerer().ask("한국의 수도는?")
+    rag_with(gen).ask("한국의 수도는?")
     assert "한국어로 답하세요" in gen.calls[0][0]["content"]
 
 
 def test_reasoning_is_separated_and_never_cited(rag_with):
     gen = ScriptedChat("thinking about [1] and [2]</think>The answer is Paris [1].", preset=PRESETS["deepseek-r1"])
-    answer = rag_with(gen).answerer().ask("capital of France")
+    answer = rag_with(gen).ask("capital of France")
     assert answer.reasoning == "thinking about [1] and [2]"
     assert answer.answer == "The answer is Paris [1]."
     assert [c.n for c in answer.citations] == [1]
@@ -127,7 +127,7 @@ def test_reasoning_is_separated_and_never_cited(rag_with):
 def test_follow_up_is_condensed_before_retrieval(rag_with):
     gen = ScriptedChat("What is the capital of France?", "Paris [1].")
     history = [{"role": "user", "content": "Tell me about France"}, {"role": "assistant", "content": "A country."}]
-    answer = rag_with(gen).answerer().ask("and its capital?", history=history)
+    answer = rag_with(gen).ask("and its capital?", history=history)
     assert answer.standalone_question == "What is the capital of France?"
     assert answer.queries[0] == "What is the capital of France?"
     assert "Tell me about France" in gen.calls[0][0]["content"]
@@ -136,7 +136,7 @@ def test_follow_up_is_condensed_before_retrieval(rag_with):
 
 def test_consumer_going_away_closes_the_generation(rag_with):
     gen = ScriptedChat("word " * 200, piece=5)
-    stream = rag_with(gen).answerer().stream("capital of France")
+    stream = rag_with(gen).stream("capital of France")
     for event in stream:
         if event.kind == "token":
             break
@@ -146,14 +146,14 @@ def test_consumer_going_away_closes_the_generation(rag_with):
 
 def test_inferred_citations_when_the_model_writes_none(rag_with):
     gen = ScriptedChat("The capital of France is Paris. I like trains.")
-    answer = rag_with(gen).answerer().ask("capital of France")
+    answer = rag_with(gen).ask("capital of France")
     assert answer.citation_method == "inferred"
     assert answer.answer == "The capital of France is Paris [1]. I like trains."
     assert [c.source for c in answer.citations] == ["paris.md"]
 
 
 def test_model_citations_are_kept_as_written(rag_with):
-    answer = rag_with(ScriptedChat("Paris [1].")).answerer().ask("capital of France")
+    answer = rag_with(ScriptedChat("Paris [1].")).ask("capital of France")
     assert answer.citation_method == "model"
 
 
@@ -165,7 +165,7 @@ def test_packing_renders_the_prompt_twice_however_many_sources():
         return _count(messages)
 
     hits = [_hit(i, "w " * 5) for i in range(1, 31)]
-    chosen, _ = pack_context("q?", hits, counting, _words, 10_000)
+    chosen = list(pack_context("q?", hits, counting, _words, 10_000).sources)
     assert len(chosen) == 30 and len(renders) == 2
 
 
@@ -173,8 +173,8 @@ def test_answer_stats_come_from_the_call_not_the_generator(rag_with):
     """Per-call stats travel with the stream: two answers in flight keep their own figures."""
     gen = ScriptedChat("Paris [1].", "The capital is Paris, on the Seine [1].", piece=1)
     rag = rag_with(gen)
-    first = rag.answerer().stream("capital of France")
-    second = rag.answerer().stream("capital of France")
+    first = rag.stream("capital of France")
+    second = rag.stream("capital of France")
     events_first = [next(first) for _ in range(5)]  # status, queries, sources, status, a token: it runs
     answer_second = [e for e in second if e.kind == "done"][0].answer
     answer_first = [e for e in first if e.kind == "done"][0].answer

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from foldrag.api.app import create_app
+from foldrag.build import build_rag
 from tests.fakes import HashEmbedder, LoopChat
 from tests.server_support import make_collection, serve_settings, shared_tokenizer, wait_ready, write_docs
 
@@ -66,10 +67,7 @@ def test_healthz_and_readyz_wait_for_models(settings):
         gate.wait(10)
         return embedder
 
-    from foldrag.service import Foldrag
-
-    rag = Foldrag(settings, embedder_factory=slow_embedder, tokenizer=shared_tokenizer(),
-                  generator_factory=lambda: LoopChat())
+    rag = build_rag(settings, generator=LoopChat(), tokenizer=shared_tokenizer(), load_embedder=slow_embedder)
     with TestClient(create_app(serve_settings(settings), {"docs": rag})) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         assert_error(client.get("/readyz"), 503, "not_ready")
@@ -81,12 +79,11 @@ def test_healthz_and_readyz_wait_for_models(settings):
 
 def test_readyz_reports_a_model_that_failed_to_load(settings):
     from foldrag.core.errors import ModelUnavailable
-    from foldrag.service import Foldrag
 
     def broken():
         raise ModelUnavailable("no model at /nowhere")
 
-    rag = Foldrag(settings, embedder_factory=broken, tokenizer=shared_tokenizer())
+    rag = build_rag(settings, tokenizer=shared_tokenizer(), load_embedder=broken)
     with TestClient(create_app(serve_settings(settings), {"docs": rag})) as client:
         for _ in range(200):
             if client.app.state.foldrag.load_error:
@@ -115,12 +112,11 @@ def test_start_up_loads_korean_analysis_only_for_an_index_with_korean(settings, 
     # and a collection that cannot warm up leaves the others serving.
     from foldrag.core.errors import IndexCorrupt
     from foldrag.core.tokenize import has_hangul
-    from foldrag.service import Foldrag
     from tests.server_support import DOCS
 
     def collection(name, docs, tokenizer):
         own = settings.model_copy(update={"index": settings.index.model_copy(update={"path": tmp_path / name})})
-        rag = Foldrag(own, embedder_factory=HashEmbedder, tokenizer=tokenizer, generator_factory=lambda: None)
+        rag = build_rag(own, tokenizer=tokenizer, load_embedder=HashEmbedder)
         rag.ingest(write_docs(tmp_path / f"{name}-docs", docs))
         return rag
 
@@ -469,7 +465,7 @@ def test_a_bug_never_shows_its_text(make_api):
     def broken(*args, **kwargs):
         raise RuntimeError("secret /home/me/.ssh path")
 
-    api.rag.retrieve_checked = broken
+    api.rag.retrieve = broken
     client = TestClient(api.client.app, raise_server_exceptions=False)
     response = client.post("/v1/retrieve", json={"query": "anything"})
     error = assert_error(response, 500, "internal")

@@ -88,7 +88,7 @@ def test_split_messages():
 
 
 def test_answers_at_once_are_bounded_by_a_model_server_not_by_foldrag(settings):
-    from foldrag.api.state import SERVER_GENERATIONS, concurrent_generations
+    from foldrag.build import SERVER_GENERATIONS, concurrent_generations
 
     assert concurrent_generations(settings) == 1  # a model in this process: one answer at a time
     served = settings.model_copy(update={"generation": settings.generation.model_copy(

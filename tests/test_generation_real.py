@@ -167,7 +167,7 @@ def test_answers_from_an_indexed_folder_and_cites_the_right_source(tmp_path, gen
     settings = Settings.load(index={"path": tmp_path / "idx"}, retrieval={"mode": "hybrid"})
     rag = build_rag(settings, embedder=real_embedder, generator=generator, tokenizer=shared_tokenizer())
     rag.ingest(docs)
-    answer = rag.answerer().ask("When was the Pelican Point lighthouse built?", k=2)
+    answer = rag.ask("When was the Pelican Point lighthouse built?", k=2)
     assert "1891" in answer.answer
     assert [c.source for c in answer.citations] == ["lighthouse.md"]
     assert answer.timings["tokens_per_s"] > 0

@@ -127,9 +127,9 @@ def test_answers_with_citations_and_rewrites_queries(backend, tmp_path, real_emb
     settings = Settings.load(index={"path": tmp_path / "idx"}, retrieval={"mode": "multi", "k": 2})
     rag = build_rag(settings, embedder=real_embedder, generator=backend, tokenizer=shared_tokenizer())
     rag.ingest(docs)
-    question, mode = rag.check("When was the Pelican Point lighthouse built?")
-    answer = rag.answerer().ask(question, mode=mode)
-    assert answer.queries[0] == question and mode == "multi"
+    question = rag.prepare("When was the Pelican Point lighthouse built?")
+    answer = rag.answerer().ask(question)
+    assert answer.queries[0] == question.text and question.mode == "multi"
     assert answer.answer.strip() and answer.reasoning == ""
     assert answer.citations and answer.citations[0].source == "lighthouse.md"
     assert answer.engine and answer.completion_tokens > 0

@@ -181,7 +181,7 @@ def rag_for(tmp_path, settings, fake_embedder):
 
 def test_quote_mode_answers_without_running_the_model(rag_for):
     gen = ScriptedChat()  # would fail if called: it has no reply
-    events = list(rag_for(gen, mode="quote").answerer().stream("What is the capital of France?"))
+    events = list(rag_for(gen, mode="quote").stream("What is the capital of France?"))
     assert [e.stage for e in events if e.kind == "status"] == ["retrieving", "quoting"]
     answer = events[-1].answer
     assert answer.citation_method == "extractive" and answer.engine == "extractive"
@@ -190,19 +190,19 @@ def test_quote_mode_answers_without_running_the_model(rag_for):
 
 
 def test_quote_mode_works_with_no_model_configured(rag_for):
-    answer = rag_for(None, mode="quote", model="none").answerer().ask("대한민국의 수도는 어디인가?")
+    answer = rag_for(None, mode="quote", model="none").ask("대한민국의 수도는 어디인가?")
     assert answer.answer.startswith("대한민국의 수도는 서울이며") and answer.citations[0].source == "seoul.md"
 
 
 def test_a_looping_model_is_stopped_and_its_loop_cut(rag_for):
     loop = "The capital of France is Paris. " * 40
     gen = ScriptedChat(loop, piece=4)
-    answer = rag_for(gen, max_new_tokens=1024).answerer().ask("What is the capital of France?")
+    answer = rag_for(gen, max_new_tokens=1024).ask("What is the capital of France?")
     assert answer.looped and gen.yielded < len(loop) // 4, "the stream was closed early"
     assert answer.answer == "The capital of France is Paris [1]." and answer.citation_method == "inferred"
 
 
 def test_an_echoed_korean_instruction_never_reaches_the_answer(rag_for):
     gen = ScriptedChat("질문이 한국어이므로 한국어로 답하세요. 수도는 서울입니다 [1].")
-    answer = rag_for(gen).answerer().ask("대한민국의 수도는?")
+    answer = rag_for(gen).ask("대한민국의 수도는?")
     assert answer.answer == "수도는 서울입니다 [1]." and answer.echoed == 1

@@ -22,7 +22,7 @@ def _write(root, sources, dim=4, settings=None, extra_parts=()):
         for source, n in sources.items():
             chunks = [_chunk(i, source) for i in range(n)]
             vectors = np.eye(dim, dtype=np.float32)[[i % dim for i in range(n)]]
-            writer.store.replace_file(FileRecord(source, "sha", 1, 1), chunks, vectors)
+            writer.begin().replace_file(FileRecord(source, "sha", 1, 1), chunks, vectors)
         return writer.commit()
 
 
@@ -115,7 +115,7 @@ def test_index_kinds_find_the_nearest(tmp_path, kind):
     settings = IndexSettings(path=tmp_path, kind=kind, ivf_nprobe=64)
     with IndexWriter.open(tmp_path, "fake", dim, settings) as writer:
         chunks = [Chunk(id=f"c{i}", source="a.txt", text=f"t{i}") for i in range(n)]
-        writer.store.replace_file(FileRecord("a.txt", "sha", 1, 1), chunks, vectors)
+        writer.begin().replace_file(FileRecord("a.txt", "sha", 1, 1), chunks, vectors)
         manifest = writer.commit()
     assert manifest.index_kind == kind
     snap = open_snapshot(tmp_path, "fake", dim)
@@ -138,7 +138,7 @@ def test_auto_kind_switches_to_hnsw_at_the_threshold(tmp_path):
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         with IndexWriter.open(tmp_path, "fake", 8, auto) as writer:
             chunks = [Chunk(id=f"{name}-{i}", source=name, text=f"t{i}") for i in range(n)]
-            writer.store.replace_file(FileRecord(name, name, 1, 1), chunks, vectors)
+            writer.begin().replace_file(FileRecord(name, name, 1, 1), chunks, vectors)
             return writer.commit().index_kind
 
     assert commit("a.txt", 60) == "flat"
@@ -165,7 +165,7 @@ def test_ivfpq_compresses_and_the_retriever_rescores_exactly(tmp_path):
     settings = IndexSettings(path=tmp_path, kind="ivfpq", ivf_nprobe=32)
     with IndexWriter.open(tmp_path, "fake", dim, settings) as writer:
         chunks = [Chunk(id=f"c{i}", source="a.txt", text=f"t{i}") for i in range(n)]
-        writer.store.replace_file(FileRecord("a.txt", "sha", 1, 1), chunks, vectors)
+        writer.begin().replace_file(FileRecord("a.txt", "sha", 1, 1), chunks, vectors)
         manifest = writer.commit()
     assert manifest.index_kind == "ivfpq"
     snap = open_snapshot(tmp_path, "fake", dim)

@@ -68,10 +68,10 @@ def test_damage_is_found_named_and_repaired_by_the_next_ingest(built, case):
         open_snapshot(rag.index_path).close()
     message = str(caught.value)
     assert "\n" not in message and (name.split("/")[-1] in message or "manifest" in message), message
-    assert rag.check_index()["ok"] is False
+    assert rag.check_index().ok is False
     summary = rag.ingest(docs)  # the unchanged folder: it must still rewrite what is damaged
     assert not summary.failed
-    assert rag.check_index()["ok"] is True
+    assert rag.check_index().ok is True
     hits = rag.search("Seine Paris", k=3, mode="hybrid")
     assert hits and any(h.chunk.source == "extra.md" for h in hits)
 
@@ -82,11 +82,11 @@ def test_check_repair_rebuilds_without_the_folder(built, case):
     name, hurt = DAMAGE[case]
     hurt(current_generation(rag.index_path) / name)
     report = rag.check_index(repair=True)
-    assert report["repaired"] and not report["ok"]
-    assert rag.check_index()["ok"] is True
+    assert report.repaired and not report.ok
+    assert rag.check_index().ok is True
     assert rag.search("capital of France", k=3, mode="hybrid")
     if name == "chunks.sqlite":
-        assert report["restored_from"] and "ingest the folder again" in report["note"]
+        assert report.restored_from and "ingest the folder again" in report.note
 
 
 def test_check_cli_exit_codes_and_one_line(built):
@@ -119,7 +119,7 @@ def test_every_file_truncated_garbled_or_deleted_is_detected_and_repaired(built,
     """The whole matrix: each file of a generation × three kinds of damage, on a fresh copy."""
     import shutil
 
-    from foldrag.service import Foldrag
+    from foldrag.build import build_rag
 
     rag, _ = built
     pristine = tmp_path / "pristine"
@@ -135,13 +135,13 @@ def test_every_file_truncated_garbled_or_deleted_is_detected_and_repaired(built,
             shutil.rmtree(root, ignore_errors=True)
             shutil.copytree(pristine, root)
             hurt(current_generation(root) / name)
-            case = Foldrag(rag.settings.model_copy(update={"index": rag.settings.index.model_copy(update={"path": root})}),
-                           embedder_factory=lambda: rag.embedder, tokenizer=rag.tokenizer)
+            case = build_rag(rag.settings.model_copy(update={"index": rag.settings.index.model_copy(update={"path": root})}),
+                             embedder=rag.load_embedder(), tokenizer=rag.tokenizer)
             with pytest.raises(IndexCorrupt) as caught:
                 open_snapshot(root).close()
             assert name.split("/")[-1] in str(caught.value) and "\n" not in str(caught.value), (name, kind)
             detected += 1
-            assert case.check_index(repair=True)["repaired"], (name, kind)
-            assert case.check_index()["ok"] and case.search("Paris", k=2, mode="hybrid"), (name, kind)
+            assert case.check_index(repair=True).repaired, (name, kind)
+            assert case.check_index().ok and case.search("Paris", k=2, mode="hybrid"), (name, kind)
             repaired += 1
     assert detected == repaired == 3 * len(files)

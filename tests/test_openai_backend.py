@@ -67,7 +67,7 @@ def test_thinking_sent_apart_becomes_the_answers_reasoning(tmp_path, settings, f
         cfg = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"mode": "hybrid"})})
         rag = build_rag(cfg, embedder=fake_embedder, generator=gen, tokenizer=shared_tokenizer())
         rag.ingest(docs)
-        answer = rag.answerer().ask("When was the lighthouse built?")
+        answer = rag.ask("When was the lighthouse built?")
         assert answer.reasoning == "The source says 1891 [1]."
         assert answer.answer == "It was built in 1891 [1]." and [c.source for c in answer.citations] == ["lighthouse.md"]
 

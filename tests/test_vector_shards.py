@@ -27,9 +27,9 @@ def _commit(root, settings, files: dict[str, int], removed=(), version=""):
     with IndexWriter.open(root, "fake", DIM, settings) as writer:
         for source, n in files.items():
             chunks = [Chunk(id=f"{source}-{version}{i}", source=source, text=f"{source} {version}{i}") for i in range(n)]
-            writer.store.replace_file(FileRecord(source, source, 1, 1), chunks, _vectors(n, hash(source) % 1000))
+            writer.begin().replace_file(FileRecord(source, source, 1, 1), chunks, _vectors(n, hash(source) % 1000))
         for source in removed:
-            writer.store.remove_file(source)
+            writer.begin().remove_file(source)
         return writer.commit()
 
 

@@ -24,10 +24,10 @@ async def models(state: ServerState = Depends(server)) -> dict:
 @router.post("/v1/chat/completions")
 async def chat_completions(body: ChatCompletionRequest, request: Request, state: ServerState = Depends(server)):
     """Answer the last user message from the collection named by ``model``, with citations."""
-    question, history = split_messages(body.messages)
-    name, answerer, question, mode = await state.prepare_answer(body.model, question)
-    events = run_events(lambda: answerer.stream(question, history=history, mode=mode),
-                        state.gate.admit(), state.metrics, None if body.stream else request)
+    text, history = split_messages(body.messages)
+    name, rag, question = await state.prepare(body.model, text, history=history)
+    events = run_events(lambda: rag.answerer().stream(question), state.gate.admit(), state.metrics,
+                        None if body.stream else request)
     if body.stream:
         return EventSourceResponse(completion_chunks(events, name))
     answer, sources = await collect(events)

@@ -37,7 +37,7 @@ async def delete_document(doc_id: str, collection: str | None = None, state: Ser
     """Remove a document and its chunks (a folder's file returns at that folder's next ingest)."""
     name, rag = state.collection(collection)
     state.require_ready()
-    doc = await run_in_threadpool(rag.remove_document, doc_id)
+    doc = await run_in_threadpool(rag.remove, doc_id)
     return dict(doc.to_json(), collection=name, deleted=True)
 
 

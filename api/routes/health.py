@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from foldrag.api.errors import error_body
 from foldrag.api.routes import server
 from foldrag.api.state import ServerState
 
@@ -22,11 +21,8 @@ async def healthz() -> dict:
 
 @public.get("/readyz")
 async def readyz(state: ServerState = Depends(server)):
-    """200 once the models are loaded; 503 before, or when loading failed."""
-    if state.load_error is not None:
-        return JSONResponse(error_body("not_ready", f"models failed to load: {state.load_error}"), status_code=503)
-    if not state.ready.is_set():
-        return JSONResponse(error_body("not_ready", "loading models"), status_code=503)
+    """200 once the models are loaded; 503 (``not_ready``, from the error table) before, or when loading failed."""
+    state.require_ready()
     return {"status": "ready", "collections": list(state.collections)}
 
 

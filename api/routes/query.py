@@ -17,10 +17,10 @@ router = APIRouter(tags=["query"])
 @router.post("/v1/query")
 async def query(body: QueryRequest, request: Request, state: ServerState = Depends(server)):
     """Answer a question with citations; ``stream: true`` for Server-Sent Events."""
-    name, answerer, question, mode = await state.prepare_answer(body.collection, body.question, body.mode)
-    history = [t.model_dump() for t in body.history]
-    events = run_events(lambda: answerer.stream(question, history=history, k=body.k, mode=mode),
-                        state.gate.admit(), state.metrics, None if body.stream else request)
+    name, rag, question = await state.prepare(body.collection, body.question, mode=body.mode, k=body.k,
+                                              history=[t.model_dump() for t in body.history])
+    events = run_events(lambda: rag.answerer().stream(question), state.gate.admit(), state.metrics,
+                        None if body.stream else request)
     if body.stream:
         return EventSourceResponse(query_sse(events, name))
     answer, _ = await collect(events)

@@ -24,12 +24,23 @@ Messages = list[dict[str, str]]
 MIN_COSINE_MEAN, MIN_COSINE_MIN = 0.99, 0.98
 
 
+class EmbedderRecipe(Protocol):
+    """How another process (a Ray worker) builds the same embedder: small, plain and safe to send."""
+
+    def load(self) -> "Embedder": ...
+
+    def token_length(self) -> Callable[[str], int]:
+        """The model's token counter alone (for chunking), without its weights."""
+        ...
+
+
 class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors (one row per text)."""
 
     name: str
     dimension: int
     backend: str  # the runtime that makes the vectors ("torch", "onnx-int8", ...), recorded by an index
+    recipe: EmbedderRecipe | None  # how a worker process loads the same; None: it cannot (built here only)
 
     def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray: ...
 
@@ -137,6 +148,29 @@ def complete(generator: Generator, messages: Messages, *, max_tokens: int = 256,
              temperature: float | None = None, stop: tuple[str, ...] = ()) -> str:
     """The whole reply of one call: ``stream`` read to its end."""
     return generator.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop).text()
+
+
+class KeywordTokenizer(Protocol):
+    """Text → the keyword tokens BM25 indexes and searches (``foldrag.core.tokenize`` has the one
+    foldrag uses). ``id`` is recorded by an index; ``searches`` are the ids whose indexes its tokens
+    still match."""
+
+    id: str
+    searches: frozenset[str]
+
+    def __call__(self, text: str) -> list[str]: ...
+
+
+class Reranker(Protocol):
+    """Re-scores passages against a query (a cross-encoder)."""
+
+    def score(self, query: str, texts: list[str]) -> list[float]:
+        """One relevance score per text, higher is better."""
+        ...
+
+    def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
+        """``hits`` re-ordered by score (and cut at the threshold, if any)."""
+        ...
 
 
 class Retriever(Protocol):

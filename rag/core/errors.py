@@ -33,6 +33,7 @@ ERROR_TABLE: dict[str, ErrorSpec] = {
     "overloaded": ErrorSpec(14, 429, "the generation queue is full; retry after the given seconds"),
     "not_ready": ErrorSpec(15, 503, "the server is still loading its models"),
     "cluster_unavailable": ErrorSpec(16, 503, "the Ray cluster cannot be reached, or lost workers past their retries"),
+    "no_space": ErrorSpec(17, 507, "the disk is full: nothing was committed and the last good index is kept"),
     "internal": ErrorSpec(1, 500, "a bug in foldrag: please report it with the message"),
 }
 
@@ -88,6 +89,10 @@ class MissingDependency(FoldragError):
 
 class ClusterUnavailable(FoldragError):
     kind = "cluster_unavailable"
+
+
+class NoSpace(FoldragError):
+    kind = "no_space"
 
 
 class Unauthorized(FoldragError):

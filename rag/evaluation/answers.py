@@ -16,10 +16,12 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from foldrag.answer_types import Answer
+from foldrag.answering.events import Answer
+from foldrag.answering.question import Question, Ranking
+from foldrag.retrieval.hybrid import Retrieval
 from foldrag.core.tokenize import has_hangul
 from foldrag.evaluation.datasets import EvalSet
 from foldrag.evaluation.metrics import percentile
@@ -171,32 +173,34 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def hide_document(retrieve: Callable[..., Any], doc_of: Callable[[str], str | None], doc_id: str,
-                  extra: int = 20) -> Callable[..., Any]:
-    """``retrieve`` as if ``doc_id`` were not in the index: its chunks are dropped from the results."""
-    from dataclasses import replace
+@dataclass(frozen=True)
+class HiddenDocument:
+    """A question's retriever as if ``doc_id`` were not in the index: its chunks are dropped."""
 
-    def run(question: str, k: int, mode: str | None):
-        result = retrieve(question, k + extra, mode)
-        kept = tuple(h for h in result.hits if doc_of(h.chunk.source) != doc_id)[:k]
+    retriever: Ranking
+    doc_of: Callable[[str], str | None]
+    doc_id: str
+    extra: int = 20  # ranked beyond k, so that k remain after the drop
+
+    def retrieve(self, query: str, k: int, mode: str) -> Retrieval:
+        result = self.retriever.retrieve(query, k + self.extra, mode)
+        kept = tuple(h for h in result.hits if self.doc_of(h.chunk.source) != self.doc_id)[:k]
         return replace(result, hits=kept)
 
-    return run
 
-
-def run_answers(cases: list[AnswerCase], answerer_for: Callable[[Callable[..., Any] | None], Any],
-                retrieve: Callable[..., Any], doc_of: Callable[[str], str | None],
-                tokenize: Callable[[str], list[str]], k: int, mode: str | None,
+def run_answers(cases: list[AnswerCase], prepare: Callable[[str], Question], ask: Callable[[Question], Answer],
+                doc_of: Callable[[str], str | None], tokenize: Callable[[str], list[str]],
                 progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """Answer every case (``answerer_for(retrieve)`` gives an Answerer over that retrieval) and score it."""
+    """Answer every case (a hidden-paragraph case over ``HiddenDocument``) and score it."""
     import time
 
-    plain = answerer_for(None)
     rows = []
     for case in cases:
-        answerer = answerer_for(hide_document(retrieve, doc_of, case.doc_id)) if case.unanswerable else plain
         t0 = time.perf_counter()
-        answer = answerer.ask(case.question, k=k, mode=mode)
+        question = prepare(case.question)
+        if case.unanswerable:
+            question = replace(question, retriever=HiddenDocument(question.retriever, doc_of, case.doc_id))
+        answer = ask(question)
         rows.append(score(case, answer, doc_of, tokenize, time.perf_counter() - t0))
         if progress:
             progress(1)

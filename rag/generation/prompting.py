@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from foldrag.core.errors import InvalidInput
 from foldrag.core.tokenize import has_hangul
@@ -55,6 +56,22 @@ def build_messages(question: str, sources: Sequence[Hit], history: Sequence[dict
     return messages
 
 
+@dataclass(frozen=True)
+class Packed:
+    """What packing chose, and the prompt it measured: ``messages`` is exactly what the model reads
+    (``prompt_tokens`` of them), so nothing renders it again."""
+
+    sources: tuple[Hit, ...]
+    history: tuple[dict[str, str], ...]
+    messages: tuple[dict[str, str], ...]
+    prompt_tokens: int
+
+    @property
+    def instructions(self) -> str:
+        """The system prompt of the packed messages (what grounding must not see echoed)."""
+        return self.messages[0]["content"]
+
+
 def pack_context(
     question: str,
     hits: Sequence[Hit],
@@ -62,14 +79,14 @@ def pack_context(
     count_tokens: Callable[[str], int],
     budget: int,
     history: Sequence[dict[str, str]] = (),
-) -> tuple[list[Hit], list[dict[str, str]]]:
+) -> Packed:
     """Choose the sources (best first) and history turns that fit ``budget`` prompt tokens.
 
     The instructions and the question are never cut: if they alone exceed the budget, InvalidInput.
     Older history turns go first when space is short; a source that does not fit whole is skipped
     and smaller ones after it may still be taken. The prompt is rendered twice (without sources, and
     once chosen); each source is counted on its own, and the final render corrects for tokens that
-    merge across the joins.
+    merge across the joins. The final render is returned, with its token count.
     """
     history = list(history)
     while (empty := prompt_tokens(build_messages(question, [], history))) > budget:
@@ -84,9 +101,13 @@ def pack_context(
         if used + cost <= budget:
             chosen.append(hit)
             used += cost
-    while chosen and prompt_tokens(build_messages(question, chosen, history)) > budget:
+    messages = build_messages(question, chosen, history)
+    tokens = prompt_tokens(messages) if chosen else empty
+    while chosen and tokens > budget:
         chosen.pop()
-    return chosen, history
+        messages = build_messages(question, chosen, history)
+        tokens = prompt_tokens(messages) if chosen else empty
+    return Packed(tuple(chosen), tuple(history), tuple(messages), tokens)
 
 
 def condense_messages(question: str, history: Sequence[dict[str, str]], max_turns: int = 6, *,

@@ -2,10 +2,10 @@
 
 Example::
 
-    from foldrag.build import build_rag
+    import foldrag
     from foldrag.integrations.langchain import FoldragQA, FoldragRetriever
 
-    rag = build_rag(Settings.load(), with_generator=True)
+    rag = foldrag.open("~/.local/share/foldrag/index")
     retriever = FoldragRetriever(rag=rag, k=4, mode="hybrid")
     docs = retriever.invoke("What is RRF?")            # langchain Documents with source/page metadata
     qa = FoldragQA(rag=rag)
@@ -23,7 +23,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from foldrag.answer_types import TokenEvent
+from foldrag.answering.events import TokenEvent
 
 
 def to_document(hit) -> Document:
@@ -41,7 +41,7 @@ class FoldragRetriever(BaseRetriever):
     mode: str | None = "hybrid"
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [to_document(hit) for hit in self.rag.retrieve(query, k=self.k, mode=self.mode).hits]
+        return [to_document(hit) for hit in self.rag.search(query, k=self.k, mode=self.mode)]
 
 
 def _question(value: str | dict) -> tuple[str, list[dict[str, str]]]:
@@ -62,13 +62,11 @@ class FoldragQA(Runnable[Any, dict]):
 
     def invoke(self, input: str | dict, config: RunnableConfig | None = None, **kwargs: Any) -> dict:
         question, history = _question(input)
-        question, mode = self.rag.check(question, mode=self.mode)
-        return self.rag.answerer().ask(question, history=history, k=self.k, mode=mode).to_json()
+        return self.rag.ask(question, history=history, k=self.k, mode=self.mode).to_json()
 
     def stream(self, input: str | dict, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str]:
         question, history = _question(input)
-        question, mode = self.rag.check(question, mode=self.mode)
-        events = self.rag.answerer().stream(question, history=history, k=self.k, mode=mode)
+        events = self.rag.stream(question, history=history, k=self.k, mode=self.mode)
         try:
             for event in events:
                 if isinstance(event, TokenEvent):

@@ -7,10 +7,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from foldrag.core.contracts import Retriever
+from foldrag.core.contracts import Reranker, Retriever
 from foldrag.retrieval.fusion import reciprocal_rank_fusion
 from foldrag.retrieval.multi_query import Rewrites
-from foldrag.retrieval.rerank import CrossEncoderReranker
 from foldrag.core.tokenize import has_hangul
 from foldrag.core.settings import RetrievalSettings
 from foldrag.core.types import Hit
@@ -86,7 +85,7 @@ class HybridRetriever:
 
     def __init__(self, retrievers: Sequence[Weighted], settings: RetrievalSettings, *,
                  rewrite: Callable[[str], Rewrites] | None = None,
-                 reranker: CrossEncoderReranker | None = None) -> None:
+                 reranker: Reranker | None = None) -> None:
         self._retrievers = tuple(retrievers)
         self._settings = settings
         self._rewrite = rewrite

@@ -14,6 +14,17 @@ from foldrag.generation.citations import Citation
 
 
 @dataclass(frozen=True)
+class Stage:
+    """One stage of an answer's walk (condense, retrieve, pack, generate or quote, ground) and its time."""
+
+    name: str
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stage": self.name, "s": round(self.seconds, 4)}
+
+
+@dataclass(frozen=True)
 class Answer:
     answer: str
     reasoning: str
@@ -31,12 +42,14 @@ class Answer:
     model: str = ""  # the model it ran (generation.model, or the server's model and URL)
     looped: bool = False  # generation was stopped because the text ran in a loop
     echoed: int = 0  # sentences of the prompt's instructions removed from the model's text
+    stages: tuple[Stage, ...] = ()  # the walk that made this answer, in order, with each stage's time
 
     def to_json(self) -> dict[str, Any]:
         return {"answer": self.answer, "reasoning": self.reasoning,
                 "citations": [c.to_json() for c in self.citations], "citation_method": self.citation_method,
                 "queries": list(self.queries),
                 "timings": {k: round(v, 4) for k, v in self.timings.items()},
+                "stages": [s.to_json() for s in self.stages],
                 "model": self.model, "engine": self.engine}
 
 
