@@ -8,6 +8,7 @@ its passage's score plus ``chunk_weight`` times its own; ties go to the chunk's 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,8 +59,17 @@ class KeywordIndex:
         return [(int(self.rowids[i]), float(total[i])) for i in top]
 
 
-def _save_bm25(target: Path, corpus_tokens: list[list[str]], k1: float, b: float) -> None:
+def import_bm25s():
+    """The bm25s module, with its logger at WARNING: bm25s sets it to DEBUG when imported, and its
+    "Building index from tokens" lines then reach the terminal of anyone whose program logs."""
     import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
+def _save_bm25(target: Path, corpus_tokens: list[list[str]], k1: float, b: float) -> None:
+    bm25s = import_bm25s()
 
     target.mkdir(exist_ok=True)
     bm25 = bm25s.BM25(k1=k1, b=b)
@@ -84,7 +94,7 @@ def build_keyword_index(folder: Path, rowids: np.ndarray, corpus_tokens: list[li
 
 
 def load_keyword_index(folder: Path) -> KeywordIndex | None:
-    import bm25s
+    bm25s = import_bm25s()
 
     target = folder / KEYWORD_DIR
     if not target.is_dir():

@@ -250,6 +250,10 @@ class SentenceTransformerEmbedder:
     def bulk_turn(self):
         return self._encode_lock.bulk_turn()
 
+    def waiting(self) -> tuple[int, int]:
+        """How many query and how many bulk embeds wait for the model now."""
+        return self._encode_lock.waiting()
+
     def token_length(self, text: str) -> int:
         with self._count_lock:
             return len(self._tokenizer.encode(text, add_special_tokens=False))

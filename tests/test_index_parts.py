@@ -45,7 +45,7 @@ def _commit(root, n, parts):
     settings = IndexSettings(path=root)
     with IndexWriter.open(root, "fake", 4, settings, parts) as writer:
         chunks = [Chunk(id=f"c{i}", source="a.txt", text=f"text {i}") for i in range(n)]
-        writer.store.replace_file(FileRecord("a.txt", "sha", 1, 1), chunks, np.eye(4, dtype=np.float32)[[i % 4 for i in range(n)]])
+        writer.begin().replace_file(FileRecord("a.txt", "sha", 1, 1), chunks, np.eye(4, dtype=np.float32)[[i % 4 for i in range(n)]])
         writer.commit()
 
 

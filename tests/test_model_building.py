@@ -53,9 +53,9 @@ def test_the_embedder_generator_and_reranker_are_never_built_at_once(monkeypatch
     settings = Settings.load(index={"path": tmp_path / "index"}, generation={"model": SMOLLM},
                              retrieval={"reranker_model": "some/cross-encoder"})
     rag = build.build_rag(settings, with_generator=True)
-    assert _in_two_threads(lambda: rag.embedder, lambda: rag.generator) == []
+    assert _in_two_threads(rag.load_embedder, rag.load_generator) == []
     rag = build.build_rag(settings, with_generator=True)
-    assert _in_two_threads(lambda: rag._reranker(), lambda: rag.embedder) == []
+    assert _in_two_threads(lambda: build.build_reranker(settings), rag.load_embedder) == []
     assert overlaps == [] and building == []
 
 
@@ -68,7 +68,7 @@ def test_the_real_embedder_and_llm_load_together_from_two_threads(tmp_path):
     settings = Settings.load(index={"path": tmp_path / "index"}, generation={"model": SMOLLM, "device": "cpu"},
                              embedding={"backend": "torch", "device": "cpu"})
     rag = build_rag(settings, with_generator=True)
-    assert _in_two_threads(lambda: rag.generator, lambda: rag.embedder) == []
-    vectors = rag.embedder.embed(["GPU offload places layers"])
+    assert _in_two_threads(rag.load_generator, rag.load_embedder) == []
+    vectors = rag.load_embedder().embed(["GPU offload places layers"])
     assert vectors.shape == (1, 384) and abs(float((vectors ** 2).sum()) - 1.0) < 1e-4
-    assert rag.generator.count_tokens("hello") > 0
+    assert rag.load_generator().count_tokens("hello") > 0

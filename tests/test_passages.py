@@ -83,7 +83,7 @@ def _write(root, files, tokenizer, settings):
             for text in texts:
                 chunks.append(_c(source, start, text))
                 start += len(text) + 1
-            writer.store.replace_file(FileRecord(source, source + str(texts), 1, 1), chunks,
+            writer.begin().replace_file(FileRecord(source, source + str(texts), 1, 1), chunks,
                                       np.eye(4, dtype=np.float32)[[i % 4 for i in range(len(chunks))]])
         return writer.commit()
 

@@ -1,9 +1,12 @@
-"""Queries go before ingest batches on the shared embedder."""
+"""Queries go before ingest batches on the shared embedder.
+
+Every test orders its threads by events and reads time from a clock it moves by hand, so what it
+asserts holds on a loaded machine as on an idle one: no sleeps, no wall-clock bounds.
+"""
 
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -11,72 +14,129 @@ import pytest
 from foldrag.core.priority_lock import PriorityLock
 from foldrag.embedders import SentenceTransformerEmbedder
 
+PATIENCE = 30  # seconds a test waits for an event that must come (only a broken lock waits that long)
 
-class _SlowModel:
-    """Encodes in 20 ms per call and records who encoded when."""
+
+class Clock:
+    """Time that moves only when the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float, lock: PriorityLock) -> None:
+        self.now += seconds
+        lock.wake()
+
+
+def _until(condition) -> None:
+    """Wait until another thread has reached a state the lock reports (``condition()``): a poll of
+    that state, so the assertions after it never depend on how long it took."""
+    idle = threading.Event()
+    while not condition():
+        idle.wait(0.001)
+
+
+def _thread(target, *args) -> tuple[threading.Thread, threading.Event]:
+    finished = threading.Event()
+
+    def run():
+        target(*args)
+        finished.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, finished
+
+
+class _HeldModel:
+    """An encoder whose first bulk batch waits for the test to let it go; records who encoded."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []
         self.tokenizer = None
+        self.in_first_batch = threading.Event()
+        self.release = threading.Event()
 
     def get_embedding_dimension(self) -> int:
         return 2
 
     def encode(self, texts, **kwargs):
-        self.calls.append(("query" if texts == ["q"] else "bulk", len(texts)))
-        time.sleep(0.02)
+        kind = "query" if texts == ["q"] else "bulk"
+        self.calls.append((kind, len(texts)))
+        if kind == "bulk" and len(self.calls) == 1:
+            self.in_first_batch.set()
+            assert self.release.wait(PATIENCE)
         return np.ones((len(texts), 2), dtype=np.float32)
 
 
 def test_a_query_waits_for_one_ingest_batch_at_most():
-    model = _SlowModel()
+    model = _HeldModel()
     embedder = SentenceTransformerEmbedder(model, name="slow", batch_size=8, tokenizer=object())
-    bulk = threading.Thread(target=lambda: embedder.embed(["t"] * 160))  # 20 batches, ~400 ms
-    bulk.start()
-    time.sleep(0.05)  # the ingest is under way
-    t0 = time.perf_counter()
-    vectors = embedder.embed(["q"], query=True)
-    waited = time.perf_counter() - t0
-    bulk.join()
-    assert vectors.shape == (1, 2)
-    assert waited < 0.2, f"the query waited {waited:.3f} s (a whole ingest call is ~0.4 s)"
+    bulk, bulk_done = _thread(lambda: embedder.embed(["t"] * 160))  # 20 batches
+    assert model.in_first_batch.wait(PATIENCE)  # the ingest is under way, in its first batch
+    vectors = []
+    query, query_done = _thread(lambda: vectors.append(embedder.embed(["q"], query=True)))
+    _until(lambda: embedder.waiting()[0] == 1)  # the query waits for the lock
+    model.release.set()
+    assert query_done.wait(PATIENCE) and bulk_done.wait(PATIENCE)
+    assert vectors[0].shape == (1, 2)
     kinds = [kind for kind, _ in model.calls]
-    assert kinds.index("query") < len(kinds) - 2, "the query went in between the ingest's batches"
+    assert kinds.index("query") == 1, kinds  # right after the batch it waited for, not after the ingest
     assert sum(n for kind, n in model.calls if kind == "bulk") == 160 and {n for _, n in model.calls} <= {8, 1}
 
 
-def _query_stream(lock, stop, hold=0.005, gap=0.002):
-    """Queries back to back: each holds the lock ``hold`` s, the next comes ``gap`` s later."""
-    while not stop.is_set():
-        with lock.hold(urgent=True):
-            time.sleep(hold)
-        time.sleep(gap)
+def _slice(lock: PriorityLock) -> None:
+    with lock.hold():
+        pass
+
+
+def _parse(lock: PriorityLock) -> None:
+    with lock.bulk_turn():
+        pass
+
+
+def _query(lock: PriorityLock) -> None:
+    with lock.hold(urgent=True):
+        pass
 
 
 def test_bulk_work_gets_its_share_while_queries_keep_coming():
-    # A long grace, so that a query thread descheduled on a loaded machine still counts as coming;
-    # without the share, bulk slices (20 ms) alternating with queries (5 ms) would take ~0.8.
-    lock = PriorityLock(grace=0.2, share=0.2, burst=0.05)
-    stop = threading.Event()
-    asker = threading.Thread(target=_query_stream, args=(lock, stop))
-    asker.start()
-    time.sleep(0.05)
-    bulk_s, t0 = 0.0, time.perf_counter()
-    while time.perf_counter() - t0 < 1.5:
+    """While queries come, bulk runs on credit (``share`` per second, up to ``burst``): once spent,
+    the next slice waits; it runs again when the credit is earned back."""
+    clock = Clock()
+    lock = PriorityLock(grace=0.2, share=0.2, burst=0.05, clock=clock)
+    with lock.hold(urgent=True):  # a query: queries are coming
+        clock.advance(0.005, lock)
+    slices = 0
+    for _ in range(3):  # slices of 20 ms with a query between each, within the grace
         with lock.hold():
-            started = time.perf_counter()
-            time.sleep(0.02)  # one slice of embedding
-            bulk_s += time.perf_counter() - started
-    elapsed = time.perf_counter() - t0
-    stop.set()
-    asker.join()
-    assert 0.08 <= bulk_s / elapsed <= 0.55, f"bulk had {bulk_s / elapsed:.2f} of the time under load, not ~0.2"
-    time.sleep(0.25)  # the grace after the last query
-    t0 = time.perf_counter()
-    for _ in range(10):  # no queries (after the grace): at once, whatever the credit
+            clock.advance(0.02, lock)
+            slices += 1
+        with lock.hold(urgent=True):
+            clock.advance(0.001, lock)
+    # 60 ms of bulk in 63 ms: the burst (50 ms) and what 63 ms earn at 0.2/s (13 ms) are spent
+    _, finished = _thread(_slice, lock)
+    _until(lambda: lock.waiting()[1] == 1)  # refused: it waits for credit
+    assert not finished.is_set() and slices == 3
+    _, query_done = _thread(_query, lock)  # a query meanwhile goes at once
+    assert query_done.wait(PATIENCE)
+    clock.advance(0.05, lock)  # 10 ms of credit earned back: the slice runs
+    assert finished.wait(PATIENCE)
+
+
+def test_without_queries_bulk_runs_whatever_its_credit():
+    clock = Clock()
+    lock = PriorityLock(grace=0.2, share=0.2, burst=0.05, clock=clock)
+    with lock.hold(urgent=True):
+        clock.advance(0.005, lock)
+    clock.advance(0.3, lock)  # the grace has passed since the last query
+    for _ in range(10):  # 0.2 s of bulk work, four times the burst: never refused
         with lock.hold():
-            time.sleep(0.02)
-    assert time.perf_counter() - t0 < 0.3
+            clock.advance(0.02, lock)
+        assert lock.waiting() == (0, 0)
 
 
 def test_urgent_holders_go_first_and_nothing_runs_twice():
@@ -88,45 +148,35 @@ def test_urgent_holders_go_first_and_nothing_runs_twice():
             running.append(name)
             assert len(running) == 1
             order.append(name)
-            time.sleep(0.01)
             running.remove(name)
 
     with lock.hold():
-        threads = [threading.Thread(target=work, args=(f"bulk{i}", False)) for i in range(3)]
-        for t in threads:
-            t.start()
-        time.sleep(0.05)
-        urgent = threading.Thread(target=work, args=("query", True))
-        urgent.start()
-        time.sleep(0.05)
-    for t in threads + [urgent]:
-        t.join()
+        bulk = [_thread(work, f"bulk{i}", False) for i in range(3)]
+        _until(lambda: lock.waiting()[1] == 3)
+        urgent = _thread(work, "query", True)
+        _until(lambda: lock.waiting()[0] == 1)
+    for _, finished in bulk + [urgent]:
+        assert finished.wait(PATIENCE)
     assert order[0] == "query" and sorted(order[1:]) == ["bulk0", "bulk1", "bulk2"]
 
 
 def test_parsing_takes_turns_with_queries_without_excluding_them():
-    lock = PriorityLock(grace=0.2, share=0.2, burst=0.05)
+    clock = Clock()
+    lock = PriorityLock(grace=0.2, share=0.2, burst=0.05, clock=clock)
     with lock.bulk_turn():  # no queries: at once, and a query is not held up by it
-        t0 = time.perf_counter()
-        with lock.hold(urgent=True):
-            pass
-        assert time.perf_counter() - t0 < 0.05
-    stop = threading.Event()
-    asker = threading.Thread(target=_query_stream, args=(lock, stop))
-    asker.start()
-    time.sleep(0.05)
-    parsed_s, turns, t0 = 0.0, 0, time.perf_counter()
-    while time.perf_counter() - t0 < 1.5:
-        with lock.bulk_turn():
-            started = time.perf_counter()
-            time.sleep(0.03)  # parsing one file
-            parsed_s += time.perf_counter() - started
-            turns += 1
-    elapsed = time.perf_counter() - t0
-    stop.set()
-    asker.join()
-    assert turns >= 3, "parsing was starved by the queries"
-    assert parsed_s / elapsed <= 0.55, f"parsing took {parsed_s / elapsed:.2f} of the time under load (ungated: ~1)"
+        _, query_done = _thread(_query, lock)
+        assert query_done.wait(PATIENCE)
+    with lock.hold(urgent=True):
+        clock.advance(0.005, lock)
+    with lock.bulk_turn():  # one long file while queries come: more than the burst
+        clock.advance(0.06, lock)
+    _, parsed = _thread(_parse, lock)  # the next file waits for its turn …
+    _until(lambda: lock.waiting()[1] == 1)
+    assert not parsed.is_set()
+    _, query_done = _thread(_query, lock)  # … queries do not
+    assert query_done.wait(PATIENCE)
+    clock.advance(0.1, lock)  # the debt (10 ms) earned back
+    assert parsed.wait(PATIENCE), "parsing never got its turn back"
 
 
 def test_share_must_be_a_fraction():
@@ -142,14 +192,10 @@ def test_queries_take_the_lock_in_the_order_they_asked():
     threads = []
     with lock.hold(urgent=True):
         for n in range(12):
-            thread = threading.Thread(target=lambda n=n: _take(lock, order, n))
-            thread.start()
-            threads.append(thread)
-            deadline = time.monotonic() + 5
-            while len(lock._line) < n + 1 and time.monotonic() < deadline:  # queued before the next asks
-                time.sleep(0.001)
-    for thread in threads:
-        thread.join(5)
+            threads.append(_thread(_take, lock, order, n))
+            _until(lambda n=n: lock.waiting()[0] == n + 1)  # queued before the next asks
+    for _, finished in threads:
+        assert finished.wait(PATIENCE)
     assert order == list(range(12))
 
 
@@ -172,33 +218,28 @@ class _Interrupting(threading.Condition):
 
 
 def test_a_query_that_gives_up_waiting_leaves_the_line():
-    lock = PriorityLock()
-    lock._cond = _Interrupting()
-    got, gave_up = threading.Event(), threading.Event()
+    lock = PriorityLock(condition=_Interrupting())
+    order: list[int] = []
+    gave_up = threading.Event()
 
     def impatient():
         try:
             with lock.hold(urgent=True):
-                pass
+                order.append(-1)
         except _GaveUp:
             gave_up.set()
 
     with lock.hold(urgent=True):
-        first = threading.Thread(target=impatient)
-        first.start()
-        first.join(5)
-        second = threading.Thread(target=lambda: _take(lock, [], 0, got))
-        second.start()
-        while not lock._line:
-            time.sleep(0.001)
-    second.join(5)
-    assert gave_up.is_set() and got.is_set(), "the query behind the one that gave up never got the lock"
-    assert not lock._line and lock._urgent == 0
+        _, first = _thread(impatient)
+        assert first.wait(PATIENCE) and gave_up.is_set()
+        _, second = _thread(_take, lock, order, 0)
+        _until(lambda: lock.waiting()[0] == 1)
+    assert second.wait(PATIENCE), "the query behind the one that gave up never got the lock"
+    assert order == [0] and lock.waiting() == (0, 0)
+    _, bulk = _thread(_slice, lock)  # no query is counted as still waiting
+    assert bulk.wait(PATIENCE)
 
 
-def _take(lock, order, n, done=None):
+def _take(lock, order, n):
     with lock.hold(urgent=True):
         order.append(n)
-        time.sleep(0.002)
-    if done is not None:
-        done.set()

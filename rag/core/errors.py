@@ -38,6 +38,13 @@ ERROR_TABLE: dict[str, ErrorSpec] = {
 }
 
 
+def error_table_markdown() -> str:
+    """ERROR_TABLE as the README prints it (a test keeps the two equal)."""
+    rows = ["| kind | exit code | HTTP status | meaning |", "|---|---|---|---|"]
+    rows += [f"| `{kind}` | {spec.exit_code} | {spec.http_status} | {spec.meaning} |" for kind, spec in ERROR_TABLE.items()]
+    return "\n".join(rows)
+
+
 class FoldragError(Exception):
     """Base of every error foldrag raises on purpose; ``kind`` is a key of ``ERROR_TABLE``."""
 

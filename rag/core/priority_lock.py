@@ -27,24 +27,40 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
 class PriorityLock:
-    def __init__(self, grace: float = 0.05, share: float = 0.2, burst: float = 0.25) -> None:
+    """``clock`` is where the lock reads time (a test passes one it moves by hand); ``condition`` is
+    what waiters wait on (a test may pass one that interrupts a wait, as a cancelled request's is)."""
+
+    def __init__(self, grace: float = 0.05, share: float = 0.2, burst: float = 0.25, *,
+                 clock: Callable[[], float] = time.monotonic, condition: threading.Condition | None = None) -> None:
         if not 0 < share <= 1:
             raise ValueError("share must be in (0, 1]")
         self.grace = grace
         self.share = share
         self.burst = burst
-        self._cond = threading.Condition()
+        self._clock = clock
+        self._cond = condition or threading.Condition()
         self._busy = False
         self._urgent = 0  # urgent holders waiting or holding
         self._line: deque[object] = deque()  # urgent holders waiting, first come first served
+        self._bulk_waiting = 0  # bulk holders refused their turn, waiting
         self._last_urgent = float("-inf")  # when the last urgent holder let go
         self._credit = burst  # seconds of bulk work allowed while queries come
-        self._credited_at = time.monotonic()
+        self._credited_at = clock()
+
+    def waiting(self) -> tuple[int, int]:
+        """How many queries and how many bulk holders are waiting for the lock now."""
+        with self._cond:
+            return len(self._line), self._bulk_waiting
+
+    def wake(self) -> None:
+        """Make waiters look at the clock again (a clock that jumps: tests move theirs by hand)."""
+        with self._cond:
+            self._cond.notify_all()
 
     @contextmanager
     def hold(self, urgent: bool = False) -> Iterator[None]:
@@ -64,7 +80,7 @@ class PriorityLock:
             else:
                 self._wait_for_turn(exclusive=True)
             self._busy = True
-            started, contended = time.monotonic(), self._queries_active(time.monotonic())
+            started, contended = self._clock(), self._queries_active(self._clock())
         try:
             yield
         finally:
@@ -72,7 +88,7 @@ class PriorityLock:
                 self._busy = False
                 if urgent:
                     self._urgent -= 1
-                    self._last_urgent = time.monotonic()
+                    self._last_urgent = self._clock()
                 else:
                     self._debit(started, contended)
                 self._cond.notify_all()
@@ -82,7 +98,7 @@ class PriorityLock:
         """Bulk work that needs no lock (it only takes CPU): waits for its turn as a bulk holder does."""
         with self._cond:
             self._wait_for_turn(exclusive=False)
-            started, contended = time.monotonic(), self._queries_active(time.monotonic())
+            started, contended = self._clock(), self._queries_active(self._clock())
         try:
             yield
         finally:
@@ -100,14 +116,14 @@ class PriorityLock:
         self._credited_at = now
 
     def _debit(self, started: float, contended: bool) -> None:
-        now = time.monotonic()
+        now = self._clock()
         self._accrue(now)
         if contended or self._queries_active(now):
             self._credit -= now - started
 
     def _wait_for_turn(self, exclusive: bool) -> None:
         while True:
-            now = time.monotonic()
+            now = self._clock()
             self._accrue(now)
             # A query waiting for the lock or running always goes first: bulk work beside it would take
             # a core from it (on 2 cores a query's parallel matmuls then wait at every barrier).
@@ -122,4 +138,8 @@ class PriorityLock:
                 waits.clear()  # the query's release notifies
             else:
                 waits.append(self._last_urgent + self.grace - now)
-            self._cond.wait(timeout=max(0.001, min(waits)) if waits else None)
+            self._bulk_waiting += 1
+            try:
+                self._cond.wait(timeout=max(0.001, min(waits)) if waits else None)
+            finally:
+                self._bulk_waiting -= 1

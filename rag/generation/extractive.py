@@ -94,7 +94,9 @@ def quote_answer(question: str, sources: Sequence[Hit], tokenize: Callable[[str]
 
 
 def _bm25(tokens: list[list[str]], query: list[str]) -> list[float]:
-    import bm25s
+    from foldrag.indexes.keyword_store import import_bm25s
+
+    bm25s = import_bm25s()
 
     index = bm25s.BM25()
     index.index(tokens, show_progress=False)
