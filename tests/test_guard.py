@@ -71,7 +71,18 @@ def test_cross_origin_writes_are_refused_even_without_keys(serve):
 
 def test_configured_origins_may_write(serve):
     client = serve(cors_origins=["https://intranet.example"])
-    assert _upload(client, origin="https://intranet.example").status_code == 201
+    written = _upload(client, origin="https://intranet.example")
+    assert written.status_code == 201
+    assert written.headers["access-control-allow-origin"] == "https://intranet.example"  # the page may read it
+    preflight = client.options("/v1/query", headers={"origin": "https://intranet.example",
+                                                     "access-control-request-method": "POST",
+                                                     "access-control-request-headers": "authorization, content-type"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://intranet.example"
+    assert {"POST", "DELETE"} <= {m.strip() for m in preflight.headers["access-control-allow-methods"].split(",")}
+    assert {"authorization", "content-type"} <= {h.strip().lower() for h in preflight.headers["access-control-allow-headers"].split(",")}
+    foreign = client.get("/v1/collections", headers={"origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in foreign.headers  # another site's page cannot read answers
 
 
 def test_query_keys_only_ask_and_admin_keys_do_everything(serve):

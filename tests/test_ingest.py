@@ -115,3 +115,22 @@ def test_service_search_ranks_the_matching_chunk_first(folder, settings, fake_em
     pdf_hit = rag.search("dates palm trees", k=1)[0]
     assert (pdf_hit.chunk.source, pdf_hit.chunk.page) == ("d.pdf", 1)
     rag.close()
+
+
+def test_a_librarys_debug_lines_never_reach_the_terminal(folder, settings, fake_embedder):
+    """bm25s sets its logger to DEBUG when imported: once anything has given the root logger a
+    handler (a module-level ``logging.warning`` does), its "Building index from tokens" lines were
+    printed between the progress lines of an ingest."""
+    import io
+    import logging
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logging.getLogger().addHandler(handler)
+    try:
+        rag = build_rag(settings, embedder=fake_embedder, tokenizer=shared_tokenizer())
+        rag.ingest(folder)
+        assert rag.search("anything", k=1, mode="bm25") is not None
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert "bm25s" not in stream.getvalue() and "Building index" not in stream.getvalue(), stream.getvalue()

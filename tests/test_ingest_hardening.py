@@ -107,7 +107,7 @@ def test_a_second_ingest_is_refused_before_any_model_loads(tmp_path, settings):
             IndexWriter.check_free(index)
         out = run_cli("ingest", str(docs), "--index", str(index), env={"FOLDRAG_EMBEDDING__MODEL": "/nonexistent/model"})
         # busy is reported, not the missing embedder: the lock was checked before the model load
-        assert out.returncode != 0 and "another foldrag process is writing" in out.stderr, out.stderr
+        assert out.returncode == 7 and "another foldrag process is writing" in out.stderr, out.stderr  # index_busy
     finally:
         holder.close()
 
