@@ -204,3 +204,68 @@ def test_a_model_without_a_chat_template_gets_plain_text():
     assert text == "Use the sources.\n\nUser: Sources:\n[1] x\n\nQuestion: q?\n\nAnswer:"
     assert detect_preset("gemma-3-270m.gguf", None).name == "plain"
     assert "\nQuestion:" in PRESETS["plain"].stop  # a base model that goes on to ask itself is stopped
+
+
+def test_every_answer_carries_the_trace_of_its_stages(rag_with):
+    gen = ScriptedChat("Paris [1].", "What is the capital of France?", "Paris [1].")
+    rag = rag_with(gen)
+    plain = rag.ask("capital of France")
+    assert [s.name for s in plain.stages] == ["retrieve", "pack", "generate", "ground"]
+    assert all(s.seconds >= 0 for s in plain.stages) and plain.to_json()["stages"][0]["stage"] == "retrieve"
+    history = [{"role": "user", "content": "Tell me about France"}, {"role": "assistant", "content": "A country."}]
+    follow_up = rag.ask("and its capital?", history=history)
+    assert [s.name for s in follow_up.stages] == ["condense", "retrieve", "pack", "generate", "ground"]
+    assert follow_up.timings["condense_s"] == follow_up.stages[0].seconds
+
+
+def test_quoted_answers_walk_retrieve_then_quote(tmp_path, settings, fake_embedder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "paris.md").write_text("# France\n\nThe capital of France is Paris.")
+    quoting = settings.model_copy(update={"generation": settings.generation.model_copy(update={"mode": "quote"})})
+    rag = build_rag(quoting, embedder=fake_embedder, tokenizer=shared_tokenizer())
+    rag.ingest(docs)
+    answer = rag.ask("What is the capital of France?")
+    assert [s.name for s in answer.stages] == ["retrieve", "quote"] and answer.engine == "extractive"
+
+
+def test_the_pack_stage_returns_the_prompt_the_model_reads(rag_with):
+    from foldrag.answering import stages
+
+    gen = ScriptedChat("Paris [1].")
+    rag = rag_with(gen)
+    question = rag.prepare("capital of France")
+    retrieval = stages.retrieve(question, question.text)
+    packed = stages.pack(gen, question, retrieval.hits, rag.settings.generation)
+    assert packed.prompt_tokens == gen.prompt_tokens(list(packed.messages))
+    rag.answerer().ask(question)
+    assert gen.calls[0] == list(packed.messages)  # what was measured is what was sent, rendered once more nowhere
+    assert packed.instructions == packed.messages[0]["content"]
+
+
+def test_a_prepared_question_answers_from_its_own_snapshot(rag_with, tmp_path):
+    """Nothing after prepare goes back to the service: a generation committed meanwhile is the next
+    question's, not this one's."""
+    gen = ScriptedChat("Paris [1].", "Paris [1].")
+    rag = rag_with(gen)
+    question = rag.prepare("capital of France")
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "lyon.md").write_text("# Lyon\n\nLyon is a city of France, not its capital.")
+    rag.ingest(more)  # a new generation (the first folder's files are gone from it)
+    answer = rag.answerer().ask(question)
+    assert {c.source for c in answer.citations} <= {"paris.md", "seoul.md"}
+    assert rag.prepare("capital of France").snapshot is not question.snapshot
+
+
+def test_a_question_is_checked_once_in_prepare(rag_with):
+    rag = rag_with(ScriptedChat("Paris [1]."))
+    question = rag.prepare("  capital of France  ", mode="auto")
+    assert (question.text, question.mode, question.k) == ("capital of France", "hybrid", rag.settings.retrieval.k)
+    for text, mode, message in (("   ", None, "empty"), ("x", "nope", "unknown mode")):
+        with pytest.raises(InvalidInput, match=message):
+            rag.prepare(text, mode=mode)
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        question.text = "changed"
