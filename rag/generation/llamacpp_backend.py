@@ -22,9 +22,8 @@ import llama_cpp  # the optional extra: without it, the backend registry says wh
 
 from foldrag.core.contracts import Messages, TextStream
 from foldrag.core.errors import ModelUnavailable
-from foldrag.generation.backends import resolve_model
 from foldrag.generation.bundled import bundled_gguf
-from foldrag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
+from foldrag.generation.presets import Preset, apply_preset, choose_preset
 from foldrag.generation.streaming import cut_at_stops, utf8_pieces
 
 log = logging.getLogger("foldrag.generation")
@@ -67,8 +66,8 @@ class LlamaCppGenerator:
 
     @classmethod
     def load(cls, cfg) -> "LlamaCppGenerator":
-        """Load ``cfg.model`` (a GGUF) per ``GenerationSettings``: gpu_layers, threads."""
-        cfg = cfg.model_copy(update={"model": resolve_model(cfg)})
+        """Load ``cfg.model`` (a GGUF, named: ``load_generator`` resolves 'auto') per
+        ``GenerationSettings``: gpu_layers, threads."""
         path = gguf_path(cfg.model)
         threads = cfg.threads or os.cpu_count() or 1
         gpu_layers = _gpu_layers(path, cfg)
@@ -81,7 +80,7 @@ class LlamaCppGenerator:
                         n_gpu_layers=gpu_layers, use_mmap=True, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelUnavailable(f"llama.cpp could not load {path}: {exc}") from exc
-        preset = PRESETS[cfg.preset] if cfg.preset != "auto" else detect_preset(f"{cfg.model} {path.name}", template)
+        preset = choose_preset(cfg.preset, f"{cfg.model} {path.name}", template)
         log.info("llama.cpp: %s, context %d, %d threads, %d layers on the GPU", path.name, n_ctx, threads, gpu_layers)
         return cls(llm, preset, name=cfg.model, template=template)
 

@@ -23,7 +23,7 @@ import openai  # the optional extra: without it, the backend registry says what 
 
 from foldrag.core.contracts import Messages, TextStream
 from foldrag.core.errors import ModelUnavailable
-from foldrag.generation.presets import PRESETS, Preset, apply_preset, detect_preset
+from foldrag.generation.presets import Preset, apply_preset, choose_preset
 
 log = logging.getLogger("foldrag.generation")
 
@@ -59,7 +59,7 @@ class OpenAIGenerator:
         elif model not in served:  # some servers (llama.cpp's) answer under any name; others will 404
             log.warning("the server at %s lists %s, not %r; asking for %r anyway", cfg.base_url, served[:5],
                         model, model)
-        preset = PRESETS[cfg.preset] if cfg.preset != "auto" else detect_preset(model, None)
+        preset = choose_preset(cfg.preset, model, None)
         return cls(client, model, cfg.base_url, preset, cfg.context_window)
 
     # -- tokens (estimates: see the module doc)

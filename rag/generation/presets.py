@@ -39,6 +39,11 @@ def render_plain(messages: list[dict[str, str]]) -> str:
     return "\n\n".join(parts) + "\n\nAnswer:"
 
 
+def choose_preset(setting: str, model_name: str, chat_template: str | None) -> Preset:
+    """``generation.preset``: the one named, or for 'auto' the one the model's name and chat template show."""
+    return PRESETS[setting] if setting != "auto" else detect_preset(model_name, chat_template)
+
+
 def detect_preset(model_name: str, chat_template: str | None) -> Preset:
     """Pick a preset from the model's name and chat template."""
     lowered = model_name.lower()

@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING
 from foldrag.core.contracts import Messages, TextStream
 from foldrag.core.errors import MissingDependency, ModelUnavailable
 from foldrag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
-from foldrag.generation.backends import resolve_model
 from foldrag.generation.model_files import gguf_source, linear_weights
 from foldrag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, parse_bytes, plan_offload
-from foldrag.generation.presets import render_plain, PRESETS, Preset, apply_preset, detect_preset
+from foldrag.generation.presets import Preset, apply_preset, choose_preset, render_plain
 from foldrag.generation.streaming import cut_at_stops
 from foldrag.core.hardware import cuda_available, preferred_dtype
 
@@ -61,8 +60,9 @@ class TransformersGenerator:
 
     @classmethod
     def load(cls, cfg) -> "TransformersGenerator":
-        """Load per ``GenerationSettings``: device, gpu_layers/max_gpu_memory, and ``transformers.*``
-        (offload_folder, dtype, 4-bit, decode loop, CPU weight packing)."""
+        """Load per ``GenerationSettings`` (``model`` named, not 'auto': ``load_generator`` resolves it):
+        device, gpu_layers/max_gpu_memory, and ``transformers.*`` (offload_folder, dtype, 4-bit,
+        decode loop, CPU weight packing)."""
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -77,8 +77,7 @@ class TransformersGenerator:
         if cfg.device == "cuda" and not has_cuda:
             log.warning("generation.device is 'cuda' but CUDA is not available: running on the CPU")
         on_cuda = want_cuda and has_cuda
-        cfg = cfg.model_copy(update={"model": resolve_model(cfg)})
-        gguf = gguf_source(cfg.model)
+        gguf = gguf_source(cfg.model)  # cfg.model is resolved ('auto' named) by load_generator
         if gguf is not None and not on_cuda and not tf.offload_folder:
             return cls._load_gguf_on_cpu(cfg, gguf, cache)
         folder = resolve_model_folder(cfg.model, cache)
@@ -90,37 +89,18 @@ class TransformersGenerator:
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         kwargs: dict = {"dtype": dtype}
         plan = None
-        if on_cuda:
-            from accelerate import init_empty_weights
-
-            config = AutoConfig.from_pretrained(str(folder))
-            with init_empty_weights():
-                skeleton = AutoModelForCausalLM.from_config(config, dtype=dtype)
-            plan = plan_offload(
-                measure_model(skeleton), cuda=True, free_vram=free_cuda_memory(), gpu_layers=cfg.gpu_layers,
-                max_gpu_memory=parse_bytes(cfg.max_gpu_memory), offload_folder=tf.offload_folder,
-            )
+        if on_cuda or tf.offload_folder:  # layers placed by the planner: GPU as fit, then CPU, then disk
+            plan = _offload_plan(folder, dtype, cfg, cuda=on_cuda)
             kwargs["device_map"] = plan.device_map
             if tf.offload_folder:
                 kwargs["offload_folder"] = tf.offload_folder
-            if tf.load_in_4bit:
-                try:
-                    from transformers import BitsAndBytesConfig
-                    import bitsandbytes  # noqa: F401
-                except ImportError as exc:
-                    raise MissingDependency("load_in_4bit needs bitsandbytes: pip install bitsandbytes") from exc
-                kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype)
-        elif tf.offload_folder:
-            # CPU with disk offload: layers beyond generation.transformers.cpu_memory live in offload_folder.
-            from accelerate import init_empty_weights
-
-            config = AutoConfig.from_pretrained(str(folder))
-            with init_empty_weights():
-                skeleton = AutoModelForCausalLM.from_config(config, dtype=dtype)
-            plan = plan_offload(measure_model(skeleton), cuda=False, cpu_memory=parse_bytes(tf.cpu_memory),
-                                offload_folder=tf.offload_folder)
-            kwargs["device_map"] = plan.device_map
-            kwargs["offload_folder"] = tf.offload_folder
+        if on_cuda and tf.load_in_4bit:
+            try:
+                from transformers import BitsAndBytesConfig
+                import bitsandbytes  # noqa: F401
+            except ImportError as exc:
+                raise MissingDependency("load_in_4bit needs bitsandbytes: pip install bitsandbytes") from exc
+            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype)
         try:
             model = AutoModelForCausalLM.from_pretrained(str(folder), **kwargs)
         except Exception as exc:
@@ -140,7 +120,7 @@ class TransformersGenerator:
             log.info("offload plan: %s", plan.describe())
             for module, device in plan.device_map.items():
                 log.debug("%s -> %s", module, device)
-        preset = PRESETS[cfg.preset] if cfg.preset != "auto" else detect_preset(f"{cfg.model} {folder.name}", tokenizer.chat_template)
+        preset = choose_preset(cfg.preset, f"{cfg.model} {folder.name}", tokenizer.chat_template)
         return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=plan, decode_loop=tf.decode_loop,
                    weights=weights)
 
@@ -156,7 +136,7 @@ class TransformersGenerator:
         dtype, mode, prompt_dtype = _cpu_plan(tf, True, AutoConfig.from_pretrained(str(tokenizer_and_config(gguf, cache))))
         model, tokenizer, weights = load_gguf(gguf, dtype=dtype, pack=mode, cache_dir=cache, prompt_dtype=prompt_dtype)
         log.info("CPU weights: %s", weights.describe())
-        preset = PRESETS[cfg.preset] if cfg.preset != "auto" else detect_preset(f"{cfg.model} {gguf.name}", tokenizer.chat_template)
+        preset = choose_preset(cfg.preset, f"{cfg.model} {gguf.name}", tokenizer.chat_template)
         return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=None, decode_loop=tf.decode_loop, weights=weights)
 
     # -- tokens
@@ -315,3 +295,20 @@ def _default_cache() -> Path:
     from foldrag.generation.model_files import default_model_cache
 
     return default_model_cache()
+
+
+def _offload_plan(folder: Path, dtype, cfg, *, cuda: bool) -> OffloadPlan:
+    """Where each layer of the model in ``folder`` goes: measured on an empty skeleton (no weights
+    read), then planned onto the GPU as fits (``gpu_layers``, ``max_gpu_memory``) or, on the CPU,
+    within ``transformers.cpu_memory``; the rest to ``transformers.offload_folder``."""
+    from accelerate import init_empty_weights
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tf = cfg.transformers
+    with init_empty_weights():
+        skeleton = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(folder)), dtype=dtype)
+    if cuda:
+        return plan_offload(measure_model(skeleton), cuda=True, free_vram=free_cuda_memory(), gpu_layers=cfg.gpu_layers,
+                            max_gpu_memory=parse_bytes(cfg.max_gpu_memory), offload_folder=tf.offload_folder)
+    return plan_offload(measure_model(skeleton), cuda=False, cpu_memory=parse_bytes(tf.cpu_memory),
+                        offload_folder=tf.offload_folder)
