@@ -66,7 +66,7 @@ def test_the_real_embedder_and_llm_load_together_from_two_threads(tmp_path):
     from foldrag.build import build_rag
 
     settings = Settings.load(index={"path": tmp_path / "index"}, generation={"model": SMOLLM, "device": "cpu"},
-                             embedding={"backend": "torch", "device": "cpu"})
+                             embedding={"backend": "torch", "device": "cpu", "dtype": "float32"})  # bf16 CPUs: auto is bf16
     rag = build_rag(settings, with_generator=True)
     assert _in_two_threads(rag.load_generator, rag.load_embedder) == []
     vectors = rag.load_embedder().embed(["GPU offload places layers"])
