@@ -41,10 +41,11 @@ def settings(tmp_path: Path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    """The bundled all-MiniLM-L6-v2, loaded once per session (slow tests only)."""
+    """The bundled all-MiniLM-L6-v2 in fp32, loaded once per session (slow tests only). fp32 pinned:
+    on a CPU with fast bf16, dtype 'auto' is bf16, and tests compare other runtimes to torch's fp32."""
     from foldrag.embedders import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", device="cpu")
+    return SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", device="cpu", dtype="float32")
 
 
 @pytest.fixture(scope="session")

@@ -374,9 +374,10 @@ def test_auto_loads_the_question_runtime_the_probe_chose_and_its_vectors_are_tor
                "onnx-int8": Measured(14.0, 0.9917, 0.9837, 3.9)}
     probe = tmp_path / f"embedder-v{runtime_choice.PROBE_VERSION}-{hardware.machine_key(hardware.cpu_threads())}-{files.digest[:16]}.json"
     runtime_choice._write(probe, figures)
-    embedder = SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", device="cpu", backend="auto")
+    # fp32 pinned: on a CPU with fast bf16, dtype 'auto' makes torch bf16, and the point is the same vectors
+    embedder = SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", device="cpu", backend="auto", dtype="float32")
     assert (embedder.backend, embedder.query_backend) == ("torch", "onnx")
-    torch_only = SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", device="cpu", backend="torch")
+    torch_only = SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", device="cpu", backend="torch", dtype="float32")
     assert torch_only.query_backend == "torch"
     question = ["How does GPU offload place layers?", "대한민국의 수도는 어디인가?"]
     assert _cosines(embedder.embed(question, query=True), torch_only.embed(question, query=True)).min() > 0.9999
