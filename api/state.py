@@ -82,10 +82,14 @@ class ServerState:
         limit = self.settings.server.max_question_chars
         if len(text) > limit:
             raise TooLarge(f"the {what} has {len(text)} characters; the limit is {limit}")
-        question = await run_in_threadpool(lambda: rag.prepare(text, mode=mode, k=k, history=history, what=what))
-        if answering:
-            rag.answerer()
-        return name, rag, question
+
+        def check() -> Question:
+            question = rag.prepare(text, mode=mode, k=k, history=history, what=what)
+            if answering:
+                rag.answerer()  # built once (the reranker with it, when configured): off the event loop
+            return question
+
+        return name, rag, await run_in_threadpool(check)
 
     async def retrieve(self, collection: str | None, query: str, *, k: int | None, mode: str) -> tuple[str, Retrieval]:
         """Retrieval in a worker thread; 'multi' uses the LLM, so it waits for a generation slot."""

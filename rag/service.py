@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from foldrag.answering import stages
 from foldrag.answering.answerer import Answerer
 from foldrag.answering.events import Answer, AnswerEvent
 from foldrag.answering.question import Question, Turn
@@ -33,7 +35,6 @@ from foldrag.collection.snapshots import Snapshots
 from foldrag.collection.writing import check_writable, disk_space, open_writer
 from foldrag.core.contracts import Embedder, Generator, KeywordTokenizer
 from foldrag.core.errors import InvalidInput, NotFound
-from foldrag.core.lazy import Once
 from foldrag.core.settings import Settings
 from foldrag.core.tokenize import has_hangul
 from foldrag.core.types import Hit, IngestSummary
@@ -58,10 +59,10 @@ class Foldrag:
                  answerer: Callable[[], Answerer]) -> None:
         self.settings = settings
         self.tokenizer = tokenizer
-        self._embedder = Once(embedder)
-        self._generator = Once(generator)
+        self._embedder = embedder  # the builder's factories: each builds once, shared by the collections
+        self._generator = generator
         self._retriever_for = retriever_for
-        self._answerer = Once(answerer)
+        self._answerer = answerer
         self._snapshots = Snapshots(settings.index.path)
         self._retriever: tuple[IndexSnapshot, HybridRetriever] | None = None
 
@@ -102,7 +103,7 @@ class Foldrag:
         folder = Path(folder).expanduser()
         if not folder.is_dir():
             raise NotFound(f"folder not found: {folder}")
-        with disk_space(self.index_path), self._writer() as writer:
+        with self._writing() as writer:
             return ingest_folder(folder, writer, self.load_embedder(), self.settings.ingest,
                                  embed_headers=self.settings.embedding.embed_headers, progress=progress,
                                  within=within)
@@ -110,7 +111,7 @@ class Foldrag:
     def add_document(self, name: str, data: bytes) -> Document:
         """Index one uploaded file as ``upload://NAME`` (replacing an upload of the same name).
         Raises InvalidInput when the file cannot be parsed or holds no text."""
-        with disk_space(self.index_path), self._writer() as writer:
+        with self._writing() as writer:
             try:
                 record = ingest_document(UPLOAD_SCHEME + name, data, writer, self.load_embedder(),
                                          self.settings.ingest, embed_headers=self.settings.embedding.embed_headers)
@@ -128,14 +129,19 @@ class Foldrag:
         match = next((d for d in self.documents() if d.id == doc_id), None)
         if match is None:
             raise NotFound(f"no document with id {doc_id!r}")
-        with disk_space(self.index_path), self._writer() as writer:
+        with self._writing() as writer:
             writer.begin().remove_file(match.source)
             writer.commit()
         return match
 
-    def _writer(self) -> IndexWriter:
+    @contextmanager
+    def _writing(self) -> Iterator[IndexWriter]:
+        """The index's writer; a full disk ends in NoSpace once the writer has removed its
+        half-written generation."""
         check_writable(self.index_path)  # a busy index is refused before the embedder loads
-        return open_writer(self.index_path, self.load_embedder(), self.settings, self.tokenizer)
+        with disk_space(self.index_path), open_writer(self.index_path, self.load_embedder(), self.settings,
+                                                      self.tokenizer) as writer:
+            yield writer
 
     def check_index(self, repair: bool = False) -> CheckReport:
         """See ``foldrag.collection.check.check_index``."""
@@ -207,7 +213,7 @@ class Foldrag:
         """The ranked chunks for ``query`` (a text is prepared first, with ``k`` and ``mode``; a
         prepared question runs as it is), with the retrieval's trace."""
         question = query if isinstance(query, Question) else self.prepare(query, mode=mode, k=k, what="query")
-        return question.retriever.retrieve(question.text, question.k, question.mode)
+        return stages.retrieve(question, question.text)
 
     def search(self, query: str, k: int = 5, mode: str | None = None) -> list[Hit]:
         """The ``k`` chunks that best match ``query``, best first."""

@@ -67,7 +67,7 @@ class Answerer:
             with clock.stage("quote"):
                 grounded = self._grounding.quote(standalone, retrieval.hits, numbered)
             yield TokenEvent(grounded.text)
-            yield DoneEvent(stages.answer(question, standalone, retrieval, grounded, None, clock,
+            yield DoneEvent(stages.answer(question, standalone, retrieval, grounded, clock,
                                           model="none", engine="extractive"))
             return
 
@@ -81,5 +81,5 @@ class Answerer:
             draft = yield from stages.generate(generator, packed, settings)
         with clock.stage("ground"):
             grounded = self._grounding.ground(draft.text, question.text, packed.instructions, packed.sources, numbered)
-        yield DoneEvent(stages.answer(question, standalone, retrieval, grounded, draft, clock,
-                                      model=generator.name, engine=""))
+        yield DoneEvent(stages.answer(question, standalone, retrieval, grounded, clock, model=generator.name,
+                                      engine=draft.stats.engine if draft.stats else "", draft=draft))

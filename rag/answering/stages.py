@@ -132,22 +132,19 @@ def generate(generator: Generator, packed: Packed, settings: GenerationSettings
                  stats=stream.stats, first_token_s=first_token or elapsed, looped=guard.looped)
 
 
-def answer(question: Question, standalone: str, retrieval: Retrieval, grounded: Grounded, draft: Draft | None,
-           clock: StageClock, *, model: str, engine: str) -> Answer:
+def answer(question: Question, standalone: str, retrieval: Retrieval, grounded: Grounded, clock: StageClock, *,
+           model: str, engine: str, draft: Draft | None = None) -> Answer:
     """The one place an ``Answer`` is built: the grounded text and citations, the draft's figures
     (none for a quoted answer), the timings and the trace of the stages."""
     stats = draft.stats if draft is not None else None
-    produced = clock.seconds("generate") if draft is not None else clock.seconds("quote")
+    produced = clock.seconds("generate" if draft is not None else "quote") or 0.0
     timings = {name + "_s": seconds for name in ("condense", "retrieve")
                if (seconds := clock.seconds(name)) is not None}
-    timings.update({"first_token_s": draft.first_token_s if draft is not None else produced or 0.0,
-                    "generate_s": produced or 0.0,
-                    "tokens_per_s": stats.tokens_per_s if stats else 0.0,
-                    "total_s": clock.total()})
+    timings.update({"first_token_s": draft.first_token_s if draft is not None else produced, "generate_s": produced,
+                    "tokens_per_s": stats.tokens_per_s if stats else 0.0, "total_s": clock.total()})
     return Answer(answer=grounded.text, reasoning=draft.reasoning if draft is not None else "",
                   citations=grounded.citations, queries=tuple(retrieval.trace.queries), timings=timings,
                   question=question.text, standalone_question=standalone, citation_method=grounded.method,
                   prompt_tokens=stats.prompt_tokens if stats else 0, completion_tokens=stats.new_tokens if stats else 0,
-                  engine=(stats.engine if stats else "") if draft is not None else engine, model=model,
-                  looped=draft.looped if draft is not None else False, echoed=grounded.echoed,
-                  stages=tuple(clock.stages))
+                  engine=engine, model=model, looped=draft.looped if draft is not None else False,
+                  echoed=grounded.echoed, stages=tuple(clock.stages))

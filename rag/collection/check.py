@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,5 +69,4 @@ def check_index(root: Path, settings: IndexSettings, tokenizer: KeywordTokenizer
                     "ingest the folder again to bring back what changed since")
         writer.begin()  # the new generation starts from the intact store; commit rebuilds every part
         generation = writer.commit().generation
-    return CheckReport(index=str(root), generation=current.name, ok=report.ok, damage=report.damage,
-                       repaired=generation, restored_from=restored_from, note=note)
+    return replace(report, repaired=generation, restored_from=restored_from, note=note)
