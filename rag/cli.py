@@ -86,7 +86,7 @@ def search(
 ) -> None:
     """Show the chunks that best match QUERY, with score, source and page."""
     rag = _rag_for(index, with_generator=(mode == "multi"))
-    result = rag.retrieve(rag.prepare(query, mode=mode, k=k, what="query"))
+    result = rag.retrieve(query, k=k, mode=mode)
     hits = result.hits
     if as_json:
         payload = [h.to_json() for h in hits]
