@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from foldrag.core.locations import Span
 from foldrag.core.types import Chunk
 
 _SCHEMA = """
@@ -32,7 +34,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL,
     vector BLOB NOT NULL,
     tokens TEXT,  -- keyword tokens joined by spaces; NULL until tokenized
-    ocr INTEGER NOT NULL DEFAULT 0  -- 1: the text was read by OCR
+    ocr INTEGER NOT NULL DEFAULT 0,  -- 1: the text was read by OCR
+    spans TEXT  -- its sentences and where they are on the pages, JSON (core.locations.Span); NULL: unknown
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 CREATE TABLE IF NOT EXISTS passage_tokens (  -- keyword tokens of BM25 passages, by passage_key
@@ -40,20 +43,33 @@ CREATE TABLE IF NOT EXISTS passage_tokens (  -- keyword tokens of BM25 passages,
     tokens TEXT NOT NULL
 );
 """
-_CHUNK_COLUMNS = 'rowid, id, source, page, title, heading, start, "end", text, ocr'
-# Stores written before OCR existed lack the column: read as 0, added when copied for writing.
-_OLD_CHUNK_COLUMNS = 'rowid, id, source, page, title, heading, start, "end", text, 0 AS ocr'
+_BASE_COLUMNS = 'rowid, id, source, page, title, heading, start, "end", text'
+# Columns added since the first stores: what an older store reads instead (it gains the column when
+# copied for writing, and its chunks their values at their file's next ingest).
+_LATER_COLUMNS = (("ocr", "INTEGER NOT NULL DEFAULT 0", "0"), ("spans", "TEXT", "NULL"))
 
 
-def _has_ocr_column(conn: sqlite3.Connection) -> bool:
-    return any(row[1] == "ocr" for row in conn.execute("PRAGMA table_info(chunks)"))
+def _columns_of(conn: sqlite3.Connection) -> str:
+    have = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
+    return ", ".join([_BASE_COLUMNS, *(name if name in have else f"{default} AS {name}"
+                                       for name, _, default in _LATER_COLUMNS)])
 
 
 def _upgrade(conn: sqlite3.Connection) -> None:
     conn.executescript(_SCHEMA)
-    if not _has_ocr_column(conn):
-        conn.execute("ALTER TABLE chunks ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0")
-        conn.commit()
+    have = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
+    for name, kind, _ in _LATER_COLUMNS:
+        if name not in have:
+            conn.execute(f"ALTER TABLE chunks ADD COLUMN {name} {kind}")
+    conn.commit()
+
+
+def _spans_json(spans: tuple[Span, ...]) -> str | None:
+    return json.dumps([s.to_json() for s in spans], separators=(",", ":")) if spans else None
+
+
+def _spans_of(text: str | None) -> tuple[Span, ...]:
+    return tuple(Span.from_json(s) for s in json.loads(text)) if text else ()
 
 
 @dataclass(frozen=True)
@@ -67,7 +83,7 @@ class FileRecord:
 
 def _row_to_chunk(row) -> Chunk:
     return Chunk(id=row[1], source=row[2], page=row[3], title=row[4], heading=row[5],
-                 start=row[6], end=row[7], text=row[8], ocr=bool(row[9]))
+                 start=row[6], end=row[7], text=row[8], ocr=bool(row[9]), spans=_spans_of(row[10]))
 
 
 class ChunkStore:
@@ -75,7 +91,7 @@ class ChunkStore:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._columns = _CHUNK_COLUMNS if _has_ocr_column(conn) else _OLD_CHUNK_COLUMNS
+        self._columns = _columns_of(conn)
 
     @classmethod
     def create(cls, path: Path) -> "ChunkStore":
@@ -112,11 +128,11 @@ class ChunkStore:
         self.remove_file(record.source)
         token_rows = [" ".join(t) for t in tokens] if tokens is not None else [None] * len(chunks)
         self._conn.executemany(
-            'INSERT INTO chunks (id, source, page, title, heading, start, "end", text, vector, tokens, ocr) '
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            'INSERT INTO chunks (id, source, page, title, heading, start, "end", text, vector, tokens, ocr, spans) '
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (c.id, c.source, c.page, c.title, c.heading, c.start, c.end, c.text,
-                 np.asarray(v, dtype=np.float32).tobytes(), t, int(c.ocr))
+                 np.asarray(v, dtype=np.float32).tobytes(), t, int(c.ocr), _spans_json(c.spans))
                 for c, v, t in zip(chunks, vectors, token_rows, strict=True)
             ],
         )
@@ -187,6 +203,16 @@ class ChunkStore:
         marks = ",".join("?" * len(wanted))
         rows = self._conn.execute(f"SELECT {self._columns} FROM chunks WHERE rowid IN ({marks})", wanted)
         return {r[0]: _row_to_chunk(r) for r in rows}
+
+    def by_id(self, chunk_id: str) -> Chunk | None:
+        row = self._conn.execute(f"SELECT {self._columns} FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+        return _row_to_chunk(row) if row else None
+
+    def chunks_of(self, source: str) -> list[Chunk]:
+        """The chunks of one file, in reading order (page, then offset)."""
+        rows = self._conn.execute(f"SELECT {self._columns} FROM chunks WHERE source = ? "
+                                  'ORDER BY coalesce(page, 0), start, "end"', (source,))
+        return [_row_to_chunk(r) for r in rows]
 
     def untokenized(self) -> list[Chunk]:
         rows = self._conn.execute(f"SELECT {self._columns} FROM chunks WHERE tokens IS NULL ORDER BY rowid")

@@ -67,6 +67,7 @@ def chunk_file(parsed: ParsedFile, splitter) -> list[Chunk]:
                     id=cid, source=parsed.source, text=text, page=section.page,
                     title=section.title or parsed.title, heading=heading,
                     start=start, end=start + len(text), ocr=section.ocr,
+                    spans=section.layout.spans(text, start) if section.layout is not None else (),
                 )
             )
     return chunks

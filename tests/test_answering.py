@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from tests.server_support import shared_tokenizer
 
+import dataclasses
+
 import pytest
 
 from foldrag.build import build_rag
@@ -104,7 +106,11 @@ def test_answer_events_order_and_citations(rag_with):
     assert answer.answer == "Paris is the capital [1]."
     assert [(c.n, c.source) for c in answer.citations] == [(1, sources.hits[0].chunk.source)]
     assert sources.hits[0].chunk.source == "paris.md"
-    assert answer.citations[0] is sources.citations[0]  # built once, with the sources
+    # built once, with the sources; the answer adds the sentence of the chunk that supports it
+    assert dataclasses.replace(answer.citations[0], support=None) == sources.citations[0]
+    cited = sources.hits[0].chunk.text
+    a, b = answer.citations[0].support
+    assert "capital" in cited[a:b] and b - a < len(cited)
     assert {"retrieve_s", "first_token_s", "generate_s", "tokens_per_s"} <= set(answer.timings)
     prompt = gen.calls[0][-1]["content"]
     assert "[1] (paris.md)" in prompt and prompt.endswith("Question: capital of France")

@@ -156,8 +156,12 @@ def test_query_answers_with_citations(make_api):
     assert body["collection"] == "docs"
     assert set(body) >= {"answer", "reasoning", "citations", "queries", "timings"}
     [cite] = body["citations"]
-    assert set(cite) == {"n", "chunk_id", "source", "page", "snippet", "score"}
+    assert set(cite) == {"n", "chunk_id", "source", "page", "snippet", "score", "start", "end", "spans",
+                         "signals", "support"}
     assert cite["n"] == 1 and cite["source"] == "france.md" and "Paris" in cite["snippet"]
+    # the ranks behind the place: each retriever's, then the fusion's; the sentence that supports it
+    assert [s["name"] for s in cite["signals"]] == ["dense", "bm25", "fused"]
+    assert all(s["rank"] >= 1 for s in cite["signals"]) and cite["support"] is not None
     assert body["queries"] == ["What is the capital of France?"]
     assert body["timings"]["retrieve_s"] >= 0
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from foldrag.ingest.errors import ParseError
 from foldrag.ingest.formats.ocr import OcrEngine, png_bytes
+from foldrag.ingest.formats.pdf_layout import page_layout
 from foldrag.ingest.formats.tables import markdown_table
 from foldrag.core.types import Section
 
@@ -177,7 +178,7 @@ def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
             if read:
                 sections.append(Section(text=read, page=index + 1, ocr=True))
             elif text:
-                sections.append(Section(text=text, page=index + 1))
+                sections.append(Section(text=text, page=index + 1, layout=page_layout(pages.pdfium(index), index + 1, text)))
         meta_title = (reader.metadata.title if reader.metadata else None) or None
     except ParseError:
         raise

@@ -65,7 +65,8 @@ class Answerer:
             yield SourcesEvent(retrieval.hits, numbered)
             yield StatusEvent("quoting")
             with clock.stage("quote"):
-                grounded = self._grounding.quote(standalone, retrieval.hits, numbered)
+                grounded = self._grounding.supported(self._grounding.quote(standalone, retrieval.hits, numbered),
+                                                     retrieval.hits)
             yield TokenEvent(grounded.text)
             yield DoneEvent(stages.answer(question, standalone, retrieval, grounded, clock,
                                           model="none", engine="extractive"))
@@ -80,6 +81,8 @@ class Answerer:
         with clock.stage("generate"):
             draft = yield from stages.generate(generator, packed, settings)
         with clock.stage("ground"):
-            grounded = self._grounding.ground(draft.text, question.text, packed.instructions, packed.sources, numbered)
+            grounded = self._grounding.supported(
+                self._grounding.ground(draft.text, question.text, packed.instructions, packed.sources, numbered),
+                packed.sources)
         yield DoneEvent(stages.answer(question, standalone, retrieval, grounded, clock, model=generator.name,
                                       engine=draft.stats.engine if draft.stats else "", draft=draft))

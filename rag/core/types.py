@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from foldrag.core.locations import PageLayout, Span
+
 
 @dataclass(frozen=True)
 class Section:
@@ -14,6 +16,7 @@ class Section:
     page: int | None = None  # the page of a PDF, the slide of a deck, the sheet of a workbook (from 1)
     title: str | None = None
     ocr: bool = False  # the text was read from an image of the page, not from a text layer
+    layout: PageLayout | None = field(default=None, compare=False, repr=False)  # a PDF page's character boxes
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Chunk:
     start: int = 0  # character offsets into the section text (the page, for a PDF)
     end: int = 0
     ocr: bool = False  # read by OCR from an image (a scanned page or an image file)
+    spans: tuple[Span, ...] = field(default=(), compare=False, repr=False)  # its sentences and where they are
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -48,11 +52,24 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Signal:
+    """What one ranker said of a hit: its rank (from 1) and score in that ranker's list."""
+
+    name: str  # a retriever ("dense", "bm25"), "fused" or "rerank"
+    rank: int
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "rank": self.rank, "score": round(float(self.score), 6)}
+
+
+@dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk with its score (higher is better)."""
+    """A retrieved chunk with its score (higher is better) and the rankers' signals behind it."""
 
     chunk: Chunk
     score: float
+    signals: tuple[Signal, ...] = field(default=(), compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from foldrag.core.types import Hit
+from foldrag.core.locations import Span
+from foldrag.core.types import Hit, Signal
 
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")  # [2] or [1, 3]; group 1: the numbers
 _MARKS = r"((?:\[\d{1,3}\])+)"
@@ -22,6 +23,11 @@ class Citation:
     page: int | None
     snippet: str
     score: float
+    start: int = 0  # the chunk's characters in its page's (or file's) text
+    end: int = 0
+    spans: tuple[Span, ...] = ()  # its sentences with their boxes on the page, computed at ingest
+    signals: tuple[Signal, ...] = ()  # the rankers' ranks and scores behind its place
+    support: tuple[int, int] | None = None  # the chunk's sentence that supports the answer (chunk offsets)
 
     @property
     def label(self) -> str:
@@ -30,7 +36,9 @@ class Citation:
 
     def to_json(self) -> dict[str, Any]:
         return {"n": self.n, "chunk_id": self.chunk_id, "source": self.source, "page": self.page,
-                "snippet": self.snippet, "score": round(self.score, 6)}
+                "snippet": self.snippet, "score": round(self.score, 6), "start": self.start, "end": self.end,
+                "spans": [s.to_json() for s in self.spans], "signals": [s.to_json() for s in self.signals],
+                "support": list(self.support) if self.support else None}
 
 
 def clean_citations(answer: str, sources: list[Citation]) -> tuple[str, list[Citation]]:
@@ -75,4 +83,5 @@ def source_citation(n: int, hit: Hit, snippet_chars: int = 240) -> Citation:
     snippet = " ".join(hit.chunk.text.split())
     return Citation(n=n, chunk_id=hit.chunk.id, source=hit.chunk.source, page=hit.chunk.page,
                     snippet=snippet[:snippet_chars] + ("…" if len(snippet) > snippet_chars else ""),
-                    score=hit.score)
+                    score=hit.score, start=hit.chunk.start, end=hit.chunk.end, spans=hit.chunk.spans,
+                    signals=hit.signals)

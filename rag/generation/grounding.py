@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from foldrag.generation.citations import Citation, clean_citations, without_mark
 from foldrag.core.tokenize import has_hangul
 from foldrag.generation.extractive import Scorer, not_in_sources, quote_answer
 from foldrag.generation.guards import is_refusal, strip_echo
+from foldrag.generation.support import with_support
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,11 @@ class Grounding:
     infer: bool = True  # generation.infer_citations
     fallback: bool = True  # generation.extractive_fallback
     scorer: Scorer | None = None  # the cross-encoder, when configured
+
+    def supported(self, grounded: Grounded, sources: Sequence[Hit]) -> Grounded:
+        """``grounded`` with each citation's supporting sentence (``generation.support``)."""
+        return dataclasses.replace(grounded, citations=with_support(grounded.text, grounded.citations, sources,
+                                                                    self.tokenize))
 
     def quote(self, question: str, sources: Sequence[Hit], numbered: Sequence[Citation],
               prefer: frozenset[int] = frozenset()) -> Grounded:

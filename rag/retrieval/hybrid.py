@@ -12,7 +12,7 @@ from foldrag.retrieval.fusion import reciprocal_rank_fusion
 from foldrag.retrieval.multi_query import Rewrites
 from foldrag.core.tokenize import has_hangul
 from foldrag.core.settings import RetrievalSettings
-from foldrag.core.types import Hit
+from foldrag.core.types import Hit, Signal
 
 MODES = ("dense", "bm25", "hybrid", "multi")
 
@@ -114,14 +114,19 @@ class HybridRetriever:
         chosen = [w for w in self._retrievers if mode in ("hybrid", "multi") or w.retriever.name == mode]
         lists: list[RankedList] = []
         hits_by_id: dict[str, Hit] = {}
+        signals: dict[str, dict[str, Signal]] = {}  # chunk id → ranker → its best rank over the queries
         for entry in chosen:
             t0 = time.perf_counter()
             weight, note = entry.weight_for(question) if len(chosen) > 1 else (1.0, "")
             if note:
                 notes.append(note)
+            name = entry.retriever.name
             for query, hits in zip(queries, entry.retriever.search(queries, depth)):
-                for hit in hits:
+                for rank, hit in enumerate(hits, start=1):
                     hits_by_id.setdefault(hit.chunk.id, hit)
+                    known = signals.setdefault(hit.chunk.id, {}).get(name)
+                    if known is None or rank < known.rank:
+                        signals[hit.chunk.id][name] = Signal(name, rank, hit.score)
                 lists.append(RankedList(query, entry.retriever.name, weight, tuple(h.chunk.id for h in hits)))
             timings[entry.retriever.name] = (time.perf_counter() - t0) * 1000
 
@@ -129,10 +134,15 @@ class HybridRetriever:
         fused = self._fuse(lists, hits_by_id)
         timings["fusion"] = (time.perf_counter() - t0) * 1000
 
-        hits = [Hit(hits_by_id[cid].chunk, score) for cid, score in fused]
+        hits = [Hit(hits_by_id[cid].chunk, score,
+                    (*signals[cid].values(), *([Signal("fused", n, score)] if len(lists) > 1 else [])))
+                for n, (cid, score) in enumerate(fused, start=1)]
         if self._reranker is not None and hits:
             t0 = time.perf_counter()
-            hits = self._reranker.rerank(question, hits[: max(self._settings.rerank_top, k)])
+            before = {h.chunk.id: h.signals for h in hits}
+            hits = [Hit(h.chunk, h.score, (*before.get(h.chunk.id, ()), Signal("rerank", n, h.score)))
+                    for n, h in enumerate(self._reranker.rerank(question, hits[: max(self._settings.rerank_top, k)]),
+                                          start=1)]
             timings["rerank"] = (time.perf_counter() - t0) * 1000
         timings["total"] = (time.perf_counter() - t_start) * 1000
         trace = Trace(mode=mode, queries=queries, lists=tuple(lists), fused=tuple(fused),
