@@ -23,7 +23,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from foldrag.api.errors import install_error_handlers
 from foldrag.api.guard import GuardMiddleware
 from foldrag.api.middleware import MetricsMiddleware
-from foldrag.api.routes import chat, collections, documents, health, ingest, query, widget
+from foldrag.api.routes import (
+    chat, collections, conversations, documents, health, ingest, query, sources, uploads, web, widget,
+)
 from foldrag.api.state import ServerState
 from foldrag.service import Foldrag
 from foldrag.core.settings import Settings
@@ -64,13 +66,13 @@ def create_app(settings: Settings | None = None, rags: dict[str, Foldrag] | None
                   "endpoint, ingest jobs. Errors are always {\"error\": {\"type\", \"message\"}}.")
     app.state.foldrag = state
     install_error_handlers(app)
-    for module in (health, query, chat, collections, ingest, documents, widget):
+    for module in (health, query, chat, collections, ingest, documents, sources, uploads, conversations, web, widget):
         for router in (getattr(module, name) for name in ("router", "public", "private") if hasattr(module, name)):
             app.include_router(router)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(GuardMiddleware, settings=settings.server)  # host, origin, key: before any body is read
     if settings.server.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.server.cors_origins,
-                           allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
                            allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"])
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from pydantic import SecretStr
@@ -18,3 +19,12 @@ def key_is_valid(header: str | None, keys: list[str | SecretStr]) -> bool:
         secret = key.get_secret_value() if isinstance(key, SecretStr) else key
         ok |= hmac.compare_digest(presented, secret.encode())
     return ok
+
+
+def owner_of(header: str | None) -> str:
+    """Who owns what a request keeps (its conversations): a hash of its bearer key, "" without one.
+    The key itself is never stored."""
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return ""
+    return hashlib.sha256(token.strip().encode()).hexdigest()[:32]

@@ -26,11 +26,17 @@ from foldrag.api.errors import error_body
 from foldrag.core.errors import ERROR_TABLE
 from foldrag.core.settings import ServerSettings
 
-PUBLIC = frozenset({"/healthz", "/readyz", "/chat", "/chat.js", "/widget.js", "/docs", "/redoc", "/openapi.json",
+PUBLIC = frozenset({"/healthz", "/readyz", "/", "/chat", "/chat.js", "/widget.js", "/docs", "/redoc", "/openapi.json",
                     "/docs/oauth2-redirect"})
-# (method, path or prefix ending in "/") a query key may call: questions, never changes.
+PUBLIC_PREFIX = "/app/"  # the web app's static files: they hold no data; what they call needs a key
+PAGES = frozenset({"/", "/chat", "/chat.js", "/widget.js"})  # served with the content security policy
+# (method, path or prefix ending in "/") a query key may call: questions, the sources they cite,
+# the key's own conversations; never a change to a collection.
 QUERY_ROUTES = (("POST", "/v1/query"), ("POST", "/v1/retrieve"), ("POST", "/v1/chat/completions"),
-                ("GET", "/v1/models"), ("GET", "/v1/collections"))
+                ("GET", "/v1/models"), ("GET", "/v1/collections"), ("GET", "/v1/passages/"),
+                ("GET", "/v1/documents"), ("GET", "/v1/documents/"), ("GET", "/v1/inventory"),
+                ("GET", "/v1/conversations"), ("POST", "/v1/conversations"), ("GET", "/v1/conversations/"),
+                ("PATCH", "/v1/conversations/"), ("DELETE", "/v1/conversations/"))
 # Routes about the whole server, not one collection: a collection's keys never reach them.
 SERVER_ROUTES = (("GET", "/metrics"),)
 COLLECTIONS = "foldrag.collections"  # the scope["state"] entry: the collections a request may reach
@@ -68,7 +74,7 @@ class GuardMiddleware:
                                 for name, keys in settings.collection_keys.items()}
         frames = " ".join(settings.frame_ancestors) or "'none'"
         self.page_headers = [
-            (b"content-security-policy", f"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            (b"content-security-policy", f"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob:; "
                                          f"connect-src 'self'; frame-ancestors {frames}".encode()),
             *([] if settings.frame_ancestors else [(b"x-frame-options", b"DENY")]),
         ]
@@ -81,7 +87,8 @@ class GuardMiddleware:
         if refusal is not None:
             await _respond(send, *refusal)
             return
-        extra = self.page_headers if scope["path"] in ("/chat", "/chat.js", "/widget.js") else []
+        path = scope["path"]
+        extra = self.page_headers if path in PAGES or path.startswith(PUBLIC_PREFIX) else []
 
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
@@ -102,7 +109,7 @@ class GuardMiddleware:
         if method not in SAFE_METHODS and origin is not None and not self._origin_allowed(origin, scope, headers):
             return ("forbidden", f"cross-origin request from {origin!r} refused; add the origin to "
                     "server.cors_origins to allow it", [])
-        if path in PUBLIC or method == "OPTIONS" or not (self.admin_keys or self.query_keys or self.collection_keys):
+        if path in PUBLIC or path.startswith(PUBLIC_PREFIX) or method == "OPTIONS" or not (self.admin_keys or self.query_keys or self.collection_keys):
             return None
         authorization = headers.get("authorization")
         asks = _allowed(method, path, QUERY_ROUTES)

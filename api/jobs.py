@@ -19,12 +19,14 @@ import time
 import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from foldrag.api.errors import INTERNAL
 from foldrag.core.errors import FoldragError, NotFound
+from foldrag.core.types import IngestSummary
 
 log = logging.getLogger("foldrag.api")
 
@@ -35,7 +37,7 @@ _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 class Job:
     """The live state of one ingest job; ``to_json`` is what GET /v1/jobs/{id} returns."""
 
-    def __init__(self, collection: str, path: Path, records: Path | None = None) -> None:
+    def __init__(self, collection: str, path: Path | str, records: Path | None = None) -> None:
         self.id = uuid.uuid4().hex
         self.records = records
         self.collection = collection
@@ -87,6 +89,7 @@ class Job:
                 "id": self.id, "collection": self.collection, "path": str(self.path), "status": self.status,
                 "files_total": self.files_total, "files_done": self.files_done, "chunks_written": self.chunks,
                 "working": self.working,
+                "elapsed_s": round(((self.finished or time.time()) - self.started) if self.started else 0.0, 3),
                 "failures": (self.summary or {}).get("failed", []), "summary": self.summary, "error": self.error,
                 "created": self.created, "started": self.started, "finished": self.finished,
             }
@@ -113,20 +116,25 @@ class JobRunner:
         self.records = records
 
     def submit(self, collection: str, rag, path: Path, within: tuple[Path, ...]) -> Job:
-        job = Job(collection, path, self.records)
+        """A job ingesting the folder ``path`` (confined to ``within``)."""
+        return self.submit_work(collection, path, lambda job: rag.ingest(path, progress=job, within=within))
+
+    def submit_work(self, collection: str, label: Path | str, work: Callable[[Job], IngestSummary]) -> Job:
+        """A job running ``work(job)`` (the job is its progress) to an ingest summary."""
+        job = Job(collection, label, self.records)
         with self._lock:
             self._jobs[job.id] = job
             while len(self._jobs) > KEEP_JOBS:
                 self._jobs.popitem(last=False)
         job.record()
-        self._pool.submit(self._run, job, rag, within)
+        self._pool.submit(self._run, job, work)
         return job
 
-    def _run(self, job: Job, rag, within: tuple[Path, ...]) -> None:
+    def _run(self, job: Job, work: Callable[[Job], IngestSummary]) -> None:
         job.status, job.started = "running", time.time()
         job.record()
         try:
-            summary = rag.ingest(job.path, progress=job, within=within)
+            summary = work(job)
             job.summary, job.status = summary.to_json(), "done"
         except FoldragError as exc:
             job.error, job.status = {"type": exc.kind, "message": str(exc)}, "failed"

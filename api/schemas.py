@@ -51,6 +51,8 @@ class QueryRequest(Body):
     mode: Mode | None = Field(None, description="Retrieval mode; default: hybrid (settings: retrieval.mode).")
     history: list[Turn] = Field(default_factory=list, max_length=50, description="Earlier turns, oldest first.")
     stream: bool = Field(False, description="Server-Sent Events: queries, sources, token…, done (or error).")
+    conversation: str | None = Field(None, max_length=64, description="Keep the question and its answer in this "
+                                     "conversation (POST /v1/conversations makes one).")
 
 
 class RetrieveRequest(Body):
@@ -86,3 +88,20 @@ class IngestRequest(Body):
     model_config = ConfigDict(extra="forbid")
     path: str = Field(description="A folder inside the allowed roots (relative paths start at the first root).")
     collection: str | None = None
+
+
+class ConversationCreate(Body):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field("", max_length=200, description="Shown in the list; empty: the first question names it.")
+    collections: list[str] = Field(default_factory=list, max_length=20)
+
+
+class ConversationRename(Body):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(max_length=200)
+
+
+class UploadIngestRequest(Body):
+    model_config = ConfigDict(extra="forbid")
+    collection: str | None = None
+    names: list[str] = Field(min_length=1, max_length=1000, description="Files sent by PUT /v1/uploads/{name}.")

@@ -11,12 +11,13 @@ from pathlib import Path
 from fastapi.concurrency import run_in_threadpool
 
 from foldrag.answering.question import Question
+from foldrag.api.conversations import Conversations
 from foldrag.api.gate import GenerationGate
 from foldrag.api.jobs import JobRunner
 from foldrag.api.metrics import Metrics
 from foldrag.build import concurrent_generations
 from foldrag.core.errors import FoldragError, InvalidInput, NotFound, NotReady, TooLarge
-from foldrag.core.settings import Settings
+from foldrag.core.settings import Settings, default_data_path
 from foldrag.retrieval.hybrid import Retrieval
 from foldrag.service import Foldrag
 
@@ -36,6 +37,7 @@ class ServerState:
         self.gate = GenerationGate(concurrent_generations(settings), settings.server.max_queued_generations)
         self.jobs = JobRunner(job_records)
         self.metrics = Metrics()
+        self.conversations = Conversations(settings.server.conversations or default_data_path() / "conversations.sqlite")
         self.ready = threading.Event()
         self.load_error: str | None = None
 
@@ -126,5 +128,6 @@ class ServerState:
 
     def close(self) -> None:
         self.jobs.shutdown()
+        self.conversations.close()
         for rag in self.collections.values():
             rag.close()

@@ -214,6 +214,13 @@ class ChunkStore:
                                   'ORDER BY coalesce(page, 0), start, "end"', (source,))
         return [_row_to_chunk(r) for r in rows]
 
+    def ocr_pages(self) -> dict[str, int]:
+        """Source → how many of its pages (or images) were read by OCR."""
+        if "0 AS ocr" in self._columns:  # a store from before OCR
+            return {}
+        return dict(self._conn.execute("SELECT source, COUNT(DISTINCT coalesce(page, 0)) FROM chunks "
+                                       "WHERE ocr = 1 GROUP BY source"))
+
     def untokenized(self) -> list[Chunk]:
         rows = self._conn.execute(f"SELECT {self._columns} FROM chunks WHERE tokens IS NULL ORDER BY rowid")
         return [_row_to_chunk(r) for r in rows]

@@ -6,6 +6,7 @@ group goes to the resumable embedding cache at once, so a run that is killed kee
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from pathlib import Path
@@ -17,12 +18,13 @@ from foldrag.ingest.engine import IngestEngine, Work, create_engine, vectors_wit
 from foldrag.ingest.outcomes import Failed, Indexed, Outcome, Unchanged, Working
 from foldrag.ingest.plan import UPLOAD_SCHEME, IngestPlan, plan_folder
 from foldrag.ingest.progress import Progress, SilentProgress
-from foldrag.ingest.reading import chunk_bytes, parse_options
+from foldrag.ingest.errors import ParseError
+from foldrag.ingest.reading import chunk_bytes, parse_options, read_regular
 from foldrag.core.contracts import Embedder
 from foldrag.core.settings import IngestSettings
 from foldrag.core.types import FailedFile, IngestSummary
 
-__all__ = ["UPLOAD_SCHEME", "ingest_document", "ingest_folder"]
+__all__ = ["UPLOAD_SCHEME", "ingest_document", "ingest_documents", "ingest_folder"]
 
 
 def ingest_folder(
@@ -120,6 +122,17 @@ class _Apply:
         )
 
 
+def _write_document(source: str, data: bytes, writer: IndexWriter, embedder: Embedder, settings: IngestSettings,
+                    splitter, embed_headers: bool, report=None) -> FileRecord:
+    options = dataclasses.replace(parse_options(settings), report=report)
+    chunks, tokens = chunk_bytes(source, data, splitter, writer.tokenizer, options)
+    texts = [embedding_text(c, embed_headers) for c in chunks]
+    vectors, _ = vectors_with_cache(texts, embedder, writer.cache, settings.encode_group)
+    record = FileRecord(source, hashlib.sha256(data).hexdigest(), len(data), time.time_ns(), len(chunks))
+    writer.begin().replace_file(record, list(chunks), vectors, None if tokens is None else [list(t) for t in tokens])
+    return record
+
+
 def ingest_document(
     source: str, data: bytes, writer: IndexWriter, embedder: Embedder, settings: IngestSettings,
     *, embed_headers: bool = True,
@@ -129,10 +142,50 @@ def ingest_document(
     Raises ParseError when the bytes cannot be read as the type its name says, or hold no text.
     """
     splitter = make_splitter(embedder.token_length, settings.chunk_tokens, settings.chunk_overlap)
-    chunks, tokens = chunk_bytes(source, data, splitter, writer.tokenizer, parse_options(settings))
-    texts = [embedding_text(c, embed_headers) for c in chunks]
-    vectors, _ = vectors_with_cache(texts, embedder, writer.cache, settings.encode_group)
-    record = FileRecord(source, hashlib.sha256(data).hexdigest(), len(data), time.time_ns(), len(chunks))
-    writer.begin().replace_file(record, list(chunks), vectors, None if tokens is None else [list(t) for t in tokens])
+    record = _write_document(source, data, writer, embedder, settings, splitter, embed_headers)
     writer.commit()
     return record
+
+
+def ingest_documents(
+    documents: list[tuple[str, Path]], writer: IndexWriter, embedder: Embedder, settings: IngestSettings,
+    *, embed_headers: bool = True, progress: Progress | None = None,
+) -> IngestSummary:
+    """Index files as the sources named (``upload://NAME``), with progress, in one commit: a file that
+    cannot be read is skipped with its reason (``summary.failed``) and the others still land."""
+    t0 = time.perf_counter()
+    progress = progress or SilentProgress()
+    splitter = make_splitter(embedder.token_length, settings.chunk_tokens, settings.chunk_overlap)
+    committed = writer.committed_store()
+    known = committed.files() if committed else {}
+    if committed:
+        committed.close()
+    added = updated = embedded = 0
+    failed: list[FailedFile] = []
+    progress.start(len(documents))
+    try:
+        for source, path in documents:
+            try:
+                data = read_regular(path, int(settings.max_file_mb * 1024 * 1024))
+                record = _write_document(source, data, writer, embedder, settings, splitter, embed_headers,
+                                         report=lambda text, source=source: progress.note(f"{source}: {text}"))
+            except ParseError as exc:
+                failed.append(FailedFile(source, str(exc)))
+                progress.advance(1, 0)
+                continue
+            except OSError as exc:
+                failed.append(FailedFile(source, f"unreadable: {exc.strerror or exc}"))
+                progress.advance(1, 0)
+                continue
+            except Exception as exc:  # a parser bug is that file's reason, never the whole upload's end
+                failed.append(FailedFile(source, f"parser error: {type(exc).__name__}: {exc}"))
+                progress.advance(1, 0)
+                continue
+            updated, added = (updated + 1, added) if source in known else (updated, added + 1)
+            embedded += record.chunks
+            progress.advance(1, record.chunks)
+        total = writer.commit().chunks if added or updated else (writer.base_manifest.chunks if writer.base_manifest else 0)
+    finally:
+        progress.close()
+    return IngestSummary(added=added, updated=updated, chunks=total, embedded=embedded,
+                         seconds=time.perf_counter() - t0, failed=tuple(failed))

@@ -31,6 +31,8 @@ from foldrag.answering.events import Answer, AnswerEvent
 from foldrag.answering.question import Question, Turn
 from foldrag.collection.check import CheckReport, check_index
 from foldrag.collection.documents import Document, documents_of
+from foldrag.collection.originals import Originals
+from foldrag.collection.sources import PageImages, Passage, document_text, passage, source_document, source_of
 from foldrag.collection.snapshots import Snapshots
 from foldrag.collection.writing import check_writable, disk_space, open_writer
 from foldrag.core.contracts import Embedder, Generator, KeywordTokenizer
@@ -40,7 +42,7 @@ from foldrag.core.tokenize import has_hangul
 from foldrag.core.types import Hit, IngestSummary
 from foldrag.indexes.folder import IndexSnapshot, IndexWriter
 from foldrag.ingest.errors import ParseError
-from foldrag.ingest.pipeline import UPLOAD_SCHEME, ingest_document, ingest_folder
+from foldrag.ingest.pipeline import UPLOAD_SCHEME, ingest_document, ingest_documents, ingest_folder
 from foldrag.ingest.progress import Progress
 from foldrag.retrieval.hybrid import MODES, HybridRetriever, Retrieval
 
@@ -64,6 +66,8 @@ class Foldrag:
         self._retriever_for = retriever_for
         self._answerer = answerer
         self._snapshots = Snapshots(settings.index.path)
+        self._originals = Originals(settings.index.path)
+        self._pages = PageImages()
         self._retriever: tuple[IndexSnapshot, HybridRetriever] | None = None
 
     @property
@@ -104,20 +108,38 @@ class Foldrag:
         if not folder.is_dir():
             raise NotFound(f"folder not found: {folder}")
         with self._writing() as writer:
-            return ingest_folder(folder, writer, self.load_embedder(), self.settings.ingest,
-                                 embed_headers=self.settings.embedding.embed_headers, progress=progress,
-                                 within=within)
+            summary = ingest_folder(folder, writer, self.load_embedder(), self.settings.ingest,
+                                    embed_headers=self.settings.embedding.embed_headers, progress=progress,
+                                    within=within)
+        self._originals.record_ingest(folder, summary)
+        return summary
 
     def add_document(self, name: str, data: bytes) -> Document:
-        """Index one uploaded file as ``upload://NAME`` (replacing an upload of the same name).
-        Raises InvalidInput when the file cannot be parsed or holds no text."""
+        """Index one uploaded file as ``upload://NAME`` (replacing an upload of the same name); the
+        file is kept to be shown. Raises InvalidInput when it cannot be parsed or holds no text."""
         with self._writing() as writer:
             try:
                 record = ingest_document(UPLOAD_SCHEME + name, data, writer, self.load_embedder(),
                                          self.settings.ingest, embed_headers=self.settings.embedding.embed_headers)
             except ParseError as exc:
                 raise InvalidInput(f"cannot read {name}: {exc}") from exc
+        self._originals.keep_upload(name, data)
         return Document.from_record(record)
+
+    def keep_uploads(self, files: Sequence[tuple[str, bytes]]) -> list[str]:
+        """Keep uploaded files (plain names) for ``add_uploads``; the names kept."""
+        for name, data in files:
+            self._originals.keep_upload(name, data)
+        return [name for name, _ in files]
+
+    def add_uploads(self, names: Sequence[str], progress: Progress | None = None) -> IngestSummary:
+        """Index kept uploads (``keep_uploads``) as ``upload://NAME``, in one commit, with progress; a
+        file that cannot be read is skipped with its reason and the others land."""
+        paths = [(UPLOAD_SCHEME + name, self._originals.path_of(UPLOAD_SCHEME + name)) for name in names]
+        with self._writing() as writer:
+            return ingest_documents([(s, p) for s, p in paths if p is not None], writer, self.load_embedder(),
+                                    self.settings.ingest, embed_headers=self.settings.embedding.embed_headers,
+                                    progress=progress)
 
     def documents(self) -> list[Document]:
         """The documents of the committed index, by source."""
@@ -132,7 +154,35 @@ class Foldrag:
         with self._writing() as writer:
             writer.begin().remove_file(match.source)
             writer.commit()
+        if match.source.startswith(UPLOAD_SCHEME):
+            self._originals.forget_upload(match.source[len(UPLOAD_SCHEME):])
         return match
+
+    # -- sources: what a viewer shows of a citation
+
+    def passage(self, chunk_id: str) -> Passage:
+        """A chunk with its stored places, and its document's state (NotFound when not indexed)."""
+        return passage(self.snapshot().store, self._originals, chunk_id)
+
+    def document_text(self, doc_id: str) -> dict[str, Any]:
+        """A document's text as indexed, by section, with its chunks' offsets."""
+        return document_text(self.snapshot().store, self._originals, doc_id)
+
+    def page_image(self, doc_id: str, page: int, width: int) -> bytes:
+        """A PDF page as PNG, ``width`` pixels wide; NotFound unless the original is the indexed PDF."""
+        store = self.snapshot().store
+        doc = source_document(store, self._originals, source_of(store, doc_id))
+        if doc.view != "page" or doc.original.path is None:
+            raise NotFound(f"{doc.document.source} cannot be shown as pages ({doc.original.status})")
+        return self._pages.png(doc.original.path, doc.document.sha256, page, width)
+
+    def inventory(self) -> dict[str, Any]:
+        """The documents with their OCR'd pages, the files the last ingest skipped with reasons."""
+        ocr = self.snapshot().store.ocr_pages() if self.has_index() else {}
+        last = self._originals.last_ingest() or {}
+        return {"documents": [dict(d.to_json(), ocr_pages=ocr.get(d.source, 0)) for d in self.documents()],
+                "skipped": (last.get("summary") or {}).get("failed", []), "folder": last.get("folder"),
+                "last_ingest": last.get("finished")}
 
     @contextmanager
     def _writing(self) -> Iterator[IndexWriter]:
@@ -152,8 +202,10 @@ class Foldrag:
 
     def describe(self, name: str) -> dict[str, Any]:
         """What a collection listing shows: its folder and, once built, what the index holds."""
+        gen = self.settings.generation
         info: dict[str, Any] = {"name": name, "path": str(self.index_path), "indexed": False,
-                                "documents": 0, "chunks": 0, "embedder": self.settings.embedding.model}
+                                "documents": 0, "chunks": 0, "embedder": self.settings.embedding.model,
+                                "answering": {"model": gen.model, "backend": gen.backend, "mode": gen.mode}}
         if self.has_index():
             manifest = self.snapshot().manifest
             info.update(indexed=True, documents=manifest.files, chunks=manifest.chunks,

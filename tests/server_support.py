@@ -35,6 +35,8 @@ def serve_settings(settings, **server):
     """Test settings for the API: 'hybrid' retrieval (no LLM rewrites) and the given server fields;
     the host name Starlette's TestClient sends is one the server answers to."""
     server.setdefault("allowed_hosts", ["testserver"])
+    # conversations beside the test's index, never in the user's data folder
+    server.setdefault("conversations", Path(settings.index.path).parent / "conversations.sqlite")
     return settings.model_copy(update={
         "retrieval": settings.retrieval.model_copy(update={"mode": "hybrid"}),
         "server": settings.server.model_copy(update=server),

@@ -24,9 +24,14 @@ from pydantic_settings import (
 )
 
 
-def default_index_path() -> Path:
+def default_data_path() -> Path:
+    """foldrag's data folder: $XDG_DATA_HOME/foldrag (~/.local/share/foldrag)."""
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home) / "foldrag" / "index"
+    return Path(data_home) / "foldrag"
+
+
+def default_index_path() -> Path:
+    return default_data_path() / "index"
 
 
 class EmbeddingSettings(BaseModel):
@@ -337,7 +342,11 @@ class ServerSettings(BaseModel):
     )
     max_queued_generations: int = Field(4, ge=0, le=1024, description="Requests waiting for a generation slot; more get 429.")
     max_question_chars: int = Field(8000, ge=1, description="Longer questions are refused with 413.")
-    upload_max_mb: float = Field(20.0, gt=0, description="Largest file POST /v1/documents accepts.")
+    upload_max_mb: float = Field(20.0, gt=0, description="Largest file POST /v1/documents (or PUT /v1/uploads) accepts.")
+    conversations: Path | None = Field(
+        None, description="The SQLite file of the web app's conversations; default: conversations.sqlite in "
+        "foldrag's data folder ($XDG_DATA_HOME/foldrag).",
+    )
     upload_types: list[str] = Field(
         default_factory=lambda: [".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".hwp", ".hwpx",
                                  ".pptx", ".xlsx"],
