@@ -92,7 +92,11 @@ def test_query_keys_only_ask_and_admin_keys_do_everything(serve):
     assert client.post("/v1/query", json={"question": "capital of France?"}, headers=page).status_code == 200
     assert client.post("/v1/retrieve", json={"query": "France"}, headers=page).status_code == 200
     assert client.get("/v1/collections", headers=page).status_code == 200
-    for method, path in (("POST", "/v1/ingest"), ("GET", "/v1/documents"), ("GET", "/metrics")):
+    # it reads what answers cite (documents, passages, page images) and keeps its own conversations
+    assert client.get("/v1/documents", headers=page).status_code == 200
+    assert client.post("/v1/conversations", json={}, headers=page).status_code == 201
+    for method, path in (("POST", "/v1/ingest"), ("DELETE", "/v1/documents/0123456789abcdef"),
+                         ("PUT", "/v1/uploads/a.txt"), ("POST", "/v1/uploads/ingest"), ("GET", "/metrics")):
         response = client.request(method, path, headers=page, json={"path": "x"} if method == "POST" else None)
         assert response.status_code == 403 and "admin key" in response.json()["error"]["message"], path
     assert _upload(client, **page).status_code == 403
