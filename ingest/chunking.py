@@ -64,7 +64,8 @@ def chunk_file(parsed: ParsedFile, splitter) -> list[Chunk]:
             cid = base if occurrence == 0 else chunk_id(parsed.source, section.page, text, occurrence)
             chunks.append(
                 Chunk(
-                    id=cid, source=parsed.source, text=text, page=section.page,
+                    id=cid, source=parsed.source, text=text,
+                    page=section.layout.page_at(start) if section.layout is not None else section.page,
                     title=section.title or parsed.title, heading=heading,
                     start=start, end=start + len(text), ocr=section.ocr,
                     spans=section.layout.spans(text, start) if section.layout is not None else (),

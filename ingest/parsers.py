@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from foldrag.ingest.decode import decode_text
 from foldrag.ingest.errors import ParseError
+from foldrag.core.locations import join_pages
 from foldrag.core.types import ParsedFile, Section
 
 if TYPE_CHECKING:
@@ -121,7 +122,22 @@ def parse_pdf(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
     pdf = PdfOptions(ocr=options.ocr, ocr_dpi=options.ocr_dpi, tables=options.tables, ocr_workers=options.ocr_workers,
                      report=options.report)
     sections, title = read_pdf(data, _tidy, pdf, lambda: _ocr_engine(options))
-    return _sections(source, sections, title, "PDF")
+    return _sections(source, _page_runs(sections), title, "PDF")
+
+
+def _page_runs(sections: list[Section]) -> list[Section]:
+    """Consecutive PDF pages with a text layer (and a layout) joined into one section by a blank
+    line: a paragraph across a page break is chunked as one. OCR'd pages stay their own."""
+    out: list[Section] = []
+    for section in sections:
+        last = out[-1] if out else None
+        if (last is not None and section.layout is not None and last.layout is not None and not section.ocr
+                and not last.ocr and section.page == last.layout.pages[-1][1].page + 1):
+            out[-1] = Section(text=last.text + "\n\n" + section.text, page=last.page, title=last.title,
+                              layout=join_pages(last.layout, len(last.text), section.layout))
+        else:
+            out.append(section)
+    return out
 
 
 def parse_hwp(source: str, data: bytes, options: ParseOptions) -> ParsedFile:

@@ -202,10 +202,14 @@ class Foldrag:
 
     def describe(self, name: str) -> dict[str, Any]:
         """What a collection listing shows: its folder and, once built, what the index holds."""
+        from foldrag.generation.backends import resolve_backend, resolve_model
+
         gen = self.settings.generation
+        answering = {"model": "none", "backend": "extractive", "mode": "quote"} if gen.model.lower() == "none" else \
+            {"model": Path(resolve_model(gen)).name, "backend": resolve_backend(gen), "mode": gen.mode}
         info: dict[str, Any] = {"name": name, "path": str(self.index_path), "indexed": False,
                                 "documents": 0, "chunks": 0, "embedder": self.settings.embedding.model,
-                                "answering": {"model": gen.model, "backend": gen.backend, "mode": gen.mode}}
+                                "answering": answering}
         if self.has_index():
             manifest = self.snapshot().manifest
             info.update(indexed=True, documents=manifest.files, chunks=manifest.chunks,

@@ -33,7 +33,7 @@ def folder(tmp_path):
 def test_first_ingest_then_unchanged_embeds_nothing(folder, settings, fake_embedder):
     first = _ingest(folder, settings, fake_embedder)
     assert (first.added, first.updated, first.unchanged, first.removed, first.failed) == (5, 0, 0, 0, ())
-    assert first.chunks >= 6 and first.embedded == first.chunks
+    assert first.chunks >= 5 and first.embedded == first.chunks  # the PDF's two short pages are one chunk
     calls = len(fake_embedder.calls)
     again = _ingest(folder, settings, fake_embedder)
     assert (again.added, again.updated, again.unchanged, again.embedded) == (0, 0, 5, 0)

@@ -60,11 +60,12 @@ def test_html_declared_legacy_charset():
     assert KOREAN in parse_file("k.htm", html.encode("euc-kr")).sections[0].text
 
 
-def test_pdf_page_by_page(tmp_path):
+def test_pdf_pages_with_a_text_layer_are_one_run_that_knows_each_characters_page(tmp_path):
     path = write_pdf(tmp_path / "d.pdf", ["Alpha page text.", "Beta page text."])
     parsed = parse_file("d.pdf", path.read_bytes())
-    assert [s.page for s in parsed.sections] == [1, 2]
-    assert "Alpha" in parsed.sections[0].text and "Beta" in parsed.sections[1].text
+    [run] = parsed.sections
+    assert run.page == 1 and run.text == "Alpha page text.\n\nBeta page text."
+    assert run.layout.page_at(run.text.index("Alpha")) == 1 and run.layout.page_at(run.text.index("Beta")) == 2
 
 
 def test_pdf_corrupt_and_imageless(tmp_path):

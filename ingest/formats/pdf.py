@@ -15,6 +15,7 @@ from foldrag.ingest.errors import ParseError
 from foldrag.ingest.formats.ocr import OcrEngine, png_bytes
 from foldrag.ingest.formats.pdf_layout import page_layout
 from foldrag.ingest.formats.tables import markdown_table
+from foldrag.core.locations import SectionLayout
 from foldrag.core.types import Section
 
 log = logging.getLogger("foldrag.ingest")
@@ -178,7 +179,9 @@ def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
             if read:
                 sections.append(Section(text=read, page=index + 1, ocr=True))
             elif text:
-                sections.append(Section(text=text, page=index + 1, layout=page_layout(pages.pdfium(index), index + 1, text)))
+                layout = page_layout(pages.pdfium(index), index + 1, text)
+                sections.append(Section(text=text, page=index + 1,
+                                        layout=SectionLayout(((0, layout),)) if layout is not None else None))
         meta_title = (reader.metadata.title if reader.metadata else None) or None
     except ParseError:
         raise

@@ -89,14 +89,42 @@ class PageLayout:
             return None
         return PageBoxes(self.page, self.width, self.height, tuple(tuple(r) for r in rects))
 
-    def spans(self, text: str, start: int) -> tuple[Span, ...]:
-        """The sentences of ``text`` (a chunk starting at offset ``start`` of this page's text) with
-        their boxes."""
+
+
+@dataclass(frozen=True)
+class SectionLayout:
+    """The layouts of the pages a section's text runs over: ``(offset, layout)``, the offset where
+    that page's text starts in the section's text (pages joined by a blank line), in page order."""
+
+    pages: tuple[tuple[int, PageLayout], ...]
+
+    def page_at(self, offset: int) -> int:
+        """The page the section's character ``offset`` is on."""
+        page = self.pages[0][1].page
+        for start, layout in self.pages:
+            if start > offset:
+                break
+            page = layout.page
+        return page
+
+    def boxes(self, start: int, end: int) -> tuple[PageBoxes, ...]:
+        """The rectangles of characters ``start:end`` of the section, on every page they run over."""
         out = []
-        for a, b in sentence_spans(text):
-            where = self.boxes(start + a, start + b)
-            out.append(Span(a, b, (where,) if where is not None else ()))
+        for offset, layout in self.pages:
+            if offset < end and start < offset + len(layout.chars):
+                where = layout.boxes(start - offset, end - offset)
+                if where is not None:
+                    out.append(where)
         return tuple(out)
+
+    def spans(self, text: str, start: int) -> tuple[Span, ...]:
+        """The sentences of ``text`` (a chunk starting at offset ``start`` of the section) with their boxes."""
+        return tuple(Span(a, b, self.boxes(start + a, start + b)) for a, b in sentence_spans(text))
+
+
+def join_pages(first: SectionLayout, first_length: int, second: SectionLayout) -> SectionLayout:
+    """The layout of two sections' texts joined by a blank line (``first_length``: the first's length)."""
+    return SectionLayout(first.pages + tuple((offset + first_length + 2, layout) for offset, layout in second.pages))
 
 
 def _same_line(rect: list[float], box: Box) -> bool:

@@ -5,18 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from foldrag.core.locations import PageLayout, Span
+from foldrag.core.locations import SectionLayout, Span
 
 
 @dataclass(frozen=True)
 class Section:
-    """A piece of a parsed file: the whole text of a Markdown file, or one page of a PDF."""
+    """A piece of a parsed file: the whole text of a Markdown file, a slide, a sheet, or a run of a
+    PDF's pages (consecutive pages with a text layer are one section, so a paragraph that crosses a
+    page break stays one chunk; ``page`` is the first, ``layout`` tells each character's page)."""
 
     text: str
     page: int | None = None  # the page of a PDF, the slide of a deck, the sheet of a workbook (from 1)
     title: str | None = None
     ocr: bool = False  # the text was read from an image of the page, not from a text layer
-    layout: PageLayout | None = field(default=None, compare=False, repr=False)  # a PDF page's character boxes
+    layout: SectionLayout | None = field(default=None, compare=False, repr=False)  # a PDF's character boxes
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class Chunk:
     page: int | None = None
     title: str | None = None
     heading: str | None = None
-    start: int = 0  # character offsets into the section text (the page, for a PDF)
+    start: int = 0  # character offsets into the section text (for a PDF: its run of pages, from ``page``)
     end: int = 0
     ocr: bool = False  # read by OCR from an image (a scanned page or an image file)
     spans: tuple[Span, ...] = field(default=(), compare=False, repr=False)  # its sentences and where they are

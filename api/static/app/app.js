@@ -85,7 +85,7 @@
         await api("PATCH", "/v1/conversations/" + c.id, { title: title });
         await loadConversations();
       });
-      var del = iconButton("🗑", t("delete"), async function () {
+      var del = iconButton("✕", t("delete"), async function () {
         if (!confirm(t("confirmDelete", c.title || t("untitled")))) return;
         await api("DELETE", "/v1/conversations/" + c.id);
         if (state.conversation && state.conversation.id === c.id) newChat();
@@ -493,6 +493,12 @@
     if (first && first.answering) $("#model-info").textContent = t("answering", first.answering.model, first.answering.backend);
   }
 
+  function bytes(n) {
+    if (n < 1024) return n + " B";
+    if (n < 1024 * 1024) return (n / 1024).toFixed(1) + " KB";
+    return (n / 1024 / 1024).toFixed(1) + " MB";
+  }
+
   function renderCollections() {
     var list = $("#collection-list");
     list.textContent = "";
@@ -526,11 +532,11 @@
     tbody.textContent = "";
     inv.documents.forEach(function (d) {
       var tr = document.createElement("tr");
-      [d.source, d.chunks, d.ocr_pages || "", (d.size / 1024).toFixed(1) + " KB"].forEach(function (v) {
+      [d.source, d.chunks, d.ocr_pages || "", bytes(d.size)].forEach(function (v) {
         var td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
       });
       var td = document.createElement("td");
-      td.appendChild(iconButton("🗑", t("delete"), async function () {
+      td.appendChild(iconButton("✕", t("delete"), async function () {
         if (!confirm(t("confirmDelete", d.source))) return;
         await api("DELETE", "/v1/documents/" + d.id + "?" + collectionParam(name));
         await refreshCollection(name);
