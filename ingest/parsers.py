@@ -125,16 +125,21 @@ def parse_pdf(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
     return _sections(source, _page_runs(sections), title, "PDF")
 
 
+_ENDS_PARAGRAPH = re.compile(r"[.!?。:)\]|]\s*$")
+
+
 def _page_runs(sections: list[Section]) -> list[Section]:
-    """Consecutive PDF pages with a text layer (and a layout) joined into one section by a blank
-    line: a paragraph across a page break is chunked as one. OCR'd pages stay their own."""
+    """Consecutive PDF pages with a text layer (and a layout) joined into one section: by a line
+    break when the page ends mid-sentence (the paragraph goes on, and is chunked as one across the
+    break), else by a blank line. OCR'd pages stay their own."""
     out: list[Section] = []
     for section in sections:
         last = out[-1] if out else None
         if (last is not None and section.layout is not None and last.layout is not None and not section.ocr
                 and not last.ocr and section.page == last.layout.pages[-1][1].page + 1):
-            out[-1] = Section(text=last.text + "\n\n" + section.text, page=last.page, title=last.title,
-                              layout=join_pages(last.layout, len(last.text), section.layout))
+            gap = "\n\n" if _ENDS_PARAGRAPH.search(last.text) else "\n"
+            out[-1] = Section(text=last.text + gap + section.text, page=last.page, title=last.title,
+                              layout=join_pages(last.layout, len(last.text), len(gap), section.layout))
         else:
             out.append(section)
     return out

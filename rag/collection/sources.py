@@ -77,21 +77,31 @@ def source_of(store: ChunkStore, doc_id: str) -> str:
 
 
 def document_text(store: ChunkStore, originals: Originals, doc_id: str) -> dict[str, Any]:
-    """The document's text as indexed, section by section (a page, slide or sheet), rebuilt from its
-    chunks at their offsets, with where each chunk is in it."""
+    """The document's text as indexed, section by section (a run of PDF pages, a slide, a sheet, a
+    file), rebuilt from its chunks in reading order, with where each chunk is in it.
+
+    A chunk continues the section before it when it starts past the end of the previous chunk
+    (a heading between them was not a chunk), or overlaps it by exactly the text they share (the
+    splitter's overlap); otherwise it starts a new section."""
     source = source_of(store, doc_id)
-    chunks = store.chunks_of(source)
-    sections: dict[int | None, list[str]] = {}
-    lengths: dict[int | None, int] = {}
-    for c in chunks:
-        text, have = sections.setdefault(c.page, []), lengths.get(c.page, 0)
-        if c.end > have:  # overlapping chunks: only the part past what is there already
-            piece = " " * max(0, c.start - have) + c.text[max(0, have - c.start):]
-            text.append(piece)
-            lengths[c.page] = have + len(piece)
-    return {"document": source_document(store, originals, source).to_json(),
-            "sections": [{"page": page, "text": "".join(parts)} for page, parts in sections.items()],
-            "chunks": [{"id": c.id, "page": c.page, "start": c.start, "end": c.end} for c in chunks]}
+    sections: list[dict[str, Any]] = []
+    placed: list[dict[str, Any]] = []
+    last = None
+    for c in store.chunks_of(source):
+        overlap = last.end - c.start if last is not None else 0
+        if last is not None and c.start >= last.end:  # a gap: a heading or blank lines not chunked
+            sections[-1]["text"] += "\n\n"
+            overlap = 0
+        elif not (last is not None and c.start >= last.start and 0 < overlap <= len(c.text)
+                  and last.text.endswith(c.text[:overlap])):
+            sections.append({"page": c.page, "text": ""})
+            overlap = 0
+        section = sections[-1]
+        at = len(section["text"]) - overlap
+        section["text"] = section["text"][:at] + c.text
+        placed.append({"id": c.id, "section": len(sections) - 1, "page": c.page, "start": at, "end": at + len(c.text)})
+        last = c
+    return {"document": source_document(store, originals, source).to_json(), "sections": sections, "chunks": placed}
 
 
 class PageImages:

@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-# A sentence ends at . ! ? 。 (or 다. in Korean) followed by space, or at a line break.
-_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n+")
+# A sentence ends at . ! ? 。 (다. in Korean) followed by space, or at a blank line; a single line
+# break is a PDF's line wrap, inside the sentence.
+_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n[ \t]*\n\s*")
 
 Box = tuple[float, float, float, float]  # x0, y0 (top), x1, y1 (bottom), in points from the top left
 
@@ -94,7 +95,7 @@ class PageLayout:
 @dataclass(frozen=True)
 class SectionLayout:
     """The layouts of the pages a section's text runs over: ``(offset, layout)``, the offset where
-    that page's text starts in the section's text (pages joined by a blank line), in page order."""
+    that page's text starts in the section's text, in page order."""
 
     pages: tuple[tuple[int, PageLayout], ...]
 
@@ -122,9 +123,9 @@ class SectionLayout:
         return tuple(Span(a, b, self.boxes(start + a, start + b)) for a, b in sentence_spans(text))
 
 
-def join_pages(first: SectionLayout, first_length: int, second: SectionLayout) -> SectionLayout:
-    """The layout of two sections' texts joined by a blank line (``first_length``: the first's length)."""
-    return SectionLayout(first.pages + tuple((offset + first_length + 2, layout) for offset, layout in second.pages))
+def join_pages(first: SectionLayout, first_length: int, gap: int, second: SectionLayout) -> SectionLayout:
+    """The layout of two sections' texts joined by ``gap`` characters (``first_length``: the first's length)."""
+    return SectionLayout(first.pages + tuple((offset + first_length + gap, layout) for offset, layout in second.pages))
 
 
 def _same_line(rect: list[float], box: Box) -> bool:

@@ -448,15 +448,15 @@
     var view = document.createElement("div"); view.className = "text-view";
     var target = null;
     var support = src.citation.support;
-    data.sections.forEach(function (section) {
+    var placed = data.chunks.find(function (c) { return c.id === src.passage.id; });
+    data.sections.forEach(function (section, index) {
       var sec = document.createElement("section");
       if (section.page) {
         var h = document.createElement("h4"); h.textContent = "p. " + section.page; sec.appendChild(h);
       }
       var text = document.createElement("div"); text.className = "text";
-      var here = (section.page || null) === (src.passage.page || null);
-      if (here) {
-        var s = src.passage.start, e = Math.min(src.passage.end, section.text.length);
+      if (placed && placed.section === index) {
+        var s = placed.start, e = placed.end;
         var a = support ? s + support[0] : e, b = support ? s + support[1] : e;
         text.append(section.text.slice(0, s));
         var mark = document.createElement("mark");
@@ -711,6 +711,10 @@
     $("#prev-page").addEventListener("click", function () { showPage(state.source.page - 1).catch(showError); });
     $("#next-page").addEventListener("click", function () { showPage(state.source.page + 1).catch(showError); });
     $("#lang").addEventListener("change", function () { I.set($("#lang").value); applyWords(); });
+    $("#key-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      $("#api-key").dispatchEvent(new Event("change"));
+    });
     $("#api-key").addEventListener("change", function () {
       state.key = $("#api-key").value.trim();
       try { localStorage.setItem("foldrag.key", state.key); } catch (e) { /* storage off */ }
