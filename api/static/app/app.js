@@ -163,12 +163,12 @@
     var meta = document.createElement("div"); meta.className = "meta";
     div.append(stage, body, meta);
     $("#messages").appendChild(div);
-    var text = "", sources = [], pending = false;
+    var text = "", sources = [], pending = false, cited = null; // cited: the final answer's citations
 
-    function draw(final) {
+    function draw() {
       pending = false;
       body.innerHTML = markdown(text);
-      chips(body, final ? final.citations.concat(sources) : sources, collection);
+      chips(body, cited ? cited.concat(sources) : sources, collection);
       var log = $("#messages");
       log.scrollTop = log.scrollHeight;
     }
@@ -185,13 +185,14 @@
       token: function (piece) {
         if (stage.firstChild) stage.textContent = "";
         text += piece;
-        if (!pending) { pending = true; requestAnimationFrame(function () { draw(null); }); }
+        if (!pending) { pending = true; requestAnimationFrame(draw); }
       },
       finish: function (answer, status) {
         stage.textContent = "";
         sources = answer.sources || sources;
         text = answer.answer || text;
-        draw({ citations: answer.citations || [] });
+        cited = answer.citations || [];
+        draw();
         div.dataset.status = status || "done";
         if (status === "stopped" || status === "failed") {
           var note = document.createElement("div"); note.className = "note";
@@ -380,8 +381,12 @@
       return;
     }
     var spans = (citation.spans && citation.spans.length ? citation.spans : passage.spans) || [];
-    state.source = { passage: passage, citation: citation, collection: collection, spans: spans,
-                     page: citation.page || passage.page || 1 };
+    // open at the page of the sentence that supports the answer, else where the chunk starts
+    var support = citation.support && spans.find(function (sp) {
+      return sp.start === citation.support[0] && sp.end === citation.support[1];
+    });
+    var page = support && support.boxes.length ? support.boxes[0].page : (citation.page || passage.page || 1);
+    state.source = { passage: passage, citation: citation, collection: collection, spans: spans, page: page };
     var doc = passage.document;
     if (doc.status !== "same") { note.textContent = t(doc.status === "changed" ? "changed" : "missing"); note.hidden = false; }
     else if (passage.ocr) { note.textContent = t("ocrNote"); note.hidden = false; }
