@@ -363,6 +363,11 @@ class _FakeOcr:
         self.calls += 1
         return f"scanned words number {self.calls}"
 
+    def read_words(self, png: bytes):
+        from foldrag.ingest.formats.ocr import OcrPage
+
+        return OcrPage(self.read(png))
+
 
 def _blank_scan(path, pages: int):
     import io

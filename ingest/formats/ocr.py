@@ -22,11 +22,23 @@ INSTALL_HINT = "install tesseract-ocr and tesseract-ocr-kor (scripts/run.sh setu
 MAX_PIXELS = 60_000_000  # a larger image is scaled down before OCR (a 600-dpi A3 scan is ~70 MP)
 
 
+@dataclass(frozen=True)
+class OcrPage:
+    """What OCR read on an image: its text, and each word with its box in the image's pixels."""
+
+    text: str
+    words: tuple[tuple[str, tuple[float, float, float, float]], ...] = ()
+
+
 class OcrEngine(Protocol):
     name: str
 
     def read(self, png: bytes) -> str:
         """The text in a PNG image; raises ParseError when the engine fails on it."""
+        ...
+
+    def read_words(self, png: bytes) -> OcrPage:
+        """The text in a PNG image and where its words are (one run of the engine)."""
         ...
 
 
@@ -61,36 +73,72 @@ class TesseractOcr:
     name: str = "tesseract"
 
     def read(self, png: bytes) -> str:
+        return self.read_words(png).text
+
+    def read_words(self, png: bytes) -> OcrPage:
         # Page mode 4 (one column of text of varying sizes) reads Korean pages far better than
         # mode 3's full layout analysis, which split a two-line Korean page into word columns and
         # found nothing on a one-line A4 scan ("Empty page!!"); mode 6 (one block) is the fallback.
         for mode in ("4", "6"):
-            text = self._run(png, mode)
-            if text.strip():
-                return text
-        return ""
+            page = self._run(png, mode)
+            if page.text.strip():
+                return page
+        return OcrPage("")
 
-    def _run(self, png: bytes, page_mode: str) -> str:
+    def _run(self, png: bytes, page_mode: str) -> OcrPage:
+        """One Tesseract run writing its text and its word table (TSV) side by side."""
+        import tempfile
+
         program = shutil.which("tesseract")
         if program is None:
             raise ParseError(f"OCR unavailable: {INSTALL_HINT}")
         nice = shutil.which("nice") if self.niceness else None
         prefix = [nice, "-n", str(self.niceness)] if nice else []
-        try:
-            done = subprocess.run(
-                [*prefix, program, "stdin", "stdout", "-l", self.languages, "--psm", page_mode],
-                input=png, capture_output=True, timeout=self.timeout_s,
-                env={**os.environ, "OMP_THREAD_LIMIT": "1"},
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ParseError(f"OCR took longer than {self.timeout_s:.0f} s on one page") from exc
-        if done.returncode != 0:
-            reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise ParseError(f"OCR failed: {reason[-1] if reason else 'tesseract exit ' + str(done.returncode)}")
-        return done.stdout.decode("utf-8", "replace")
+        with tempfile.TemporaryDirectory(prefix="foldrag-ocr-") as tmp:
+            base = os.path.join(tmp, "page")
+            try:
+                done = subprocess.run(
+                    [*prefix, program, "stdin", base, "-l", self.languages, "--psm", page_mode, "txt", "tsv"],
+                    input=png, capture_output=True, timeout=self.timeout_s,
+                    env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise ParseError(f"OCR took longer than {self.timeout_s:.0f} s on one page") from exc
+            if done.returncode != 0:
+                reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+                raise ParseError(f"OCR failed: {reason[-1] if reason else 'tesseract exit ' + str(done.returncode)}")
+            with open(base + ".txt", encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+            with open(base + ".tsv", encoding="utf-8", errors="replace") as fh:
+                words = _tsv_words(fh.read())
+        return OcrPage(text, words)
 
 
-def png_bytes(image) -> bytes:
+def _tsv_words(tsv: str) -> tuple[tuple[str, tuple[float, float, float, float]], ...]:
+    """The words of Tesseract's TSV (level 5 rows: left, top, width, height, conf, text)."""
+    words = []
+    for line in tsv.splitlines()[1:]:
+        cols = line.split("\t")
+        if len(cols) < 12 or cols[0] != "5" or not cols[11].strip():
+            continue
+        left, top, width, height = (float(v) for v in cols[6:10])
+        words.append((cols[11], (left, top, left + width, top + height)))
+    return tuple(words)
+
+
+@dataclass(frozen=True)
+class OcrImage:
+    """An image made ready for OCR, and how to take its pixels back to the original's."""
+
+    png: bytes
+    border: int  # white pixels added on every side
+    factor: float  # the original was scaled by this before the border was added
+
+    def original(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        return tuple((v - self.border) / self.factor for v in box)  # type: ignore[return-value]
+
+
+def ocr_image(image) -> OcrImage:
     """A PIL image as grayscale PNG bytes, scaled down past MAX_PIXELS, with a white border.
 
     Tesseract segments lines badly when text runs close to the image's edge (its documentation
@@ -100,13 +148,20 @@ def png_bytes(image) -> bytes:
 
     image = image.convert("L")
     pixels = image.width * image.height
+    factor = 1.0
     if pixels > MAX_PIXELS:
         factor = (MAX_PIXELS / pixels) ** 0.5
         image = image.resize((max(1, int(image.width * factor)), max(1, int(image.height * factor))))
-    image = ImageOps.expand(image, border=max(50, max(image.size) // 16), fill=255)
+    border = max(50, max(image.size) // 16)
+    image = ImageOps.expand(image, border=border, fill=255)
     out = io.BytesIO()
     image.save(out, format="PNG")
-    return out.getvalue()
+    return OcrImage(out.getvalue(), border, factor)
+
+
+def png_bytes(image) -> bytes:
+    """``ocr_image``'s bytes."""
+    return ocr_image(image).png
 
 
 def read_image(data: bytes, engine: OcrEngine) -> str:

@@ -9,11 +9,11 @@ import io
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from foldrag.ingest.errors import ParseError
-from foldrag.ingest.formats.ocr import OcrEngine, png_bytes
-from foldrag.ingest.formats.pdf_layout import page_layout
+from foldrag.ingest.formats.ocr import OcrEngine, OcrImage, OcrPage, ocr_image
+from foldrag.ingest.formats.pdf_layout import ocr_layout, page_layout
 from foldrag.ingest.formats.tables import markdown_table
 from foldrag.core.locations import SectionLayout
 from foldrag.core.types import Section
@@ -102,9 +102,13 @@ class _Pages:
     def _has(self, index: int, kind: int) -> bool:
         return any(True for _ in self.pdfium(index).get_objects(filter=[kind], max_depth=3))
 
-    def render_png(self, index: int, dpi: int) -> bytes:
+    def render_for_ocr(self, index: int, dpi: int) -> OcrImage:
         bitmap = self.pdfium(index).render(scale=dpi / 72.0, grayscale=True)
-        return png_bytes(bitmap.to_pil())
+        return ocr_image(bitmap.to_pil())
+
+    def size(self, index: int) -> tuple[float, float]:
+        left, bottom, right, top = self.pdfium(index).get_bbox()
+        return float(right - left), float(top - bottom)
 
     def close(self) -> None:
         if self._plumber is not None:
@@ -139,7 +143,7 @@ def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
     from pypdf import PdfReader
 
     pages = _Pages(data)
-    slots: list[tuple[int, str, Future | None]] = []  # page index, its text layer, its OCR
+    slots: list[tuple[int, str, Future | None, OcrImage | None]] = []  # page index, text layer, OCR, its image
     skipped_ocr: str | None = None
     pool = ThreadPoolExecutor(max_workers=options.ocr_workers, thread_name_prefix="foldrag-ocr")
     try:
@@ -162,22 +166,29 @@ def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
         counter = _OcrCount(options.report, sum(needs for _, _, needs in wanted))
         for index, text, needs in wanted:
             if needs and engine is not None and not isinstance(engine, str):
-                pending = [f for _, _, f in slots if f is not None and not f.done()]
+                pending = [f for _, _, f, _ in slots if f is not None and not f.done()]
                 if len(pending) >= 2 * options.ocr_workers:
                     pending[0].result()  # hold at most 2 × workers rendered pages
-                future = pool.submit(engine.read, pages.render_png(index, options.ocr_dpi))
+                image = pages.render_for_ocr(index, options.ocr_dpi)
+                future = pool.submit(engine.read_words, image.png)
                 if options.report is not None:
                     future.add_done_callback(counter.done)
-                slots.append((index, text, future))
+                slots.append((index, text, future, replace(image, png=b"")))  # the pixels go with the OCR
                 continue
             if text and options.tables and pages.has_paths(index):
                 text = tidy(_plumber_page(pages.plumber(index)) or text)
-            slots.append((index, text, None))
+            slots.append((index, text, None, None))
         sections = []
-        for index, text, future in slots:
-            read = tidy(future.result()) if future is not None else ""
+        for index, text, future, image in slots:
+            read_page: OcrPage | None = future.result() if future is not None else None
+            read = tidy(read_page.text) if read_page is not None else ""
             if read:
-                sections.append(Section(text=read, page=index + 1, ocr=True))
+                width, height = pages.size(index)
+                points = 72.0 / options.ocr_dpi
+                words = [(word, tuple(v * points for v in image.original(box))) for word, box in read_page.words]
+                layout = ocr_layout(index + 1, width, height, read, words) if words else None
+                sections.append(Section(text=read, page=index + 1, ocr=True,
+                                        layout=SectionLayout(((0, layout),)) if layout is not None else None))
             elif text:
                 layout = page_layout(pages.pdfium(index), index + 1, text)
                 sections.append(Section(text=text, page=index + 1,

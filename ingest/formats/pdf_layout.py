@@ -1,5 +1,6 @@
 """A PDF page's ``PageLayout``: its section text aligned with pdfium's own characters and their boxes
-(pdfium also renders the page, so boxes and pixels agree).
+(pdfium also renders the page, so boxes and pixels agree) — or, for a scanned page, with the words
+OCR read and their boxes on the page image.
 
 A page's text (pypdf's text layer, tidied, tables as Markdown) is not pdfium's character stream, so
 the two are aligned on their visible characters (``difflib``'s matching blocks, whitespace left out):
@@ -54,10 +55,29 @@ def page_layout(page, number: int, text: str) -> PageLayout | None:
             pdf_boxes.append((x0 - left, top - y1, x1 - left, top - y0))
     finally:
         textpage.close()
+    return align(number, float(right - left), float(top - bottom), text, "".join(pdf_chars), pdf_boxes)
+
+
+def align(number: int, width: float, height: float, text: str, chars: str, char_boxes: list[Box]) -> PageLayout:
+    """``text``'s characters given the boxes of the characters ``chars`` (whitespace left out) that
+    they match, in order; the others get none."""
     visible, offsets = _visible(text)
     boxes: list[Box | None] = [None] * len(text)
-    matcher = difflib.SequenceMatcher(None, visible, "".join(pdf_chars), autojunk=False)
+    matcher = difflib.SequenceMatcher(None, visible, chars, autojunk=False)
     for a, b, size in matcher.get_matching_blocks():
         for k in range(size):
-            boxes[offsets[a + k]] = pdf_boxes[b + k]
-    return PageLayout(number, float(right - left), float(top - bottom), tuple(boxes))
+            boxes[offsets[a + k]] = char_boxes[b + k]
+    return PageLayout(number, width, height, tuple(boxes))
+
+
+def ocr_layout(number: int, width: float, height: float, text: str, words: list[tuple[str, Box]]) -> PageLayout:
+    """The layout of OCR'd ``text`` from the words OCR read with their boxes (points): a word's box
+    is shared out across its characters by equal widths."""
+    chars, boxes = [], []
+    for word, (x0, y0, x1, y1) in words:
+        visible, _ = _visible(word)
+        step = (x1 - x0) / max(1, len(visible))
+        for i, ch in enumerate(visible):
+            chars.append(ch)
+            boxes.append((x0 + i * step, y0, x0 + (i + 1) * step, y1))
+    return align(number, width, height, text, "".join(chars), boxes)
