@@ -348,8 +348,8 @@ def serve(
     if workers == 1:
         app_ = create_app(settings, indexes=index or None)
         names = ", ".join(f"{n} ({r.index_path})" for n, r in app_.state.foldrag.collections.items())
-        typer.echo(f"foldrag: serving {names} on http://{settings.server.host}:{settings.server.port} "
-                   f"(chat page: /chat, API docs: /docs); models load in the background, /readyz says when", err=True)
+        typer.echo(f"foldrag: serving {names}\n  open the web app: http://{settings.server.host}:{settings.server.port}/ "
+                   f"(API docs: /docs); models load in the background, /readyz says when", err=True)
         uvicorn.run(app_, host=settings.server.host, port=settings.server.port, log_level="info")
         return
     import tempfile
@@ -360,8 +360,8 @@ def serve(
     jobs = tempfile.mkdtemp(prefix="foldrag-jobs-")
     os.environ.update({"FOLDRAG_SERVER__HOST": settings.server.host, "FOLDRAG_SERVER__PORT": str(settings.server.port),
                        WORKER_INDEXES_ENV: json.dumps([str(p) for p in index or []]), WORKER_JOBS_ENV: jobs})
-    typer.echo(f"foldrag: serving {names} on http://{settings.server.host}:{settings.server.port} with {workers} "
-               f"worker processes (each loads its models; /readyz answers per process)", err=True)
+    typer.echo(f"foldrag: serving {names} with {workers} worker processes (each loads its models; /readyz "
+               f"answers per process)\n  open the web app: http://{settings.server.host}:{settings.server.port}/", err=True)
     try:
         uvicorn.run("foldrag.api.app:worker_app", factory=True, workers=workers, host=settings.server.host,
                     port=settings.server.port, log_level="info")

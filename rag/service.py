@@ -137,9 +137,12 @@ class Foldrag:
         file that cannot be read is skipped with its reason and the others land."""
         paths = [(UPLOAD_SCHEME + name, self._originals.path_of(UPLOAD_SCHEME + name)) for name in names]
         with self._writing() as writer:
-            return ingest_documents([(s, p) for s, p in paths if p is not None], writer, self.load_embedder(),
-                                    self.settings.ingest, embed_headers=self.settings.embedding.embed_headers,
-                                    progress=progress)
+            summary = ingest_documents([(s, p) for s, p in paths if p is not None], writer, self.load_embedder(),
+                                       self.settings.ingest, embed_headers=self.settings.embedding.embed_headers,
+                                       progress=progress)
+        for failure in summary.failed:  # a file that could not be read is not kept either
+            self._originals.forget_upload(failure.path[len(UPLOAD_SCHEME):])
+        return summary
 
     def documents(self) -> list[Document]:
         """The documents of the committed index, by source."""

@@ -143,6 +143,8 @@ case "${1:-}" in
     shift
     INDEX=${FOLDRAG_DEMO_INDEX:-.foldrag/demo-index}
     [ -d "$INDEX" ] || "$VENV/bin/foldrag" ingest examples/docs --index "$INDEX"
+    # the web app's "re-ingest" reads the demo folder; uploads go into the index folder
+    export FOLDRAG_ALLOWED_ROOTS=${FOLDRAG_ALLOWED_ROOTS:-$PWD/examples}
     exec "$VENV/bin/foldrag" serve --index "$INDEX" "$@"
     ;;
   setup)

@@ -37,6 +37,8 @@ def test_uploads_are_kept_then_indexed_by_a_job_with_progress_and_reasons(make_a
     assert done["summary"]["added"] == 1 and done["elapsed_s"] >= 0
     assert [f["path"] for f in done["failures"]] == ["upload://broken.pdf"]
     assert "corrupt PDF" in done["failures"][0]["reason"]
+    kept = api.settings.index.path / "uploads"
+    assert (kept / "atlas.pdf").exists() and not (kept / "broken.pdf").exists()  # only what was indexed stays
     sources = {d["source"] for d in api.client.get("/v1/inventory").json()["documents"]}
     assert "upload://atlas.pdf" in sources and "france.md" in sources  # the folder's files stay
 
