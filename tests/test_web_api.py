@@ -197,3 +197,15 @@ def test_the_app_and_its_files_are_served_with_the_content_security_policy(make_
     for name in ("vendor/LICENSE.marked", "missing.js", "%2e%2e/state.py"):
         assert api.client.get(f"/app/{name}").status_code == 404, name
     assert_error(api.client.get("/v1/conversations"), 401, "unauthorized")  # what it calls needs the key
+
+
+def test_an_index_from_before_origins_opens_in_the_text_view(make_api):
+    """An index ingested before foldrag recorded its folder cannot show the original yet: its
+    passages open as indexed text, and the next ingest records the folder."""
+    api = make_api()
+    (api.settings.index.path / "origin.json").unlink()
+    hit = api.client.post("/v1/retrieve", json={"query": "Eiffel Tower Paris", "k": 1}).json()["hits"][0]
+    doc = api.client.get(f"/v1/passages/{hit['id']}").json()["document"]
+    assert (doc["status"], doc["view"]) == ("unrecorded", "text")
+    api.rag.ingest(api.tmp / "docs")
+    assert api.client.get(f"/v1/passages/{hit['id']}").json()["document"]["status"] == "same"

@@ -27,7 +27,8 @@ UPLOADS = "uploads"
 @dataclass(frozen=True)
 class Original:
     """A document's file as it is now: its path (None when it cannot be shown) and whether it is
-    the file that was indexed: "same", "changed" (its content differs) or "missing"."""
+    the file that was indexed: "same", "changed" (its content differs), "missing", or "unrecorded"
+    (an index ingested before foldrag recorded its folder: the next ingest records it)."""
 
     path: Path | None
     status: str
@@ -92,6 +93,8 @@ class Originals:
 
     def original(self, record: FileRecord) -> Original:
         """The file behind ``record`` now: the same bytes (by size and time, else by hash), changed or gone."""
+        if not record.source.startswith(UPLOAD_SCHEME) and self.last_ingest() is None:
+            return Original(None, "unrecorded")
         path = self.path_of(record.source)
         if path is None or not path.is_file():
             return Original(None, "missing")

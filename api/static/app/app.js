@@ -388,7 +388,10 @@
     var page = support && support.boxes.length ? support.boxes[0].page : (citation.page || passage.page || 1);
     state.source = { passage: passage, citation: citation, collection: collection, spans: spans, page: page };
     var doc = passage.document;
-    if (doc.status !== "same") { note.textContent = t(doc.status === "changed" ? "changed" : "missing"); note.hidden = false; }
+    if (doc.status !== "same") {
+      note.textContent = t({ changed: "changed", missing: "missing" }[doc.status] || "textOnly");
+      note.hidden = false;
+    }
     else if (passage.ocr) { note.textContent = t("ocrNote"); note.hidden = false; }
     if (doc.view === "page") await showPage(state.source.page);
     else await showText();
