@@ -197,7 +197,6 @@ def test_a_korean_question_streams_an_answer_whose_chip_opens_the_cited_words_on
         page.hover(".msg.assistant .chip >> nth=0")
         tip = page.text_content("#tip")
         assert "atlas.pdf · p.1" in tip and "bm25 #1" in tip and "fused #1" in tip
-        _shot(page, "chat.png")
 
         # click: the source pane beside the chat opens at the page where the supporting sentence
         # starts; the chunk's words are boxed on both pages it spans, that sentence more strongly
@@ -279,7 +278,6 @@ def test_files_dropped_on_a_collection_upload_with_progress_and_index_to_the_job
         listed = page.locator("#files tbody tr td:first-child").all_text_contents()
         assert {"upload://upload.pdf", "upload://leave.hwpx"} <= set(listed)
         assert "2 added" in page.text_content("#job")
-        _shot(page, "collections.png")
         assert errors == []
 
 

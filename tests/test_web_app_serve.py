@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import REPO, run_cli
 from tests.docs_factory import write_hwpx
-from tests.test_web_app import CHROMIUM, covered, highlight_rects, word_boxes, write_atlas
+from tests.test_web_app import CHROMIUM, _shot, covered, highlight_rects, word_boxes, write_atlas
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
@@ -91,8 +91,11 @@ def test_the_demo_answers_in_korean_and_english_and_shows_where(served):
         # Korean: the sick-leave row of the HWPX table, shown as the text as indexed
         _ask(page, "병가는 며칠인가요?")
         _chip_for(page, "leave-policy-ko.hwpx").click()
-        page.wait_for_selector("#source .text-view mark")
-        assert "병가" in page.text_content("#source .text-view mark")
+        page.wait_for_selector("#source .text-view table .in")
+        # the table shown as a table; the cited row marked more strongly than the rest of the chunk
+        assert page.locator("#source .text-view th").all_text_contents() == ["종류", "일수", "비고"]
+        assert page.locator("#source .text-view .support").all_text_contents()[:2] == ["병가", "30일"]
+        _shot(page, "demo-text-source.png")
 
         # English: the PDF page, the chunk's words boxed where pdfium draws them
         _ask(page, "How does GPU offload place layers?")
@@ -106,12 +109,14 @@ def test_the_demo_answers_in_korean_and_english_and_shows_where(served):
         boxes = word_boxes(docs / "gpu-offload.pdf", shown, [w for w in words if len(w) >= 4])
         [size] = {(b["width"], b["height"]) for s in passage["spans"] for b in s["boxes"] if b["page"] == shown}
         assert len(boxes) > 20 and covered(boxes, rects, size) >= 0.99
+        _shot(page, "demo-pdf-source.png")
 
         # a scanned page: its image, with the boxes of the words OCR read
         _ask(page, "서버실 점검은 언제인가요?")
         _chip_for(page, "scanned-notice-ko.pdf").click()
         page.wait_for_selector("#source .page .hl")
         assert page.is_visible("#source-note")  # "read by OCR"
+        _shot(page, "demo-scanned-source.png")
 
         # a PDF and an HWPX dropped on the collection, indexed to the job's end
         page.click("#open-collections")
@@ -124,7 +129,9 @@ def test_the_demo_answers_in_korean_and_english_and_shows_where(served):
             document.querySelector('#drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}));
         }""", payload)
         page.wait_for_function("() => /^완료:/.test(document.querySelector('#job').textContent)", timeout=120000)
+        page.wait_for_function("() => document.querySelector('#files').textContent.includes('upload://memo.hwpx')")
         listed = set(page.locator("#files tbody tr td:first-child").all_text_contents())
         assert {"upload://upload.pdf", "upload://memo.hwpx", "gpu-offload.pdf"} <= listed
+        _shot(page, "demo-collections.png")
         assert errors == []
         browser.close()

@@ -10,9 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-# A sentence ends at . ! ? 。 (다. in Korean) followed by space, or at a blank line; a single line
-# break is a PDF's line wrap, inside the sentence.
-_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n[ \t]*\n\s*")
+# A sentence ends at . ! ? 。 (다. in Korean) followed by space, at a blank line, or before a heading,
+# list item or table row, or after a table row; any other line break is a PDF's line wrap, inside
+# the sentence.
+_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n[ \t]*\n\s*|\n(?=[ \t]*(?:#+\s|[-*+]\s|\d+[.)]\s|\|))|(?<=\|)[ \t]*\n")
 
 Box = tuple[float, float, float, float]  # x0, y0 (top), x1, y1 (bottom), in points from the top left
 

@@ -35,10 +35,28 @@ def not_in_sources(question: str) -> str:
     return NOT_IN_SOURCES["ko" if has_hangul(question) else "en"]
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a chunk: list markers and heading marks stripped, lines without a word dropped."""
-    out = []
+_KEEPS_BREAK = re.compile(r"^\s*(?:#+\s|[-*+]\s|\d+[.)]\s|>|\|)")  # a heading, list item, quote or table row
+
+
+def _lines(text: str) -> list[str]:
+    """The chunk's lines, with a PDF's line wraps undone: a line joins the one before unless either
+    is blank, it starts a heading, list item, quote or table row, or the one before ended a sentence."""
+    lines: list[str] = []
     for line in text.splitlines():
+        last = lines[-1].rstrip() if lines else ""
+        if last and line.strip() and not _KEEPS_BREAK.match(line) and not _KEEPS_BREAK.match(last) \
+                and not last.endswith((".", "!", "?", "。", ":")):
+            lines[-1] = last + " " + line.lstrip()
+        else:
+            lines.append(line)
+    return lines
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a chunk: list markers and heading marks stripped, lines without a word dropped,
+    a sentence wrapped over lines (a PDF's text layer) whole."""
+    out = []
+    for line in _lines(text):
         for match in _SENTENCE.finditer(_MARKUP.sub("", line)):
             # a chunk cut just after a sentence's end starts with its full stop
             sentence = match.group(0).strip().lstrip(".,;:!?)]}·… ")

@@ -462,28 +462,67 @@
       if (section.page) {
         var h = document.createElement("h4"); h.textContent = "p. " + section.page; sec.appendChild(h);
       }
-      var text = document.createElement("div"); text.className = "text";
-      if (placed && placed.section === index) {
-        var s = placed.start, e = placed.end;
-        var a = support ? s + support[0] : e, b = support ? s + support[1] : e;
-        text.append(section.text.slice(0, s));
-        var mark = document.createElement("mark");
-        mark.append(section.text.slice(s, a));
-        if (support) {
-          var strong = document.createElement("mark"); strong.className = "support";
-          strong.textContent = section.text.slice(a, b);
-          mark.append(strong, section.text.slice(b, e));
-        }
-        text.append(mark, section.text.slice(e));
-        target = mark;
-      } else {
-        text.textContent = section.text;
-      }
-      sec.appendChild(text);
+      var here = placed && placed.section === index;
+      var s = here ? placed.start : -1, e = here ? placed.end : -1;
+      var a = here && support ? s + support[0] : -1, b = here && support ? s + support[1] : -1;
+      var first = renderText(sec, section.text, [s, e], [a, b]);
+      if (first && !target) target = first;
       view.appendChild(sec);
     });
     body.appendChild(view);
     if (target) target.scrollIntoView({ block: "center" });
+  }
+
+  var TABLE_ROW = /^\s*\|/, TABLE_RULE = /^\s*\|[\s|:-]*$/;
+
+  /* A section's text into ``into``: paragraphs as text, Markdown tables as tables; the characters in
+   * ``chunk`` ([start, end)) marked, those in ``support`` marked more strongly. The first mark. */
+  function renderText(into, text, chunk, support) {
+    var lines = text.split("\n"), pos = 0, i = 0, first = null;
+    function inside(range, lo, hi) { return lo < range[1] && hi > range[0]; }
+    while (i < lines.length) {
+      if (TABLE_ROW.test(lines[i])) {
+        var table = document.createElement("table");
+        for (; i < lines.length && TABLE_ROW.test(lines[i]); pos += lines[i].length + 1, i++) {
+          var line = lines[i];
+          if (TABLE_RULE.test(line)) continue;
+          var tr = document.createElement("tr"), at = line.indexOf("|") + 1, next;
+          while ((next = line.indexOf("|", at)) >= 0) {
+            var cell = document.createElement(table.rows.length === 0 ? "th" : "td");
+            cell.textContent = line.slice(at, next).trim();
+            if (inside(chunk, pos + at, pos + next)) { cell.className = "in"; first = first || cell; }
+            if (inside(support, pos + at, pos + next)) cell.className += " support";
+            tr.appendChild(cell);
+            at = next + 1;
+          }
+          table.appendChild(tr);
+        }
+        into.appendChild(table);
+        continue;
+      }
+      var from = pos;
+      for (; i < lines.length && !TABLE_ROW.test(lines[i]); i++) pos += lines[i].length + 1;
+      var div = document.createElement("div"); div.className = "text";
+      var cuts = [from, Math.min(pos, text.length)];
+      chunk.concat(support).forEach(function (c) { if (c > from && c < cuts[1]) cuts.push(c); });
+      cuts.sort(function (x, y) { return x - y; });
+      for (var k = 0; k + 1 < cuts.length; k++) {
+        var lo = cuts[k], hi = cuts[k + 1];
+        if (hi <= lo) continue;
+        var piece = text.slice(lo, hi);
+        if (inside(chunk, lo, hi)) {
+          var mark = document.createElement("mark");
+          if (inside(support, lo, hi)) mark.className = "support";
+          mark.textContent = piece;
+          div.appendChild(mark);
+          first = first || mark;
+        } else {
+          div.appendChild(document.createTextNode(piece));
+        }
+      }
+      into.appendChild(div);
+    }
+    return first;
   }
 
   // ---- collections -----------------------------------------------------------------------------
