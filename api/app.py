@@ -16,10 +16,12 @@ import os
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from foldrag.api.added_collections import AddedCollections
 from foldrag.api.errors import install_error_handlers
 from foldrag.api.guard import GuardMiddleware
 from foldrag.api.middleware import MetricsMiddleware
@@ -28,7 +30,10 @@ from foldrag.api.routes import (
 )
 from foldrag.api.state import ServerState
 from foldrag.service import Foldrag
-from foldrag.core.settings import Settings
+from foldrag.core.settings import Settings, default_data_path
+
+if TYPE_CHECKING:
+    from foldrag.build import CollectionBuilder
 
 
 # What `foldrag serve --workers N` hands its worker processes (settings come as FOLDRAG_* variables).
@@ -44,16 +49,23 @@ def worker_app() -> FastAPI:
 
 
 def create_app(settings: Settings | None = None, rags: dict[str, Foldrag] | None = None,
-               *, indexes: list[Path] | None = None, job_records: Path | None = None) -> FastAPI:
+               *, indexes: list[Path] | None = None, job_records: Path | None = None,
+               builder: CollectionBuilder | None = None) -> FastAPI:
     """The app over ``rags`` (name → Foldrag), or over those built from ``settings``
-    (``indexes`` as given to ``foldrag serve --index``). Models load in a thread at start-up;
+    (``indexes`` as given to ``foldrag serve --index``) and the ones made in the web app before.
+    ``builder`` makes the collections the web app adds (given with ``rags``; built with the
+    collections otherwise; without one, adding is refused). Models load in a thread at start-up;
     /readyz answers 503 until they are loaded."""
     settings = settings or Settings.load()
+    added = AddedCollections(settings.server.collections_dir or default_data_path() / "collections")
     if rags is None:
-        from foldrag.build import build_collections, collection_paths
+        from foldrag.build import CollectionBuilder, collection_paths
 
-        rags = build_collections(settings, collection_paths(settings, indexes))
-    state = ServerState(settings, rags, job_records)
+        builder = builder or CollectionBuilder(settings)
+        paths = collection_paths(settings, indexes)
+        paths.update({name: path for name, path in added.load().items() if name not in paths})
+        rags = {name: builder.make(path) for name, path in paths.items()}
+    state = ServerState(settings, rags, job_records, builder=builder, added=added)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -38,7 +38,7 @@ QUERY_ROUTES = (("POST", "/v1/query"), ("POST", "/v1/retrieve"), ("POST", "/v1/c
                 ("GET", "/v1/conversations"), ("POST", "/v1/conversations"), ("GET", "/v1/conversations/"),
                 ("PATCH", "/v1/conversations/"), ("DELETE", "/v1/conversations/"))
 # Routes about the whole server, not one collection: a collection's keys never reach them.
-SERVER_ROUTES = (("GET", "/metrics"),)
+SERVER_ROUTES = (("GET", "/metrics"), ("POST", "/v1/collections"), ("DELETE", "/v1/collections/"))
 COLLECTIONS = "foldrag.collections"  # the scope["state"] entry: the collections a request may reach
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})

@@ -145,6 +145,11 @@ class JobRunner:
             job.finished = time.time()
             job.record()
 
+    def active(self, collection: str) -> bool:
+        """Whether a job of ``collection`` is queued or running (in this process)."""
+        with self._lock:
+            return any(j.collection == collection and j.status in ("queued", "running") for j in self._jobs.values())
+
     def get(self, job_id: str) -> Job | RecordedJob:
         with self._lock:
             job = self._jobs.get(job_id)

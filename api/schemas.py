@@ -105,3 +105,9 @@ class UploadIngestRequest(Body):
     model_config = ConfigDict(extra="forbid")
     collection: str | None = None
     names: list[str] = Field(min_length=1, max_length=1000, description="Files sent by PUT /v1/uploads/{name}.")
+
+
+class CollectionCreate(Body):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=64, description="Letters, digits, '_', '-', '.'; Korean letters too.")
+    path: str = Field(max_length=4096, description="A folder inside FOLDRAG_ALLOWED_ROOTS.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import shutil
 import threading
 from collections.abc import Collection
 from pathlib import Path
@@ -11,12 +12,13 @@ from pathlib import Path
 from fastapi.concurrency import run_in_threadpool
 
 from foldrag.answering.question import Question
+from foldrag.api.added_collections import AddedCollections, check_name
 from foldrag.api.conversations import Conversations
 from foldrag.api.gate import GenerationGate
 from foldrag.api.jobs import JobRunner
 from foldrag.api.metrics import Metrics
-from foldrag.build import concurrent_generations
-from foldrag.core.errors import FoldragError, InvalidInput, NotFound, NotReady, TooLarge
+from foldrag.build import CollectionBuilder, concurrent_generations
+from foldrag.core.errors import FoldragError, Forbidden, IndexBusy, InvalidInput, NotFound, NotReady, TooLarge
 from foldrag.core.settings import Settings, default_data_path
 from foldrag.retrieval.hybrid import Retrieval
 from foldrag.service import Foldrag
@@ -25,7 +27,8 @@ log = logging.getLogger("foldrag.api")
 
 
 class ServerState:
-    def __init__(self, settings: Settings, collections: dict[str, Foldrag], job_records: Path | None = None) -> None:
+    def __init__(self, settings: Settings, collections: dict[str, Foldrag], job_records: Path | None = None, *,
+                 builder: CollectionBuilder | None = None, added: AddedCollections | None = None) -> None:
         if not collections:
             raise InvalidInput("the server needs at least one collection")
         unknown = sorted(set(settings.server.collection_keys) - set(collections))
@@ -38,6 +41,9 @@ class ServerState:
         self.jobs = JobRunner(job_records)
         self.metrics = Metrics()
         self.conversations = Conversations(settings.server.conversations or default_data_path() / "conversations.sqlite")
+        self.builder = builder
+        self.added = added or AddedCollections(settings.server.collections_dir or default_data_path() / "collections")
+        self._changing = threading.Lock()  # one collection made or deleted at a time
         self.ready = threading.Event()
         self.load_error: str | None = None
 
@@ -49,6 +55,42 @@ class ServerState:
         if not view.collections:
             raise NotFound("this key's collections are not served here")
         return view
+
+    def removable(self, name: str) -> bool:
+        """Whether ``name`` was made in the web app (so it may be deleted there)."""
+        return name in self.added.load()
+
+    def create_collection(self, name: str, folder: Path):
+        """A new collection ``name`` over ``folder`` (already confined to the allowed roots), its
+        index in ``server.collections_dir``, and the job that ingests it. Raises InvalidInput for a
+        bad or taken name, Forbidden when this server cannot make collections."""
+        if self.builder is None:
+            raise Forbidden("this server was given its collections and cannot make new ones")
+        name = check_name(name)
+        with self._changing:
+            if name in self.collections:
+                raise InvalidInput(f"there is already a collection named {name!r}")
+            index = self.added.index_of(name)
+            if index.exists():
+                raise InvalidInput(f"{index} exists already; choose another name")
+            rag = self.builder.make(index)
+            self.added.add(name)
+            self.collections[name] = rag
+        return self.jobs.submit(name, rag, folder, within=tuple(self.settings.server.allowed_roots))
+
+    def delete_collection(self, name: str) -> None:
+        """Remove a collection made in the web app, with its index folder (its uploads too)."""
+        with self._changing:
+            _, rag = self.collection(name)
+            if not self.removable(name):
+                raise Forbidden(f"{name!r} is served from the settings or the command line; remove it there")
+            if self.jobs.active(name):
+                raise IndexBusy(f"an ingest job of {name!r} is still queued or running; delete it when it ends")
+            rag.check_writable()  # an upload or another process still writing it: IndexBusy
+            del self.collections[name]
+            self.added.remove(name)
+            rag.close()
+            shutil.rmtree(rag.index_path, ignore_errors=True)
 
     def job(self, job_id: str):
         """An ingest job of one of these collections (NotFound otherwise)."""

@@ -132,31 +132,44 @@ def collection_paths(settings: Settings, indexes: list[Path] | None = None) -> d
     return named
 
 
+class CollectionBuilder:
+    """Makes ``Foldrag`` collections that share one embedder, one generator, one reranker, one
+    keyword tokenizer and one answerer; each model loads on first use. ``with_generator=False`` never
+    loads the LLM. Objects passed in (models, the tokenizer) are used as they are; ``load_embedder``
+    replaces the embedder's build (a test's slow or failing load). A server keeps it to add
+    collections while it runs."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None,
+                 *, with_generator: bool = True, tokenizer: Tokenizer | None = None,
+                 load_embedder: Callable[[], Embedder] | None = None) -> None:
+        self.settings = settings
+        self._embedder = Once(load_embedder or (lambda: embedder if embedder is not None else build_embedder(settings)))
+        if generator is not None or not with_generator:
+            self._generator = Once(lambda: generator)
+        else:
+            self._generator = Once(lambda: build_generator(settings))
+        self._reranker = Once(lambda: build_reranker(settings))
+        self._tokenizer = tokenizer or KeywordTokenizer()
+        self._rewriter = Once(lambda: QueryRewriter(self._generator(), n=settings.retrieval.multi_queries))
+        self._answerer = Once(lambda: build_answerer(settings, self._generator, self._tokenizer, self._reranker))
+
+    def make(self, path: Path) -> Foldrag:
+        """The collection whose index folder is ``path``."""
+        own = self.settings.model_copy(update={"index": self.settings.index.model_copy(update={"path": Path(path)})})
+
+        def retriever_for(snapshot: IndexSnapshot) -> HybridRetriever:
+            return build_retriever(own, snapshot, embedder=self._embedder(), tokenizer=self._tokenizer,
+                                   reranker=self._reranker(), rewrite=lambda question: self._rewriter()(question))
+
+        return Foldrag(own, tokenizer=self._tokenizer, embedder=self._embedder, generator=self._generator,
+                       retriever_for=retriever_for, answerer=self._answerer)
+
+
 def build_collections(settings: Settings, paths: dict[str, Path], embedder: Embedder | None = None,
                       generator: Generator | None = None, *, with_generator: bool = True,
                       tokenizer: Tokenizer | None = None,
                       load_embedder: Callable[[], Embedder] | None = None) -> dict[str, Foldrag]:
-    """One ``Foldrag`` per collection, sharing one embedder, one generator, one reranker, one keyword
-    tokenizer and one answerer; each model loads on first use. ``with_generator=False`` never loads
-    the LLM. Objects passed in (models, the tokenizer) are used as they are; ``load_embedder``
-    replaces the embedder's build (a test's slow or failing load)."""
-    shared_embedder = Once(load_embedder or (lambda: embedder if embedder is not None else build_embedder(settings)))
-    if generator is not None or not with_generator:
-        shared_generator = Once(lambda: generator)
-    else:
-        shared_generator = Once(lambda: build_generator(settings))
-    shared_reranker = Once(lambda: build_reranker(settings))
-    tokenizer = tokenizer or KeywordTokenizer()
-    rewriter = Once(lambda: QueryRewriter(shared_generator(), n=settings.retrieval.multi_queries))
-    answerer = Once(lambda: build_answerer(settings, shared_generator, tokenizer, shared_reranker))
-    rags = {}
-    for name, path in paths.items():
-        own = settings.model_copy(update={"index": settings.index.model_copy(update={"path": Path(path)})})
-
-        def retriever_for(snapshot: IndexSnapshot, own: Settings = own) -> HybridRetriever:
-            return build_retriever(own, snapshot, embedder=shared_embedder(), tokenizer=tokenizer,
-                                   reranker=shared_reranker(), rewrite=lambda question: rewriter()(question))
-
-        rags[name] = Foldrag(own, tokenizer=tokenizer, embedder=shared_embedder, generator=shared_generator,
-                             retriever_for=retriever_for, answerer=answerer)
-    return rags
+    """One ``Foldrag`` per collection, sharing their models (``CollectionBuilder``)."""
+    builder = CollectionBuilder(settings, embedder, generator, with_generator=with_generator, tokenizer=tokenizer,
+                                load_embedder=load_embedder)
+    return {name: builder.make(path) for name, path in paths.items()}

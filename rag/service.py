@@ -187,6 +187,11 @@ class Foldrag:
                 "skipped": (last.get("summary") or {}).get("failed", []), "folder": last.get("folder"),
                 "last_ingest": last.get("finished")}
 
+    def check_writable(self) -> None:
+        """IndexBusy while another writer (an ingest, an upload) holds the index; IndexNotWritable
+        when its folder cannot be written."""
+        check_writable(self.index_path)
+
     @contextmanager
     def _writing(self) -> Iterator[IndexWriter]:
         """The index's writer; a full disk ends in NoSpace once the writer has removed its

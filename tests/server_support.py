@@ -37,10 +37,19 @@ def serve_settings(settings, **server):
     server.setdefault("allowed_hosts", ["testserver"])
     # conversations beside the test's index, never in the user's data folder
     server.setdefault("conversations", Path(settings.index.path).parent / "conversations.sqlite")
+    server.setdefault("collections_dir", Path(settings.index.path).parent / "collections")
     return settings.model_copy(update={
         "retrieval": settings.retrieval.model_copy(update={"mode": "hybrid"}),
         "server": settings.server.model_copy(update=server),
     })
+
+
+def fake_builder(settings, embedder, generator):
+    """What makes the collections a test server adds, with the fakes."""
+    from foldrag.build import CollectionBuilder
+
+    return CollectionBuilder(settings, embedder=embedder, generator=generator, with_generator=generator is not None,
+                             tokenizer=shared_tokenizer())
 
 
 def make_collection(settings, embedder, generator, docs: Path | None = None):

@@ -21,7 +21,7 @@ import pytest
 from foldrag.api.app import create_app
 from tests.docs_factory import write_hwpx
 from tests.fakes import HashEmbedder, LoopChat
-from tests.server_support import live_server, make_collection, serve_settings, until, write_docs
+from tests.server_support import fake_builder, live_server, make_collection, serve_settings, until, write_docs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
@@ -112,8 +112,9 @@ class Web:
         self.pdf = docs / "atlas.pdf"
         cfg = serve_settings(settings, allowed_hosts=[], allowed_roots=[tmp_path], **server)
         self.chat = chat
-        self.rag = make_collection(cfg, HashEmbedder(), chat, docs)
-        self.app = create_app(cfg, {"docs": self.rag})
+        embedder = HashEmbedder()
+        self.rag = make_collection(cfg, embedder, chat, docs)
+        self.app = create_app(cfg, {"docs": self.rag}, builder=fake_builder(cfg, embedder, chat))
 
 
 @pytest.fixture
@@ -278,6 +279,30 @@ def test_files_dropped_on_a_collection_upload_with_progress_and_index_to_the_job
         listed = page.locator("#files tbody tr td:first-child").all_text_contents()
         assert {"upload://upload.pdf", "upload://leave.hwpx"} <= set(listed)
         assert "2 added" in page.text_content("#job")
+        assert errors == []
+
+
+def test_a_collection_is_made_from_a_folder_indexed_and_deleted(settings, tmp_path, browser):
+    web = Web(settings, tmp_path, LoopChat())
+    write_docs(tmp_path / "handbook", {"leave.md": "# 휴가\n\n병가는 30일이다.\n", "pay.md": "# Pay\n\nPaid monthly.\n"})
+    with live_server(web.app) as url:
+        _ready(url)
+        page, errors = _open(browser, url)
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.click("#open-collections")
+        page.wait_for_selector("#files tbody tr")
+        assert page.is_hidden("#delete-collection")  # docs comes from the settings
+        page.fill("#new-name", "handbook")
+        page.fill("#new-path", str(tmp_path / "handbook"))
+        page.click("#new-collection button")
+        page.wait_for_function("() => /^Done:/.test(document.querySelector('#job').textContent)")
+        page.wait_for_function("() => document.querySelector('#detail-name').textContent === 'handbook' && "
+                               "document.querySelectorAll('#files tbody tr').length === 2")
+        assert page.locator("#collection-list .card").count() == 2
+        assert page.locator("#collection option").all_text_contents() == ["docs", "handbook"]
+        page.click("#delete-collection")
+        page.wait_for_function("() => document.querySelectorAll('#collection-list .card').length === 1")
+        assert not (web.app.state.foldrag.settings.server.collections_dir / "handbook").exists()
         assert errors == []
 
 

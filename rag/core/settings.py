@@ -343,6 +343,10 @@ class ServerSettings(BaseModel):
     max_queued_generations: int = Field(4, ge=0, le=1024, description="Requests waiting for a generation slot; more get 429.")
     max_question_chars: int = Field(8000, ge=1, description="Longer questions are refused with 413.")
     upload_max_mb: float = Field(20.0, gt=0, description="Largest file POST /v1/documents (or PUT /v1/uploads) accepts.")
+    collections_dir: Path | None = Field(
+        None, description="Where collections made in the web app keep their index folders (and their list, "
+        "collections.json); default: collections/ in foldrag's data folder.",
+    )
     conversations: Path | None = Field(
         None, description="The SQLite file of the web app's conversations; default: conversations.sqlite in "
         "foldrag's data folder ($XDG_DATA_HOME/foldrag).",

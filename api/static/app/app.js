@@ -51,6 +51,8 @@
     document.documentElement.lang = I.lang();
     document.querySelectorAll("[data-t]").forEach(function (el) { el.textContent = t(el.dataset.t); });
     $("#question").placeholder = t("placeholder");
+    $("#new-name").placeholder = t("newName");
+    $("#new-path").placeholder = t("newPath");
     $("#lang").value = I.lang();
     renderConversations();
     if (!$("#collections-view").hidden) renderCollections();
@@ -574,6 +576,7 @@
     if (inv.last_ingest) meta.push(t("lastIngest", new Date(inv.last_ingest * 1000).toLocaleString(I.lang())));
     $("#detail-meta").textContent = meta.join(" · ");
     $("#reingest").hidden = !inv.folder;
+    $("#delete-collection").hidden = !c.removable;
     $("#reingest").dataset.folder = inv.folder || "";
     var tbody = $("#files tbody");
     tbody.textContent = "";
@@ -770,6 +773,27 @@
     $("#reingest").addEventListener("click", function () {
       api("POST", "/v1/ingest", { collection: state.selected, path: $("#reingest").dataset.folder })
         .then(function (job) { return followJob(job, state.selected); }).catch(showError);
+    });
+    $("#new-collection").addEventListener("submit", function (e) {
+      e.preventDefault();
+      var name = $("#new-name").value.trim();
+      api("POST", "/v1/collections", { name: name, path: $("#new-path").value.trim() })
+        .then(async function (job) {
+          $("#new-name").value = ""; $("#new-path").value = "";
+          await loadCollections();
+          await selectCollection(name);
+          await followJob(job, name);
+        }).catch(showError);
+    });
+    $("#delete-collection").addEventListener("click", function () {
+      var name = state.selected;
+      if (!name || !confirm(t("confirmDelete", name))) return;
+      api("DELETE", "/v1/collections/" + encodeURIComponent(name)).then(async function () {
+        state.selected = null;
+        $("#collection-detail").hidden = true;
+        await loadCollections();
+        renderCollections();
+      }).catch(showError);
     });
     var drop = $("#drop");
     ["dragenter", "dragover"].forEach(function (name) {
