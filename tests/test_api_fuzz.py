@@ -50,7 +50,7 @@ def _json_routes(client) -> list[tuple[str, list[str]]]:
 
 def test_the_fuzzer_covers_the_json_routes(api):
     assert {path for path, _ in _json_routes(api)} == {"/v1/query", "/v1/retrieve", "/v1/chat/completions", "/v1/ingest",
-                                                       "/v1/conversations", "/v1/uploads/ingest"}
+                                                       "/v1/conversations", "/v1/uploads/ingest", "/v1/collections"}
 
 
 def _check(response) -> None:
