@@ -47,6 +47,8 @@ class QueryRequest(Body):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(description="The question.")
     collection: str | None = Field(None, description="Collection to ask; default: the first served.")
+    collections: list[str] | None = Field(None, min_length=1, max_length=20, description="Several collections to "
+                                          "ask at once (their results fused); instead of ``collection``.")
     k: int | None = Field(None, ge=1, le=100, description="Chunks retrieved.")
     mode: Mode | None = Field(None, description="Retrieval mode; default: hybrid (settings: retrieval.mode).")
     history: list[Turn] = Field(default_factory=list, max_length=50, description="Earlier turns, oldest first.")

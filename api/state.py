@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import shutil
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from fastapi.concurrency import run_in_threadpool
@@ -20,6 +21,7 @@ from foldrag.api.metrics import Metrics
 from foldrag.build import CollectionBuilder, concurrent_generations
 from foldrag.core.errors import FoldragError, Forbidden, IndexBusy, InvalidInput, NotFound, NotReady, TooLarge
 from foldrag.core.settings import Settings, default_data_path
+from foldrag.retrieval.across import Across
 from foldrag.retrieval.hybrid import Retrieval
 from foldrag.service import Foldrag
 
@@ -116,24 +118,33 @@ class ServerState:
         if not self.ready.is_set():
             raise NotReady("the server is still loading its models; retry shortly (GET /readyz tells when)")
 
-    async def prepare(self, collection: str | None, text: str, *, mode: str | None = None, k: int | None = None,
-                      history=(), answering: bool = True, what: str = "question") -> tuple[str, Foldrag, Question]:
+    async def prepare(self, collection: str | Sequence[str] | None, text: str, *, mode: str | None = None,
+                      k: int | None = None, history=(), answering: bool = True,
+                      what: str = "question") -> tuple[str, Foldrag, Question]:
         """Every check that can fail fast, before the request takes a place in the generation queue:
         the collection, readiness, the server's length limit (413), then the collection's own checks
-        (``Foldrag.prepare``), and for an answer a model to write it (ModelUnavailable)."""
-        name, rag = self.collection(collection)
+        (``Foldrag.prepare``), and for an answer a model to write it (ModelUnavailable). Several
+        collections: each checks the question, and it is asked of all (``retrieval.across.Across``);
+        the name is theirs joined by commas."""
+        names = [collection] if collection is None or isinstance(collection, str) else list(dict.fromkeys(collection))
+        picked = [self.collection(name) for name in names or [None]]
         self.require_ready()
         limit = self.settings.server.max_question_chars
         if len(text) > limit:
             raise TooLarge(f"the {what} has {len(text)} characters; the limit is {limit}")
 
         def check() -> Question:
-            question = rag.prepare(text, mode=mode, k=k, history=history, what=what)
+            questions = [rag.prepare(text, mode=mode, k=k, history=history, what=what) for _, rag in picked]
             if answering:
-                rag.answerer()  # built once (the reranker with it, when configured): off the event loop
-            return question
+                picked[0][1].answerer()  # built once (the reranker with it, when configured): off the event loop
+            if len(questions) == 1:
+                return questions[0]
+            across = Across({name: q.retriever for (name, _), q in zip(picked, questions)},
+                            rrf_k=self.settings.retrieval.rrf_k)
+            return dataclasses.replace(questions[0], retriever=across)
 
-        return name, rag, await run_in_threadpool(check)
+        question = await run_in_threadpool(check)
+        return ",".join(name for name, _ in picked), picked[0][1], question
 
     async def retrieve(self, collection: str | None, query: str, *, k: int | None, mode: str) -> tuple[str, Retrieval]:
         """Retrieval in a worker thread; 'multi' uses the LLM, so it waits for a generation slot."""

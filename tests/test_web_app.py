@@ -283,7 +283,7 @@ def test_files_dropped_on_a_collection_upload_with_progress_and_index_to_the_job
 
 
 def test_a_collection_is_made_from_a_folder_indexed_and_deleted(settings, tmp_path, browser):
-    web = Web(settings, tmp_path, LoopChat())
+    web = Web(settings, tmp_path, LoopChat("병가는 30일이다 [1]. 두 컬렉션의 답이다 [2]."))
     write_docs(tmp_path / "handbook", {"leave.md": "# 휴가\n\n병가는 30일이다.\n", "pay.md": "# Pay\n\nPaid monthly.\n"})
     with live_server(web.app) as url:
         _ready(url)
@@ -300,6 +300,19 @@ def test_a_collection_is_made_from_a_folder_indexed_and_deleted(settings, tmp_pa
                                "document.querySelectorAll('#files tbody tr').length === 2")
         assert page.locator("#collection-list .card").count() == 2
         assert page.locator("#collection option").all_text_contents() == ["docs", "handbook"]
+
+        # one question to both: tick the other collection beside the picked one
+        page.click("#back-to-chat")
+        page.check("#also input[value=handbook]")
+        page.fill("#question", "병가는 며칠인가요?")
+        page.press("#question", "Enter")
+        page.wait_for_selector(".msg.assistant[data-status=done] .chip")
+        page.click(".msg.assistant .chip[aria-label='leave.md']")  # from the other collection
+        page.wait_for_selector("#source .text-view mark")
+        assert page.text_content("#source-title") == "leave.md" and "병가" in page.text_content("#source .text-view mark")
+        page.click("#open-collections")
+        page.click("#collection-list .card >> text=handbook")
+        page.wait_for_selector("#delete-collection:not([hidden])")
         page.click("#delete-collection")
         page.wait_for_function("() => document.querySelectorAll('#collection-list .card').length === 1")
         assert not (web.app.state.foldrag.settings.server.collections_dir / "handbook").exists()

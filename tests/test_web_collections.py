@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from foldrag.api.app import create_app
 from tests.fakes import HashEmbedder, LoopChat
 from tests.server_support import fake_builder, make_collection, serve_settings, wait_ready, write_docs
-from tests.test_api import assert_error
+from tests.test_api import assert_error, sse_events
 
 
 @pytest.fixture
@@ -90,3 +90,18 @@ def test_only_a_server_wide_admin_key_makes_or_deletes_collections(served, tmp_p
     assert made.status_code == 202
     assert client.post("/v1/collections", json=body, headers={"origin": "https://evil.example",
                                                                "authorization": "Bearer admin"}).status_code == 403
+
+
+def test_one_question_asks_several_collections_and_each_citation_names_its_own(served, tmp_path):
+    client, _ = served()
+    notes = write_docs(tmp_path / "roots" / "hr", {"leave.md": "# 휴가\n\n병가는 30일이다.\n"})
+    _job_end(client, client.post("/v1/collections", json={"name": "hr", "path": str(notes)}).json())
+    body = client.post("/v1/query", json={"question": "병가 capital of France", "collections": ["docs", "hr"],
+                                          "k": 4}).json()
+    assert body["collection"] == "docs,hr"
+    sources = client.post("/v1/query", json={"question": "병가 capital of France", "collections": ["docs", "hr"],
+                                             "stream": True}).text
+    named = {s["source"]: s["collection"] for kind, data in sse_events(sources) if kind == "sources"
+             for s in data["sources"]}
+    assert named["leave.md"] == "hr" and named["france.md"] == "docs"
+    assert_error(client.post("/v1/query", json={"question": "x?", "collections": ["docs", "nope"]}), 404, "not_found")

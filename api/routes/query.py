@@ -22,7 +22,7 @@ router = APIRouter(tags=["query"])
 async def query(body: QueryRequest, request: Request, state: ServerState = Depends(server)):
     """Answer a question with citations; ``stream: true`` for Server-Sent Events; ``conversation``
     keeps the question and its answer there."""
-    name, rag, question = await state.prepare(body.collection, body.question, mode=body.mode, k=body.k,
+    name, rag, question = await state.prepare(body.collections or body.collection, body.question, mode=body.mode, k=body.k,
                                               history=[t.model_dump() for t in body.history])
     events = run_events(lambda: rag.answerer().stream(question), state.gate.admit(), state.metrics,
                         None if body.stream else request)

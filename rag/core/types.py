@@ -72,6 +72,7 @@ class Hit:
     chunk: Chunk
     score: float
     signals: tuple[Signal, ...] = field(default=(), compare=False)
+    collection: str = field(default="", compare=False)  # set when one question asked several collections
 
     def to_json(self) -> dict[str, Any]:
         return {

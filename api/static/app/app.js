@@ -127,6 +127,7 @@
     showView("chat");
     closeSource();
     if (c.collections && c.collections[0]) $("#collection").value = c.collections[0];
+    renderAlso((c.collections || []).slice(1));
     var box = $("#messages");
     box.textContent = "";
     c.messages.forEach(function (m) {
@@ -241,7 +242,7 @@
         chip.addEventListener("click", function () {
           document.querySelectorAll(".chip.open").forEach(function (x) { x.classList.remove("open"); });
           chip.classList.add("open");
-          openSource(c, collection || $("#collection").value).catch(showError);
+          openSource(c, c.collection || collection || $("#collection").value).catch(showError);
         });
         frag.appendChild(chip);
       });
@@ -278,10 +279,33 @@
     $("#stop").hidden = !controller;
   }
 
+  /* The collections a question goes to: the one picked, and those ticked beside it. */
+  function askedCollections() {
+    var first = $("#collection").value;
+    var more = Array.prototype.map.call(document.querySelectorAll("#also input:checked"), function (x) { return x.value; });
+    return [first].concat(more.filter(function (n) { return n !== first; }));
+  }
+
+  function renderAlso(checked) {
+    var box = $("#also");
+    box.textContent = "";
+    var others = state.collections.filter(function (c) { return c.name !== $("#collection").value; });
+    if (!others.length) return;
+    var label = document.createElement("span"); label.textContent = t("also"); box.appendChild(label);
+    others.forEach(function (c) {
+      var l = document.createElement("label");
+      var input = document.createElement("input"); input.type = "checkbox"; input.value = c.name;
+      input.checked = (checked || []).indexOf(c.name) >= 0;
+      l.append(input, c.name);
+      box.appendChild(l);
+    });
+  }
+
   async function ask(question) {
-    var collection = $("#collection").value;
+    var asked = askedCollections();
+    var collection = asked[0];
     if (!state.conversation) {
-      state.conversation = await api("POST", "/v1/conversations", { title: "", collections: [collection] });
+      state.conversation = await api("POST", "/v1/conversations", { title: "", collections: asked });
     }
     addUser(question);
     var view = addAssistant(collection);
@@ -293,7 +317,7 @@
       var res = await fetch("/v1/query", {
         method: "POST", signal: controller.signal,
         headers: headers({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-        body: JSON.stringify({ question: question, collection: collection, mode: $("#mode").value, stream: true,
+        body: JSON.stringify({ question: question, collections: asked, mode: $("#mode").value, stream: true,
                                conversation: state.conversation.id, history: history })
       });
       if (!res.ok) {
@@ -538,6 +562,7 @@
       var o = document.createElement("option"); o.value = c.name; o.textContent = c.name; select.appendChild(o);
     });
     if (before) select.value = before;
+    renderAlso(askedCollections().slice(1));
     var first = state.collections[0];
     if (first && first.answering) $("#model-info").textContent = t("answering", first.answering.model, first.answering.backend);
   }
@@ -754,6 +779,7 @@
       ask(text).catch(showError);
     });
     $("#stop").addEventListener("click", function () { if (state.busy) state.busy.abort(); });
+    $("#collection").addEventListener("change", function () { renderAlso(askedCollections().slice(1)); });
     $("#new-chat").addEventListener("click", newChat);
     $("#open-collections").addEventListener("click", function () { showView("collections"); });
     $("#back-to-chat").addEventListener("click", function () { showView("chat"); });
