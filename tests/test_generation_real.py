@@ -212,7 +212,8 @@ def test_ask_cli_json(tmp_path):
     assert set(data) >= {"answer", "reasoning", "citations", "queries", "timings"}
     assert "1891" in data["answer"] and data["citations"][0]["source"] == "lighthouse.md"
     assert data["model"] == "bundled:SmolLM2-135M-Instruct" and data["engine"].startswith("transformers/")
-    assert set(data["citations"][0]) == {"n", "chunk_id", "source", "page", "snippet", "score"}
+    assert set(data["citations"][0]) == {"n", "chunk_id", "source", "page", "snippet", "score", "start", "end",
+                                         "spans", "signals", "support"}
 
 
 def test_the_server_answers_with_the_real_models(tmp_path, generator, real_embedder, settings):
