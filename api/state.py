@@ -59,8 +59,10 @@ class ServerState:
         return view
 
     def removable(self, name: str) -> bool:
-        """Whether ``name`` was made in the web app (so it may be deleted there)."""
-        return name in self.added.load()
+        """Whether ``name`` was made in the web app (so it may be deleted there): listed as made, and
+        served from the index folder made for it (a configured collection of that name wins)."""
+        rag = self.collections.get(name)
+        return rag is not None and name in self.added.load() and rag.index_path == self.added.index_of(name)
 
     def create_collection(self, name: str, folder: Path):
         """A new collection ``name`` over ``folder`` (already confined to the allowed roots), its
