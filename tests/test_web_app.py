@@ -347,3 +347,25 @@ def test_the_interface_speaks_the_browsers_language_and_switches(settings, tmp_p
         page.reload()
         page.wait_for_selector("#collection option", state="attached")
         assert page.text_content("#new-chat") == "New chat"  # the choice is kept
+
+
+def test_answers_are_markdown_rendered_and_sanitised(settings, tmp_path, browser):
+    reply = ("**Paris** is the capital [1].\n\n- one\n- two\n\n<img src=x onerror=\"window.__owned=1\">"
+             "<script>window.__owned=2</script>[link](javascript:window.__owned=3)")
+    web = Web(settings, tmp_path, LoopChat(reply, piece=7))
+    with live_server(web.app) as url:
+        _ready(url)
+        page, errors = _open(browser, url)
+        page.fill("#question", "What is the capital of France?")
+        page.press("#question", "Enter")
+        page.wait_for_selector(".msg.assistant[data-status=done]")
+        body = page.locator(".msg.assistant .body")
+        [conversation] = httpx.get(url + "/v1/conversations").json()["conversations"]
+        given = httpx.get(f"{url}/v1/conversations/{conversation['id']}").json()["messages"][1]["content"]
+        assert "onerror" in given and "<script>" in given  # the server passed them on: the page must not run them
+        assert body.locator("strong").text_content() == "Paris" and body.locator("li").count() == 2
+        assert body.locator("script").count() == 0 and body.locator("[onerror]").count() == 0
+        assert all(not (a.get_attribute("href") or "").startswith("javascript:") for a in body.locator("a").all())
+        if body.locator("a").count():
+            body.locator("a").first.click()
+        assert page.evaluate("window.__owned") is None and errors == []
