@@ -26,12 +26,9 @@ async def kept(events: AsyncIterator[AnswerEvent], conversations: Conversations,
             elif isinstance(event, DoneEvent):
                 answer, status = event.answer, "done"
             yield event
-    except FoldragError as exc:
+    except Exception as exc:  # a FoldragError's message is for the user; a bug's text stays in the log
         status = "failed"
-        text = text or str(exc)
-        raise
-    except Exception:
-        status = "failed"
+        text = text or (str(exc) if isinstance(exc, FoldragError) else "")
         raise
     finally:
         body = dict(answer.to_json(), sources=sources, collection=collection) if answer is not None else \

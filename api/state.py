@@ -30,7 +30,7 @@ log = logging.getLogger("foldrag.api")
 
 class ServerState:
     def __init__(self, settings: Settings, collections: dict[str, Foldrag], job_records: Path | None = None, *,
-                 builder: CollectionBuilder | None = None, added: AddedCollections | None = None) -> None:
+                 builder: CollectionBuilder | None = None, added: AddedCollections) -> None:
         if not collections:
             raise InvalidInput("the server needs at least one collection")
         unknown = sorted(set(settings.server.collection_keys) - set(collections))
@@ -44,7 +44,7 @@ class ServerState:
         self.metrics = Metrics()
         self.conversations = Conversations(settings.server.conversations or default_data_path() / "conversations.sqlite")
         self.builder = builder
-        self.added = added or AddedCollections(settings.server.collections_dir or default_data_path() / "collections")
+        self.added = added  # the collections made over HTTP (create_app reads them to serve them)
         self._changing = threading.Lock()  # one collection made or deleted at a time
         self.ready = threading.Event()
         self.load_error: str | None = None

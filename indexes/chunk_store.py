@@ -49,17 +49,21 @@ _BASE_COLUMNS = 'rowid, id, source, page, title, heading, start, "end", text'
 _LATER_COLUMNS = (("ocr", "INTEGER NOT NULL DEFAULT 0", "0"), ("spans", "TEXT", "NULL"))
 
 
-def _columns_of(conn: sqlite3.Connection) -> str:
+def _missing_columns(conn: sqlite3.Connection) -> frozenset[str]:
     have = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
-    return ", ".join([_BASE_COLUMNS, *(name if name in have else f"{default} AS {name}"
+    return frozenset(name for name, _, _ in _LATER_COLUMNS if name not in have)
+
+
+def _columns(missing: frozenset[str]) -> str:
+    return ", ".join([_BASE_COLUMNS, *(f"{default} AS {name}" if name in missing else name
                                        for name, _, default in _LATER_COLUMNS)])
 
 
 def _upgrade(conn: sqlite3.Connection) -> None:
     conn.executescript(_SCHEMA)
-    have = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
+    missing = _missing_columns(conn)
     for name, kind, _ in _LATER_COLUMNS:
-        if name not in have:
+        if name in missing:
             conn.execute(f"ALTER TABLE chunks ADD COLUMN {name} {kind}")
     conn.commit()
 
@@ -91,7 +95,8 @@ class ChunkStore:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._columns = _columns_of(conn)
+        self._missing = _missing_columns(conn)
+        self._columns = _columns(self._missing)
 
     @classmethod
     def create(cls, path: Path) -> "ChunkStore":
@@ -204,6 +209,15 @@ class ChunkStore:
         rows = self._conn.execute(f"SELECT {self._columns} FROM chunks WHERE rowid IN ({marks})", wanted)
         return {r[0]: _row_to_chunk(r) for r in rows}
 
+    def file(self, source: str) -> FileRecord | None:
+        row = self._conn.execute("SELECT source, sha256, size, mtime_ns, chunks FROM files WHERE source = ?",
+                                 (source,)).fetchone()
+        return FileRecord(*row) if row else None
+
+    def last_page(self, source: str) -> int:
+        """The highest page any chunk of ``source`` is on (0 for a file without pages)."""
+        return self._conn.execute("SELECT coalesce(max(page), 0) FROM chunks WHERE source = ?", (source,)).fetchone()[0]
+
     def by_id(self, chunk_id: str) -> Chunk | None:
         row = self._conn.execute(f"SELECT {self._columns} FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
         return _row_to_chunk(row) if row else None
@@ -216,7 +230,7 @@ class ChunkStore:
 
     def ocr_pages(self) -> dict[str, int]:
         """Source → how many of its pages (or images) were read by OCR."""
-        if "0 AS ocr" in self._columns:  # a store from before OCR
+        if "ocr" in self._missing:  # a store from before OCR
             return {}
         return dict(self._conn.execute("SELECT source, COUNT(DISTINCT coalesce(page, 0)) FROM chunks "
                                        "WHERE ocr = 1 GROUP BY source"))

@@ -100,7 +100,7 @@ def parse_docx(source: str, data: bytes, options: ParseOptions) -> ParsedFile:
 
 
 def _sections(source: str, sections: list[Section], title: str | None, kind: str) -> ParsedFile:
-    tidy = [s if _tidy(s.text) == s.text else Section(text=_tidy(s.text), page=s.page, title=s.title, ocr=s.ocr)
+    tidy = [s if (text := _tidy(s.text)) == s.text else Section(text=text, page=s.page, title=s.title, ocr=s.ocr)
             for s in sections]  # a layout holds for the text it was made from only
     tidy = [s for s in tidy if s.text]
     if not tidy:

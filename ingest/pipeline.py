@@ -147,6 +147,15 @@ def ingest_document(
     return record
 
 
+def _reason(exc: Exception) -> str:
+    """Why a file was skipped, as its summary says it."""
+    if isinstance(exc, ParseError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"unreadable: {exc.strerror or exc}"
+    return f"parser error: {type(exc).__name__}: {exc}"
+
+
 def ingest_documents(
     documents: list[tuple[str, Path]], writer: IndexWriter, embedder: Embedder, settings: IngestSettings,
     *, embed_headers: bool = True, progress: Progress | None = None,
@@ -169,16 +178,8 @@ def ingest_documents(
                 data = read_regular(path, int(settings.max_file_mb * 1024 * 1024))
                 record = _write_document(source, data, writer, embedder, settings, splitter, embed_headers,
                                          report=lambda text, source=source: progress.note(f"{source}: {text}"))
-            except ParseError as exc:
-                failed.append(FailedFile(source, str(exc)))
-                progress.advance(1, 0)
-                continue
-            except OSError as exc:
-                failed.append(FailedFile(source, f"unreadable: {exc.strerror or exc}"))
-                progress.advance(1, 0)
-                continue
-            except Exception as exc:  # a parser bug is that file's reason, never the whole upload's end
-                failed.append(FailedFile(source, f"parser error: {type(exc).__name__}: {exc}"))
+            except Exception as exc:  # a parser bug too is that file's reason, never the whole upload's end
+                failed.append(FailedFile(source, _reason(exc)))
                 progress.advance(1, 0)
                 continue
             updated, added = (updated + 1, added) if source in known else (updated, added + 1)

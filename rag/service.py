@@ -126,11 +126,10 @@ class Foldrag:
         self._originals.keep_upload(name, data)
         return Document.from_record(record)
 
-    def keep_uploads(self, files: Sequence[tuple[str, bytes]]) -> list[str]:
-        """Keep uploaded files (plain names) for ``add_uploads``; the names kept."""
+    def keep_uploads(self, files: Sequence[tuple[str, bytes]]) -> None:
+        """Keep uploaded files (plain names) for ``add_uploads``."""
         for name, data in files:
             self._originals.keep_upload(name, data)
-        return [name for name, _ in files]
 
     def add_uploads(self, names: Sequence[str], progress: Progress | None = None) -> IngestSummary:
         """Index kept uploads (``keep_uploads``) as ``upload://NAME``, in one commit, with progress; a
@@ -141,7 +140,7 @@ class Foldrag:
                                        self.settings.ingest, embed_headers=self.settings.embedding.embed_headers,
                                        progress=progress)
         for failure in summary.failed:  # a file that could not be read is not kept either
-            self._originals.forget_upload(failure.path[len(UPLOAD_SCHEME):])
+            self._originals.forget(failure.path)
         return summary
 
     def documents(self) -> list[Document]:
@@ -157,8 +156,7 @@ class Foldrag:
         with self._writing() as writer:
             writer.begin().remove_file(match.source)
             writer.commit()
-        if match.source.startswith(UPLOAD_SCHEME):
-            self._originals.forget_upload(match.source[len(UPLOAD_SCHEME):])
+        self._originals.forget(match.source)
         return match
 
     # -- sources: what a viewer shows of a citation

@@ -79,23 +79,26 @@ class Originals:
         _write_atomic(target, data)
         return target
 
-    def forget_upload(self, name: str) -> None:
-        target = _inside(self.root / UPLOADS, name)
+    def forget(self, source: str) -> None:
+        """Drop a kept upload (``upload://NAME``); any other source is left alone."""
+        target = self.path_of(source) if source.startswith(UPLOAD_SCHEME) else None
         if target is not None:
             target.unlink(missing_ok=True)
 
-    def path_of(self, source: str) -> Path | None:
-        """Where ``source`` (a relative path or ``upload://NAME``) is, confined to its folder."""
+    def path_of(self, source: str, last: dict[str, Any] | None = None) -> Path | None:
+        """Where ``source`` (a relative path or ``upload://NAME``) is, confined to its folder
+        (``last``: the last ingest's record, when read already)."""
         if source.startswith(UPLOAD_SCHEME):
             return _inside(self.root / UPLOADS, source[len(UPLOAD_SCHEME):])
-        last = self.last_ingest()
+        last = last or self.last_ingest()
         return _inside(Path(last["folder"]), source) if last else None
 
     def original(self, record: FileRecord) -> Original:
         """The file behind ``record`` now: the same bytes (by size and time, else by hash), changed or gone."""
-        if not record.source.startswith(UPLOAD_SCHEME) and self.last_ingest() is None:
+        last = None if record.source.startswith(UPLOAD_SCHEME) else self.last_ingest()
+        if not record.source.startswith(UPLOAD_SCHEME) and last is None:
             return Original(None, "unrecorded")
-        path = self.path_of(record.source)
+        path = self.path_of(record.source, last)
         if path is None or not path.is_file():
             return Original(None, "missing")
         stat = path.stat()

@@ -49,17 +49,12 @@ class Passage:
                 "document": self.source.to_json()}
 
 
-def _pages(store: ChunkStore, source: str) -> int:
-    if Path(source).suffix.lower() not in PAGE_KINDS:
-        return 0
-    return max((c.page or 0 for c in store.chunks_of(source)), default=0)
-
-
 def source_document(store: ChunkStore, originals: Originals, source: str) -> SourceDocument:
-    record = store.files().get(source)
+    record = store.file(source)
     if record is None:
         raise NotFound(f"no document {source!r} in this index")
-    return SourceDocument(Document.from_record(record), originals.original(record), _pages(store, source))
+    pages = store.last_page(source) if Path(source).suffix.lower() in PAGE_KINDS else 0
+    return SourceDocument(Document.from_record(record), originals.original(record), pages)
 
 
 def passage(store: ChunkStore, originals: Originals, chunk_id: str) -> Passage:

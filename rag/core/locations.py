@@ -10,10 +10,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-# A sentence ends at . ! ? 。 (다. in Korean) followed by space, at a blank line, or before a heading,
-# list item or table row, or after a table row; any other line break is a PDF's line wrap, inside
-# the sentence.
-_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n[ \t]*\n\s*|\n(?=[ \t]*(?:#+\s|[-*+]\s|\d+[.)]\s|\|))|(?<=\|)[ \t]*\n")
+# A sentence ends at . ! ? 。 (다. in Korean) followed by space, at a blank line, before a line of its
+# own, or after a table row; any other line break is a PDF's line wrap, inside the sentence.
+# What starts a line of its own: a heading, a list item, a quote, a table row.
+BLOCK_START = r"[ \t]*(?:#+\s|[-*+]\s|\d+[.)]\s|>|\|)"
+_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n[ \t]*\n\s*|\n(?=" + BLOCK_START + r")|(?<=\|)[ \t]*\n")
 
 Box = tuple[float, float, float, float]  # x0, y0 (top), x1, y1 (bottom), in points from the top left
 
@@ -40,7 +41,7 @@ class PageBoxes:
 @dataclass(frozen=True)
 class Span:
     """A sentence of a chunk: its characters ``start:end`` in the chunk's text, and where they are
-    (nothing for a chunk without a layout: text formats, OCR'd pages)."""
+    on the page (nothing for a chunk without a layout: the text formats, or an image file)."""
 
     start: int
     end: int

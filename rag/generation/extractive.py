@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from foldrag.core.tokenize import has_hangul
+from foldrag.core.locations import BLOCK_START
 from foldrag.core.types import Hit
 from foldrag.generation.citations import cite
 
@@ -35,7 +36,7 @@ def not_in_sources(question: str) -> str:
     return NOT_IN_SOURCES["ko" if has_hangul(question) else "en"]
 
 
-_KEEPS_BREAK = re.compile(r"^\s*(?:#+\s|[-*+]\s|\d+[.)]\s|>|\|)")  # a heading, list item, quote or table row
+_KEEPS_BREAK = re.compile("^" + BLOCK_START)  # a heading, list item, quote or table row
 
 
 def _lines(text: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -139,10 +140,9 @@ class HybridRetriever:
                 for n, (cid, score) in enumerate(fused, start=1)]
         if self._reranker is not None and hits:
             t0 = time.perf_counter()
-            before = {h.chunk.id: h.signals for h in hits}
-            hits = [Hit(h.chunk, h.score, (*before.get(h.chunk.id, ()), Signal("rerank", n, h.score)))
-                    for n, h in enumerate(self._reranker.rerank(question, hits[: max(self._settings.rerank_top, k)]),
-                                          start=1)]
+            reranked = self._reranker.rerank(question, hits[: max(self._settings.rerank_top, k)])
+            hits = [dataclasses.replace(h, signals=(*h.signals, Signal("rerank", n, h.score)))
+                    for n, h in enumerate(reranked, start=1)]
             timings["rerank"] = (time.perf_counter() - t0) * 1000
         timings["total"] = (time.perf_counter() - t_start) * 1000
         trace = Trace(mode=mode, queries=queries, lists=tuple(lists), fused=tuple(fused),

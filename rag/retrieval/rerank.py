@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 from foldrag.core.errors import ModelUnavailable
@@ -35,7 +37,7 @@ class CrossEncoderReranker:
         if not hits:
             return []
         scores = self._model.predict([(query, h.chunk.text) for h in hits], show_progress_bar=False)
-        rescored = sorted((Hit(h.chunk, float(s)) for h, s in zip(hits, scores)), key=lambda h: -h.score)
+        rescored = sorted((dataclasses.replace(h, score=float(s)) for h, s in zip(hits, scores)), key=lambda h: -h.score)
         if self.threshold is not None:
             rescored = [h for h in rescored if h.score >= self.threshold]
         return rescored
