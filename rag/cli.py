@@ -156,6 +156,9 @@ def ask(
     t = answer.timings
     typer.echo(f"\nretrieve {t['retrieve_s']:.2f}s, first token {t['first_token_s']:.2f}s, "
                f"generate {t['generate_s']:.2f}s, {t['tokens_per_s']:.1f} tokens/s; queries: " + " | ".join(answer.queries))
+    if t.get("prompt_reused_tokens"):
+        typer.echo(f"prompt: {t['prompt_computed_tokens']:.0f} tokens computed, {t['prompt_reused_tokens']:.0f} reused "
+                   f"from the attention cache (about {t['prefill_saved_s']:.1f}s saved)")
     typer.echo(f"answered by {answer.model} ({answer.engine})")
 
 

@@ -35,7 +35,7 @@ class EchoBackend:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def stream(self, messages, *, max_tokens=256, temperature=None, stop=()) -> TextStream:
+    def stream(self, messages, *, max_tokens=256, temperature=None, stop=(), passages=()) -> TextStream:
         def produce(stream):
             try:
                 yield from messages[-1]["content"].split()[:max_tokens]

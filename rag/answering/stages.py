@@ -102,7 +102,8 @@ def generate(generator: Generator, packed: Packed, settings: GenerationSettings
     t0 = time.perf_counter()
     first_token = None
     stream = generator.stream(list(packed.messages), max_tokens=settings.max_new_tokens + budget,
-                              temperature=settings.temperature)
+                              temperature=settings.temperature,
+                              passages=tuple(hit.chunk.text.strip() for hit in packed.sources))
     thoughts = 0
     try:
         for piece in stream:
@@ -142,6 +143,10 @@ def answer(question: Question, standalone: str, retrieval: Retrieval, grounded: 
                if (seconds := clock.seconds(name)) is not None}
     timings.update({"first_token_s": draft.first_token_s if draft is not None else produced, "generate_s": produced,
                     "tokens_per_s": stats.tokens_per_s if stats else 0.0, "total_s": clock.total()})
+    if stats is not None:  # the prompt's attention cache: computed, or reused (transformers backend)
+        timings.update({"prompt_computed_tokens": float(stats.computed_tokens),
+                        "prompt_reused_tokens": float(stats.cached_tokens - stats.recomputed_tokens),
+                        "prefill_saved_s": stats.prefill_saved_s})
     return Answer(answer=grounded.text, reasoning=draft.reasoning if draft is not None else "",
                   citations=grounded.citations, queries=tuple(retrieval.trace.queries), timings=timings,
                   question=question.text, standalone_question=standalone, citation_method=grounded.method,

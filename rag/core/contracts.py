@@ -62,6 +62,22 @@ class GenerationStats:
     first_token_s: float = 0.0
     total_s: float = 0.0
     engine: str = ""  # which backend (and decode path) produced the text, e.g. "transformers/foldrag-loop"
+    cached_tokens: int = 0  # prompt tokens whose attention cache was reused (shared prefix, cached chunks)
+    recomputed_tokens: int = 0  # of those, recomputed so that chunks attend to each other (blending)
+    prefill_work: float = 1.0  # share of a full prefill's work the prompt cost (1.0: nothing reused)
+
+    @property
+    def computed_tokens(self) -> int:
+        """Prompt tokens computed (not taken from a cache, or recomputed)."""
+        return self.prompt_tokens - self.cached_tokens + self.recomputed_tokens
+
+    @property
+    def prefill_saved_s(self) -> float:
+        """Estimated time the reuse saved before the first token: this prompt's own rate of work
+        applied to the work not done."""
+        if self.prefill_work >= 1.0 or self.prefill_work <= 0.0:
+            return 0.0
+        return self.first_token_s * (1.0 / self.prefill_work - 1.0)
 
     @property
     def tokens_per_s(self) -> float:
@@ -104,11 +120,13 @@ class TextStream:
     def close(self) -> None:
         self._pieces.close()
 
-    def finish(self, *, prompt_tokens: int, new_tokens: int, engine: str) -> None:
+    def finish(self, *, prompt_tokens: int, new_tokens: int, engine: str, cached_tokens: int = 0,
+               recomputed_tokens: int = 0, prefill_work: float = 1.0) -> None:
         total = time.perf_counter() - self._start if self._start is not None else 0.0
         self.stats = GenerationStats(prompt_tokens=prompt_tokens, new_tokens=new_tokens,
                                      first_token_s=self._first if self._first is not None else total,
-                                     total_s=total, engine=engine)
+                                     total_s=total, engine=engine, cached_tokens=cached_tokens,
+                                     recomputed_tokens=recomputed_tokens, prefill_work=prefill_work)
 
     def text(self) -> str:
         """Read the whole stream (and close it)."""
@@ -139,8 +157,10 @@ class Generator(Protocol):
         ...
 
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
-               stop: tuple[str, ...] = ()) -> TextStream:
-        """Start generating; ``temperature=None`` is the model preset's default."""
+               stop: tuple[str, ...] = (), passages: Sequence[str] = ()) -> TextStream:
+        """Start generating; ``temperature=None`` is the model preset's default. ``passages``: texts
+        inside the last message that recur across prompts (retrieved chunks), whose attention cache
+        a backend may keep and reuse; a backend without such a cache ignores them."""
         ...
 
 

@@ -274,6 +274,24 @@ class GenerationSettings(BaseModel):
     )
     timeout_s: float = Field(120.0, gt=0, description="Backend 'openai': seconds to wait for the server.")
     retries: int = Field(2, ge=0, le=10, description="Backend 'openai': retries of a failed request.")
+    kv_reuse: Literal["auto", "on", "off"] = Field(
+        "auto", description="Transformers backend, foldrag's decode loop: reuse attention caches — the shared "
+        "prompt prefix (system prompt, earlier turns) kept in memory, and each retrieved chunk's cache computed "
+        "alone, stored on disk and blended into the prompt with a share of its tokens recomputed "
+        "(rag/generation/blending.py). 'auto': on where it was measured to keep answers as good (docs/BENCHMARKS.md, "
+        "'Chunk KV cache'); 'off': every prompt is computed in full.",
+    )
+    kv_cache_mb: int = Field(
+        1024, ge=0, description="Disk budget of the chunk cache per model, in MB (least recently used out); 0 keeps "
+        "no chunk caches (the shared prefix is still reused)."
+    )
+    kv_recompute: float = Field(
+        0.15, ge=0.0, le=1.0, description="Share of a cached chunk's tokens recomputed in the prompt (those whose "
+        "cache deviates most), so that chunks attend to each other."
+    )
+    kv_cache_dir: str | None = Field(
+        None, description="Where chunk caches are stored (default: <transformers.cache_dir>/kv)."
+    )
     transformers: TransformersSettings = Field(
         default_factory=TransformersSettings, description="Settings of the transformers backend."
     )

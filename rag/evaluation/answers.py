@@ -121,6 +121,10 @@ def score(case: AnswerCase, answer: Answer, doc_of: Callable[[str], str | None],
         "cited_docs": cited, "gold_doc": case.doc_id, "refused": is_refusal(answer.answer),
         "language_ok": in_question_language(answer.answer, case.question), "echoed": echoes_instructions(answer),
         "looped": answer.looped, "seconds": round(seconds, 3),
+        "first_token_s": round(answer.timings.get("first_token_s", 0.0), 3),
+        "prompt_computed_tokens": int(answer.timings.get("prompt_computed_tokens", 0)),
+        "prompt_reused_tokens": int(answer.timings.get("prompt_reused_tokens", 0)),
+        "prefill_saved_s": round(answer.timings.get("prefill_saved_s", 0.0), 3),
     }
     if not case.unanswerable:
         row.update(contains_gold=contains_gold(answer.answer, case.gold),
@@ -151,6 +155,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     hidden = [r for r in rows if r["unanswerable"]]
     citing = [r for r in answerable if r["citation_precision"] is not None]
     seconds = [r["seconds"] for r in rows]
+    first = [r["first_token_s"] for r in rows if "first_token_s" in r]  # rows of older reports lack it
+    computed = sum(r.get("prompt_computed_tokens", 0) for r in rows)
+    reused = sum(r.get("prompt_reused_tokens", 0) for r in rows)
 
     def mean(values: list[float]) -> float | None:
         return round(sum(values) / len(values), 4) if values else None
@@ -170,6 +177,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "methods": dict(Counter(r["citation_method"] for r in rows)),
         "seconds_mean": mean(seconds),
         "seconds_p95": round(percentile(seconds, 0.95), 3) if seconds else None,
+        "first_token_s_mean": mean(first),
+        "prompt_reused_share": round(reused / (computed + reused), 4) if computed + reused else None,
+        "prefill_saved_s": round(sum(r.get("prefill_saved_s", 0.0) for r in rows), 3),
     }
 
 

@@ -17,7 +17,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 SUPPORTED = frozenset({"LlamaForCausalLM", "Qwen2ForCausalLM"})
@@ -74,9 +74,10 @@ class DecodeLoop:
         self._attention = F.scaled_dot_product_attention
         self._rope = apply_rotary_pos_emb
 
-    def _forward(self, ids, position: int, keys: list, values: list):
+    def _forward(self, ids, position: int, keys: list, values: list, capture: list | None = None):
         """Run ``ids`` (1 × n) at ``position`` — the whole prompt at 0, then one token at a time —
-        fill the caches, and return the last position's logits."""
+        fill the caches, and return the last position's logits. ``capture``, when given, receives
+        each layer's keys (before their rotary embedding) and values of these tokens."""
         import torch
 
         n = ids.shape[1]
@@ -89,6 +90,8 @@ class DecodeLoop:
             q = attn.q_proj(h).view(1, n, -1, self.head_dim).transpose(1, 2)
             k = attn.k_proj(h).view(1, n, -1, self.head_dim).transpose(1, 2)
             v = attn.v_proj(h).view(1, n, -1, self.head_dim).transpose(1, 2)
+            if capture is not None:
+                capture.append((k, v))
             q, k = self._rope(q, k, cos, sin)
             k_cache[:, :, position:end] = k
             v_cache[:, :, position:end] = v
@@ -98,30 +101,41 @@ class DecodeLoop:
             x = x + layer.mlp(layer.post_attention_layernorm(x))
         return self.model.lm_head(self.norm(x[:, -1:]))[0, -1]
 
+    def new_cache(self, tokens: int):
+        """Empty key and value caches (one per layer) for ``tokens`` positions."""
+        import torch
+
+        device, dtype = self.norm.weight.device, self.norm.weight.dtype
+        shape = (1, self.kv_heads, tokens, self.head_dim)
+        with torch.inference_mode():
+            return ([torch.zeros(shape, dtype=dtype, device=device) for _ in self.layers],
+                    [torch.zeros(shape, dtype=dtype, device=device) for _ in self.layers])
+
     def tokens(self, input_ids, max_new_tokens: int, stop_ids: frozenset[int] = frozenset(),
-               sampling: Sampling = Sampling(), seed: int | None = None) -> Iterator[int]:
+               sampling: Sampling = Sampling(), seed: int | None = None,
+               prefill: Callable | None = None) -> Iterator[int]:
         """Yield new token ids; stops after a token in ``stop_ids`` (not yielded) or ``max_new_tokens``.
 
+        ``prefill(ids, keys, values) -> logits``, when given, fills the caches for the whole prompt
+        in place of computing it (reused chunk caches: blending.py); decoding then goes on as usual.
         Each step runs under its own ``torch.inference_mode()``, so the iterator may be advanced from
         different threads (the HTTP server does that).
         """
         import torch
 
         device = self.norm.weight.device  # the embedding table may be packed; the norm never is
-        dtype = self.norm.weight.dtype
         ids = input_ids.to(device)
-        total = ids.shape[1] + max_new_tokens
-        shape = (1, self.kv_heads, total, self.head_dim)
-        with torch.inference_mode():
-            keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in self.layers]
-            values = [torch.zeros(shape, dtype=dtype, device=device) for _ in self.layers]
+        keys, values = self.new_cache(ids.shape[1] + max_new_tokens)
         generator = None
         if seed is not None:
             generator = torch.Generator(device="cpu").manual_seed(seed)
         position = 0
         for _ in range(max_new_tokens):
             with torch.inference_mode():
-                logits = self._forward(ids, position, keys, values)
+                if prefill is not None and position == 0:
+                    logits = prefill(ids, keys, values)
+                else:
+                    logits = self._forward(ids, position, keys, values)
                 token = sampling.pick(logits.cpu() if sampling.temperature > 0 else logits, generator)
             position += ids.shape[1]
             if token in stop_ids:

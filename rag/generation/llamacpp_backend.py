@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import llama_cpp  # the optional extra: without it, the backend registry says what to install
@@ -101,7 +101,7 @@ class LlamaCppGenerator:
 
     # -- generation
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
-               stop: tuple[str, ...] = ()) -> TextStream:
+               stop: tuple[str, ...] = (), passages: Sequence[str] = ()) -> TextStream:
         ids = self.prompt_ids(messages)
         temperature, stops = self.preset.sampling(temperature, stop)
         return TextStream(lambda stream: self._pieces(stream, ids, max_tokens, temperature, stops))

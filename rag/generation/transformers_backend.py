@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from foldrag.core.contracts import Messages, TextStream
 from foldrag.core.errors import MissingDependency, ModelUnavailable
+from foldrag.generation.blending import PrefillReport
+from foldrag.generation.chunk_cache import ChunkReuse, Plan
 from foldrag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
 from foldrag.generation.model_files import gguf_source, linear_weights
 from foldrag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, parse_bytes, plan_offload
@@ -46,7 +48,8 @@ class _Cancelled:
 
 class TransformersGenerator:
     def __init__(self, model, tokenizer, preset: Preset, name: str, plan: OffloadPlan | None = None,
-                 decode_loop: str = "auto", weights: PackReport | None = None) -> None:
+                 decode_loop: str = "auto", weights: PackReport | None = None,
+                 reuse: Callable[[DecodeLoop], ChunkReuse | None] | None = None) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.preset = preset
@@ -54,6 +57,8 @@ class TransformersGenerator:
         self.plan = plan
         self.weights = weights  # how the CPU weights were packed; None when not on the CPU alone
         self.loop = _choose_loop(model, decode_loop)
+        # attention caches reused across prompts (chunk_cache.py): foldrag's loop only
+        self.reuse = reuse(self.loop) if reuse is not None and self.loop is not None else None
         self.stop_ids = _stop_ids(model, tokenizer, preset)
         self.context_window = int(getattr(model.config, "max_position_embeddings", 4096) or 4096)
         self.reasoning = preset.reasoning
@@ -121,8 +126,9 @@ class TransformersGenerator:
             for module, device in plan.device_map.items():
                 log.debug("%s -> %s", module, device)
         preset = choose_preset(cfg.preset, f"{cfg.model} {folder.name}", tokenizer.chat_template)
+        reuse = _chunk_reuse(cfg, cache, tokenizer, _largest_file(folder), str(dtype))
         return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=plan, decode_loop=tf.decode_loop,
-                   weights=weights)
+                   weights=weights, reuse=reuse)
 
     @classmethod
     def _load_gguf_on_cpu(cls, cfg, gguf: Path, cache: Path) -> "TransformersGenerator":
@@ -137,7 +143,9 @@ class TransformersGenerator:
         model, tokenizer, weights = load_gguf(gguf, dtype=dtype, pack=mode, cache_dir=cache, prompt_dtype=prompt_dtype)
         log.info("CPU weights: %s", weights.describe())
         preset = choose_preset(cfg.preset, f"{cfg.model} {gguf.name}", tokenizer.chat_template)
-        return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=None, decode_loop=tf.decode_loop, weights=weights)
+        reuse = _chunk_reuse(cfg, cache, tokenizer, gguf, f"{dtype} {weights.describe()}")
+        return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=None, decode_loop=tf.decode_loop, weights=weights,
+                   reuse=reuse)
 
     # -- tokens
     def count_tokens(self, text: str) -> int:
@@ -151,25 +159,40 @@ class TransformersGenerator:
                                                      return_dict=True)
         return encoded["input_ids"]
 
+    def _reuse_plan(self, messages: Messages, input_ids, passages: Sequence[str]) -> Plan | None:
+        """Which of the prompt's caches are reused (chunk_cache.py); None: computed in full."""
+        if self.reuse is None or not self.tokenizer.chat_template:
+            return None
+        messages = apply_preset(messages, self.preset)
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        lead = self.tokenizer.apply_chat_template(messages[:1], tokenize=False)  # the system prompt: chunks' lead
+        return self.reuse.plan(text, input_ids[0].tolist(), lead, passages)
+
     def prompt_tokens(self, messages: Messages) -> int:
         return int(self.prompt_ids(messages).shape[1])
 
     # -- generation
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
-               stop: tuple[str, ...] = ()) -> TextStream:
-        """Text pieces as they are generated, with this call's stats; closing the stream stops the model."""
+               stop: tuple[str, ...] = (), passages: Sequence[str] = ()) -> TextStream:
+        """Text pieces as they are generated, with this call's stats; closing the stream stops the model.
+        ``passages`` (retrieved chunks inside the prompt) have their attention caches reused when
+        ``generation.kv_reuse`` allows."""
         input_ids = self.prompt_ids(messages)
         temperature, stops = self.preset.sampling(temperature, stop)
-        return TextStream(lambda stream: self._pieces(stream, input_ids, max_tokens, temperature, stops))
+        plan = self._reuse_plan(messages, input_ids, passages)
+        return TextStream(lambda stream: self._pieces(stream, input_ids, max_tokens, temperature, stops, plan))
 
     def _pieces(self, stream: TextStream, input_ids, max_tokens: int, temperature: float,
-                stops: tuple[str, ...]) -> Iterator[str]:
+                stops: tuple[str, ...], plan: Plan | None = None) -> Iterator[str]:
 
         detokenizer = None
+        reports: list[PrefillReport] = []
         if self.loop is not None:
             sampling = Sampling(temperature or 0.0, self.preset.top_p if temperature else 1.0)
             detokenizer = _Detokenizer(self.tokenizer)
-            pieces = detokenizer.pieces(self.loop.tokens(input_ids, max_tokens, self.stop_ids, sampling))
+            prefill = self.reuse.prefill(plan, reports) if plan is not None and self.reuse is not None else None
+            pieces = detokenizer.pieces(self.loop.tokens(input_ids, max_tokens, self.stop_ids, sampling,
+                                                         prefill=prefill))
         else:
             pieces = self._generate_pieces(input_ids, max_tokens, temperature, stops)
         emitted = ""
@@ -177,14 +200,20 @@ class TransformersGenerator:
             for piece in cut_at_stops(pieces, stops):
                 emitted += piece
                 yield piece
+            if plan is not None and reports and self.reuse is not None:
+                self.reuse.store_missing(plan)  # the answer is written: cache what was computed in place
         finally:
             pieces.close()
             if detokenizer is not None:
                 new_tokens = len(detokenizer.ids)
             else:
                 new_tokens = len(self.tokenizer.encode(emitted, add_special_tokens=False)) if emitted else 0
+            report = reports[0] if reports else None
             stream.finish(prompt_tokens=int(input_ids.shape[1]), new_tokens=new_tokens,
-                          engine="transformers/" + ("foldrag-loop" if self.loop is not None else "generate"))
+                          engine="transformers/" + ("foldrag-loop" if self.loop is not None else "generate"),
+                          cached_tokens=report.cached if report else 0,
+                          recomputed_tokens=report.recomputed if report else 0,
+                          prefill_work=report.work if report else 1.0)
 
     def _generate_pieces(self, input_ids, max_tokens: int, temperature: float, stops: tuple[str, ...]) -> Iterator[str]:
         """Text pieces from ``model.generate`` in a thread (models foldrag's loop does not run)."""
@@ -289,6 +318,30 @@ def _stop_ids(model, tokenizer, preset: Preset) -> frozenset[int]:
     vocab = tokenizer.get_vocab()
     ids.update(vocab[s] for s in preset.stop if s in vocab)
     return frozenset(ids)
+
+
+def _chunk_reuse(cfg, cache: Path, tokenizer, weights_file: Path | None, run_form: str
+                 ) -> Callable[[DecodeLoop], ChunkReuse | None] | None:
+    """How the generator builds its cache reuse once its decode loop is chosen; None when
+    ``generation.kv_reuse`` is off. Chunk caches are kept per model: the weights file's content
+    key and the form the weights run in (dtype, packing) name the folder."""
+    if cfg.kv_reuse == "off":
+        return None
+    import hashlib
+
+    from foldrag.generation.kv_store import KVStore
+    from foldrag.generation.model_files import content_key
+
+    identity = content_key(weights_file) if weights_file is not None else cfg.model
+    folder = Path(cfg.kv_cache_dir).expanduser() if cfg.kv_cache_dir else cache / "kv"
+    folder = folder / hashlib.sha256(f"{identity} {run_form}".encode()).hexdigest()[:16]
+    store = KVStore(folder, limit_bytes=cfg.kv_cache_mb << 20)
+    return lambda loop: ChunkReuse(loop, tokenizer, store, recompute=cfg.kv_recompute)
+
+
+def _largest_file(folder: Path) -> Path | None:
+    files = [f for f in folder.iterdir() if f.is_file()] if folder.is_dir() else []
+    return max(files, key=lambda f: f.stat().st_size) if files else None
 
 
 def _default_cache() -> Path:
