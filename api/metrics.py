@@ -23,6 +23,13 @@ class Metrics:
         self.queue_depth = Gauge("foldrag_generation_queue_depth", "Requests waiting for a generation slot.",
                                  registry=self.registry)
         self.running = Gauge("foldrag_generations_running", "Generations running now.", registry=self.registry)
+        self.prompt_tokens = Counter("foldrag_prompt_tokens_total", "Prompt tokens of answers: 'computed', or "
+                                     "'reused' from an attention cache (shared prefix, cached chunks).", ["kind"],
+                                     registry=self.registry)
+        self.kv_cache = Gauge("foldrag_kv_cache", "The answering model's chunk cache: entries, bytes, limit_bytes, "
+                              "hits, misses, damaged (reads since start).", ["figure"], registry=self.registry)
+        self.kv_hit_ratio = Gauge("foldrag_kv_cache_hit_ratio", "Chunk cache reads that found the chunk, since start.",
+                                  registry=self.registry)
         self.cancelled = Counter("foldrag_generations_cancelled_total", "Generations stopped because the client left.",
                                  registry=self.registry)
 
@@ -33,8 +40,16 @@ class Metrics:
         if timings.get("tokens_per_s"):
             self.tokens_per_second.observe(timings["tokens_per_s"])
         self.generated_tokens.inc(completion_tokens)
+        self.prompt_tokens.labels("computed").inc(timings.get("prompt_computed_tokens", 0.0))
+        self.prompt_tokens.labels("reused").inc(timings.get("prompt_reused_tokens", 0.0))
 
-    def render(self, gate) -> bytes:
+    def render(self, gate, cache: dict[str, float] | None = None) -> bytes:
+        """The metrics text; ``cache`` is the answering model's ``cache_stats()`` (when loaded)."""
         self.queue_depth.set(gate.waiting)
         self.running.set(gate.running)
+        for figure, value in (cache or {}).items():
+            self.kv_cache.labels(figure).set(value)
+        if cache:
+            reads = cache.get("hits", 0) + cache.get("misses", 0)
+            self.kv_hit_ratio.set(cache.get("hits", 0) / reads if reads else 0.0)
         return generate_latest(self.registry)

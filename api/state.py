@@ -181,6 +181,13 @@ class ServerState:
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.exception("models failed to load")
 
+    def cache_stats(self) -> dict[str, float]:
+        """The shared answering model's attention-cache figures, once the models are loaded."""
+        if not self.ready.is_set() or not self.collections:
+            return {}
+        generator = next(iter(self.collections.values())).load_generator()
+        return generator.cache_stats() if generator is not None else {}
+
     def close(self) -> None:
         self.jobs.shutdown()
         self.conversations.close()

@@ -85,6 +85,9 @@ class ScriptedChat:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
+    def cache_stats(self) -> dict[str, float]:
+        return {}
+
     def stream(self, messages, **kwargs) -> TextStream:
         self.calls.append(messages)
         text = self.replies.pop(0)
@@ -140,12 +143,17 @@ class LoopChat:
         self.started = threading.Event()
         self.running = 0
         self.finished = 0
+        self.cache: dict[str, float] = {}  # what cache_stats() reports
+        self.cached_tokens = 0  # prompt tokens each call reports as taken from a cache (all recomputed but 0)
 
     def prompt_tokens(self, messages) -> int:
         return _words(messages)
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+    def cache_stats(self) -> dict[str, float]:
+        return dict(self.cache)
 
     def stream(self, messages, **kwargs) -> TextStream:
         self.calls.append(messages)
@@ -168,6 +176,7 @@ class LoopChat:
                 self.running -= 1
                 if not done:
                     self.cancelled.set()
-                stream.finish(prompt_tokens=100, new_tokens=9, engine="loop-chat")
+                stream.finish(prompt_tokens=100, new_tokens=9, engine="loop-chat", cached_tokens=self.cached_tokens,
+                              prefill_work=1.0 - self.cached_tokens / 100)
 
         return TextStream(produce)

@@ -147,6 +147,27 @@ def test_metrics_count_requests_and_answer_stages(make_api):
     assert "foldrag_generation_queue_depth 0.0" in text
 
 
+def _caching_chat() -> LoopChat:
+    chat = LoopChat()
+    chat.cached_tokens = 60
+    chat.cache = {"entries": 3.0, "bytes": 4096.0, "limit_bytes": 1 << 20, "hits": 3.0, "misses": 1.0, "damaged": 0.0}
+    return chat
+
+
+def test_metrics_show_the_chunk_cache_and_reused_prompt_tokens(make_api):
+    api = make_api(chat=_caching_chat())
+    body = api.client.post("/v1/query", json={"question": "What is the capital of France?"}).json()
+    assert body["timings"]["prompt_reused_tokens"] == 60.0
+    assert body["timings"]["prompt_computed_tokens"] == 40.0
+    assert body["timings"]["prefill_saved_s"] >= 0.0
+    text = api.client.get("/metrics").text
+    assert 'foldrag_prompt_tokens_total{kind="reused"} 60.0' in text
+    assert 'foldrag_prompt_tokens_total{kind="computed"} 40.0' in text
+    assert 'foldrag_kv_cache{figure="bytes"} 4096.0' in text
+    assert 'foldrag_kv_cache{figure="entries"} 3.0' in text
+    assert "foldrag_kv_cache_hit_ratio 0.75" in text
+
+
 # --- /v1/query ------------------------------------------------------------------------------------
 
 def test_query_answers_with_citations(make_api):

@@ -35,6 +35,9 @@ class EchoBackend:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
+    def cache_stats(self):
+        return {}
+
     def stream(self, messages, *, max_tokens=256, temperature=None, stop=(), passages=()) -> TextStream:
         def produce(stream):
             try:

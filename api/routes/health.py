@@ -28,5 +28,5 @@ async def readyz(state: ServerState = Depends(server)):
 
 @private.get("/metrics")
 async def metrics(state: ServerState = Depends(server)) -> Response:
-    """Prometheus text: requests, latency per route and stage, tokens/s, queue depth."""
-    return Response(state.metrics.render(state.gate), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus text: requests, latency per route and stage, tokens/s, queue depth, the chunk cache."""
+    return Response(state.metrics.render(state.gate, state.cache_stats()), media_type=CONTENT_TYPE_LATEST)

@@ -163,6 +163,11 @@ class Generator(Protocol):
         a backend may keep and reuse; a backend without such a cache ignores them."""
         ...
 
+    def cache_stats(self) -> dict[str, float]:
+        """The backend's reusable attention caches: ``entries``, ``bytes``, ``limit_bytes``, ``hits``,
+        ``misses``, ``damaged``; empty when it keeps none."""
+        ...
+
 
 def complete(generator: Generator, messages: Messages, *, max_tokens: int = 256,
              temperature: float | None = None, stop: tuple[str, ...] = ()) -> str:

@@ -100,6 +100,9 @@ class LlamaCppGenerator:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     # -- generation
+    def cache_stats(self) -> dict[str, float]:
+        return {}  # no chunk cache kept here (issue 29: docs/BENCHMARKS.md says what is missing)
+
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
                stop: tuple[str, ...] = (), passages: Sequence[str] = ()) -> TextStream:
         ids = self.prompt_ids(messages)

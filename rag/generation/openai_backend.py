@@ -70,6 +70,9 @@ class OpenAIGenerator:
         return sum(self.count_tokens(m["content"]) + TOKENS_PER_MESSAGE for m in apply_preset(messages, self.preset)) + 2
 
     # -- generation
+    def cache_stats(self) -> dict[str, float]:
+        return {}  # no chunk cache kept here (issue 29: docs/BENCHMARKS.md says what is missing)
+
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
                stop: tuple[str, ...] = (), passages: Sequence[str] = ()) -> TextStream:
         temperature = self.preset.temperature if temperature is None else temperature

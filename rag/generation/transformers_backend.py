@@ -171,6 +171,14 @@ class TransformersGenerator:
     def prompt_tokens(self, messages: Messages) -> int:
         return int(self.prompt_ids(messages).shape[1])
 
+    def cache_stats(self) -> dict[str, float]:
+        """The chunk store's size and reads (``generation.kv_reuse``); empty when reuse is off."""
+        if self.reuse is None:
+            return {}
+        stats = self.reuse.store.stats()
+        return {"entries": stats.entries, "bytes": stats.bytes, "limit_bytes": stats.limit_bytes,
+                "hits": stats.hits, "misses": stats.misses, "damaged": stats.damaged}
+
     # -- generation
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
                stop: tuple[str, ...] = (), passages: Sequence[str] = ()) -> TextStream:

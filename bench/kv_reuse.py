@@ -1,0 +1,225 @@
+"""The chunk KV cache benchmark (issue 29): time to first token with the prompt computed in full
+against reused attention caches, and whether the answers stay as good.
+
+Parts (each run in its own processes, settings in FOLDRAG_* variables, alternated):
+  demo          the demo's questions over examples/docs: full prefill (kv_reuse off), cold (reuse on,
+                an empty chunk cache), warm (the same questions again)
+  conversation  5-turn conversations over the demo and over a SciFact sample, first token per turn
+  korquad       `foldrag eval --answers` on KorQuAD 1.0 dev (--limit questions): off, cold, warm;
+                contains-gold, F1, citation precision, identical greedy answers, first token
+  disk          bytes per cached token, and the time to read and place a cached chunk
+
+Usage:  .venv/bin/python bench/kv_reuse.py demo conversation korquad disk [--limit 100]
+Needs the default answering model (`bash scripts/run.sh demo` installs it) and, for korquad and
+the SciFact conversation, ../shared/data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+KORQUAD = DATA / "korquad-v1-dev" / "KorQuAD_v1.0_dev.json"
+SCIFACT = DATA / "beir-scifact"
+MODEL = "bundled:Qwen2.5-Coder-1.5B-Instruct"
+DEMO_QUESTIONS = ["How does GPU offload place layers?", "형태소 분석기는 무엇을 하나요?",
+                  "What is Reciprocal Rank Fusion?", "병가는 며칠인가요?"]
+DEMO_TURNS = ["How does GPU offload place layers?", "What happens to the layers that do not fit?",
+              "Which backends can run the model?", "형태소 분석기는 무엇을 하나요?", "What is Reciprocal Rank Fusion?"]
+SCIFACT_TURNS = ["What does ADAR1 do in cancer cells?", "How is it measured?", "What does PGE2 do in inflammation?",
+                 "Which cells produce it?", "What is the role of microRNA in these effects?"]
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest_throughput import cpu_name  # noqa: E402  (a sibling script)
+
+
+def env_for(reuse: str, cache: Path, **extra: str) -> dict[str, str]:
+    return dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", FOLDRAG_GENERATION__MODEL=MODEL,
+                FOLDRAG_GENERATION__KV_REUSE=reuse, FOLDRAG_GENERATION__KV_CACHE_DIR=str(cache), **extra)
+
+
+ASK = r"""
+import json, sys, foldrag
+rag = foldrag.open(sys.argv[1], answers=True)
+rag.load_generator()
+rounds, questions, conversation = int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4] == "1"
+out = []
+for r in range(rounds):
+    history = []
+    for q in questions:
+        a = rag.ask(q, history=history if conversation else ())
+        out.append({"round": r, "question": q, "answer": a.answer, "timings": a.timings,
+                    "prompt_tokens": a.prompt_tokens, "cited": [c.chunk_id for c in a.citations]})
+        history += [{"role": "user", "content": q}, {"role": "assistant", "content": a.answer}]
+print(json.dumps(out, ensure_ascii=False))
+"""
+
+
+def ask_rounds(index: Path, questions: list[str], reuse: str, cache: Path, rounds: int, conversation: bool) -> list[dict]:
+    done = subprocess.run([sys.executable, "-c", ASK, str(index), str(rounds), json.dumps(questions),
+                           "1" if conversation else "0"], env=env_for(reuse, cache), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def demo_index(work: Path) -> Path:
+    index = work / "demo-index"
+    if not index.exists():
+        subprocess.run([str(ROOT / ".venv" / "bin" / "foldrag"), "ingest", str(ROOT / "examples" / "docs"),
+                        "--index", str(index), "-q"], check=True, env=env_for("off", work / "kv"))
+    return index
+
+
+def scifact_index(work: Path, docs: int = 300) -> Path:
+    index = work / "scifact-index"
+    if index.exists():
+        return index
+    folder = work / "scifact-docs"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(SCIFACT / "corpus.jsonl") as handle:
+        for i, line in enumerate(handle):
+            if i >= docs:
+                break
+            doc = json.loads(line)
+            (folder / f"{doc['_id']}.txt").write_text(f"{doc['title']}\n\n{doc['text']}\n")
+    subprocess.run([str(ROOT / ".venv" / "bin" / "foldrag"), "ingest", str(folder), "--index", str(index), "-q"],
+                   check=True, env=env_for("off", work / "kv"))
+    return index
+
+
+def first_tokens(rows: list[dict], round_: int) -> list[float]:
+    return [r["timings"]["first_token_s"] for r in rows if r["round"] == round_]
+
+
+def part_demo(work: Path) -> dict:
+    index = demo_index(work)
+    cache = work / "kv-demo"
+    shutil.rmtree(cache, ignore_errors=True)
+    off = ask_rounds(index, DEMO_QUESTIONS, "off", cache, 2, False)
+    on = ask_rounds(index, DEMO_QUESTIONS, "on", cache, 2, False)  # round 0 cold, round 1 warm
+    full, cold, warm = first_tokens(off, 1), first_tokens(on, 0), first_tokens(on, 1)
+    same = sum(a["answer"] == b["answer"] for a, b in zip([r for r in off if r["round"] == 1],
+                                                          [r for r in on if r["round"] == 1]))
+    per = [{"question": q, "full_s": f, "cold_s": c, "warm_s": w, "warm_ratio": round(w / f, 3),
+            "cold_ratio": round(c / f, 3)} for q, f, c, w in zip(DEMO_QUESTIONS, full, cold, warm)]
+    warm_rows = [r for r in on if r["round"] == 1]
+    return {"questions": per, "full_mean_s": statistics.mean(full), "cold_mean_s": statistics.mean(cold),
+            "warm_mean_s": statistics.mean(warm), "warm_ratio": statistics.mean(warm) / statistics.mean(full),
+            "cold_ratio": statistics.mean(cold) / statistics.mean(full), "identical_answers": f"{same} of {len(per)}",
+            "reused_share": sum(r["timings"]["prompt_reused_tokens"] for r in warm_rows)
+            / sum(r["prompt_tokens"] for r in warm_rows),
+            "answers_full": [r["answer"] for r in off if r["round"] == 1],
+            "answers_warm": [r["answer"] for r in warm_rows]}
+
+
+def part_conversation(work: Path) -> dict:
+    result = {}
+    sets = [("demo", demo_index(work), DEMO_TURNS)]
+    if SCIFACT.exists():
+        sets.append(("scifact-300", scifact_index(work), SCIFACT_TURNS))
+    for name, index, turns in sets:
+        cache = work / f"kv-conv-{name}"
+        shutil.rmtree(cache, ignore_errors=True)
+        off = ask_rounds(index, turns, "off", cache, 1, True)
+        on = ask_rounds(index, turns, "on", cache, 1, True)  # the cache fills as the conversation goes
+        result[name] = {"turn_full_s": [round(x, 2) for x in first_tokens(off, 0)],
+                        "turn_reuse_s": [round(x, 2) for x in first_tokens(on, 0)],
+                        "reused_tokens": [int(r["timings"]["prompt_reused_tokens"]) for r in on],
+                        "prompt_tokens": [r["prompt_tokens"] for r in on]}
+    return result
+
+
+def eval_answers(reuse: str, cache: Path, limit: int, unanswerable: int) -> dict:
+    done = subprocess.run([sys.executable, "-m", "foldrag.cli", "eval", str(KORQUAD), "--answers", "--limit", str(limit),
+                           "--unanswerable", str(unanswerable), "--mode", "hybrid", "--json"],
+                          env=env_for(reuse, cache), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(done.stderr[-3000:])
+    return json.loads(done.stdout)
+
+
+def part_korquad(work: Path, limit: int, unanswerable: int) -> dict:
+    if not KORQUAD.exists():
+        return {"skipped": f"{KORQUAD} missing"}
+    cache = work / "kv-korquad"
+    shutil.rmtree(cache, ignore_errors=True)
+    runs = {"full": eval_answers("off", cache, limit, unanswerable),
+            "cold": eval_answers("on", cache, limit, unanswerable),
+            "warm": eval_answers("on", cache, limit, unanswerable)}
+    keys = ["contains_gold", "f1", "citation_precision", "citation_recall", "refusal_rate", "false_refusal_rate",
+            "first_token_s_mean", "prompt_reused_share", "seconds_mean"]
+    table = {name: {k: run["summary"].get(k) for k in keys} for name, run in runs.items()}
+    full_rows = {r["qid"] + str(r["unanswerable"]): r for r in runs["full"]["rows"]}
+    for name in ("cold", "warm"):
+        rows = runs[name]["rows"]
+        same = sum(full_rows[r["qid"] + str(r["unanswerable"])]["answer"] == r["answer"] for r in rows)
+        table[name]["identical_answers"] = f"{same} of {len(rows)}"
+        table[name]["first_token_ratio"] = round(table[name]["first_token_s_mean"] / table["full"]["first_token_s_mean"], 3)
+    (work / "korquad-reports.json").write_text(json.dumps(runs, ensure_ascii=False))
+    return table
+
+
+def part_disk(work: Path) -> dict:
+    cache = work / "kv-demo"
+    files = sorted(cache.rglob("*.kv"))
+    if not files:
+        return {"skipped": "run the demo part first"}
+    code = r"""
+import json, sys, time, torch
+from pathlib import Path
+from foldrag.generation.kv_store import KVStore
+files = [Path(p) for p in sys.argv[1:]]
+store = KVStore(files[0].parent, 1 << 40)
+out = []
+for f in files:
+    t0 = time.perf_counter(); kv = store.get(f.stem); t1 = time.perf_counter()
+    placed = torch.from_numpy(kv.copy()).to(torch.float32); t2 = time.perf_counter()
+    out.append({"tokens": kv.shape[3], "bytes": f.stat().st_size, "read_check_ms": (t1 - t0) * 1e3,
+                "to_model_dtype_ms": (t2 - t1) * 1e3, "ram_bytes_fp32": placed.numel() * 4})
+print(json.dumps(out))
+"""
+    done = subprocess.run([sys.executable, "-c", code, *map(str, files)], capture_output=True, text=True, check=True)
+    rows = json.loads(done.stdout)
+    tokens = sum(r["tokens"] for r in rows)
+    return {"chunks": len(rows), "bytes_per_token": sum(r["bytes"] for r in rows) / tokens,
+            "ram_bytes_per_token_fp32": sum(r["ram_bytes_fp32"] for r in rows) / tokens,
+            "mean_chunk_tokens": tokens / len(rows),
+            "read_check_ms_mean": statistics.mean(r["read_check_ms"] for r in rows),
+            "to_model_dtype_ms_mean": statistics.mean(r["to_model_dtype_ms"] for r in rows)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("parts", nargs="+", choices=["demo", "conversation", "korquad", "disk"])
+    parser.add_argument("--limit", type=int, default=100)
+    parser.add_argument("--unanswerable", type=int, default=0)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "foldrag-bench-kv")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    result: dict = {"cpu": cpu_name(), "model": MODEL}
+    for part in args.parts:
+        if part == "demo":
+            result["demo"] = part_demo(args.work)
+        elif part == "conversation":
+            result["conversation"] = part_conversation(args.work)
+        elif part == "korquad":
+            result["korquad"] = part_korquad(args.work, args.limit, args.unanswerable)
+        else:
+            result["disk"] = part_disk(args.work)
+        print(json.dumps({part: result[part]}, ensure_ascii=False, indent=1), flush=True)
+    out = args.work / "result.json"
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
