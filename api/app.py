@@ -20,14 +20,17 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
 from foldrag.api.added_collections import AddedCollections
 from foldrag.api.errors import install_error_handlers
-from foldrag.api.guard import GuardMiddleware
+from foldrag.api.guard import MCP_PATH, GuardMiddleware
+from foldrag.api.mcp_server import HttpEndpoint, build_mcp, http_session
 from foldrag.api.middleware import MetricsMiddleware
 from foldrag.api.routes import (
     chat, collections, conversations, documents, health, ingest, query, sources, uploads, web, widget,
 )
+from foldrag.api.routes import server
 from foldrag.api.state import ServerState
 from foldrag.service import Foldrag
 from foldrag.core.settings import Settings, default_data_path
@@ -66,11 +69,13 @@ def create_app(settings: Settings | None = None, rags: dict[str, Foldrag] | None
         paths.update({name: path for name, path in added.load().items() if name not in paths})
         rags = {name: builder.make(path) for name, path in paths.items()}
     state = ServerState(settings, rags, job_records, builder=builder, added=added)
+    mcp = build_mcp(lambda request: server(request))  # the MCP endpoint sees the collections its key reaches
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         threading.Thread(target=state.load_models, name="foldrag-load", daemon=True).start()
-        yield
+        async with http_session(mcp):
+            yield
         state.close()
 
     app = FastAPI(title="foldrag", version="0.1.0", lifespan=lifespan,
@@ -81,6 +86,8 @@ def create_app(settings: Settings | None = None, rags: dict[str, Foldrag] | None
     for module in (health, query, chat, collections, ingest, documents, sources, uploads, conversations, web, widget):
         for router in (getattr(module, name) for name in ("router", "public", "private") if hasattr(module, name)):
             app.include_router(router)
+    # /mcp: the Model Context Protocol over streamable HTTP, behind the same guard (Host, Origin, keys)
+    app.router.routes.append(Route(MCP_PATH, endpoint=HttpEndpoint(mcp)))
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(GuardMiddleware, settings=settings.server)  # host, origin, key: before any body is read
     if settings.server.cors_origins:

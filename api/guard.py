@@ -30,9 +30,11 @@ PUBLIC = frozenset({"/healthz", "/readyz", "/", "/chat", "/chat.js", "/widget.js
                     "/docs/oauth2-redirect"})
 PUBLIC_PREFIX = "/app/"  # the web app's static files: they hold no data; what they call needs a key
 PAGES = frozenset({"/", "/chat", "/chat.js", "/widget.js"})  # served with the content security policy
+MCP_PATH = "/mcp"  # the Model Context Protocol endpoint (streamable HTTP): its tools only read
 # (method, path or prefix ending in "/") a query key may call: questions, the sources they cite,
-# the key's own conversations; never a change to a collection.
-QUERY_ROUTES = (("POST", "/v1/query"), ("POST", "/v1/retrieve"), ("POST", "/v1/chat/completions"),
+# the key's own conversations, the MCP tools; never a change to a collection.
+QUERY_ROUTES = (("POST", MCP_PATH), ("GET", MCP_PATH), ("DELETE", MCP_PATH),
+                ("POST", "/v1/query"), ("POST", "/v1/retrieve"), ("POST", "/v1/chat/completions"),
                 ("GET", "/v1/models"), ("GET", "/v1/collections"), ("GET", "/v1/passages/"),
                 ("GET", "/v1/documents"), ("GET", "/v1/documents/"), ("GET", "/v1/inventory"),
                 ("GET", "/v1/conversations"), ("POST", "/v1/conversations"), ("GET", "/v1/conversations/"),

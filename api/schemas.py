@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Mode = Literal["dense", "bm25", "hybrid", "multi"]
 
 
-def _text_problem(value: Any) -> str | None:
+def text_problem(value: Any) -> str | None:
     """Why a JSON value cannot be text foldrag works on: a lone surrogate (valid JSON, "\\ud800",
     but no character; the tokenizers and the database refuse it) or a NUL character."""
     if isinstance(value, str):
@@ -19,9 +19,9 @@ def _text_problem(value: Any) -> str | None:
             return "contains invalid Unicode (a lone surrogate escape such as \\ud800)"
         return "contains a NUL character" if "\x00" in value else None
     if isinstance(value, dict):
-        return next((p for p in map(_text_problem, [*value.keys(), *value.values()]) if p), None)
+        return next((p for p in map(text_problem, [*value.keys(), *value.values()]) if p), None)
     if isinstance(value, list):
-        return next((p for p in map(_text_problem, value) if p), None)
+        return next((p for p in map(text_problem, value) if p), None)
     return None
 
 
@@ -31,7 +31,7 @@ class Body(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _valid_text(cls, data: Any) -> Any:
-        problem = _text_problem(data)
+        problem = text_problem(data)
         if problem:
             raise ValueError(f"the request {problem}")
         return data

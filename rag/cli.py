@@ -374,6 +374,17 @@ def serve(
         shutil.rmtree(jobs, ignore_errors=True)
 
 
+@app.command()
+def mcp(
+    index: Annotated[Optional[list[Path]], typer.Option("--index", help="Index folder to serve as a collection named after it (repeatable).")] = None,
+) -> None:
+    """Serve the collections to an agent over the Model Context Protocol on stdio (what Claude Desktop,
+    Cursor and VS Code launch): tools search, ask, list_collections, get_passage, get_document."""
+    from foldrag.api.mcp_server import serve_stdio
+
+    serve_stdio(_settings(None), index or None)
+
+
 RAY_HERE = "local"  # what a bare ``--ray`` stands for
 
 

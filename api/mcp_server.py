@@ -1,0 +1,385 @@
+"""foldrag as a Model Context Protocol server (the official ``mcp`` SDK): tools an agent calls to
+search the user's documents and cite them itself, or to get foldrag's own cited answer.
+
+One server over both transports: ``foldrag mcp`` runs it on stdio (what desktop apps launch) and
+``foldrag serve`` mounts it at ``/mcp`` (streamable HTTP), where the server's guard has already
+checked the Host, the Origin and the key, and put the collections the key reaches in the request's
+scope; a stdio server reaches every collection it serves.
+
+Tools: ``search``, ``ask``, ``list_collections``, ``get_passage``, ``get_document``; resources:
+each collection's documents as ``foldrag://COLLECTION/PATH`` (listed and read; read-only).
+Failures are foldrag's own errors, sent as the tool's error text ``kind: message`` (the error
+table's kind); anything else is the SDK's bare "Error executing tool" — never exception text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import asynccontextmanager, contextmanager
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, unquote
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp_types import ListResourcesResult, Resource, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from foldrag.answering.events import DoneEvent, SourcesEvent, StatusEvent, TokenEvent
+from foldrag.api.schemas import text_problem
+from foldrag.api.state import ServerState
+from foldrag.api.streaming import run_events
+from foldrag.core.errors import FoldragError, InvalidInput, NotFound
+
+SCHEME = "foldrag"
+READY_WAIT_S = 600.0  # a tool called while the models load waits for them (stdio starts loading at once)
+MAX_DOCUMENT_CHARS = 100_000
+INSTRUCTIONS = (
+    "foldrag searches the user's own documents (PDF, Word, HWP, slides, sheets, notes; Korean and English) on "
+    "this machine. Use `search` to find passages and cite them by source and page; `get_passage` and "
+    "`get_document` read more around a passage; `ask` returns foldrag's own answer written by a small local "
+    "model, with numbered citations. 사용자의 문서(한국어·영어)를 검색합니다: 질문은 어느 언어로든 됩니다."
+)
+
+Query = Annotated[str, Field(min_length=1, max_length=4000, description="What to look for, in Korean or English.")]
+CollectionName = Annotated[str | None, Field(max_length=64,
+                                             description="A collection from list_collections; default: the first.")]
+
+
+class PassageOut(BaseModel):
+    n: int = Field(description="Rank, 1 = best.")
+    chunk_id: str
+    text: str
+    source: str = Field(description="The document's path inside its collection.")
+    page: int | None = Field(None, description="PDF page, slide or sheet number, when there is one.")
+    heading: str | None = None
+    score: float
+    collection: str
+
+
+class SearchResult(BaseModel):
+    query: str
+    mode: str
+    passages: list[PassageOut]
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The number the answer writes as [n].")
+    chunk_id: str
+    source: str
+    page: int | None = None
+    text: str = Field(description="The cited passage.")
+    support: str | None = Field(None, description="The passage's sentence that best supports the answer.")
+
+
+class AskResult(BaseModel):
+    answer: str = Field(description="The answer, with [n] markers pointing at citations.")
+    citations: list[CitationOut]
+    collection: str
+    model: str
+    citation_method: str = Field(description="model: written by the model; inferred; extractive: quoted; none.")
+    timings: dict[str, float]
+
+
+class Turn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=100_000)
+
+
+class CollectionOut(BaseModel):
+    name: str
+    documents: int
+    chunks: int
+    embedder: str
+    resource_prefix: str = Field(description="Its documents are resources under this URI prefix.")
+
+
+class Collections(BaseModel):
+    collections: list[CollectionOut]
+
+
+class PassageWithContext(BaseModel):
+    passage: PassageOut
+    before: list[PassageOut] = Field(description="The chunks just before it in the document, nearest last.")
+    after: list[PassageOut] = Field(description="The chunks just after it, nearest first.")
+
+
+class PageText(BaseModel):
+    page: int | None
+    text: str
+
+
+class DocumentOut(BaseModel):
+    collection: str
+    source: str
+    pages: list[PageText] = Field(description="The text as indexed, by section (a run of PDF pages, a slide, a sheet).")
+    truncated: bool = Field(description="True when the text was cut at max_chars; ask for a page to read further.")
+
+
+StateFor = Callable[[Any], ServerState]  # the request (None on stdio) → the state as its key sees it
+
+
+@contextmanager
+def _as_tool_errors():
+    """foldrag's errors as the tool's error text, ``kind: message`` (no traceback, no other text)."""
+    try:
+        yield
+    except FoldragError as exc:
+        raise ToolError(f"{exc.kind}: {exc}") from None
+
+
+def _check_text(**values: Any) -> None:
+    for name, value in values.items():
+        problem = text_problem(value)
+        if problem:
+            raise InvalidInput(f"{name} {problem}")
+
+
+def _passage(n: int, chunk, score: float, collection: str) -> PassageOut:
+    return PassageOut(n=n, chunk_id=chunk.id, text=chunk.text, source=chunk.source, page=chunk.page,
+                      heading=chunk.heading, score=round(float(score), 6), collection=collection)
+
+
+def _request(ctx: Context | None):
+    try:
+        return ctx.request_context.request if ctx is not None else None
+    except ValueError:
+        return None
+
+
+async def _ready(state: ServerState, ctx: Context) -> None:
+    if not state.ready.is_set() and state.load_error is None:
+        await ctx.report_progress(0, None, "loading the models")
+        await anyio.to_thread.run_sync(state.ready.wait, READY_WAIT_S)
+    state.require_ready()
+
+
+def build_mcp(state_for: StateFor) -> MCPServer:
+    """The MCP server over the collections ``state_for(request)`` gives each request."""
+
+    async def list_documents(ctx, call_next):
+        if ctx.method != "resources/list":
+            return await call_next(ctx)
+        state = state_for(ctx.request)
+        resources = []
+        for name, rag in state.collections.items():
+            docs = await anyio.to_thread.run_sync(rag.documents)
+            resources += [Resource(uri=f"{SCHEME}://{quote(name)}/{quote(d.source)}", name=d.source,
+                                   title=f"{d.source} ({name})", mime_type="text/plain") for d in docs]
+        return ListResourcesResult(resources=resources)
+
+    mcp = MCPServer(name="foldrag", title="foldrag: your documents", instructions=INSTRUCTIONS, version="0.1.0",
+                    middleware=[list_documents])
+    read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+
+    @mcp.tool(annotations=read_only, description=(
+        "Search the user's documents and return the best passages with their source, page and score, best "
+        "first. Ask in Korean or English: e.g. 'How does GPU offload place layers?' or '병가는 며칠인가요?'. "
+        "Cite what you use by source and page. mode: hybrid (default: keywords + meaning), dense, bm25."))
+    async def search(query: Query, ctx: Context, collection: CollectionName = None,
+                     k: Annotated[int, Field(ge=1, le=50, description="How many passages.")] = 5,
+                     mode: Literal["hybrid", "dense", "bm25"] | None = None) -> SearchResult:
+        with _as_tool_errors():
+            _check_text(query=query)
+            state = state_for(_request(ctx))
+            await _ready(state, ctx)
+            await ctx.report_progress(0, 1, "retrieving")
+            name, result = await state.retrieve(collection, query, k=k, mode=mode or "hybrid")
+            await ctx.report_progress(1, 1, "retrieved")
+        return SearchResult(query=query, mode=mode or "hybrid",
+                            passages=[_passage(n, h.chunk, h.score, h.collection or name)
+                                      for n, h in enumerate(result.hits, start=1)])
+
+    @mcp.tool(annotations=read_only, description=(
+        "foldrag's own answer to a question, written by the local model from the user's documents, with "
+        "numbered citations [n] (each with its source, page and passage). Slower than search (seconds to a "
+        "minute on a laptop); progress is reported. e.g. 'What did we decide about GPU offload?' or "
+        "'형태소 분석기는 무엇을 하나요?'. history: earlier turns, oldest first, for a follow-up question."))
+    async def ask(question: Query, ctx: Context, collection: CollectionName = None,
+                  history: Annotated[list[Turn] | None, Field(max_length=50, description="Earlier turns.")] = None
+                  ) -> AskResult:
+        history = history or []
+        with _as_tool_errors():
+            _check_text(question=question, history=[t.content for t in history])
+            state = state_for(_request(ctx))
+            await _ready(state, ctx)
+            name, rag, prepared = await state.prepare(collection, question,
+                                                      history=[t.model_dump() for t in history])
+            answer, hits, tokens, step = None, (), 0, 0
+            events = run_events(lambda: rag.answerer().stream(prepared), state.gate.admit(), state.metrics)
+            async with _closing(events):
+                async for event in events:
+                    if isinstance(event, StatusEvent):
+                        step += 1
+                        await ctx.report_progress(step, None, event.stage)
+                    elif isinstance(event, TokenEvent):
+                        tokens += 1
+                        if tokens % 16 == 1:
+                            await ctx.report_progress(step + tokens / 1000, None, f"generating: {tokens} pieces")
+                    elif isinstance(event, SourcesEvent):
+                        hits = event.hits
+                    elif isinstance(event, DoneEvent):
+                        answer = event.answer
+        if answer is None:
+            raise ToolError("internal: the answer ended without a result")
+        return AskResult(answer=answer.answer, collection=name, model=answer.model,
+                         citation_method=answer.citation_method,
+                         timings={k: round(v, 4) for k, v in answer.timings.items()},
+                         citations=[_citation(c, hits) for c in answer.citations])
+
+    @mcp.tool(annotations=read_only, description="The document collections this server searches, with their sizes.")
+    async def list_collections(ctx: Context) -> Collections:
+        with _as_tool_errors():
+            state = state_for(_request(ctx))
+            described = [await anyio.to_thread.run_sync(rag.describe, name) for name, rag in state.collections.items()]
+        return Collections(collections=[CollectionOut(name=d["name"], documents=d.get("documents", 0),
+                                                      chunks=d.get("chunks", 0), embedder=d.get("embedder", ""),
+                                                      resource_prefix=f"{SCHEME}://{quote(d['name'])}/")
+                                        for d in described])
+
+    @mcp.tool(annotations=read_only, description=(
+        "A passage (by the chunk_id that search or ask returned) with the passages around it in its document, "
+        "to read more context before citing it."))
+    async def get_passage(chunk_id: Annotated[str, Field(min_length=1, max_length=128)], ctx: Context,
+                          collection: CollectionName = None,
+                          context: Annotated[int, Field(ge=0, le=5, description="Passages on each side.")] = 1
+                          ) -> PassageWithContext:
+        with _as_tool_errors():
+            _check_text(chunk_id=chunk_id)
+            state = state_for(_request(ctx))
+            name, rag = state.collection(collection)
+            return await anyio.to_thread.run_sync(_with_neighbours, rag, name, chunk_id, context)
+
+    @mcp.tool(annotations=read_only, description=(
+        "A document's text as foldrag indexed it, by page or section (source: its path as search returned it). "
+        "Long documents are cut at max_chars; pass page to read one page."))
+    async def get_document(source: Annotated[str, Field(min_length=1, max_length=4096)], ctx: Context,
+                           collection: CollectionName = None,
+                           page: Annotated[int | None, Field(ge=1, description="Only this page.")] = None,
+                           max_chars: Annotated[int, Field(ge=100, le=MAX_DOCUMENT_CHARS)] = 20_000) -> DocumentOut:
+        with _as_tool_errors():
+            _check_text(source=source)
+            state = state_for(_request(ctx))
+            name, rag = state.collection(collection)
+            return await anyio.to_thread.run_sync(_document, rag, name, source, page, max_chars)
+
+    @mcp.resource(f"{SCHEME}://{{collection}}/{{+path}}", name="document", mime_type="text/plain",
+                  description="A document's text as indexed, from one collection (read-only).")
+    async def document(collection: str, path: str, ctx: Context) -> str:
+        state = state_for(_request(ctx))
+        try:
+            name, rag = state.collection(unquote(collection))
+            doc = await anyio.to_thread.run_sync(_document, rag, name, unquote(path), None, MAX_DOCUMENT_CHARS)
+        except NotFound as exc:
+            raise ResourceNotFoundError(f"{exc.kind}: {exc}") from None
+        except FoldragError as exc:
+            raise ResourceError(f"{exc.kind}: {exc}") from None
+        return "\n\n".join(p.text for p in doc.pages)
+
+    return mcp
+
+
+class _closing:
+    """``async with`` that closes an async generator on the way out (a cancelled call stops the model)."""
+
+    def __init__(self, agen) -> None:
+        self.agen = agen
+
+    async def __aenter__(self):
+        return self.agen
+
+    async def __aexit__(self, *exc) -> None:
+        await self.agen.aclose()
+
+
+def _citation(c, hits) -> CitationOut:
+    text = hits[c.n - 1].chunk.text if 0 < c.n <= len(hits) else c.snippet
+    support = text[c.support[0]:c.support[1]] if c.support and text is not c.snippet else None
+    return CitationOut(n=c.n, chunk_id=c.chunk_id, source=c.source, page=c.page, text=text, support=support)
+
+
+def _doc_id(rag, source: str) -> str:
+    match = next((d for d in rag.documents() if d.source == source), None)
+    if match is None:
+        raise NotFound(f"no document {source!r} in this collection")
+    return match.id
+
+
+def _with_neighbours(rag, name: str, chunk_id: str, context: int) -> PassageWithContext:
+    found = rag.passage(chunk_id)
+    text = rag.document_text(found.source.document.id)
+    order = [c["id"] for c in text["chunks"]]
+    at = order.index(chunk_id) if chunk_id in order else -1
+
+    def out(ids: list[str]) -> list[PassageOut]:
+        return [_passage(0, rag.passage(i).chunk, 0.0, name) for i in ids]
+
+    return PassageWithContext(passage=_passage(1, found.chunk, 0.0, name),
+                              before=out(order[max(0, at - context):at]) if at >= 0 else [],
+                              after=out(order[at + 1:at + 1 + context]) if at >= 0 else [])
+
+
+def _document(rag, name: str, source: str, page: int | None, max_chars: int) -> DocumentOut:
+    text = rag.document_text(_doc_id(rag, source))
+    sections = [s for s in text["sections"] if page is None or s["page"] == page]
+    if page is not None and not sections:
+        raise NotFound(f"{source} has no page {page}")
+    pages, left, truncated = [], max_chars, False
+    for section in sections:
+        body = section["text"]
+        if len(body) > left:
+            body, truncated = body[:left], True
+        pages.append(PageText(page=section["page"], text=body))
+        left -= len(body)
+        if left <= 0:
+            truncated = truncated or section is not sections[-1]
+            break
+    return DocumentOut(collection=name, source=source, pages=pages, truncated=truncated)
+
+
+@asynccontextmanager
+async def http_session(mcp: MCPServer):
+    """A fresh streamable-HTTP session manager for ``mcp``, running while the app runs (each start of
+    the app gets its own: a manager runs once). Host and Origin are the app's guard's to check."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    mcp.streamable_http_app(streamable_http_path="/", host="",
+                            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
+    async with mcp.session_manager.run():
+        yield
+
+
+class HttpEndpoint:
+    """The ASGI endpoint of ``/mcp``: the current session manager handles the request."""
+
+    def __init__(self, mcp: MCPServer) -> None:
+        self.mcp = mcp
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self.mcp.session_manager.handle_request(scope, receive, send)
+
+
+def stdio_state(settings, indexes) -> ServerState:
+    """The state a stdio server runs over: the collections of ``foldrag serve`` (``server.collections``
+    or the ``--index`` folders), their models loading in a thread from the start."""
+    import threading
+
+    from foldrag.api.added_collections import AddedCollections
+    from foldrag.build import CollectionBuilder, collection_paths
+    from foldrag.core.settings import default_data_path
+
+    builder = CollectionBuilder(settings)
+    rags = {name: builder.make(path) for name, path in collection_paths(settings, indexes).items()}
+    state = ServerState(settings, rags, builder=builder,
+                        added=AddedCollections(settings.server.collections_dir or default_data_path() / "collections"))
+    threading.Thread(target=state.load_models, name="foldrag-load", daemon=True).start()
+    return state
+
+
+def serve_stdio(settings, indexes) -> None:
+    """``foldrag mcp``: the MCP server on stdin/stdout until the client closes it."""
+    state = stdio_state(settings, indexes)
+    try:
+        anyio.run(build_mcp(lambda request: state).run_stdio_async)
+    finally:
+        state.close()
