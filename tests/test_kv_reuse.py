@@ -235,3 +235,17 @@ def test_reuse_off_and_a_zero_budget(tmp_path):
     _, stats = _ask(none, [0, 1])
     assert not list((tmp_path / "zero" / "kv").rglob("*.kv")), "a zero budget keeps no chunk"
     assert stats.cached_tokens > 0, "the shared prefix is still reused"
+
+
+def test_auto_reuses_the_shared_prefix_only_and_answers_exactly_as_without(tmp_path):
+    auto = _generator(tmp_path / "auto", recompute=0.15, reuse="auto")
+    off = _generator(tmp_path / "off", recompute=0.15, reuse="off")
+    first, cold = _ask(auto, [0, 1, 2])
+    assert cold.cached_tokens == 0
+    for order, question in (([2, 0, 1], "w63 w64"), ([1], "w65 w66 w67"), ([0, 1, 2], "w60 w61 w62")):
+        text, stats = _ask(auto, order, question)
+        assert text == _ask(off, order, question)[0], "the prefix is exact: the same answer"
+        assert stats.cached_tokens >= 8 and stats.recomputed_tokens == 0, "the system prompt and 'Sources:' reused"
+        assert stats.prefill_work < 1.0
+    assert first == _ask(off, [0, 1, 2])[0]
+    assert not list((tmp_path / "auto" / "kv").rglob("*.kv")), "auto stores no chunk caches"

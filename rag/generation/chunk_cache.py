@@ -52,8 +52,9 @@ class Plan:
 class ChunkReuse:
     """The prefix cache and the chunk store of one loaded model."""
 
-    def __init__(self, loop, tokenizer, store: KVStore, recompute: float = 0.15) -> None:
+    def __init__(self, loop, tokenizer, store: KVStore, recompute: float = 0.15, chunks: bool = True) -> None:
         self.loop = loop
+        self.chunks = chunks  # False: the shared prefix only (no chunk is placed or stored)
         self.tokenizer = tokenizer
         self.store = store
         self.recompute = recompute
@@ -63,8 +64,8 @@ class ChunkReuse:
 
     # -- planning
     def plan(self, text: str, ids: Sequence[int], lead_text: str, passages: Sequence[str]) -> Plan | None:
-        """How to prefill the prompt ``text`` (tokenized as ``ids``): None when nothing is reusable
-        or the text does not tokenize to ``ids``."""
+        """How to prefill the prompt ``text`` (tokenized as ``ids``): None when the text does not
+        tokenize to ``ids`` (then nothing is reused)."""
         import torch
 
         encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -72,7 +73,7 @@ class ChunkReuse:
             return None
         offsets = encoded["offset_mapping"]
         lead = tuple(self.tokenizer(lead_text, add_special_tokens=False)["input_ids"])
-        spans = _passage_spans(text, offsets, passages)
+        spans = _passage_spans(text, offsets, passages) if self.chunks and lead else []
         shared_upto = spans[0][0] if spans else len(ids)
         exact, exact_kv = self._longest_prefix(ids, limit=len(ids) - 1)
         placed: list[Placed] = []
@@ -91,8 +92,6 @@ class ChunkReuse:
                 missing.append(Missing(key, tokens))
                 continue
             placed.append(Placed(start, torch.from_numpy(stored.copy()).to(device=device, dtype=dtype)))
-        if not exact and not placed and not missing:
-            return None
         return Plan(Reuse(exact=exact, exact_kv=exact_kv, placed=tuple(placed), recompute=self.recompute),
                     lead, tuple(missing), shared_upto)
 
@@ -115,7 +114,10 @@ class ChunkReuse:
         what it did to ``reports``."""
 
         def run(ids, keys, values):
-            logits, report = blend_prefill(self.loop, ids, keys, values, plan.reuse)
+            if plan.reuse.exact or plan.reuse.placed:
+                logits, report = blend_prefill(self.loop, ids, keys, values, plan.reuse)
+            else:  # nothing to take: the loop's own prefill, kept for the prompts after it
+                logits, report = self.loop._forward(ids, 0, keys, values), PrefillReport(int(ids.shape[1]))
             self._remember(tuple(ids[0, :plan.shared_upto].tolist()), keys, values)
             reports.append(report)
             return logits
