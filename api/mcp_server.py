@@ -14,6 +14,7 @@ table's kind); anything else is the SDK's bare "Error executing tool" — never 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any, Literal
@@ -61,6 +62,7 @@ class SearchResult(BaseModel):
     query: str
     mode: str
     passages: list[PassageOut]
+    seconds: float = Field(description="The time foldrag took to retrieve them.")
 
 
 class CitationOut(BaseModel):
@@ -184,9 +186,11 @@ def build_mcp(state_for: StateFor) -> MCPServer:
             state = state_for(_request(ctx))
             await _ready(state, ctx)
             await ctx.report_progress(0, 1, "retrieving")
+            started = time.perf_counter()
             name, result = await state.retrieve(collection, query, k=k, mode=mode or "hybrid")
+            seconds = time.perf_counter() - started
             await ctx.report_progress(1, 1, "retrieved")
-        return SearchResult(query=query, mode=mode or "hybrid",
+        return SearchResult(query=query, mode=mode or "hybrid", seconds=round(seconds, 6),
                             passages=[_passage(n, h.chunk, h.score, h.collection or name)
                                       for n, h in enumerate(result.hits, start=1)])
 

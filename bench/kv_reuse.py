@@ -2,10 +2,10 @@
 against reused attention caches, and whether the answers stay as good.
 
 Parts (each run in its own processes, settings in FOLDRAG_* variables, alternated):
-  demo          the demo's questions over examples/docs: full prefill (kv_reuse off), cold (reuse on,
-                an empty chunk cache), warm (the same questions again)
+  demo          the demo's questions over examples/docs: full prefill (kv_reuse off), the shared prefix
+                (auto), chunks blended (on: cold, an empty chunk cache; warm, the same questions again)
   conversation  5-turn conversations over the demo and over a SciFact sample, first token per turn
-  korquad       `foldrag eval --answers` on KorQuAD 1.0 dev (--limit questions): off, cold, warm;
+  korquad       `foldrag eval --answers` on KorQuAD 1.0 dev (--limit questions): off, auto, on cold, on warm;
                 contains-gold, F1, citation precision, identical greedy answers, first token
   disk          bytes per cached token, and the time to read and place a cached chunk
 
@@ -102,24 +102,29 @@ def first_tokens(rows: list[dict], round_: int) -> list[float]:
 
 
 def part_demo(work: Path) -> dict:
+    """Two rounds of the demo questions per setting, each in a fresh process; round 1 is the one
+    compared (warm: the prefix and, for 'on', the chunks cached by round 0)."""
     index = demo_index(work)
     cache = work / "kv-demo"
     shutil.rmtree(cache, ignore_errors=True)
-    off = ask_rounds(index, DEMO_QUESTIONS, "off", cache, 2, False)
-    on = ask_rounds(index, DEMO_QUESTIONS, "on", cache, 2, False)  # round 0 cold, round 1 warm
-    full, cold, warm = first_tokens(off, 1), first_tokens(on, 0), first_tokens(on, 1)
-    same = sum(a["answer"] == b["answer"] for a, b in zip([r for r in off if r["round"] == 1],
-                                                          [r for r in on if r["round"] == 1]))
-    per = [{"question": q, "full_s": f, "cold_s": c, "warm_s": w, "warm_ratio": round(w / f, 3),
-            "cold_ratio": round(c / f, 3)} for q, f, c, w in zip(DEMO_QUESTIONS, full, cold, warm)]
-    warm_rows = [r for r in on if r["round"] == 1]
-    return {"questions": per, "full_mean_s": statistics.mean(full), "cold_mean_s": statistics.mean(cold),
-            "warm_mean_s": statistics.mean(warm), "warm_ratio": statistics.mean(warm) / statistics.mean(full),
-            "cold_ratio": statistics.mean(cold) / statistics.mean(full), "identical_answers": f"{same} of {len(per)}",
-            "reused_share": sum(r["timings"]["prompt_reused_tokens"] for r in warm_rows)
-            / sum(r["prompt_tokens"] for r in warm_rows),
-            "answers_full": [r["answer"] for r in off if r["round"] == 1],
-            "answers_warm": [r["answer"] for r in warm_rows]}
+    runs = {"off": ask_rounds(index, DEMO_QUESTIONS, "off", cache, 2, False),
+            "auto": ask_rounds(index, DEMO_QUESTIONS, "auto", cache, 2, False),
+            "on": ask_rounds(index, DEMO_QUESTIONS, "on", cache, 2, False)}
+    full = first_tokens(runs["off"], 1)
+    out: dict = {"full_mean_s": statistics.mean(full)}
+    for name, rows, round_ in (("auto", runs["auto"], 1), ("on_cold", runs["on"], 0), ("on_warm", runs["on"], 1)):
+        times = first_tokens(rows, round_)
+        picked = [r for r in rows if r["round"] == round_]
+        same = sum(a["answer"] == b["answer"] for a, b in zip([r for r in runs["off"] if r["round"] == 1], picked))
+        out[name] = {"first_token_mean_s": statistics.mean(times),
+                     "ratio": statistics.mean(times) / statistics.mean(full),
+                     "per_question_ratio": [round(t / f, 3) for t, f in zip(times, full)],
+                     "identical_answers": f"{same} of {len(picked)}",
+                     "reused_share": sum(r["timings"]["prompt_reused_tokens"] for r in picked)
+                     / sum(r["prompt_tokens"] for r in picked),
+                     "answers": [r["answer"] for r in picked]}
+    out["answers_full"] = [r["answer"] for r in runs["off"] if r["round"] == 1]
+    return out
 
 
 def part_conversation(work: Path) -> dict:
@@ -130,12 +135,12 @@ def part_conversation(work: Path) -> dict:
     for name, index, turns in sets:
         cache = work / f"kv-conv-{name}"
         shutil.rmtree(cache, ignore_errors=True)
-        off = ask_rounds(index, turns, "off", cache, 1, True)
-        on = ask_rounds(index, turns, "on", cache, 1, True)  # the cache fills as the conversation goes
-        result[name] = {"turn_full_s": [round(x, 2) for x in first_tokens(off, 0)],
-                        "turn_reuse_s": [round(x, 2) for x in first_tokens(on, 0)],
-                        "reused_tokens": [int(r["timings"]["prompt_reused_tokens"]) for r in on],
-                        "prompt_tokens": [r["prompt_tokens"] for r in on]}
+        result[name] = {"prompt_tokens": []}
+        for setting in ("off", "auto", "on"):  # 'on': the chunk cache fills as the conversation goes
+            rows = ask_rounds(index, turns, setting, cache, 1, True)
+            result[name][f"first_token_s_{setting}"] = [round(x, 2) for x in first_tokens(rows, 0)]
+            result[name][f"reused_tokens_{setting}"] = [int(r["timings"]["prompt_reused_tokens"]) for r in rows]
+            result[name]["prompt_tokens"] = [r["prompt_tokens"] for r in rows]
     return result
 
 
@@ -154,13 +159,14 @@ def part_korquad(work: Path, limit: int, unanswerable: int) -> dict:
     cache = work / "kv-korquad"
     shutil.rmtree(cache, ignore_errors=True)
     runs = {"full": eval_answers("off", cache, limit, unanswerable),
+            "auto": eval_answers("auto", cache, limit, unanswerable),
             "cold": eval_answers("on", cache, limit, unanswerable),
             "warm": eval_answers("on", cache, limit, unanswerable)}
     keys = ["contains_gold", "f1", "citation_precision", "citation_recall", "refusal_rate", "false_refusal_rate",
             "first_token_s_mean", "prompt_reused_share", "seconds_mean"]
     table = {name: {k: run["summary"].get(k) for k in keys} for name, run in runs.items()}
     full_rows = {r["qid"] + str(r["unanswerable"]): r for r in runs["full"]["rows"]}
-    for name in ("cold", "warm"):
+    for name in ("auto", "cold", "warm"):
         rows = runs[name]["rows"]
         same = sum(full_rows[r["qid"] + str(r["unanswerable"])]["answer"] == r["answer"] for r in rows)
         table[name]["identical_answers"] = f"{same} of {len(rows)}"
