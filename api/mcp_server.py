@@ -325,9 +325,16 @@ def _with_neighbours(rag, name: str, chunk_id: str, context: int) -> PassageWith
 
 def _document(rag, name: str, source: str, page: int | None, max_chars: int) -> DocumentOut:
     text = rag.document_text(_doc_id(rag, source))
-    sections = [s for s in text["sections"] if page is None or s["page"] == page]
-    if page is not None and not sections:
-        raise NotFound(f"{source} has no page {page}")
+    sections = text["sections"]
+    if page is not None:
+        # a section can be a run of PDF pages: the page is the text of the chunks that start on it
+        on_page = [c for c in text["chunks"] if c["page"] == page]
+        if not on_page:
+            raise NotFound(f"{source} has no page {page} (or no text on it)")
+        first = on_page[0]["section"]
+        within = [c for c in on_page if c["section"] == first]
+        body = sections[first]["text"][min(c["start"] for c in within):max(c["end"] for c in within)]
+        sections = [{"page": page, "text": body}]
     pages, left, truncated = [], max_chars, False
     for section in sections:
         body = section["text"]

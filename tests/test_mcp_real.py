@@ -60,6 +60,11 @@ async def _check_tools(client) -> None:
     assert around.structured_content["passage"]["text"] == top["text"]
     page = await client.call_tool("get_document", {"source": "gpu-offload.pdf", "page": 1})
     assert "GPU offload" in page.structured_content["pages"][0]["text"]
+    second = await client.call_tool("get_document", {"source": "gpu-offload.pdf", "page": 2})
+    assert second.structured_content["pages"][0]["text"].startswith("CPU-only and disk offload")
+    whole = await client.call_tool("get_document", {"source": "gpu-offload.pdf"})
+    text = "".join(p["text"] for p in whole.structured_content["pages"])
+    assert "GPU offload for local models" in text and "CPU-only and disk offload" in text
 
 
 def test_stdio_server_from_the_readme_config(demo):
