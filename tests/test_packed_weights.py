@@ -213,3 +213,36 @@ def test_an_unknown_packing_keeps_a_second_copy_and_still_computes(monkeypatch):
     assert layer.nibbles is not None
     prompt = torch.randn(1, 12, 160)
     assert torch.allclose(layer(prompt), prompt @ weight.t(), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_kept_prompt_weights_give_the_same_prompts_and_say_their_cost(dtype):
+    from foldrag.generation.decoding import DecodeLoop
+
+    model = _tiny_llama(on_grid=True)
+    pw.pack_for_cpu(model, "auto", prompt_dtype=dtype)
+    prompt = torch.tensor([[5, 17, 42, 8, 63, 21, 9, 30, 2, 11]])
+    with torch.inference_mode():
+        unpacked_each_time = model(prompt).logits[0]
+    tokens = list(DecodeLoop(model).tokens(prompt, max_new_tokens=8))
+    layers = [m for m in model.modules() if isinstance(m, pw.Int4Linear)]
+    added = pw.keep_prompt_weights(model)
+    assert added == sum(m.in_features * m.out_features for m in layers) * (4 if dtype == torch.float32 else 2)
+    assert all(m.prompt_weight is not None and m.prompt_weight.dtype == dtype for m in layers)
+    assert pw.keep_prompt_weights(model) == 0, "kept once"
+    with torch.inference_mode():
+        kept = model(prompt).logits[0]
+    assert torch.equal(kept, unpacked_each_time), "the same weights: the same numbers"
+    assert list(DecodeLoop(model).tokens(prompt, max_new_tokens=8)) == tokens
+
+
+def test_the_setting_keeps_prompt_weights_only_when_asked():
+    from foldrag.core.settings import TransformersSettings
+    from foldrag.generation.transformers_backend import _keep_prompt_weights
+
+    for choice, kept in (("dequantize", False), ("keep", True)):
+        model = _tiny_llama(on_grid=True)
+        pw.pack_for_cpu(model, "auto")
+        _keep_prompt_weights(model, TransformersSettings(prompt_weights=choice))
+        layers = [m for m in model.modules() if isinstance(m, pw.Int4Linear)]
+        assert layers and all((m.prompt_weight is not None) == kept for m in layers)

@@ -117,6 +117,7 @@ class TransformersGenerator:
 
             weights = pack_for_cpu(model, mode, prompt_dtype=prompt_dtype)
             log.info("CPU weights: %s", weights.describe())
+            _keep_prompt_weights(model, tf)
         elif tf.cpu_quantize == "int4":
             log.warning("generation.transformers.cpu_quantize = 'int4' applies to a model wholly on the CPU; ignored here")
         if plan is not None:
@@ -142,6 +143,7 @@ class TransformersGenerator:
         dtype, mode, prompt_dtype = _cpu_plan(tf, True, AutoConfig.from_pretrained(str(tokenizer_and_config(gguf, cache))))
         model, tokenizer, weights = load_gguf(gguf, dtype=dtype, pack=mode, cache_dir=cache, prompt_dtype=prompt_dtype)
         log.info("CPU weights: %s", weights.describe())
+        _keep_prompt_weights(model, tf)
         preset = choose_preset(cfg.preset, f"{cfg.model} {gguf.name}", tokenizer.chat_template)
         reuse = _chunk_reuse(cfg, cache, tokenizer, gguf, f"{dtype} {weights.describe()}")
         return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=None, decode_loop=tf.decode_loop, weights=weights,
@@ -362,6 +364,13 @@ def _chunk_reuse(cfg, cache: Path, tokenizer, weights_file: Path | None, run_for
     # quality condition (docs/BENCHMARKS.md, "Chunk KV cache"); 'on' places chunks too.
     chunks = cfg.kv_reuse == "on"
     return lambda loop: ChunkReuse(loop, tokenizer, store, recompute=cfg.kv_recompute, chunks=chunks)
+
+
+def _keep_prompt_weights(model, tf) -> None:
+    if tf.prompt_weights == "keep":
+        from foldrag.generation.packed_weights import keep_prompt_weights
+
+        log.info("prompt weights kept unpacked: %d MiB more memory", keep_prompt_weights(model) >> 20)
 
 
 def _largest_file(folder: Path) -> Path | None:
