@@ -9,7 +9,7 @@ Parts (each run in its own processes, settings in FOLDRAG_* variables, alternate
                 contains-gold, F1, citation precision, identical greedy answers, first token
   disk          bytes per cached token, and the time to read and place a cached chunk
 
-Usage:  .venv/bin/python bench/kv_reuse.py demo conversation korquad disk [--limit 100]
+Usage:  .venv/bin/python bench/kv_reuse.py demo conversation korquad disk [--limit 100] [--prompt-weights keep]
 Needs the default answering model (`bash scripts/run.sh demo` installs it) and, for korquad and
 the SciFact conversation, ../shared/data.
 """
@@ -42,9 +42,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_throughput import cpu_name  # noqa: E402  (a sibling script)
 
 
+PROMPT_WEIGHTS = {"value": "dequantize"}  # --prompt-weights: generation.transformers.prompt_weights of every run
+
+
 def env_for(reuse: str, cache: Path, **extra: str) -> dict[str, str]:
     return dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", FOLDRAG_GENERATION__MODEL=MODEL,
-                FOLDRAG_GENERATION__KV_REUSE=reuse, FOLDRAG_GENERATION__KV_CACHE_DIR=str(cache), **extra)
+                FOLDRAG_GENERATION__KV_REUSE=reuse, FOLDRAG_GENERATION__KV_CACHE_DIR=str(cache),
+                FOLDRAG_GENERATION__TRANSFORMERS__PROMPT_WEIGHTS=PROMPT_WEIGHTS["value"], **extra)
 
 
 ASK = r"""
@@ -210,9 +214,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--unanswerable", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "foldrag-bench-kv")
+    parser.add_argument("--prompt-weights", choices=["dequantize", "keep"], default="dequantize")
     args = parser.parse_args()
+    PROMPT_WEIGHTS["value"] = args.prompt_weights
     args.work.mkdir(parents=True, exist_ok=True)
-    result: dict = {"cpu": cpu_name(), "model": MODEL}
+    result: dict = {"cpu": cpu_name(), "model": MODEL, "prompt_weights": args.prompt_weights}
     for part in args.parts:
         if part == "demo":
             result["demo"] = part_demo(args.work)
@@ -223,7 +229,7 @@ def main() -> None:
         else:
             result["disk"] = part_disk(args.work)
         print(json.dumps({part: result[part]}, ensure_ascii=False, indent=1), flush=True)
-    out = args.work / "result.json"
+    out = args.work / f"result-{'-'.join(args.parts)}-{args.prompt_weights}.json"
     out.write_text(json.dumps(result, ensure_ascii=False, indent=1))
 
 
