@@ -170,8 +170,10 @@ def build_mcp(state_for: StateFor) -> MCPServer:
                                    title=f"{d.source} ({name})", mime_type="text/plain") for d in docs]
         return ListResourcesResult(resources=resources)
 
+    # log_level: the SDK configures the root logger (if nothing has); WARNING keeps what a foldrag
+    # process printed before (warnings and errors on stderr) — never on stdout, stdio's channel
     mcp = MCPServer(name="foldrag", title="foldrag: your documents", instructions=INSTRUCTIONS, version="0.1.0",
-                    middleware=[list_documents])
+                    middleware=[list_documents], log_level="WARNING")
     read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
     @mcp.tool(annotations=read_only, description=(
