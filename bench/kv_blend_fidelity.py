@@ -84,7 +84,7 @@ def fidelity(rag, gen) -> list[dict]:
             placements = {"exact (from the full prefill)": tuple(
                 Placed(s, torch.stack([torch.stack([k[0][:, s:e] for k, _ in capture]),
                                        torch.stack([v[0][:, s:e] for _, v in capture])])) for s, e in spans)}
-            for name, lead in leads.items():
+            for name, lead in {**leads, "the real prefix before the first chunk": ids[0, :first].tolist()}.items():
                 lead_kv = lead_cache(loop, torch.tensor([lead]))
                 placements[name] = tuple(Placed(s, chunk_alone(loop, lead_kv, len(lead), ids[:, s:e])
                                                 .to(torch.float16).to(loop.norm.weight.dtype)) for s, e in spans)
