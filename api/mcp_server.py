@@ -233,7 +233,8 @@ def build_mcp(state_for: StateFor) -> MCPServer:
                          timings={k: round(v, 4) for k, v in answer.timings.items()},
                          citations=[_citation(c, hits) for c in answer.citations])
 
-    @mcp.tool(annotations=read_only, description="The document collections this server searches, with their sizes.")
+    @mcp.tool(annotations=read_only, description=(
+        "The document collections this server searches, with their sizes (검색할 수 있는 문서 모음).")
     async def list_collections(ctx: Context) -> Collections:
         with _as_tool_errors():
             state = state_for(_request(ctx))
@@ -245,7 +246,7 @@ def build_mcp(state_for: StateFor) -> MCPServer:
 
     @mcp.tool(annotations=read_only, description=(
         "A passage (by the chunk_id that search or ask returned) with the passages around it in its document, "
-        "to read more context before citing it."))
+        "to read more context before citing it (인용하기 전에 앞뒤 문맥 읽기)."))
     async def get_passage(chunk_id: Annotated[str, Field(min_length=1, max_length=128)], ctx: Context,
                           collection: CollectionName = None,
                           context: Annotated[int, Field(ge=0, le=5, description="Passages on each side.")] = 1
@@ -257,8 +258,8 @@ def build_mcp(state_for: StateFor) -> MCPServer:
             return await anyio.to_thread.run_sync(_with_neighbours, rag, name, chunk_id, context)
 
     @mcp.tool(annotations=read_only, description=(
-        "A document's text as foldrag indexed it, by page or section (source: its path as search returned it). "
-        "Long documents are cut at max_chars; pass page to read one page."))
+        "A document's text as foldrag indexed it, by page or section (source: its path as search returned it, "
+        "e.g. 'gpu-offload.pdf' or '휴가규정.hwpx'). Long documents are cut at max_chars; pass page to read one page."))
     async def get_document(source: Annotated[str, Field(min_length=1, max_length=4096)], ctx: Context,
                            collection: CollectionName = None,
                            page: Annotated[int | None, Field(ge=1, description="Only this page.")] = None,
