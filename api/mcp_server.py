@@ -234,7 +234,7 @@ def build_mcp(state_for: StateFor) -> MCPServer:
                          citations=[_citation(c, hits) for c in answer.citations])
 
     @mcp.tool(annotations=read_only, description=(
-        "The document collections this server searches, with their sizes (검색할 수 있는 문서 모음).")
+        "The document collections this server searches, with their sizes (검색할 수 있는 문서 모음)."))
     async def list_collections(ctx: Context) -> Collections:
         with _as_tool_errors():
             state = state_for(_request(ctx))
