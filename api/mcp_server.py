@@ -24,9 +24,13 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp_types import ListResourcesResult, Resource, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from foldrag.answering.events import DoneEvent, SourcesEvent, StatusEvent, TokenEvent
+from foldrag.api.mcp_schemas import (
+    AskResult, CitationOut, CollectionOut, Collections, DocumentOut, PageText, PassageOut, PassageWithContext,
+    SearchResult, Turn,
+)
 from foldrag.api.schemas import text_problem
 from foldrag.api.state import ServerState
 from foldrag.api.streaming import run_events
@@ -45,77 +49,6 @@ INSTRUCTIONS = (
 Query = Annotated[str, Field(min_length=1, max_length=4000, description="What to look for, in Korean or English.")]
 CollectionName = Annotated[str | None, Field(max_length=64,
                                              description="A collection from list_collections; default: the first.")]
-
-
-class PassageOut(BaseModel):
-    n: int = Field(description="Rank, 1 = best.")
-    chunk_id: str
-    text: str
-    source: str = Field(description="The document's path inside its collection.")
-    page: int | None = Field(None, description="PDF page, slide or sheet number, when there is one.")
-    heading: str | None = None
-    score: float
-    collection: str
-
-
-class SearchResult(BaseModel):
-    query: str
-    mode: str
-    passages: list[PassageOut]
-    seconds: float = Field(description="The time foldrag took to retrieve them.")
-
-
-class CitationOut(BaseModel):
-    n: int = Field(description="The number the answer writes as [n].")
-    chunk_id: str
-    source: str
-    page: int | None = None
-    text: str = Field(description="The cited passage.")
-    support: str | None = Field(None, description="The passage's sentence that best supports the answer.")
-
-
-class AskResult(BaseModel):
-    answer: str = Field(description="The answer, with [n] markers pointing at citations.")
-    citations: list[CitationOut]
-    collection: str
-    model: str
-    citation_method: str = Field(description="model: written by the model; inferred; extractive: quoted; none.")
-    timings: dict[str, float]
-
-
-class Turn(BaseModel):
-    role: Literal["user", "assistant"]
-    content: str = Field(max_length=100_000)
-
-
-class CollectionOut(BaseModel):
-    name: str
-    documents: int
-    chunks: int
-    embedder: str
-    resource_prefix: str = Field(description="Its documents are resources under this URI prefix.")
-
-
-class Collections(BaseModel):
-    collections: list[CollectionOut]
-
-
-class PassageWithContext(BaseModel):
-    passage: PassageOut
-    before: list[PassageOut] = Field(description="The chunks just before it in the document, nearest last.")
-    after: list[PassageOut] = Field(description="The chunks just after it, nearest first.")
-
-
-class PageText(BaseModel):
-    page: int | None
-    text: str
-
-
-class DocumentOut(BaseModel):
-    collection: str
-    source: str
-    pages: list[PageText] = Field(description="The text as indexed, by section (a run of PDF pages, a slide, a sheet).")
-    truncated: bool = Field(description="True when the text was cut at max_chars; ask for a page to read further.")
 
 
 StateFor = Callable[[Any], ServerState]  # the request (None on stdio) → the state as its key sees it
