@@ -84,18 +84,25 @@ def demo_index(work: Path) -> Path:
     return index
 
 
-def scifact_index(work: Path, docs: int = 300) -> Path:
-    index = work / "scifact-index"
-    if index.exists():
-        return index
-    folder = work / "scifact-docs"
-    folder.mkdir(parents=True, exist_ok=True)
+def write_scifact(folder: Path, docs: int) -> Path:
+    """The first ``docs`` SciFact abstracts as text files (title, then abstract) in ``folder``."""
+    if folder.exists():
+        return folder
+    folder.mkdir(parents=True)
     with open(SCIFACT / "corpus.jsonl") as handle:
         for i, line in enumerate(handle):
             if i >= docs:
                 break
             doc = json.loads(line)
             (folder / f"{doc['_id']}.txt").write_text(f"{doc['title']}\n\n{doc['text']}\n")
+    return folder
+
+
+def scifact_index(work: Path, docs: int = 300) -> Path:
+    index = work / "scifact-index"
+    if index.exists():
+        return index
+    folder = write_scifact(work / "scifact-docs", docs)
     subprocess.run([str(ROOT / ".venv" / "bin" / "foldrag"), "ingest", str(folder), "--index", str(index), "-q"],
                    check=True, env=env_for("off", work / "kv"))
     return index

@@ -29,7 +29,8 @@ DEMO_QUERIES = ["How does GPU offload place layers?", "형태소 분석기는 �
                 "병가는 며칠인가요?", "서버실 점검은 언제인가요?", "How are chunks embedded?"]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest_throughput import cpu_name  # noqa: E402  (a sibling script)
+from ingest_throughput import cpu_name  # noqa: E402  (sibling scripts)
+from kv_reuse import write_scifact  # noqa: E402
 
 
 def env(work: Path) -> dict[str, str]:
@@ -47,15 +48,7 @@ def ingest(folder: Path, index: Path, work: Path) -> None:
 
 
 def scifact(work: Path, docs: int, queries: int) -> tuple[Path, list[str]]:
-    folder = work / f"scifact-{docs}"
-    if not folder.exists():
-        folder.mkdir(parents=True)
-        with open(SCIFACT / "corpus.jsonl") as handle:
-            for i, line in enumerate(handle):
-                if i >= docs:
-                    break
-                doc = json.loads(line)
-                (folder / f"{doc['_id']}.txt").write_text(f"{doc['title']}\n\n{doc['text']}\n")
+    folder = write_scifact(work / f"scifact-{docs}", docs)
     claims = [json.loads(line)["text"] for line in open(SCIFACT / "queries.jsonl")][:queries]
     index = work / f"scifact-{docs}-index"
     ingest(folder, index, work)

@@ -73,6 +73,22 @@ def until(condition, timeout: float = 30.0) -> bool:
     return True
 
 
+def wait_served(url: str, server, timeout: float = 300.0) -> None:
+    """Wait until the ``foldrag serve`` process ``server`` answers /readyz at ``url`` (a separate
+    process: its readiness can only be asked); fails with its output if it exits or the time runs out."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/readyz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert server.poll() is None and time.monotonic() < deadline, server.stdout.read()
+        time.sleep(0.1)
+
+
 def wait_ready(client, timeout: float = 30.0) -> None:
     assert until(lambda: client.get("/readyz").status_code == 200, timeout), "server never became ready"
 

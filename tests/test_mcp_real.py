@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import anyio
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO, run_cli
+from tests.server_support import wait_served
 
 pytest.importorskip("mcp")
 pytestmark = pytest.mark.slow
@@ -115,15 +115,7 @@ def test_http_server_with_a_query_key(demo):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:  # a separate process: its readiness can only be asked
-            try:
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, server.stdout.read()
-            time.sleep(0.1)
+        wait_served(url, server, 300)
         none = httpx.post(url + "/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
                           headers={"accept": "application/json, text/event-stream"})
         assert none.status_code == 401

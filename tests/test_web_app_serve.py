@@ -13,12 +13,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from tests.conftest import REPO, run_cli
+from tests.server_support import wait_served
 from tests.docs_factory import write_hwpx
 from tests.test_web_app import CHROMIUM, _shot, covered, highlight_rects, word_boxes, write_atlas
 
@@ -45,15 +45,7 @@ def served(tmp_path):
                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:  # a separate process: its readiness can only be asked
-            try:
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, server.stdout.read()
-            time.sleep(0.1)
+        wait_served(url, server, 120)
         yield url, docs, tmp_path
     finally:
         server.terminate()
