@@ -259,17 +259,29 @@ def _with_neighbours(rag, name: str, chunk_id: str, context: int) -> PassageWith
                               after=out(order[at + 1:at + 1 + context]) if at >= 0 else [])
 
 
+def _page_ranges(rag, placed: list[dict], page: int) -> list[tuple[int, int, int]]:
+    """(section, start, end) of a page's text in the document's sections: the sentences whose boxes
+    lie on the page (a section can be a run of PDF pages, a chunk can cross a page break); for a
+    document without boxes (a slide, a sheet, an index from before locations), its chunks that start
+    on the page."""
+    ranges = []
+    for item in placed:
+        for span in rag.passage(item["id"]).chunk.spans:
+            if any(b.page == page for b in span.boxes):
+                ranges.append((item["section"], item["start"] + span.start, item["start"] + span.end))
+    return ranges or [(c["section"], c["start"], c["end"]) for c in placed if c["page"] == page]
+
+
 def _document(rag, name: str, source: str, page: int | None, max_chars: int) -> DocumentOut:
     text = rag.document_text(_doc_id(rag, source))
     sections = text["sections"]
     if page is not None:
-        # a section can be a run of PDF pages: the page is the text of the chunks that start on it
-        on_page = [c for c in text["chunks"] if c["page"] == page]
-        if not on_page:
+        ranges = _page_ranges(rag, text["chunks"], page)
+        if not ranges:
             raise NotFound(f"{source} has no page {page} (or no text on it)")
-        first = on_page[0]["section"]
-        within = [c for c in on_page if c["section"] == first]
-        body = sections[first]["text"][min(c["start"] for c in within):max(c["end"] for c in within)]
+        first = ranges[0][0]
+        within = [r for r in ranges if r[0] == first]
+        body = sections[first]["text"][min(r[1] for r in within):max(r[2] for r in within)]
         sections = [{"page": page, "text": body}]
     pages, left, truncated = [], max_chars, False
     for section in sections:
