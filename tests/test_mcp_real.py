@@ -88,10 +88,14 @@ def test_stdio_server_from_the_readme_config(demo):
             assert not answer.is_error, answer.content
             out = answer.structured_content
             assert out["citations"], out
-            cited = out["citations"][0]
-            assert cited["source"] == "gpu-offload.pdf" and "GPU offload" in cited["text"]
-            passage = await client.call_tool("get_passage", {"chunk_id": cited["chunk_id"]})
-            assert not passage.is_error, "the cited chunk id exists"
+            # the 135M model (a smoke test, not an answerer) picks its own sources: what it cites must
+            # be what its [n] markers point at, and exist with the same text and source
+            for cited in out["citations"]:
+                assert f"[{cited['n']}]" in out["answer"] or out["citation_method"] != "model"
+                passage = await client.call_tool("get_passage", {"chunk_id": cited["chunk_id"]})
+                assert not passage.is_error, "the cited chunk id exists"
+                assert passage.structured_content["passage"]["text"] == cited["text"]
+                assert passage.structured_content["passage"]["source"] == cited["source"]
             uris = {str(r.uri) for r in (await client.list_resources()).resources}
             assert "foldrag://demo/leave-policy-ko.hwpx" in uris
 
