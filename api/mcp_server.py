@@ -120,11 +120,9 @@ def build_mcp(state_for: StateFor) -> MCPServer:
             _check_text(query=query)
             state = state_for(_request(ctx))
             await _ready(state, ctx)
-            await ctx.report_progress(0, 1, "retrieving")
-            started = time.perf_counter()
+            started = time.perf_counter()  # no progress: a search takes milliseconds
             name, result = await state.retrieve(collection, query, k=k, mode=mode or "hybrid")
             seconds = time.perf_counter() - started
-            await ctx.report_progress(1, 1, "retrieved")
         return SearchResult(query=query, mode=mode or "hybrid", seconds=round(seconds, 6),
                             passages=[_passage(n, h.chunk, h.score, h.collection or name)
                                       for n, h in enumerate(result.hits, start=1)])

@@ -91,6 +91,28 @@ def over_stdio(index: Path, queries: list[str], work: Path) -> dict:
     return summary(anyio.run(go))
 
 
+def sdk_floor(queries: list[str]) -> dict:
+    """The same client against bench/mcp_floor_server.py over stdio (round trip = the SDK's overhead)."""
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    params = StdioServerParameters(command=sys.executable, args=[str(Path(__file__).with_name("mcp_floor_server.py"))])
+
+    async def go():
+        async with Client(params) as client:
+            for q in queries[:3]:
+                await client.call_tool("search", {"query": q})
+            rows = []
+            for q in queries:
+                t0 = time.perf_counter()
+                await client.call_tool("search", {"query": q, "k": 5})
+                rows.append({"round_trip_ms": (time.perf_counter() - t0) * 1e3, "retrieve_ms": 0.0,
+                             "overhead_ms": (time.perf_counter() - t0) * 1e3})
+            return rows
+
+    return summary(anyio.run(go))
+
+
 def over_http(index: Path, queries: list[str], work: Path) -> dict:
     import httpx2
     from mcp import Client
@@ -133,7 +155,8 @@ def main() -> None:
     sets = {"demo": (demo, DEMO_QUERIES * max(1, args.queries // len(DEMO_QUERIES)))}
     if SCIFACT.exists():
         sets["scifact"] = scifact(args.work, args.scifact_docs, args.queries)
-    result: dict = {"cpu": cpu_name()}
+    result: dict = {"cpu": cpu_name(), "sdk_floor_stdio": sdk_floor(DEMO_QUERIES * 8)}
+    print(json.dumps({"sdk_floor_stdio": result["sdk_floor_stdio"]}), flush=True)
     for name, (index, queries) in sets.items():
         result[name] = {"stdio": over_stdio(index, queries, args.work), "http": over_http(index, queries, args.work)}
         print(json.dumps({name: result[name]}, indent=1), flush=True)
