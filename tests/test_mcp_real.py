@@ -6,6 +6,7 @@ configuration (command ``foldrag``, args ``mcp --index DIR``) is what the stdio 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import anyio
 import httpx
 import pytest
 
+from foldrag.generation.guards import is_refusal
 from tests.conftest import REPO, run_cli
 from tests.server_support import wait_served
 
@@ -87,11 +89,13 @@ def test_stdio_server_from_the_readme_config(demo):
                                             progress_callback=on_progress)
             assert not answer.is_error, answer.content
             out = answer.structured_content
-            assert out["citations"], out
-            # the 135M model (a smoke test, not an answerer) picks its own sources: what it cites must
-            # be what its [n] markers point at, and exist with the same text and source
+            # the 135M model (a smoke test, not an answerer; its greedy text differs between CPUs) picks
+            # its own sources: it cites, or says the documents do not say; what it cites is what its
+            # [n] markers point at, and exists with the same text and source
+            assert out["answer"] and (out["citations"] or is_refusal(out["answer"])), out
             for cited in out["citations"]:
-                assert f"[{cited['n']}]" in out["answer"] or out["citation_method"] != "model"
+                marker = re.search(rf"\[[^\]]*\b{cited['n']}\b[^\]]*\]", out["answer"])
+                assert marker or out["citation_method"] != "model", out
                 passage = await client.call_tool("get_passage", {"chunk_id": cited["chunk_id"]})
                 assert not passage.is_error, "the cited chunk id exists"
                 assert passage.structured_content["passage"]["text"] == cited["text"]
