@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import aclosing, asynccontextmanager, contextmanager
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, unquote
 
@@ -144,7 +144,7 @@ def build_mcp(state_for: StateFor) -> MCPServer:
                                                       history=[t.model_dump() for t in history])
             answer, hits, tokens, step = None, (), 0, 0
             events = run_events(lambda: rag.answerer().stream(prepared), state.gate.admit(), state.metrics)
-            async with _closing(events):
+            async with aclosing(events):  # a cancelled call closes the stream: the model stops
                 async for event in events:
                     if isinstance(event, StatusEvent):
                         step += 1
@@ -215,19 +215,6 @@ def build_mcp(state_for: StateFor) -> MCPServer:
         return "\n\n".join(p.text for p in doc.pages)
 
     return mcp
-
-
-class _closing:
-    """``async with`` that closes an async generator on the way out (a cancelled call stops the model)."""
-
-    def __init__(self, agen) -> None:
-        self.agen = agen
-
-    async def __aenter__(self):
-        return self.agen
-
-    async def __aexit__(self, *exc) -> None:
-        await self.agen.aclose()
 
 
 def _citation(c, hits) -> CitationOut:

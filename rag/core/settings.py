@@ -284,7 +284,7 @@ class GenerationSettings(BaseModel):
         "auto", description="Transformers backend, foldrag's decode loop: reuse attention caches — the shared "
         "prompt prefix (system prompt, earlier turns) kept in memory, and each retrieved chunk's cache computed "
         "alone, stored on disk and blended into the prompt with a share of its tokens recomputed "
-        "(rag/generation/blending.py). 'auto': the shared prefix only (exact: the same answers) — blended chunks "
+        "(rag/generation/blending.py). 'auto': the shared prefix only (exact in arithmetic) — blended chunks "
         "changed the bundled 1.5B's answers beyond the quality condition (docs/BENCHMARKS.md, 'Chunk KV cache'); "
         "'on': chunks too (faster first token, answers may differ); 'off': every prompt is computed in full.",
     )
