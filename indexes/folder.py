@@ -145,8 +145,11 @@ class IndexWriter:
     """
 
     def __init__(self, root: Path, embedder: str, dimension: int, settings: IndexSettings,
-                 parts: list[IndexPart] | None = None, tokenizer=None, backend: str = "") -> None:
+                 parts: list[IndexPart] | None = None, tokenizer=None, backend: str = "", fresh: bool = False) -> None:
         self.root = root
+        # Start from nothing (re-embedding with another model): the committed index is neither
+        # checked against this embedder nor copied; it stays current until this writer commits.
+        self.fresh = fresh
         self.embedder = embedder
         self.backend = backend  # the embedding runtime, recorded in the manifest
         self.dimension = dimension
@@ -179,8 +182,8 @@ class IndexWriter:
 
     @classmethod
     def open(cls, root: Path, embedder: str, dimension: int, settings: IndexSettings,
-             parts: list[IndexPart] | None = None, tokenizer=None, backend: str = "") -> "IndexWriter":
-        writer = cls(root, embedder, dimension, settings, parts, tokenizer, backend)
+             parts: list[IndexPart] | None = None, tokenizer=None, backend: str = "", fresh: bool = False) -> "IndexWriter":
+        writer = cls(root, embedder, dimension, settings, parts, tokenizer, backend, fresh)
         writer._enter()
         return writer
 
@@ -204,7 +207,7 @@ class IndexWriter:
         for stale in self.root.glob("gen-*.tmp"):  # left by a writer that was killed
             shutil.rmtree(stale, ignore_errors=True)
         current = current_generation(self.root, complete=False)
-        if current is not None:
+        if current is not None and not self.fresh:
             self._choose_base(current)
         if self.base_manifest is not None:
             self.base_manifest.check(self.embedder, self.dimension)

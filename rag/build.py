@@ -11,7 +11,8 @@ from foldrag.core.errors import InvalidInput, ModelUnavailable
 from foldrag.core.lazy import MODEL_BUILDING, Once
 from foldrag.core.settings import Settings
 from foldrag.core.tokenize import KeywordTokenizer
-from foldrag.embedders import BUNDLED_EMBEDDERS, SentenceTransformerEmbedder
+from foldrag.embedders import BUNDLED_EMBEDDERS, MINILM, SentenceTransformerEmbedder
+from foldrag.embedding.choice import embedding_model
 from foldrag.generation.grounding import Grounding
 from foldrag.indexes.folder import IndexSnapshot
 from foldrag.retrieval.dense import DenseRetriever
@@ -35,7 +36,7 @@ def concurrent_generations(settings: Settings) -> int:
 
 
 # What the bundled embedders understand; a local model is assumed multilingual unless configured.
-BUNDLED_LANGUAGES = {"bundled:all-MiniLM-L6-v2": ("en",)}
+BUNDLED_LANGUAGES = {MINILM: ("en",)}
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -106,7 +107,7 @@ def build_retriever(settings: Settings, snapshot: IndexSnapshot, *, embedder: Em
 
 def build_rag(settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None,
               *, with_generator: bool = False, tokenizer: Tokenizer | None = None,
-              load_embedder: Callable[[], Embedder] | None = None) -> Foldrag:
+              load_embedder: Callable[[], Embedder] | None = None, reembed: bool = False) -> Foldrag:
     """Wire a ``Foldrag`` for ``settings``; models load lazily, on first use.
 
     The configured LLM is loaded only when ``with_generator`` is true (``ask``, ``multi`` search, the
@@ -114,7 +115,7 @@ def build_rag(settings: Settings, embedder: Embedder | None = None, generator: G
     """
     paths = {settings.index.path.name: settings.index.path}
     [rag] = build_collections(settings, paths, embedder, generator, with_generator=with_generator,
-                              tokenizer=tokenizer, load_embedder=load_embedder).values()
+                              tokenizer=tokenizer, load_embedder=load_embedder, reembed=reembed).values()
     return rag
 
 
@@ -141,9 +142,12 @@ class CollectionBuilder:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None,
                  *, with_generator: bool = True, tokenizer: Tokenizer | None = None,
-                 load_embedder: Callable[[], Embedder] | None = None) -> None:
+                 load_embedder: Callable[[], Embedder] | None = None, reembed: bool = False) -> None:
         self.settings = settings
-        self._embedder = Once(load_embedder or (lambda: embedder if embedder is not None else build_embedder(settings)))
+        self.reembed = reembed  # "auto" picks the default embedder even for an index built with another
+        given = load_embedder or ((lambda: embedder) if embedder is not None else None)
+        self._given = Once(given) if given is not None else None
+        self._embedders: dict[str, Once] = {}  # embedding model → its embedder (one load per model)
         if generator is not None or not with_generator:
             self._generator = Once(lambda: generator)
         else:
@@ -154,22 +158,39 @@ class CollectionBuilder:
         self._answerer = Once(lambda: build_answerer(settings, self._generator, self._tokenizer, self._reranker))
 
     def make(self, path: Path) -> Foldrag:
-        """The collection whose index folder is ``path``."""
-        own = self.settings.model_copy(update={"index": self.settings.index.model_copy(update={"path": Path(path)})})
+        """The collection whose index folder is ``path``, with its embedding model resolved
+        ("auto": the one its index was built with, or the default for a new index)."""
+        # An embedder passed in is used as it is (its name is checked against the index when searched).
+        model = self.settings.embedding.model if self._given is not None else \
+            embedding_model(self.settings.embedding.model, Path(path), reembed=self.reembed)
+        own = self.settings.model_copy(update={
+            "index": self.settings.index.model_copy(update={"path": Path(path)}),
+            "embedding": self.settings.embedding.model_copy(update={"model": model}),
+        })
+        embedder = self._embedder_for(own)
 
         def retriever_for(snapshot: IndexSnapshot) -> HybridRetriever:
-            return build_retriever(own, snapshot, embedder=self._embedder(), tokenizer=self._tokenizer,
+            return build_retriever(own, snapshot, embedder=embedder(), tokenizer=self._tokenizer,
                                    reranker=self._reranker(), rewrite=lambda question: self._rewriter()(question))
 
-        return Foldrag(own, tokenizer=self._tokenizer, embedder=self._embedder, generator=self._generator,
+        return Foldrag(own, tokenizer=self._tokenizer, embedder=embedder, generator=self._generator,
                        retriever_for=retriever_for, answerer=self._answerer)
+
+    def _embedder_for(self, settings: Settings) -> Once:
+        if self._given is not None:
+            return self._given
+        model = settings.embedding.model
+        if model not in self._embedders:
+            self._embedders[model] = Once(lambda: build_embedder(settings))
+        return self._embedders[model]
 
 
 def build_collections(settings: Settings, paths: dict[str, Path], embedder: Embedder | None = None,
                       generator: Generator | None = None, *, with_generator: bool = True,
                       tokenizer: Tokenizer | None = None,
-                      load_embedder: Callable[[], Embedder] | None = None) -> dict[str, Foldrag]:
+                      load_embedder: Callable[[], Embedder] | None = None,
+                      reembed: bool = False) -> dict[str, Foldrag]:
     """One ``Foldrag`` per collection, sharing their models (``CollectionBuilder``)."""
     builder = CollectionBuilder(settings, embedder, generator, with_generator=with_generator, tokenizer=tokenizer,
-                                load_embedder=load_embedder)
+                                load_embedder=load_embedder, reembed=reembed)
     return {name: builder.make(path) for name, path in paths.items()}

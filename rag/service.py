@@ -101,17 +101,23 @@ class Foldrag:
         return self._snapshots.current()
 
     def ingest(self, folder: str | os.PathLike[str], progress: Progress | None = None,
-               within: tuple[Path, ...] | None = None) -> IngestSummary:
+               within: tuple[Path, ...] | None = None, reembed: bool = False) -> IngestSummary:
         """Bring the index in step with ``folder`` (uploaded documents stay). See ``ingest_folder``.
+        ``reembed``: build the index anew with this collection's embedder (another model than the one
+        it was built with): every file is read, chunked and embedded again and replaces the old index
+        when it commits (until then the old one is served); kept uploads follow in a second commit.
         Raises NotFound for a missing folder (before any model loads), NoSpace when the disk fills."""
         folder = Path(folder).expanduser()
         if not folder.is_dir():
             raise NotFound(f"folder not found: {folder}")
-        with self._writing() as writer:
+        with self._writing(fresh=reembed) as writer:
             summary = ingest_folder(folder, writer, self.load_embedder(), self.settings.ingest,
                                     embed_headers=self.settings.embedding.embed_headers, progress=progress,
                                     within=within)
         self._originals.record_ingest(folder, summary)
+        uploads = self._originals.uploads() if reembed else []
+        if uploads:
+            self.add_uploads(uploads, progress=progress)
         return summary
 
     def add_document(self, name: str, data: bytes) -> Document:
@@ -191,12 +197,12 @@ class Foldrag:
         check_writable(self.index_path)
 
     @contextmanager
-    def _writing(self) -> Iterator[IndexWriter]:
+    def _writing(self, fresh: bool = False) -> Iterator[IndexWriter]:
         """The index's writer; a full disk ends in NoSpace once the writer has removed its
         half-written generation."""
         check_writable(self.index_path)  # a busy index is refused before the embedder loads
         with disk_space(self.index_path), open_writer(self.index_path, self.load_embedder(), self.settings,
-                                                      self.tokenizer) as writer:
+                                                      self.tokenizer, fresh) as writer:
             yield writer
 
     def check_index(self, repair: bool = False) -> CheckReport:

@@ -44,7 +44,7 @@ def test_eval_json_report_and_reuse(tmp_path):
     assert (report["dataset"], report["split"], report["queries"]) == ("toy", "test", 2)
     for mode in ("bm25", "hybrid"):
         metrics = report["results"][mode]
-        assert set(metrics) == {"ndcg@10", "recall@10", "recall@100", "mrr@10", "latency_ms_mean", "latency_ms_p95"}
+        assert set(metrics) == {"ndcg@10", "recall@5", "recall@10", "recall@100", "mrr@10", "latency_ms_mean", "latency_ms_p95"}
         assert metrics["ndcg@10"] == 1.0 and metrics["mrr@10"] == 1.0
     again = run_cli("eval", str(tmp_path / "toy"), "--mode", "bm25", "--json", env=env)
     assert again.returncode == 0

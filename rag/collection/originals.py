@@ -79,6 +79,11 @@ class Originals:
         _write_atomic(target, data)
         return target
 
+    def uploads(self) -> list[str]:
+        """The names of the kept uploads."""
+        folder = self.root / UPLOADS
+        return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
     def forget(self, source: str) -> None:
         """Drop a kept upload (``upload://NAME``); any other source is left alone."""
         target = self.path_of(source) if source.startswith(UPLOAD_SCHEME) else None

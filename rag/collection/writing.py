@@ -25,11 +25,13 @@ def check_writable(root: Path) -> None:
     IndexWriter.check_free(root)
 
 
-def open_writer(root: Path, embedder: Embedder, settings: Settings, tokenizer: KeywordTokenizer) -> IndexWriter:
+def open_writer(root: Path, embedder: Embedder, settings: Settings, tokenizer: KeywordTokenizer,
+                fresh: bool = False) -> IndexWriter:
     """A writer of the index at ``root`` for ``embedder``'s vectors; IndexMismatch when the index
-    was built by another embedder or runtime that does not mix."""
+    was built by another embedder or runtime that does not mix. ``fresh``: a new index that replaces
+    the committed one when it commits (re-embedding)."""
     writer = IndexWriter.open(root, embedder.name, embedder.dimension, settings.index,
-                              tokenizer=tokenizer, backend=embedder.backend)
+                              tokenizer=tokenizer, backend=embedder.backend, fresh=fresh)
     try:
         check_runtime(writer, embedder, settings.embedding.embed_headers)
     except BaseException:

