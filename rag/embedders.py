@@ -102,6 +102,11 @@ class _Encoders:
             self._made[(runtime, int8)] = self._torch() if runtime == "torch" else self._onnx(runtime, int8)
         return self._made[(runtime, int8)]
 
+    def keep_only(self, wanted: set[tuple[str, bool]]) -> None:
+        """Drop the encoders a probe built but the choice does not use (a 12-layer model's four ONNX
+        and OpenVINO sessions held ~3 GB beside the one that embeds)."""
+        self._made = {key: encoder for key, encoder in self._made.items() if key in wanted}
+
     def _torch(self):
         import torch
         from sentence_transformers import SentenceTransformer
@@ -229,6 +234,7 @@ class SentenceTransformerEmbedder:
         """``backend``: "torch", "onnx", "openvino" or "auto" (measured: rag/embedding/runtime_choice.py);
         ``quantize`` ("auto", "int8", "off") applies to the ONNX runtimes."""
         encoders, choice = _runtime(model, device, dtype, backend, quantize)
+        encoders.keep_only({(choice.backend, choice.quantized), choice.query})
         if choice.backend != "torch":
             try:
                 encoders(choice.backend, choice.quantized)  # built now: one that cannot load falls back
