@@ -99,13 +99,13 @@ class _Encoders:
 
     def __call__(self, runtime: str, int8: bool):
         if (runtime, int8) not in self._made:
-            self._made[(runtime, int8)] = self._torch() if runtime == "torch" else self._onnx(runtime, int8)
+            self._made[(runtime, int8)] = self.build(runtime, int8)
         return self._made[(runtime, int8)]
 
-    def keep_only(self, wanted: set[tuple[str, bool]]) -> None:
-        """Drop the encoders a probe built but the choice does not use (a 12-layer model's four ONNX
-        and OpenVINO sessions held ~3 GB beside the one that embeds)."""
-        self._made = {key: encoder for key, encoder in self._made.items() if key in wanted}
+    def build(self, runtime: str, int8: bool):
+        """A new encoder, not kept: what the runtime probe measures, one at a time (kept, the probe's
+        five held ~3 GB more than the chosen one for a 12-layer model with a 250k vocabulary)."""
+        return self._torch() if runtime == "torch" else self._onnx(runtime, int8)
 
     def _torch(self):
         import torch
@@ -151,7 +151,8 @@ def _runtime(model: str, device: str, dtype: str, backend: str, quantize: str) -
     """The encoders of ``model`` (none built yet unless a probe ran) and the runtime to use."""
     path = resolve_model_path(model)
     encoders = _Encoders(path, pick_device(device), dtype)
-    return encoders, choose_runtime(path, backend=backend, quantize=quantize, device=encoders.device, encoders=encoders)
+    return encoders, choose_runtime(path, backend=backend, quantize=quantize, device=encoders.device,
+                                    encoders=encoders.build)
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,6 @@ class SentenceTransformerEmbedder:
         """``backend``: "torch", "onnx", "openvino" or "auto" (measured: rag/embedding/runtime_choice.py);
         ``quantize`` ("auto", "int8", "off") applies to the ONNX runtimes."""
         encoders, choice = _runtime(model, device, dtype, backend, quantize)
-        encoders.keep_only({(choice.backend, choice.quantized), choice.query})
         if choice.backend != "torch":
             try:
                 encoders(choice.backend, choice.quantized)  # built now: one that cannot load falls back

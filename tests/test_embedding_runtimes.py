@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,7 +166,7 @@ class _Built:
     def __init__(self, fail: tuple = ()) -> None:
         self.built: list[tuple[str, bool]] = []
         self.encoded: list[str] = []
-        self.path = None
+        self.path = Path("/nonexistent/model")  # no prompts there
         self._fail = fail
 
     def __call__(self, runtime: str, int8: bool):

@@ -195,7 +195,9 @@ def probe(pairs: list[tuple[str, bool]], encoders: Callable[[str, bool], object]
     torch_encoder = encoders("torch", False)
     reference = np.asarray(torch_encoder.encode(texts + questions, batch_size=32), dtype=np.float32)
     out: dict[str, Measured] = {}
+    encoder = None
     for runtime, int8 in pairs:
+        encoder = None  # the last runtime's session goes before the next one is built
         try:
             encoder = encoders(runtime, int8)
             vectors = np.asarray(encoder.encode(texts + questions, batch_size=32), dtype=np.float32)
