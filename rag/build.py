@@ -101,7 +101,8 @@ def build_retriever(settings: Settings, snapshot: IndexSnapshot, *, embedder: Em
     dense = DenseRetriever(snapshot, embedder, settings.index.pq_candidates)
     parts = [Weighted(dense, cfg.dense_weight, embedder_languages(settings), cfg.foreign_dense_weight)]
     if snapshot.keyword_index is not None:
-        parts.append(Weighted(KeywordRetriever(snapshot, tokenizer, cfg.keyword_chunk_weight), cfg.keyword_weight))
+        parts.append(Weighted(KeywordRetriever(snapshot, tokenizer, cfg.keyword_chunk_weight), cfg.keyword_weight,
+                              other_script_factor=cfg.foreign_keyword_weight))
     return HybridRetriever(parts, cfg, rewrite=rewrite, reranker=reranker)
 
 

@@ -229,3 +229,43 @@ def test_a_korean_question_finds_the_english_passage_and_the_reverse(tmp_path, s
         en = rag.retrieve("How do plants make glucose from light?", k=1, mode=mode).hits[0].chunk
         assert (en.source, en.heading) == ("노트.md", "광합성"), mode
     rag.close()
+
+
+class _Listed:
+    """A retriever that returns fixed hits, best first."""
+
+    def __init__(self, name: str, hits) -> None:
+        self.name, self._hits = name, hits
+
+    def search(self, queries, k):
+        return [list(self._hits[:k]) for _ in queries]
+
+
+def test_keyword_hits_in_another_script_only_fill_in_after_the_others():
+    """A Korean question over English passages: BM25 matched them on a shared name only; at
+    foreign_keyword_weight 0 they no longer outvote the dense ranks (a list of their own, weight 0)."""
+    from foldrag.core.settings import RetrievalSettings
+    from foldrag.core.types import Chunk, Hit
+    from foldrag.retrieval.hybrid import HybridRetriever, Weighted
+
+    en_right = Hit(Chunk("en1", "paper.md", "Aspirin inhibits the production of PGE2."), 0.9)
+    en_wrong = Hit(Chunk("en2", "other.md", "PGE2 levels in mice were measured."), 0.5)
+    ko = Hit(Chunk("ko1", "노트.md", "PGE2는 염증 매개체이다."), 0.4)
+    dense = _Listed("dense", [en_right, en_wrong, ko])
+    bm25 = _Listed("bm25", [en_wrong, ko])  # the wrong English passage matched "PGE2" best
+    question = "아스피린은 PGE2 생성을 억제한다"
+    settings = RetrievalSettings()
+
+    def run(factor, text):
+        return HybridRetriever([Weighted(dense), Weighted(bm25, other_script_factor=factor)], settings).retrieve(
+            text, k=3, mode="hybrid")
+
+    assert [h.chunk.id for h in run(1.0, question).hits] == ["en2", "ko1", "en1"]
+    split = run(0.0, question)
+    assert [h.chunk.id for h in split.hits] == ["ko1", "en1", "en2"]
+    lists = {(r.retriever, r.weight): r.ids for r in split.trace.lists}
+    assert lists == {("dense", 1.0): ("en1", "en2", "ko1"), ("bm25", 1.0): ("ko1",),
+                     ("bm25 (other script)", 0.0): ("en2",)}
+    english = run(0.0, "aspirin PGE2")  # the other way round: the Korean hit is the other script
+    assert {(r.retriever, r.ids) for r in english.trace.lists if r.retriever.startswith("bm25")} == {
+        ("bm25", ("en2",)), ("bm25 (other script)", ("ko1",))}

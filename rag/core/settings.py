@@ -190,6 +190,13 @@ class RetrievalSettings(BaseModel):
         "(Korean with the English-only MiniLM): its dense ranks are near random there. At 0, dense results "
         "only fill in after the keyword results.",
     )
+    foreign_keyword_weight: float = Field(
+        0.0, ge=0,
+        description="Multiplies the BM25 weight of a hit written in another script than the question (an English "
+        "passage for a Korean question, or the reverse): across languages BM25 matches only the names and numbers "
+        "both share, and its ranks there pulled the dense ranks down (docs/BENCHMARKS.md, 'Multilingual embedder'). "
+        "At 0, such hits only fill in after the others.",
+    )
     multi_queries: int = Field(3, ge=1, le=10, description="Rewrites asked of the LLM in 'multi' mode.")
     reranker_model: str | None = Field(None, description="Local path of a sentence-transformers CrossEncoder.")
     rerank_top: int = Field(20, ge=1, description="Fused chunks re-scored by the reranker.")

@@ -55,12 +55,23 @@ class Retrieval:
 @dataclass(frozen=True)
 class Weighted:
     """One retriever in the fusion, with its RRF weight and the languages it ranks well in; for a
-    question in a script it does not know, its weight is multiplied by ``foreign_factor``."""
+    question in a script it does not know, its weight is multiplied by ``foreign_factor``. Hits
+    written in another script than the question (Hangul or not) count ``other_script_factor`` times
+    their list's weight, in a list of their own (BM25 across languages matches only shared names)."""
 
     retriever: Retriever
     weight: float = 1.0
     languages: tuple[str, ...] = ("*",)
     foreign_factor: float = 1.0
+    other_script_factor: float = 1.0
+
+    def split_by_script(self, question: str, hits: list[Hit]) -> tuple[list[Hit], list[Hit]]:
+        """``hits`` in the question's script, and those in the other one (empty when the factor is 1)."""
+        if self.other_script_factor == 1.0:
+            return hits, []
+        korean = has_hangul(question)
+        same = [h for h in hits if has_hangul(h.chunk.text) == korean]
+        return same, [h for h in hits if has_hangul(h.chunk.text) != korean]
 
     def weight_for(self, question: str) -> tuple[float, str]:
         """The RRF weight of this retriever's lists for ``question``, and a note when it was lowered."""
@@ -128,7 +139,11 @@ class HybridRetriever:
                     known = signals.setdefault(hit.chunk.id, {}).get(name)
                     if known is None or rank < known.rank:
                         signals[hit.chunk.id][name] = Signal(name, rank, hit.score)
-                lists.append(RankedList(query, entry.retriever.name, weight, tuple(h.chunk.id for h in hits)))
+                same, other = entry.split_by_script(query, hits) if len(chosen) > 1 else (hits, [])
+                lists.append(RankedList(query, name, weight, tuple(h.chunk.id for h in same)))
+                if other:
+                    lists.append(RankedList(query, f"{name} (other script)", weight * entry.other_script_factor,
+                                            tuple(h.chunk.id for h in other)))
             timings[entry.retriever.name] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
