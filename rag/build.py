@@ -103,7 +103,15 @@ def build_retriever(settings: Settings, snapshot: IndexSnapshot, *, embedder: Em
     if snapshot.keyword_index is not None:
         parts.append(Weighted(KeywordRetriever(snapshot, tokenizer, cfg.keyword_chunk_weight), cfg.keyword_weight,
                               other_script_factor=cfg.foreign_keyword_weight))
-    return HybridRetriever(parts, cfg, rewrite=rewrite, reranker=reranker)
+    return HybridRetriever(parts, cfg, rewrite=rewrite, reranker=reranker, coverage=keyword_coverage(tokenizer))
+
+
+def keyword_coverage(tokenizer: Tokenizer) -> Callable[[str, str], float]:
+    """The share of a question's keywords (as BM25 sees them) that a text holds."""
+    def coverage(question: str, text: str) -> float:
+        wanted = set(tokenizer(question))
+        return len(wanted & set(tokenizer(text))) / len(wanted) if wanted else 0.0
+    return coverage
 
 
 def build_rag(settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None,

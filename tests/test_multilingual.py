@@ -269,3 +269,35 @@ def test_keyword_hits_in_another_script_only_fill_in_after_the_others():
     english = run(0.0, "aspirin PGE2")  # the other way round: the Korean hit is the other script
     assert {(r.retriever, r.ids) for r in english.trace.lists if r.retriever.startswith("bm25")} == {
         ("bm25", ("en2",)), ("bm25 (other script)", ("ko1",))}
+
+
+def test_in_a_folder_of_both_languages_weak_same_language_keyword_matches_do_not_outvote_dense():
+    """English question, Korean answer: BM25's best English hit shares only "days"; the dense top
+    passage is the Korean one. A keyword hit holding half the question's keywords still counts."""
+    from foldrag.build import keyword_coverage
+    from foldrag.core.settings import RetrievalSettings
+    from foldrag.core.tokenize import KeywordTokenizer
+    from foldrag.core.types import Chunk, Hit
+    from foldrag.retrieval.hybrid import HybridRetriever, Weighted
+
+    leave = Hit(Chunk("ko", "leave-policy-ko.hwpx", "| 병가 | 30일 | 진단서가 필요하다 |"), 0.8)
+    index = Hit(Chunk("en1", "overview.md", "The index keeps the last two days of generations."), 0.7)
+    budget = Hit(Chunk("en2", "faq.txt", "Answers arrive within days."), 0.6)
+    sick = Hit(Chunk("en3", "hr.md", "Employees get ten days of sick leave."), 0.5)
+    coverage = keyword_coverage(KeywordTokenizer())
+    settings = RetrievalSettings()
+
+    def run(bm25_hits):
+        dense = _Listed("dense", [leave, index, budget])
+        return HybridRetriever([Weighted(dense), Weighted(_Listed("bm25", bm25_hits), other_script_factor=0.0)],
+                               settings, coverage=coverage).retrieve(
+            "How many days of sick leave do employees get?", k=3, mode="hybrid")
+
+    weak = run([budget, index])
+    assert weak.hits[0].chunk.id == "ko" and any("other language" in n for n in weak.trace.notes)
+    strong = run([sick, budget, index])  # holds "sick", "leave", "employees", "days": a real match
+    assert strong.hits[0].chunk.id != "ko" and not any("other language" in n for n in strong.trace.notes)
+    same = HybridRetriever([Weighted(_Listed("dense", [index, leave])), Weighted(_Listed("bm25", [budget, index]),
+                            other_script_factor=0.0)], settings, coverage=coverage).retrieve(
+        "How many days?", k=2, mode="hybrid")
+    assert not any("other language" in n for n in same.trace.notes)  # dense's best is English: one language

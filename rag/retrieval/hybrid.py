@@ -97,11 +97,16 @@ class HybridRetriever:
 
     def __init__(self, retrievers: Sequence[Weighted], settings: RetrievalSettings, *,
                  rewrite: Callable[[str], Rewrites] | None = None,
-                 reranker: Reranker | None = None) -> None:
+                 reranker: Reranker | None = None,
+                 coverage: Callable[[str, str], float] | None = None) -> None:
         self._retrievers = tuple(retrievers)
         self._settings = settings
         self._rewrite = rewrite
         self._reranker = reranker
+        # The share of a question's keywords a text holds (the keyword tokenizer's); with it, a
+        # question answered in the other language does not let weak same-language keyword matches
+        # outvote the dense ranks (``_across_languages``).
+        self._coverage = coverage
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -146,6 +151,11 @@ class HybridRetriever:
                                             tuple(h.chunk.id for h in other)))
             timings[entry.retriever.name] = (time.perf_counter() - t0) * 1000
 
+        if self._across_languages(question, lists, hits_by_id):
+            factor = self._settings.foreign_keyword_weight
+            lists = [dataclasses.replace(r, weight=r.weight * factor) if r.retriever == "bm25" else r for r in lists]
+            notes.append(f"the best dense passage is in the other language and no keyword match holds half the "
+                         f"question's keywords: keyword weight x{factor}")
         t0 = time.perf_counter()
         fused = self._fuse(lists, hits_by_id)
         timings["fusion"] = (time.perf_counter() - t0) * 1000
@@ -163,6 +173,25 @@ class HybridRetriever:
         trace = Trace(mode=mode, queries=queries, lists=tuple(lists), fused=tuple(fused),
                       timings_ms=timings, notes=tuple(notes))
         return Retrieval(hits=tuple(hits[:k]), trace=trace)
+
+    # A keyword match holding at least this share of the question's keywords is a real one.
+    STRONG_KEYWORD_MATCH = 0.5
+
+    def _across_languages(self, question: str, lists: list[RankedList], hits_by_id: dict[str, Hit]) -> bool:
+        """True when ``question`` seems answered in the other language: the best dense passage is in
+        the other script (Hangul or not), and the best keyword hit in the question's own script holds
+        less than half its keywords — a match on common words ("days", "many"), which would
+        otherwise outvote the dense ranks in a folder of both languages. Never in one language."""
+        if self._coverage is None or self._settings.foreign_keyword_weight == 1.0:
+            return False
+        dense = next((r for r in lists if r.retriever == "dense" and r.query == question and r.ids), None)
+        keyword = next((r for r in lists if r.retriever == "bm25" and r.query == question), None)
+        if dense is None or keyword is None or dense.weight == 0:
+            return False
+        korean = has_hangul(question)
+        if has_hangul(hits_by_id[dense.ids[0]].chunk.text) == korean:
+            return False
+        return not keyword.ids or self._coverage(question, hits_by_id[keyword.ids[0]].chunk.text) < self.STRONG_KEYWORD_MATCH
 
     def _fuse(self, lists: list[RankedList], hits_by_id: dict[str, Hit]) -> list[tuple[str, float]]:
         if len(lists) == 1:  # a single list keeps its own scores (cosine or BM25)
