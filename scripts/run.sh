@@ -116,11 +116,17 @@ case "${1:-}" in
     echo "==> foldrag search \"서버실 점검은 언제인가요?\"  (a scanned PDF, read by OCR)"
     "$VENV/bin/foldrag" search "서버실 점검은 언제인가요?" --index "$INDEX" -k 2
     echo
-    echo "==> foldrag ask \"How does GPU offload place layers?\"  (the model's first load takes about a minute: it joins the GGUF, reads its tokenizer and probes this CPU, once)"
-    "$VENV/bin/foldrag" ask "How does GPU offload place layers?" --index "$INDEX" --stream
+    echo "==> foldrag search \"RRF는 여러 순위 목록을 어떻게 합치나요?\"  (a Korean question, an English page)"
+    "$VENV/bin/foldrag" search "RRF는 여러 순위 목록을 어떻게 합치나요?" --index "$INDEX" -k 2
     echo
-    echo "==> foldrag ask \"형태소 분석기는 무엇을 하나요?\""
-    "$VENV/bin/foldrag" ask "형태소 분석기는 무엇을 하나요?" --index "$INDEX" --stream
+    echo "==> foldrag search \"How many days of sick leave do employees get?\"  (an English question, a Korean table)"
+    "$VENV/bin/foldrag" search "How many days of sick leave do employees get?" --index "$INDEX" -k 2
+    echo
+    echo "==> foldrag ask \"RRF는 여러 순위 목록을 어떻게 합치나요?\"  (the model's first load takes about a minute: it joins the GGUF, reads its tokenizer and probes this CPU, once)"
+    "$VENV/bin/foldrag" ask "RRF는 여러 순위 목록을 어떻게 합치나요?" --index "$INDEX" --stream
+    echo
+    echo "==> foldrag ask \"How many days of sick leave do employees get?\""
+    "$VENV/bin/foldrag" ask "How many days of sick leave do employees get?" --index "$INDEX" --stream
     ;;
   test)
     setup
