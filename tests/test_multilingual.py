@@ -272,7 +272,7 @@ def test_across_languages_through_the_api_the_answer_follows_the_question_and_ci
     a fake that cites [1]: what foldrag does around it is under test)."""
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from foldrag.api.app import create_app
     from tests.fakes import LoopChat
     from tests.server_support import serve_settings, wait_ready
 
