@@ -64,7 +64,7 @@ def main() -> None:
         settings = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"candidates": 100})})
         rag = build_rag(settings, with_generator=True)
         mapping = write_corpus(data, work / "corpus")
-        generator = rag.generator()
+        generator = rag.load_generator()
         scores = {"hybrid": [], "bm25-keywords": [], "multi-keywords": []}
         recall5 = {k: [] for k in scores}
         seconds = []
