@@ -317,10 +317,11 @@ def check(
 def config(as_json: JsonOpt = True) -> None:
     """Print the effective settings (defaults < foldrag.toml < FOLDRAG_* environment), and under
     "resolved" what 'auto' settings come to: the generation backend and model that will answer, the
-    runtime that will embed (measured once per machine when embedding.backend is 'auto'), and whether
+    embedding model of the index and the runtime that will embed (measured once per machine when embedding.backend is 'auto'), and whether
     OCR can run here (Tesseract with the ingest.ocr_languages data)."""
-    from foldrag.core.errors import ModelUnavailable
+    from foldrag.core.errors import IndexMismatch, ModelUnavailable
     from foldrag.embedders import SentenceTransformerEmbedder
+    from foldrag.embedding.choice import embedding_model
     from foldrag.generation.backends import resolve_backend, resolve_model
 
     settings = _settings()
@@ -331,10 +332,12 @@ def config(as_json: JsonOpt = True) -> None:
         model = f"unavailable: {exc}"
     emb = settings.embedding
     try:
-        runtime = SentenceTransformerEmbedder.runtime(emb.model, device=emb.device, dtype=emb.dtype,
+        chosen = embedding_model(emb.model, settings.index.path)  # "auto": the index's, or the default
+        runtime = SentenceTransformerEmbedder.runtime(chosen, device=emb.device, dtype=emb.dtype,
                                                       backend=emb.backend, quantize=emb.quantize)
-        embedding = {"backend": runtime.label, "questions": runtime.query_label, "reason": runtime.reason}
-    except ModelUnavailable as exc:
+        embedding = {"model": chosen, "backend": runtime.label, "questions": runtime.query_label,
+                     "reason": runtime.reason}
+    except (ModelUnavailable, IndexMismatch) as exc:
         embedding = {"backend": f"unavailable: {exc}"}
     from foldrag.ingest.formats.ocr import tesseract_missing
 

@@ -84,8 +84,11 @@ def test_settings_precedence_in_config(tmp_path):
     assert effective["index"]["path"].endswith("foldrag/index")
     assert effective["generation"]["backend"] == "auto"
     assert effective["resolved"]["generation"]["backend"] == "transformers"  # what 'auto' comes to
-    assert effective["resolved"]["embedding"] == {"backend": "torch", "questions": "torch",
-                                                  "reason": "set by embedding.backend=torch, quantize=auto"}
+    resolved = effective["resolved"]["embedding"]
+    assert {k: resolved[k] for k in ("backend", "questions", "reason")} == {
+        "backend": "torch", "questions": "torch", "reason": "set by embedding.backend=torch, quantize=auto"}
+    new = run_cli("config", env={"FOLDRAG_INDEX__PATH": str(tmp_path / "new-index")})
+    assert json.loads(new.stdout)["resolved"]["embedding"]["model"] == "bundled:multilingual-e5-small"  # 'auto
     onnx = run_cli("config", env={"FOLDRAG_EMBEDDING__BACKEND": "onnx", "FOLDRAG_EMBEDDING__QUANTIZE": "int8"})
     assert json.loads(onnx.stdout)["resolved"]["embedding"]["backend"] == "onnx-int8"
     served = run_cli("config", env={"FOLDRAG_GENERATION__BASE_URL": "http://127.0.0.1:11434/v1"})

@@ -46,7 +46,7 @@ def embedding_model(model: str, index: Path, *, reembed: bool = False) -> str:
         return DEFAULT
     if built in BUNDLED_EMBEDDERS:
         return built
-    raise IndexMismatch(f"the index {index} was built with {built!r}: set embedding.model to that model's folder, "
+    raise IndexMismatch(f"the index {index} was built with embedder {built!r}: set embedding.model to that model's folder, "
                         f"or move the index to the default with `foldrag ingest FOLDER --reembed`")
 
 
