@@ -71,7 +71,8 @@ class Manifest:
         if self.embedder != embedder or self.dimension != dimension:
             raise IndexMismatch(
                 f"index was built with embedder {self.embedder!r} ({self.dimension}-d), "
-                f"not {embedder!r} ({dimension}-d); use the same embedding.model or a new --index folder"
+                f"not {embedder!r} ({dimension}-d); use the same embedding.model, a new --index folder, or "
+                f"`foldrag ingest FOLDER --reembed` to build it anew with {embedder!r}"
             )
 
 

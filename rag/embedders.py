@@ -23,12 +23,11 @@ from foldrag.core.lazy import MODEL_BUILDING, Once
 from foldrag.core.priority_lock import PriorityLock
 from foldrag.core.errors import ModelUnavailable
 from foldrag.core.hardware import cpu_threads, cuda_available, preferred_dtype
+from foldrag.embedding.names import MINILM, MULTILINGUAL_E5
 from foldrag.embedding.runtime_choice import RuntimeChoice, choose_runtime
 
 log = logging.getLogger("foldrag.embedding")
 
-MINILM = "bundled:all-MiniLM-L6-v2"  # English only; 6 layers
-MULTILINGUAL_E5 = "bundled:multilingual-e5-small"  # ~100 languages, Korean and English across; 12 layers
 
 
 def _package_model(package: str) -> Path:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from foldrag.core.errors import IndexCorrupt, IndexMismatch
-from foldrag.embedders import BUNDLED_EMBEDDERS, MINILM, MULTILINGUAL_E5
+from foldrag.core.errors import IndexCorrupt
+from foldrag.embedding.names import BUNDLED, MINILM, MULTILINGUAL_E5
 
 AUTO = "auto"
 DEFAULT = MULTILINGUAL_E5
@@ -37,17 +37,14 @@ def built_with(index: Path) -> str | None:
 
 
 def embedding_model(model: str, index: Path, *, reembed: bool = False) -> str:
-    """``model`` itself unless it is "auto": then the embedder the index was built with (a bundled
-    one), or for a new index — or one being re-embedded — the default."""
+    """``model`` itself unless it is "auto": then the bundled embedder the index was built with, or
+    the default — for a new index, one being re-embedded, or one built with a model "auto" cannot
+    load (a local folder): opening that one then fails where the embedder is first used, with
+    IndexMismatch (the manifest's check), not here, so commands that need no embedder still run."""
     if model != AUTO:
         return model
     built = None if reembed else built_with(index)
-    if built is None:
-        return DEFAULT
-    if built in BUNDLED_EMBEDDERS:
-        return built
-    raise IndexMismatch(f"the index {index} was built with embedder {built!r}: set embedding.model to that model's folder, "
-                        f"or move the index to the default with `foldrag ingest FOLDER --reembed`")
+    return built if built in BUNDLED else DEFAULT
 
 
 def reembed_hint(model: str) -> str | None:
