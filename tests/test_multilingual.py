@@ -363,3 +363,20 @@ def test_in_a_folder_of_both_languages_weak_same_language_keyword_matches_do_not
                             other_script_factor=0.0)], settings, coverage=coverage).retrieve(
         "How many days?", k=2, mode="hybrid")
     assert not any("other language" in n for n in same.trace.notes)  # dense's best is English: one language
+
+
+def test_a_korean_question_around_english_terms_keeps_the_keyword_hits_that_hold_them():
+    from foldrag.build import keyword_coverage
+    from foldrag.core.settings import RetrievalSettings
+    from foldrag.core.tokenize import KeywordTokenizer
+    from foldrag.core.types import Chunk, Hit
+    from foldrag.retrieval.hybrid import HybridRetriever, Weighted
+
+    lanes = Hit(Chunk("en1", "atlas.md", "Cargo crosses the harbor lanes every morning."), 0.5)
+    other = Hit(Chunk("en2", "b.md", "Nothing about it here."), 0.9)
+    result = HybridRetriever([Weighted(_Listed("dense", [other, lanes])),
+                              Weighted(_Listed("bm25", [lanes]), other_script_factor=0.0)],
+                             RetrievalSettings(), coverage=keyword_coverage(KeywordTokenizer())).retrieve(
+        "harbor lanes 무엇인가요?", k=2, mode="hybrid")
+    assert [r.ids for r in result.trace.lists if r.retriever == "bm25"] == [("en1",)]
+    assert result.hits[0].chunk.id == "en1"

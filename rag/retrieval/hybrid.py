@@ -16,6 +16,8 @@ from foldrag.core.settings import RetrievalSettings
 from foldrag.core.types import Hit, Signal
 
 MODES = ("dense", "bm25", "hybrid", "multi")
+# A keyword match holding at least this share of the question's keywords is a real one, in any script.
+STRONG_KEYWORD_MATCH = 0.5
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,20 @@ class Weighted:
     foreign_factor: float = 1.0
     other_script_factor: float = 1.0
 
-    def split_by_script(self, question: str, hits: list[Hit]) -> tuple[list[Hit], list[Hit]]:
-        """``hits`` in the question's script, and those in the other one (empty when the factor is 1)."""
+    def split_by_script(self, question: str, hits: list[Hit],
+                        coverage: Callable[[str, str], float] | None = None) -> tuple[list[Hit], list[Hit]]:
+        """``hits`` in the question's script, and those in the other one (empty when the factor is 1).
+        A hit in the other script that holds half the question's keywords (``coverage``: a question
+        in Korean around English terms, "harbor lanes 무엇인가요?") is a real match: it stays."""
         if self.other_script_factor == 1.0:
             return hits, []
         korean = has_hangul(question)
-        same = [h for h in hits if has_hangul(h.chunk.text) == korean]
-        return same, [h for h in hits if has_hangul(h.chunk.text) != korean]
+        same, other = [], []
+        for hit in hits:
+            kept = has_hangul(hit.chunk.text) == korean or (
+                coverage is not None and coverage(question, hit.chunk.text) >= STRONG_KEYWORD_MATCH)
+            (same if kept else other).append(hit)
+        return same, other
 
     def weight_for(self, question: str) -> tuple[float, str]:
         """The RRF weight of this retriever's lists for ``question``, and a note when it was lowered."""
@@ -144,7 +153,7 @@ class HybridRetriever:
                     known = signals.setdefault(hit.chunk.id, {}).get(name)
                     if known is None or rank < known.rank:
                         signals[hit.chunk.id][name] = Signal(name, rank, hit.score)
-                same, other = entry.split_by_script(query, hits) if len(chosen) > 1 else (hits, [])
+                same, other = entry.split_by_script(query, hits, self._coverage) if len(chosen) > 1 else (hits, [])
                 lists.append(RankedList(query, name, weight, tuple(h.chunk.id for h in same)))
                 if other:
                     lists.append(RankedList(query, f"{name} (other script)", weight * entry.other_script_factor,
@@ -174,9 +183,6 @@ class HybridRetriever:
                       timings_ms=timings, notes=tuple(notes))
         return Retrieval(hits=tuple(hits[:k]), trace=trace)
 
-    # A keyword match holding at least this share of the question's keywords is a real one.
-    STRONG_KEYWORD_MATCH = 0.5
-
     def _across_languages(self, question: str, lists: list[RankedList], hits_by_id: dict[str, Hit]) -> bool:
         """True when ``question`` seems answered in the other language: the best dense passage is in
         the other script (Hangul or not), and the best keyword hit in the question's own script holds
@@ -191,7 +197,7 @@ class HybridRetriever:
         korean = has_hangul(question)
         if has_hangul(hits_by_id[dense.ids[0]].chunk.text) == korean:
             return False
-        return not keyword.ids or self._coverage(question, hits_by_id[keyword.ids[0]].chunk.text) < self.STRONG_KEYWORD_MATCH
+        return not keyword.ids or self._coverage(question, hits_by_id[keyword.ids[0]].chunk.text) < STRONG_KEYWORD_MATCH
 
     def _fuse(self, lists: list[RankedList], hits_by_id: dict[str, Hit]) -> list[tuple[str, float]]:
         if len(lists) == 1:  # a single list keeps its own scores (cosine or BM25)
