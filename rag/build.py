@@ -119,8 +119,9 @@ def keyword_coverage(tokenizer: Tokenizer) -> Callable[[str, str], float]:
         if not wanted:
             return 0.0
         lowered = text.lower()
-        if sum(token in lowered for token in wanted) < STRONG_KEYWORD_MATCH * len(wanted):
-            return sum(token in lowered for token in wanted) / len(wanted)  # an upper bound, below the bar
+        present = sum(token in lowered for token in wanted)
+        if present < STRONG_KEYWORD_MATCH * len(wanted):
+            return present / len(wanted)  # an upper bound, below the bar
         return len(wanted & set(tokenizer(text))) / len(wanted)
     return coverage
 
