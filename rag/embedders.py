@@ -283,14 +283,20 @@ class SentenceTransformerEmbedder:
             texts = [prompt + text for text in texts]
         if isinstance(model, _OnFirstUse):
             model = model.get()  # built before taking the lock: questions meanwhile do not wait for it
+        # Longest first across the whole call, as SentenceTransformer.encode sorts one call: a slice
+        # then pads its texts to neighbours of their own length, not to the longest of 8 random ones.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i])) if step < len(texts) else range(len(texts))
+        ordered = [texts[i] for i in order]
         parts = []
-        for start in range(0, len(texts), step):
+        for start in range(0, len(ordered), step):
             with self._encode_lock.hold(urgent=query):
                 parts.append(model.encode(
-                    texts[start:start + step], batch_size=self.batch_size, normalize_embeddings=True,
+                    ordered[start:start + step], batch_size=self.batch_size, normalize_embeddings=True,
                     convert_to_numpy=True, show_progress_bar=False,
                 ))
-        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        vectors[list(order)] = np.concatenate(parts)
+        return vectors
 
     def bulk_turn(self):
         return self._encode_lock.bulk_turn()

@@ -195,8 +195,12 @@ def test_every_cpu_packing_of_torch_is_read_back_exactly(capability):
               "w = torch.randint(0, 16, (64 * 5 + 48, 96), dtype=torch.uint8)\n"
               "p = torch._convert_weight_to_int4pack_for_cpu(w.to(torch.int32), 1)\n"
               "layout = pw.kernel_layout()\n"
+              "scale, offset = torch.rand(w.shape[0], 3, 1) + 0.5, torch.randn(w.shape[0], 3, 1)\n"
+              "layer = pw.Int4Linear(pw.Grid(w.reshape(-1, 3, 32), scale, offset, True), None)\n"
+              "dense = (w.reshape(-1, 3, 32).float() * scale + offset).reshape(w.shape)\n"
               "print(torch.backends.cpu.get_cpu_capability(), layout,"
-              " torch.equal(pw.unpack_kernel_codes(p, *w.shape, layout), w))\n")
+              " torch.equal(pw.unpack_kernel_codes(p, *w.shape, layout), w)"
+              " and torch.allclose(layer.dequantized_t(torch.float32, pw._Scratch()), dense.t(), rtol=1e-6, atol=1e-6))\n")
     env = {**os.environ, "ATEN_CPU_CAPABILITY": capability}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -213,6 +217,21 @@ def test_an_unknown_packing_keeps_a_second_copy_and_still_computes(monkeypatch):
     assert layer.nibbles is not None
     prompt = torch.randn(1, 12, 160)
     assert torch.allclose(layer(prompt), prompt @ weight.t(), atol=1e-5, rtol=1e-5)
+
+
+def test_prompts_unpack_weights_into_the_threads_reused_buffers():
+    """A prompt unpacks each layer's weights into buffers the thread keeps (fresh 50 MB tensors per
+    layer cost more in page faults than the arithmetic), and the numbers are the dense layer's."""
+    big, small = _q4_1(128, 192), _q4_0(96, 160)
+    layers = [pw.Int4Linear(pw.fit_grid(w), None) for w in (big, small)]
+    prompt = torch.randn(12, 192)
+    with torch.inference_mode():
+        assert torch.allclose(layers[0](prompt), prompt @ big.t(), atol=1e-5, rtol=1e-5)
+        buffers = {name: flat.data_ptr() for name, flat in pw._scratch()._flat.items()}
+        assert torch.allclose(layers[1](prompt[:, :160]), prompt[:, :160] @ small.t(), atol=1e-5, rtol=1e-5)
+    assert buffers and {name: flat.data_ptr() for name, flat in pw._scratch()._flat.items()} == buffers
+    # outside inference mode too (the buffers were made inside it)
+    assert torch.allclose(layers[1](prompt[:, :160]), prompt[:, :160] @ small.t(), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

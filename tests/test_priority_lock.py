@@ -243,3 +243,34 @@ def test_a_query_that_gives_up_waiting_leaves_the_line():
 def _take(lock, order, n):
     with lock.hold(urgent=True):
         order.append(n)
+
+
+class _LengthModel:
+    """An encoder whose vector of a text is (its length, its first character's code); records batches."""
+
+    tokenizer = None
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def get_embedding_dimension(self) -> int:
+        return 2
+
+    def encode(self, texts, **kwargs):
+        self.batches.append(list(texts))
+        return np.array([[len(t), ord(t[0])] for t in texts], dtype=np.float32)
+
+
+def test_bulk_slices_hold_texts_of_like_length_and_vectors_keep_the_input_order():
+    """An ingest's texts go to the model longest first across the whole call, as one
+    SentenceTransformer.encode call sorts them: a slice of 8 then pads to neighbours of its own
+    length, not to the longest of 8 texts in file order (ingest fell to 0.75x raw encoding)."""
+    model = _LengthModel()
+    embedder = SentenceTransformerEmbedder(model, name="lengths", batch_size=8, tokenizer=object())
+    texts = [chr(65 + i % 26) * (1 + (i * 37) % 50) for i in range(40)]
+    vectors = embedder.embed(texts)
+    assert [len(b) for b in model.batches] == [8] * 5
+    lengths = [len(t) for batch in model.batches for t in batch]
+    assert lengths == sorted(lengths, reverse=True)
+    assert vectors.tolist() == [[len(t), ord(t[0])] for t in texts]
+    assert embedder.embed(["q"], query=True).tolist() == [[1, ord("q")]]

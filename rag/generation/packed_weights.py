@@ -14,7 +14,8 @@ norms, attention and the KV cache stay in the model's dtype.
 
 Prompts (many rows at once) run through the layer's dequantized weights, which is faster there than
 the int4 kernel, in fp32 or, where this CPU is fast at it (AMX, AVX512-BF16: ``cpu_probe.py``), bf16;
-single tokens run through the kernel.
+single tokens run through the kernel. The weights are unpacked for each prompt into buffers the
+thread reuses (``dequantized_t``), or kept unpacked (``keep_prompt_weights``) where memory allows.
 
 Example::
 
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +39,8 @@ log = logging.getLogger("foldrag.generation")
 
 GROUP = 32
 KERNEL_MAX_ROWS = 4  # up to this many rows the int4 kernel wins; more rows use dequantized weights
+_LOW_NIBBLES = 0x0F0F0F0F0F0F0F0F
+TILE = 1 << 18  # weights unpacked per step for a prompt: 1 MB of fp32, inside a core's L2 (measured best of 64k-512k)
 _ON_GRID = 1e-3  # a weight within this fraction of a grid step of a level counts as on the grid
 
 
@@ -127,13 +132,14 @@ class Int4Linear(nn.Module):
         moved = (scale.float() - grid.scale).abs() * 15 + (offset.float() - grid.offset).abs()
         if not bool((moved <= _ON_GRID * grid.scale.abs()).all()) or not bool(scale.isfinite().all()):
             scale, offset = grid.scale.float(), grid.offset.float()
-        self.register_buffer("scale", scale)
-        self.register_buffer("offset", offset)
+        # (groups, 1, out): the layout the prompt path reads a few input rows at a time
+        self.register_buffer("scale", scale.reshape(out_features, groups).t().unsqueeze(1).contiguous())
+        self.register_buffer("offset", offset.reshape(out_features, groups).t().unsqueeze(1).contiguous())
         self.layout = kernel_layout()
         self.register_buffer("nibbles", to_nibbles(grid.codes) if self.layout is None else None)
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
         self.prompt_dtype = torch.float32  # dtype of many-row (prompt) matmuls; bf16 where the CPU is fast at it
-        self.prompt_weight: torch.Tensor | None = None  # the dequantized weights, when kept (keep_prompt_weights)
+        self.prompt_weight: torch.Tensor | None = None  # the dequantized weights (in, out), when kept (keep_prompt_weights)
 
     def codes(self) -> torch.Tensor:
         """The 4-bit codes, (out, in) uint8."""
@@ -142,8 +148,65 @@ class Int4Linear(nn.Module):
         return unpack_kernel_codes(self.packed, self.out_features, self.in_features, self.layout)
 
     def dequantized(self) -> torch.Tensor:
-        codes = self.codes().reshape(self.out_features, -1, GROUP).float()
-        return codes.mul_(self.scale.float()).add_(self.offset.float()).reshape(self.out_features, self.in_features)
+        """The weights, (out, in) fp32."""
+        return self.dequantized_t(torch.float32, _Scratch()).t()
+
+    def dequantized_t(self, dtype: torch.dtype, scratch: "_Scratch") -> torch.Tensor:
+        """The weights transposed, (in, out) in ``dtype``, written into ``scratch``'s buffer (valid
+        until its next use). Each weight is ``code * scale + offset`` in fp32, rounded once to ``dtype``.
+
+        Transposed because torch's packing holds each block of output rows input-major, so the
+        codes come out that way in contiguous runs, and a prompt's ``rows @ w_t`` runs faster here
+        than ``F.linear`` on (out, in). A few input rows at a time (``TILE`` weights), so that the
+        codes and their fp32 values stay in the core's cache between the passes, and into a buffer
+        that is reused, since the page faults of a fresh 50 MB tensor per layer cost more than the
+        arithmetic (docs/BENCHMARKS.md, "Unpacking a prompt's weights")."""
+        with torch.inference_mode():  # the buffers are inference tensors: written in that mode only
+            return self._dequantize_into(dtype, scratch)
+
+    def _dequantize_into(self, dtype: torch.dtype, scratch: "_Scratch") -> torch.Tensor:
+        out_features, in_features = self.out_features, self.in_features
+        weights = scratch.take("weights" if dtype != torch.float32 else "fp32", dtype, (in_features, out_features))
+        step = min(in_features, max(GROUP, TILE // out_features // GROUP * GROUP))
+        codes = scratch.take("codes", torch.uint8, (step, out_features))
+        values = weights if dtype == torch.float32 else scratch.take("fp32", torch.float32, (step, out_features))
+        for first in range(0, in_features, step):
+            last = min(in_features, first + step)
+            tile = codes[:last - first]
+            self._codes_t(first, last, tile)
+            part = values[first:last] if dtype == torch.float32 else values[:last - first]
+            part.copy_(tile)
+            by_group = part.view(-1, GROUP, out_features)
+            groups = slice(first // GROUP, last // GROUP)
+            torch.addcmul(self.offset[groups].float(), by_group, self.scale[groups].float(), out=by_group)
+            if dtype != torch.float32:
+                weights[first:last].copy_(part)
+        return weights
+
+    def _codes_t(self, first: int, last: int, out: torch.Tensor) -> None:
+        """Write the 4-bit codes of input features ``first .. last``, transposed, into ``out``
+        (last - first, out_features) uint8."""
+        layout, in_features = self.layout, self.in_features
+        if layout is None:
+            out.copy_(self.codes()[:, first:last].t())
+            return
+        flat, block, rows = self.packed.reshape(-1), layout.block, last - first
+        full = self.out_features // block
+        at = full * in_features * block // 2
+        if full and layout.halves:  # eight bytes at a time: low nibbles are rows r, high nibbles rows r + block / 2
+            words = block // 16  # int64 words per input feature of a block
+            packed = flat[:at].view(torch.int64).view(full, in_features, words)[:, first:last]
+            halves = out[:, :full * block].view(torch.int64).view(rows, full, 2, words).permute(1, 0, 2, 3)
+            torch.bitwise_and(packed, _LOW_NIBBLES, out=halves[:, :, 0])
+            torch.bitwise_and(packed >> 4, _LOW_NIBBLES, out=halves[:, :, 1])
+        elif full:
+            bytes_ = flat[:at].view(full, in_features, block // 2)[:, first:last]
+            out[:, :full * block].view(rows, full, block).permute(1, 0, 2).copy_(
+                _pairs(bytes_).reshape(full, rows, block))
+        short = self.out_features - full * block
+        if short:  # a last short block is always in pairs
+            bytes_ = flat[at:].view(in_features, short // 2)[first:last]
+            out[:, full * block:] = _pairs(bytes_).reshape(rows, short)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, self.in_features)
@@ -154,13 +217,42 @@ class Int4Linear(nn.Module):
                 out = out + self.bias
         else:
             dtype = self.prompt_dtype
-            bias = None if self.bias is None else self.bias.to(dtype)
-            weight = self.prompt_weight if self.prompt_weight is not None else self.dequantized().to(dtype)
-            out = F.linear(rows.to(dtype), weight, bias).to(x.dtype)
+            weight_t = self.prompt_weight
+            if weight_t is None:
+                weight_t = self.dequantized_t(dtype, _scratch())
+            out = rows.to(dtype) @ weight_t
+            if self.bias is not None:
+                out += self.bias.to(dtype)
+            out = out.to(x.dtype)
         return out.reshape(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, group={GROUP}"
+
+
+class _Scratch:
+    """Buffers reused from one layer's prompt to the next: flat tensors per name, grown as needed."""
+
+    def __init__(self) -> None:
+        self._flat: dict[str, torch.Tensor] = {}
+
+    def take(self, name: str, dtype: torch.dtype, shape: tuple[int, ...]) -> torch.Tensor:
+        size = math.prod(shape)
+        flat = self._flat.get(name)
+        if flat is None or flat.numel() < size or flat.dtype != dtype:
+            flat = self._flat[name] = torch.empty(size, dtype=dtype)
+        return flat[:size].view(shape)
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch() -> _Scratch:
+    """This thread's prompt buffers (a thread runs one layer at a time)."""
+    scratch = getattr(_SCRATCH, "buffers", None)
+    if scratch is None:
+        scratch = _SCRATCH.buffers = _Scratch()
+    return scratch
 
 
 def to_nibbles(codes: torch.Tensor) -> torch.Tensor:
@@ -373,7 +465,7 @@ def keep_prompt_weights(model: nn.Module) -> int:
     with torch.no_grad():
         for layer in model.modules():
             if isinstance(layer, Int4Linear) and layer.prompt_weight is None:
-                layer.prompt_weight = layer.dequantized().to(layer.prompt_dtype)
+                layer.prompt_weight = layer.dequantized_t(layer.prompt_dtype, _Scratch())
                 added += layer.prompt_weight.numel() * layer.prompt_weight.element_size()
     return added
 
