@@ -255,13 +255,44 @@ def test_kept_prompt_weights_give_the_same_prompts_and_say_their_cost(dtype):
     assert list(DecodeLoop(model).tokens(prompt, max_new_tokens=8)) == tokens
 
 
-def test_the_setting_keeps_prompt_weights_only_when_asked():
+@pytest.mark.parametrize("choice, available, kept", [
+    ("dequantize", 64 << 30, False), ("keep", 0, True),
+    ("auto", 64 << 30, True),  # memory to spare: the faster prompts
+    ("auto", pw.KEEP_RESERVE, False),  # the weights would eat into the reserve
+    ("auto", None, False),  # memory unknown
+])
+def test_the_setting_keeps_prompt_weights_as_asked_and_auto_by_available_memory(monkeypatch, choice, available, kept):
+    from foldrag.core import hardware
     from foldrag.core.settings import TransformersSettings
     from foldrag.generation.transformers_backend import _keep_prompt_weights
 
-    for choice, kept in (("dequantize", False), ("keep", True)):
-        model = _tiny_llama(on_grid=True)
-        pw.pack_for_cpu(model, "auto")
-        _keep_prompt_weights(model, TransformersSettings(prompt_weights=choice))
-        layers = [m for m in model.modules() if isinstance(m, pw.Int4Linear)]
-        assert layers and all((m.prompt_weight is not None) == kept for m in layers)
+    monkeypatch.setattr(hardware, "available_memory", lambda: available)
+    assert TransformersSettings().prompt_weights == "auto"
+    model = _tiny_llama(on_grid=True)
+    pw.pack_for_cpu(model, "auto")
+    needed = pw.prompt_weights_bytes(model)
+    _keep_prompt_weights(model, TransformersSettings(prompt_weights=choice))
+    layers = [m for m in model.modules() if isinstance(m, pw.Int4Linear)]
+    assert layers and all((m.prompt_weight is not None) == kept for m in layers)
+    assert needed == sum(m.in_features * m.out_features * 4 for m in layers)  # fp32 prompts here
+    assert pw.prompt_weights_bytes(model) == (0 if kept else needed)
+
+
+def test_available_memory_is_the_kernels_figure_lowered_by_a_cgroup_limit(monkeypatch, tmp_path):
+    from foldrag.core import hardware
+
+    files = {"/proc/meminfo": "MemTotal: 100 kB\nMemAvailable:    8000000 kB\n",
+             "/sys/fs/cgroup/memory.max": "4294967296\n", "/sys/fs/cgroup/memory.current": "1073741824\n"}
+
+    class FakePath(type(tmp_path)):
+        def read_text(self, *args, **kwargs):
+            if str(self) not in files:
+                raise FileNotFoundError(str(self))
+            return files[str(self)]
+
+    monkeypatch.setattr(hardware, "Path", FakePath)
+    assert hardware.available_memory() == 3 << 30  # the container's 4 GiB less the 1 GiB it uses
+    files["/sys/fs/cgroup/memory.max"] = "max\n"
+    assert hardware.available_memory() == 8_000_000 * 1024
+    del files["/proc/meminfo"]
+    assert hardware.available_memory() is None

@@ -26,6 +26,28 @@ def cpu_has_fast_bf16() -> bool:
     return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
 
 
+def available_memory() -> int | None:
+    """Bytes this process could still take without swapping: the kernel's MemAvailable, lowered to
+    what a cgroup limit (a container) leaves; None where neither can be read."""
+    available = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1]) * 1024
+                break
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+            left = max(0, int(limit) - used)
+            available = left if available is None else min(available, left)
+    except (OSError, ValueError):
+        pass
+    return available
+
+
 def cuda_available() -> bool:
     # A CPU build of torch ("2.13.0+cpu") has no CUDA: said without importing torch (~2.5 s), so a
     # process that needs no torch model (a search on the ONNX runtime) never imports it.

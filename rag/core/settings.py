@@ -227,11 +227,12 @@ class TransformersSettings(BaseModel):
         "8 bits (lossy); 'off' keeps the weights as loaded.",
     )
     cache_dir: str | None = Field(None, description="Where converted GGUF models are kept (default ~/.cache/foldrag/models).")
-    prompt_weights: Literal["dequantize", "keep"] = Field(
-        "dequantize", description="CPU, int4-packed weights: 'dequantize' unpacks every layer's weights for each "
-        "prompt (no extra memory; on the bundled 1.5B about half of a prompt's time); 'keep' holds them unpacked "
-        "beside the codes: the first token about twice as fast for ~2.1 GB more memory (bf16 prompts; twice that "
-        "in fp32). docs/BENCHMARKS.md, 'Chunk KV cache'.",
+    prompt_weights: Literal["auto", "dequantize", "keep"] = Field(
+        "auto", description="CPU, int4-packed weights: 'dequantize' unpacks every layer's weights for each "
+        "prompt (no extra memory; on the bundled 1.5B about a third of a prompt's time); 'keep' holds them unpacked "
+        "beside the codes: the first token ~1.5x as fast for ~2.1 GB more memory (bf16 prompts; twice that in fp32); "
+        "'auto' keeps them where the machine has that much available and 4 GiB to spare after it. "
+        "docs/BENCHMARKS.md, 'Unpacking a prompt's weights'.",
     )
 
 

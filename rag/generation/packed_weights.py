@@ -456,11 +456,28 @@ def pack_for_cpu(model: nn.Module, mode: str, prompt_dtype: torch.dtype = torch.
     return PackReport(mode, packed, kept, "int8" if head_sizes else "as loaded", before, after)
 
 
+KEEP_RESERVE = 4 << 30  # 'auto' keeps prompt weights only where this much memory stays available after them
+
+
+def prompt_weights_bytes(model: nn.Module) -> int:
+    """The memory ``keep_prompt_weights`` would add to ``model``."""
+    return sum(layer.in_features * layer.out_features * layer.prompt_dtype.itemsize
+               for layer in model.modules() if isinstance(layer, Int4Linear) and layer.prompt_weight is None)
+
+
+def should_keep_prompt_weights(setting: str, needed: int, available: int | None) -> bool:
+    """'keep' always, 'dequantize' never; 'auto' where ``available`` memory holds ``needed`` bytes and
+    ``KEEP_RESERVE`` beside them (unknown memory: not kept)."""
+    if setting == "auto":
+        return needed > 0 and available is not None and available >= needed + KEEP_RESERVE
+    return setting == "keep"
+
+
 def keep_prompt_weights(model: nn.Module) -> int:
     """Keep each int4 layer's dequantized weights (in its prompt dtype) beside its codes, so that a
     prompt no longer dequantizes every weight of the model; returns the bytes this adds. Measured on
-    the bundled 1.5B (docs/BENCHMARKS.md, "Chunk KV cache"): a 664-token prompt 6.3–7.0 s → 3.3 s,
-    for 2.1 GB more memory in bf16 (twice that where prompts run in fp32)."""
+    the bundled 1.5B (docs/BENCHMARKS.md, "Unpacking a prompt's weights"): an 830-token prompt
+    6.3 s → 4.1 s, for 2.1 GB more memory in bf16 (twice that where prompts run in fp32)."""
     added = 0
     with torch.no_grad():
         for layer in model.modules():

@@ -367,10 +367,21 @@ def _chunk_reuse(cfg, cache: Path, tokenizer, weights_file: Path | None, run_for
 
 
 def _keep_prompt_weights(model, tf) -> None:
-    if tf.prompt_weights == "keep":
-        from foldrag.generation.packed_weights import keep_prompt_weights
+    """Keep the int4 layers' prompt weights unpacked when ``prompt_weights`` says so (see the setting)."""
+    from foldrag.core.hardware import available_memory
+    from foldrag.generation.packed_weights import (KEEP_RESERVE, keep_prompt_weights, prompt_weights_bytes,
+                                                   should_keep_prompt_weights)
 
-        log.info("prompt weights kept unpacked: %d MiB more memory", keep_prompt_weights(model) >> 20)
+    needed = prompt_weights_bytes(model)
+    if not needed:
+        return
+    available = available_memory() if tf.prompt_weights == "auto" else None
+    if should_keep_prompt_weights(tf.prompt_weights, needed, available):
+        log.info("prompt weights kept unpacked: %d MiB more memory (prompt_weights=%s)",
+                 keep_prompt_weights(model) >> 20, tf.prompt_weights)
+    elif tf.prompt_weights == "auto":
+        log.info("prompt weights unpacked for each prompt: keeping them (%d MiB) would leave less than %d GiB "
+                 "of the %s available", needed >> 20, KEEP_RESERVE >> 30, "?" if available is None else f"{available >> 20} MiB")
 
 
 def _largest_file(folder: Path) -> Path | None:
