@@ -131,7 +131,8 @@ def main() -> None:
     parser.add_argument("parts", nargs="+", choices=["fidelity", "prompt-weights"])
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "foldrag-bench-kv")
     args = parser.parse_args()
-    os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", FOLDRAG_GENERATION__MODEL=MODEL)
+    os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", FOLDRAG_GENERATION__MODEL=MODEL,
+                      FOLDRAG_GENERATION__TRANSFORMERS__PROMPT_WEIGHTS="dequantize")  # kept later, by hand
     args.work.mkdir(parents=True, exist_ok=True)
     rag = open_demo(args.work)
     gen = rag.load_generator()

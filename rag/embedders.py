@@ -10,6 +10,8 @@ Example::
 
 from __future__ import annotations
 
+import functools
+
 import importlib.util
 import json
 import logging
@@ -190,14 +192,33 @@ def _counting_tokenizer(path: Path):
     return tokenizer
 
 
+def token_counter(tokenizer):
+    """A function counting ``text``'s tokens without special tokens. For a fast tokenizer, a plain
+    copy of its Rust tokenizer with padding and truncation off (what transformers' ``encode`` sets
+    per call): the same counts, without the ~4x of Python that ``encode`` wraps around them."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
+    from tokenizers import Tokenizer
+
+    plain = Tokenizer.from_str(backend.to_str())
+    plain.no_padding()
+    plain.no_truncation()
+    return lambda text: len(plain.encode(text, add_special_tokens=False).ids)
+
+
 class _OnFirstCount:
     """The model's token counter, loaded when it first counts (only chunking counts tokens)."""
 
     def __init__(self, path: Path) -> None:
-        self._load = Once(lambda: _counting_tokenizer(path))
+        self.load = Once(lambda: _counting_tokenizer(path))
 
     def encode(self, text: str, **kwargs) -> list[int]:
-        return self._load().encode(text, **kwargs)
+        return self.load().encode(text, **kwargs)
+
+
+def _counter_of(tokenizer):
+    return token_counter(tokenizer.load() if isinstance(tokenizer, _OnFirstCount) else tokenizer)
 
 
 class SentenceTransformerEmbedder:
@@ -225,6 +246,8 @@ class SentenceTransformerEmbedder:
         # One encode at a time (the server embeds from many threads); queries before ingest batches.
         self._encode_lock = PriorityLock()
         self._count_lock = threading.Lock()
+        self._counter = Once(lambda: _counter_of(self._tokenizer))
+        self._counted = functools.lru_cache(maxsize=self.COUNTED)(self._count)
 
     @classmethod
     def load(
@@ -306,5 +329,12 @@ class SentenceTransformerEmbedder:
         return self._encode_lock.waiting()
 
     def token_length(self, text: str) -> int:
+        """Tokens in ``text`` (chunking asks this of every piece it weighs, and of the same
+        separators again and again: remembered for the last ``COUNTED`` texts)."""
+        return self._counted(text)
+
+    COUNTED = 1 << 16
+
+    def _count(self, text: str) -> int:
         with self._count_lock:
-            return len(self._tokenizer.encode(text, add_special_tokens=False))
+            return self._counter()(text)
