@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_throughput import cpu_name  # noqa: E402  (sibling scripts)
-from kv_blend_fidelity import MODEL, QUESTIONS, open_demo, prompt_of  # noqa: E402
+from kv_blend_fidelity import MODEL, QUESTIONS, demo_generator, prompt_of  # noqa: E402
 
 
 def before_forward(original):
@@ -54,16 +53,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "foldrag-bench-kv")
     args = parser.parse_args()
-    os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", FOLDRAG_GENERATION__MODEL=MODEL,
-                      FOLDRAG_GENERATION__TRANSFORMERS__PROMPT_WEIGHTS="dequantize")  # kept later, by hand
-    args.work.mkdir(parents=True, exist_ok=True)
 
     import torch
 
     from foldrag.generation.packed_weights import Int4Linear, keep_prompt_weights
 
-    rag = open_demo(args.work)
-    gen = rag.load_generator()
+    rag, gen = demo_generator(args.work)
     prompts = [prompt_of(rag, gen, q)[0] for q in QUESTIONS]
     now_forward = Int4Linear.forward
     old_forward = before_forward(now_forward)
