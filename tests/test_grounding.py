@@ -206,3 +206,25 @@ def test_an_echoed_korean_instruction_never_reaches_the_answer(rag_for):
     gen = ScriptedChat("질문이 한국어이므로 한국어로 답하세요. 수도는 서울입니다 [1].")
     answer = rag_for(gen).ask("대한민국의 수도는?")
     assert answer.answer == "수도는 서울입니다 [1]." and answer.echoed == 1
+
+
+RRF_PAGE = ("Reciprocal Rank Fusion (RRF) merges several ranked lists into one. Each document scores the sum "
+            "of 1 / (k + rank) over the lists it appears in, with k = 60 by default.")
+
+
+def test_a_korean_answer_over_an_english_page_is_cited_by_its_names_numbers_and_formulas():
+    """The demo's Korean question over the English RRF page: the model answered right but wrote no
+    [n]; the sentences share only Latin tokens with the page, which then decide (inferred)."""
+    hits = _hits(SEOUL, RRF_PAGE)
+    grounding = Grounding(shared_tokenizer(), fallback=False)
+    question = "RRF는 여러 순위 목록을 어떻게 합치나요?"
+    answer = "RRF는 각 문서의 순위를 1 / (k + rank)로 계산하여 합산합니다. k는 60으로 설정되어 있으며, 이는 기본값입니다."
+    grounded = grounding.ground(answer, question, "", hits, _numbered(hits))
+    assert grounded.method == "inferred"
+    assert grounded.text == ("RRF는 각 문서의 순위를 1 / (k + rank)로 계산하여 합산합니다 [2]. "
+                             "k는 60으로 설정되어 있으며, 이는 기본값입니다 [2].")
+    # one shared token is not support; and a Korean source is weighed on all its words, as before
+    lone = grounding.ground("이 방법은 k를 씁니다.", question, "", hits, _numbered(hits))
+    assert lone.citations == () and lone.method == "none"
+    korean = grounding.ground("대한민국의 수도는 서울이다.", "수도는?", "", hits, _numbered(hits))
+    assert korean.text == "대한민국의 수도는 서울이다 [1]."
