@@ -175,8 +175,7 @@ class EmbedderRecipe:
 
     def token_length(self):
         """The model's token counter alone (for chunking), without loading its weights."""
-        tokenizer = _counting_tokenizer(resolve_model_path(self.model))
-        return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
+        return token_counter(_counting_tokenizer(resolve_model_path(self.model)))
 
 
 def _counting_tokenizer(path: Path):
@@ -212,9 +211,6 @@ class _OnFirstCount:
 
     def __init__(self, path: Path) -> None:
         self.load = Once(lambda: _counting_tokenizer(path))
-
-    def encode(self, text: str, **kwargs) -> list[int]:
-        return self.load().encode(text, **kwargs)
 
 
 def _counter_of(tokenizer):

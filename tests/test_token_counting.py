@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from foldrag.embedders import MINILM, SentenceTransformerEmbedder, _counting_tokenizer, resolve_model_path
+from foldrag.embedders import MINILM, EmbedderRecipe, SentenceTransformerEmbedder, _counting_tokenizer, resolve_model_path
 
 TEXTS = ["hello world, this is a test", "형태소 분석기는 명사와 동사 같은 내용 형태소만 남깁니다. H200 GPU", " ", "",
          "word " * 700, "Tab\there\n\nnew  para [CLS] [SEP] <s>", "été naïve — “quotes”"]
@@ -39,6 +39,9 @@ def test_token_length_is_the_tokenizers_own_count_without_padding_or_truncation(
     expected = [len(tokenizer.encode(text, add_special_tokens=False)) for text in TEXTS]
     assert [embedder.token_length(text) for text in TEXTS] == expected
     assert expected[4] == 700  # past the model's 128/512 limit: counted whole
+    # a Ray worker's chunking counts through the recipe: the same counter
+    recipe = EmbedderRecipe(MINILM, "cpu", "float32", 32, "torch", "off")
+    assert [recipe.token_length()(text) for text in TEXTS] == expected
 
 
 def test_token_length_is_remembered_for_the_pieces_chunking_weighs_again():
