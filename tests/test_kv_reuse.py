@@ -210,9 +210,10 @@ def test_a_changed_chunk_misses_and_a_damaged_cache_is_computed_again(tmp_path):
     raw = bytearray(files[0].read_bytes())
     raw[-3] ^= 0x10
     files[0].write_bytes(bytes(raw))
-    text, stats = _ask(gen, [0, 1], "w66")
+    # the other order: the first prompt kept whole covers none of the chunks, so both are looked up
+    text, stats = _ask(gen, [1, 0], "w66")
     assert stats.cached_tokens < 2 * 24 + 20, "the damaged chunk was not placed"
-    assert text == _ask(baseline, [0, 1], "w66")[0]
+    assert text == _ask(baseline, [1, 0], "w66")[0]
     assert gen.reuse.store.stats().damaged == 1
     assert len(list((tmp_path / "kv").rglob("*.kv"))) == 2, "and stored again, whole"
     CHUNKS_BEFORE = list(CHUNKS)
@@ -249,3 +250,40 @@ def test_auto_reuses_the_shared_prefix_only_and_answers_exactly_as_without(tmp_p
         assert stats.prefill_work < 1.0
     assert first == _ask(off, [0, 1, 2])[0]
     assert not list((tmp_path / "auto" / "kv").rglob("*.kv")), "auto stores no chunk caches"
+
+
+def test_a_follow_up_carrying_its_turn_reuses_the_prompt_and_the_reply_exactly(tmp_path):
+    auto = _generator(tmp_path / "auto", recompute=0.15, reuse="auto")
+    off = _generator(tmp_path / "off", recompute=0.15, reuse="off")
+    first = _messages([0, 1])
+    reply, _ = _ask(auto, [0, 1])
+    reply_ids = auto.tokenizer(reply, add_special_tokens=False)["input_ids"]
+    assert len(reply_ids) >= 3
+    follow_up = first + [{"role": "assistant", "content": reply},
+                         {"role": "user", "content": f"Sources: \n [3] (c.md) \n {CHUNKS[2]} \n Question: w65"}]
+    stream = auto.stream(follow_up, max_tokens=12, temperature=0.0, passages=(CHUNKS[0], CHUNKS[1], CHUNKS[2]))
+    text, stats = stream.text(), stream.stats
+    turn = auto.prompt_tokens(first)
+    # the whole first prompt and every reply token fed back (all but the last) come from the cache
+    assert stats.cached_tokens == turn + len(reply_ids) - 1
+    assert stats.recomputed_tokens == 0 and stats.prefill_work < 0.5
+    assert text == off.stream(follow_up, max_tokens=12, temperature=0.0).text(), "exact: the same answer"
+    # the follow-up's own prompt and reply supersede the turn they began with; memory stays bounded
+    kept = [tokens for tokens, _ in auto.reuse._prefixes]
+    assert len(kept) == 1 and len(kept[0]) > turn + len(reply_ids)
+
+
+def test_kept_prompts_stay_within_their_count_and_bytes(tmp_path, monkeypatch):
+    from foldrag.generation import chunk_cache
+
+    auto = _generator(tmp_path, recompute=0.15, reuse="auto")
+    for question in ("w60", "w61", "w62", "w63", "w64", "w65"):
+        _ask(auto, [0], question)
+    assert len(auto.reuse._prefixes) == chunk_cache.PREFIXES
+    one = chunk_cache._bytes(auto.reuse._prefixes[-1][1])
+    monkeypatch.setattr(chunk_cache, "PREFIX_BYTES", int(one * 2.5))
+    _ask(auto, [1], "w66")
+    assert len(auto.reuse._prefixes) == 2, "the oldest go until the bytes fit"
+    monkeypatch.setattr(chunk_cache, "PREFIX_BYTES", one // 2)
+    _ask(auto, [2], "w67")
+    assert len(auto.reuse._prefixes) == 2, "a prompt larger than the whole budget is not kept"

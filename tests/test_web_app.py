@@ -369,3 +369,26 @@ def test_answers_are_markdown_rendered_and_sanitised(settings, tmp_path, browser
         if body.locator("a").count():
             body.locator("a").first.click()
         assert page.evaluate("window.__owned") is None and errors == []
+
+
+def test_a_follow_up_sends_the_answer_as_written_and_carries_the_turn(settings, tmp_path, browser):
+    """The history a follow-up sends holds the answer as the server wrote it ([1], not the chip's
+    "1"), so the server finds the turn and the model reads the previous prompt and reply first."""
+    chat = LoopChat("Paris is the capital of France [1].", piece=7)
+    web = Web(settings, tmp_path, chat)
+    with live_server(web.app) as url:
+        _ready(url)
+        page, errors = _open(browser, url)
+        page.fill("#question", "What is the capital of France?")
+        page.press("#question", "Enter")
+        page.wait_for_selector(".msg.assistant[data-status=done]")
+        assert page.locator(".msg.assistant .chip").first.text_content() == "1"
+        page.fill("#question", "And its river?")
+        page.press("#question", "Enter")
+        page.wait_for_selector(".msg.assistant:nth-of-type(4)[data-status=done]")
+        first, last = chat.calls[0], chat.calls[-1]
+        assert len(chat.calls) == 3, "the answer, the follow-up condensed, its answer"
+        assert last[:len(first)] == first
+        assert last[len(first)] == {"role": "assistant", "content": "Paris is the capital of France [1]."}
+        assert last[-1]["content"].endswith("Question: And its river?")
+        assert page.locator(".msg.assistant").count() == 2 and errors == []

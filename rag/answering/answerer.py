@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from foldrag.answering import stages
+from foldrag.answering.carry import Carried, Turns
 from foldrag.answering.events import (
     Answer, AnswerEvent, DoneEvent, QueriesEvent, SourcesEvent, StatusEvent, TokenEvent,
 )
@@ -26,10 +27,12 @@ class Answerer:
     "quote"``) answers are quoted source sentences. Holds no per-question state: one serves every
     request of a collection, concurrently."""
 
-    def __init__(self, generator: Generator | None, settings: GenerationSettings, grounding: Grounding) -> None:
+    def __init__(self, generator: Generator | None, settings: GenerationSettings, grounding: Grounding,
+                 turns: Turns | None = None) -> None:
         self._generator = generator
         self._settings = settings
         self._grounding = grounding
+        self._turns = turns  # the latest turns, for follow-ups to carry (carry.py); None: none carried
 
     def quoting(self) -> bool:
         return self._generator is None or self._settings.mode == "quote"
@@ -73,8 +76,10 @@ class Answerer:
             return
 
         assert generator is not None
+        generation = question.snapshot.manifest.generation
+        previous = self._turns.find(generation, question.history_messages()) if self._turns is not None else None
         with clock.stage("pack"):
-            packed = stages.pack(generator, question, retrieval.hits, settings)
+            packed = stages.pack(generator, question, retrieval.hits, settings, previous)
         numbered = stages.number(packed.sources)
         yield SourcesEvent(packed.sources, numbered)
         yield StatusEvent("generating")
@@ -84,5 +89,10 @@ class Answerer:
             grounded = self._grounding.supported(
                 self._grounding.ground(draft.text, question.text, packed.instructions, packed.sources, numbered),
                 packed.sources)
-        yield DoneEvent(stages.answer(question, standalone, retrieval, grounded, clock, model=generator.name,
-                                      engine=draft.stats.engine if draft.stats else "", draft=draft))
+        answer = stages.answer(question, standalone, retrieval, grounded, clock, model=generator.name,
+                               engine=draft.stats.engine if draft.stats else "", draft=draft)
+        if self._turns is not None and draft.text and not draft.looped and grounded.method != "extractive":
+            # what the client will send back as history, and what the model read and wrote under it
+            self._turns.keep(generation, question.history_messages(), question.text, answer.answer,
+                             Carried(packed, draft.text))
+        yield DoneEvent(answer)

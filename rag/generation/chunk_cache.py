@@ -1,7 +1,8 @@
 """Which parts of a prompt come from a cache, for the transformers backend's own decode loop.
 
-Two caches: the **shared prefix** (system prompt, earlier turns of a conversation) — the longest
-run of tokens a recent prompt began with, kept in memory for this process, exact — and the
+Two caches: the **shared prefix** — the longest run of tokens that a recent prompt and its reply
+began with (the system prompt; a question asked again; a follow-up carrying its previous turn,
+answering/carry.py), kept in memory for this process, exact — and the
 **chunks** — each passage's keys and values computed alone after the lead (the system prompt),
 stored on disk per model (kv_store.py) and blended into the prompt (blending.py).
 
@@ -26,8 +27,8 @@ from foldrag.generation.kv_store import KVStore
 log = logging.getLogger("foldrag.generation")
 
 MIN_CHUNK_TOKENS = 16  # a shorter passage is cheaper to compute than to place and check
-PREFIXES = 4  # recent prompts' prefixes kept in memory
-MAX_PREFIX = 1024  # tokens; a longer shared prefix is not kept (its caches grow with it)
+PREFIXES = 4  # recent prompts (with their replies) kept in memory
+PREFIX_BYTES = 512 << 20  # and at most this much of their caches; the oldest go first
 LEADS = 4  # leads (system prompts: one per language of the instructions) kept in memory
 
 
@@ -37,6 +38,15 @@ class Missing:
 
     key: str
     tokens: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Prefilled:
+    """A prompt's prefill as run: what it took and computed, and the decode loop's caches it filled."""
+
+    report: PrefillReport
+    keys: list
+    values: list
 
 
 @dataclass(frozen=True)
@@ -109,29 +119,42 @@ class ChunkReuse:
         return best, kv
 
     # -- running
-    def prefill(self, plan: Plan, reports: list[PrefillReport]):
-        """The decode loop's ``prefill`` for ``plan``: blends, keeps the shared prefix, and appends
-        what it did to ``reports``."""
+    def prefill(self, plan: Plan, runs: list[Prefilled]):
+        """The decode loop's ``prefill`` for ``plan``: blends, and appends what it did and the caches
+        it filled (which decoding goes on filling) to ``runs``."""
 
         def run(ids, keys, values):
             if plan.reuse.exact or plan.reuse.placed:
                 logits, report = blend_prefill(self.loop, ids, keys, values, plan.reuse)
-            else:  # nothing to take: the loop's own prefill, kept for the prompts after it
+            else:  # nothing to take: the loop's own prefill
                 logits, report = self.loop._forward(ids, 0, keys, values), PrefillReport(int(ids.shape[1]))
-            self._remember(tuple(ids[0, :plan.shared_upto].tolist()), keys, values)
-            reports.append(report)
+            runs.append(Prefilled(report, keys, values))
             return logits
 
         return run
 
+    def remember(self, plan: Plan, run: Prefilled, tokens: Sequence[int]) -> None:
+        """Keep the caches of ``tokens`` — the prompt and the reply tokens fed back so far — for the
+        prompts after it: a question asked again, a follow-up that carries this turn (carry.py).
+        Only what is exact is kept: with chunks placed, the prompt before the first of them."""
+        if plan.reuse.placed:
+            tokens = tokens[:plan.shared_upto]
+        self._remember(tuple(tokens), run.keys, run.values)
+
     def _remember(self, tokens: tuple[int, ...], keys: list, values: list) -> None:
-        """Keep the first tokens' caches (exact: they attend only to each other) for later prompts."""
-        if not tokens or len(tokens) > MAX_PREFIX:
+        if not tokens:
             return
         n = len(tokens)
         copied = ([k[:, :, :n].clone() for k in keys], [v[:, :, :n].clone() for v in values])
+        size = _bytes(copied)
+        if size > PREFIX_BYTES:
+            return
         with self._lock:
-            self._prefixes = [p for p in self._prefixes if p[0] != tokens][-(PREFIXES - 1):] + [(tokens, copied)]
+            # a kept prompt that this one begins with is of no more use: this one covers it
+            kept = [p for p in self._prefixes if tuple(p[0]) != tokens[:len(p[0])]]
+            while kept and (len(kept) >= PREFIXES or sum(_bytes(p[1]) for p in kept) + size > PREFIX_BYTES):
+                kept.pop(0)
+            self._prefixes = kept + [(tokens, copied)]
 
     def store_missing(self, plan: Plan) -> int:
         """Compute alone and store the passages ``plan`` computed in place; the tokens stored."""
@@ -160,6 +183,10 @@ class ChunkReuse:
                 kept = list(self._leads.items())[-(LEADS - 1):]
                 self._leads = dict(kept + [(lead, cached)])
         return cached
+
+
+def _bytes(caches: tuple[list, list]) -> int:
+    return sum(t.numel() * t.element_size() for part in caches for t in part)
 
 
 def _passage_spans(text: str, offsets, passages: Sequence[str]) -> list[tuple[int, int]]:

@@ -65,6 +65,7 @@ class Packed:
     history: tuple[dict[str, str], ...]
     messages: tuple[dict[str, str], ...]
     prompt_tokens: int
+    carried: int = 0  # the first sources, carried with the previous turn's prompt (pack_follow_up)
 
     @property
     def instructions(self) -> str:
@@ -108,6 +109,55 @@ def pack_context(
         messages = build_messages(question, chosen, history)
         tokens = prompt_tokens(messages) if chosen else empty
     return Packed(tuple(chosen), tuple(history), tuple(messages), tokens)
+
+
+def follow_up_messages(earlier: Sequence[dict[str, str]], reply: str, question: str, sources: Sequence[Hit],
+                       first: int) -> list[dict[str, str]]:
+    """A follow-up that carries the previous turn verbatim: its prompt's messages as the model read
+    them, the reply as the model wrote it, then the sources not already in them (numbered on from
+    ``first``) and the question. The prompt before the new turn is the previous prompt and reply token
+    for token, so foldrag's prefix cache, llama.cpp and a model server's prefix cache take their
+    attention caches instead of computing them."""
+    body = SEPARATOR.join(format_source(n, h) for n, h in enumerate(sources, start=first))
+    content = (f"Sources:\n{body}\n\n" if body else "") + f"Question: {question}"
+    return [*(dict(m) for m in earlier), {"role": "assistant", "content": reply}, {"role": "user", "content": content}]
+
+
+def pack_follow_up(question: str, hits: Sequence[Hit], previous: Packed, reply: str,
+                   prompt_tokens: Callable[[list[dict[str, str]]], int], count_tokens: Callable[[str], int],
+                   fresh: int, total: int, history: Sequence[dict[str, str]] = ()) -> Packed | None:
+    """The follow-up ``question`` packed onto the ``previous`` turn's prompt and ``reply``
+    (``follow_up_messages``): the hits not already among its sources, best first, while the new
+    turn adds at most ``fresh`` tokens and the whole stays within ``total``. Source n is the n-th of
+    the previous sources followed by the new ones, so ``[n]`` means what it meant before. None when
+    the previous turn cannot be carried: another language of instructions (the system prompt would
+    differ), or no room for the question."""
+    if previous.instructions != instructions_for(question):
+        return None
+    have = {h.chunk.id for h in previous.sources}
+    first = len(previous.sources) + 1
+    empty = prompt_tokens(follow_up_messages(previous.messages, reply, question, [], first))
+    if empty > total:
+        return None
+    budget = min(total, empty + fresh)
+    used = empty + count_tokens("Sources:\n" + SEPARATOR)
+    chosen: list[Hit] = []
+    for hit in hits:
+        if hit.chunk.id in have:
+            continue
+        text = format_source(first + len(chosen), hit)
+        cost = count_tokens(SEPARATOR + text if chosen else text)
+        if used + cost <= budget:
+            chosen.append(hit)
+            used += cost
+    messages = follow_up_messages(previous.messages, reply, question, chosen, first)
+    tokens = prompt_tokens(messages) if chosen else empty
+    while chosen and tokens > budget:
+        chosen.pop()
+        messages = follow_up_messages(previous.messages, reply, question, chosen, first)
+        tokens = prompt_tokens(messages) if chosen else empty
+    return Packed(previous.sources + tuple(chosen), tuple(dict(m) for m in history), tuple(messages), tokens,
+                  carried=len(previous.sources))
 
 
 def condense_messages(question: str, history: Sequence[dict[str, str]], max_turns: int = 6, *,

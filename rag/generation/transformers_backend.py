@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 
 from foldrag.core.contracts import Messages, TextStream
 from foldrag.core.errors import MissingDependency, ModelUnavailable
-from foldrag.generation.blending import PrefillReport
-from foldrag.generation.chunk_cache import ChunkReuse, Plan
+from foldrag.generation.chunk_cache import ChunkReuse, Plan, Prefilled
 from foldrag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
 from foldrag.generation.model_files import gguf_source, linear_weights
 from foldrag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, parse_bytes, plan_offload
@@ -210,11 +209,11 @@ class TransformersGenerator:
                 stops: tuple[str, ...], plan: Plan | None = None) -> Iterator[str]:
 
         detokenizer = None
-        reports: list[PrefillReport] = []
+        runs: list[Prefilled] = []
         if self.loop is not None:
             sampling = Sampling(temperature or 0.0, self.preset.top_p if temperature else 1.0)
             detokenizer = _Detokenizer(self.tokenizer)
-            prefill = self.reuse.prefill(plan, reports) if plan is not None and self.reuse is not None else None
+            prefill = self.reuse.prefill(plan, runs) if plan is not None and self.reuse is not None else None
             pieces = detokenizer.pieces(self.loop.tokens(input_ids, max_tokens, self.stop_ids, sampling,
                                                          prefill=prefill))
         else:
@@ -224,15 +223,18 @@ class TransformersGenerator:
             for piece in cut_at_stops(pieces, stops):
                 emitted += piece
                 yield piece
-            if plan is not None and reports and self.reuse is not None:
+            if plan is not None and runs and self.reuse is not None:
                 self.reuse.store_missing(plan)  # the answer is written: cache what was computed in place
         finally:
             pieces.close()
             if detokenizer is not None:
                 new_tokens = len(detokenizer.ids)
+                if plan is not None and runs and self.reuse is not None:
+                    # every reply token but the last was fed back: their caches are filled
+                    self.reuse.remember(plan, runs[0], input_ids[0].tolist() + detokenizer.ids[:-1])
             else:
                 new_tokens = len(self.tokenizer.encode(emitted, add_special_tokens=False)) if emitted else 0
-            report = reports[0] if reports else None
+            report = runs[0].report if runs else None
             stream.finish(prompt_tokens=int(input_ids.shape[1]), new_tokens=new_tokens,
                           engine="transformers/" + ("foldrag-loop" if self.loop is not None else "generate"),
                           cached_tokens=report.cached if report else 0,

@@ -196,6 +196,7 @@
         text = answer.answer || text;
         cited = answer.citations || [];
         draw();
+        div.dataset.text = text; // the answer as the server wrote it: what a follow-up sends back as history
         div.dataset.status = status || "done";
         if (status === "stopped" || status === "failed") {
           var note = document.createElement("div"); note.className = "note";
@@ -349,7 +350,8 @@
     var turns = [];
     document.querySelectorAll("#messages .msg").forEach(function (el) {
       if (el === current || el.dataset.status === "failed" || el.dataset.status === "stopped") return;
-      var text = el.classList.contains("user") ? el.textContent : (el.querySelector(".body") || el).textContent;
+      var text = el.classList.contains("user") ? el.textContent
+        : el.dataset.text !== undefined ? el.dataset.text : (el.querySelector(".body") || el).textContent;
       if (text.trim()) turns.push({ role: el.classList.contains("user") ? "user" : "assistant", content: text });
     });
     turns.pop(); // the question just added is the question, not history
