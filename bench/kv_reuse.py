@@ -5,11 +5,14 @@ Parts (each run in its own processes, settings in FOLDRAG_* variables, alternate
   demo          the demo's questions over examples/docs: full prefill (kv_reuse off), the shared prefix
                 (auto), chunks blended (on: cold, an empty chunk cache; warm, the same questions again)
   conversation  5-turn conversations over the demo and over a SciFact sample, first token per turn
+                (--settings: the kv_reuse values compared; since 2026-12-06 'auto' carries each turn)
+  pairs         two-turn conversations of KorQuAD questions on one paragraph (--limit pairs): the
+                follow-up packed afresh (off) against carried on its first turn (auto); quality and speed
   korquad       `foldrag eval --answers` on KorQuAD 1.0 dev (--limit questions): off, auto, on cold, on warm;
                 contains-gold, F1, citation precision, identical greedy answers, first token
   disk          bytes per cached token, and the time to read and place a cached chunk
 
-Usage:  .venv/bin/python bench/kv_reuse.py demo conversation korquad disk [--limit 100] [--prompt-weights keep]
+Usage:  .venv/bin/python bench/kv_reuse.py demo conversation korquad pairs disk [--limit 100] [--prompt-weights keep]
 Needs the default answering model (`bash scripts/run.sh demo` installs it) and, for korquad and
 the SciFact conversation, ../shared/data.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -138,7 +142,7 @@ def part_demo(work: Path) -> dict:
     return out
 
 
-def part_conversation(work: Path) -> dict:
+def part_conversation(work: Path, settings: list[str]) -> dict:
     result = {}
     sets = [("demo", demo_index(work), DEMO_TURNS)]
     if SCIFACT.exists():
@@ -147,12 +151,105 @@ def part_conversation(work: Path) -> dict:
         cache = work / f"kv-conv-{name}"
         shutil.rmtree(cache, ignore_errors=True)
         result[name] = {"prompt_tokens": []}
-        for setting in ("off", "auto", "on"):  # 'on': the chunk cache fills as the conversation goes
+        for setting in settings:  # 'on': the chunk cache fills as the conversation goes
             rows = ask_rounds(index, turns, setting, cache, 1, True)
             result[name][f"first_token_s_{setting}"] = [round(x, 2) for x in first_tokens(rows, 0)]
+            result[name][f"condense_s_{setting}"] = [round(r["timings"].get("condense_s", 0.0), 2) for r in rows]
             result[name][f"reused_tokens_{setting}"] = [int(r["timings"]["prompt_reused_tokens"]) for r in rows]
             result[name]["prompt_tokens"] = [r["prompt_tokens"] for r in rows]
     return result
+
+
+PAIRS = r"""
+import json, sys, time, foldrag
+from foldrag.evaluation.answers import AnswerCase, score
+rag = foldrag.open(sys.argv[1], answers=True)
+rag.load_generator()
+mapping, pairs = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+out = []
+for first, second in pairs:
+    a = rag.ask(first["question"])
+    t0 = time.perf_counter()
+    b = rag.ask(second["question"], history=[{"role": "user", "content": first["question"]},
+                                              {"role": "assistant", "content": a.answer}])
+    case = AnswerCase(second["qid"], second["question"], tuple(second["gold"]), second["doc"], False)
+    row = score(case, b, mapping.get, rag.tokenizer, time.perf_counter() - t0)
+    row.update(condense_s=b.timings.get("condense_s", 0.0), retrieve_s=b.timings.get("retrieve_s", 0.0),
+               prompt_tokens=b.prompt_tokens, first_answer=a.answer, first_token_first_s=a.timings["first_token_s"],
+               first_prompt_tokens=a.prompt_tokens)
+    out.append(row)
+print(json.dumps(out, ensure_ascii=False))
+"""
+
+
+def korquad_pairs(limit: int, seed: int = 0) -> tuple[list, list[str]]:
+    """``limit`` pairs of KorQuAD dev questions on one paragraph (seed ``seed``), and the paragraphs
+    to index: theirs and as many others again, so that retrieval has to choose."""
+    from foldrag.evaluation.datasets import load_korquad
+
+    data = load_korquad(KORQUAD)
+    by_doc: dict[str, list[str]] = {}
+    for qid in sorted(data.queries):
+        if data.answers.get(qid):
+            by_doc.setdefault(next(iter(data.qrels[qid])), []).append(qid)
+    docs = sorted(d for d, q in by_doc.items() if len(q) >= 2)
+    rng = random.Random(seed)
+    rng.shuffle(docs)
+    pairs = []
+    for doc in docs[:limit]:
+        a, b = rng.sample(by_doc[doc], 2)
+        pairs.append([{"qid": q, "question": data.queries[q], "gold": list(data.answers[q]), "doc": doc} for q in (a, b)])
+    others = [d for d in sorted(by_doc) if d not in set(docs[:limit])]
+    rng.shuffle(others)
+    return pairs, docs[:limit] + others[:limit]
+
+
+def part_pairs(work: Path, limit: int) -> dict:
+    """Two-turn conversations: two KorQuAD questions on one paragraph, the second asked as a follow-up
+    of the first. Its answer's quality, first token and reuse: packed afresh (``off``) against
+    carried on the first turn (``auto``) — the same standalone question and retrieval in both."""
+    if not KORQUAD.exists():
+        return {"skipped": f"{KORQUAD} missing"}
+    from foldrag.evaluation.datasets import load_korquad
+    from foldrag.evaluation.runner import write_corpus
+
+    pairs, docs = korquad_pairs(limit)
+    data = load_korquad(KORQUAD)
+    keep = set(docs)
+    subset = type(data)(data.name, data.split, tuple(d for d in data.corpus if d.id in keep), {}, {})
+    folder = work / f"korquad-pairs-{limit}"
+    mapping = write_corpus(subset, folder / "docs")
+    index = folder / "index"
+    if not index.exists():
+        subprocess.run([str(ROOT / ".venv" / "bin" / "foldrag"), "ingest", str(folder / "docs"), "--index", str(index),
+                        "-q"], check=True, env=env_for("off", work / "kv"))
+    runs = {}
+    for setting in ("off", "auto"):
+        done = subprocess.run([sys.executable, "-c", PAIRS, str(index), json.dumps(mapping), json.dumps(pairs)],
+                              env=env_for(setting, work / "kv-pairs"), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(done.stderr[-3000:])
+        runs[setting] = json.loads(done.stdout.strip().splitlines()[-1])
+    table = {}
+    for setting, rows in runs.items():
+        precision = [r["citation_precision"] for r in rows if r["citation_precision"] is not None]
+        table[setting] = {
+            "contains_gold": statistics.mean(r["contains_gold"] for r in rows),
+            "f1": statistics.mean(r["f1"] for r in rows),
+            "citation_precision": statistics.mean(precision) if precision else None,
+            "citation_recall": statistics.mean(r["citation_recall"] for r in rows),
+            "first_token_s_mean": statistics.mean(r["first_token_s"] for r in rows),
+            "condense_s_mean": statistics.mean(r["condense_s"] for r in rows),
+            "prompt_tokens_mean": statistics.mean(r["prompt_tokens"] for r in rows),
+            "computed_tokens_mean": statistics.mean(r["prompt_computed_tokens"] for r in rows),
+            "reused_tokens_mean": statistics.mean(r["prompt_reused_tokens"] for r in rows),
+            "carried": sum(r["prompt_reused_tokens"] > r["first_prompt_tokens"] // 2 for r in rows),
+        }
+    table["auto"]["first_token_ratio"] = table["auto"]["first_token_s_mean"] / table["off"]["first_token_s_mean"]
+    table["pairs"] = len(pairs)
+    table["first_answers_identical"] = sum(a["first_answer"] == b["first_answer"] for a, b in zip(runs["off"], runs["auto"]))
+    (work / "pairs-reports.json").write_text(json.dumps(runs, ensure_ascii=False))
+    return table
 
 
 def eval_answers(reuse: str, cache: Path, limit: int, unanswerable: int) -> dict:
@@ -217,7 +314,8 @@ print(json.dumps(out))
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("parts", nargs="+", choices=["demo", "conversation", "korquad", "disk"])
+    parser.add_argument("parts", nargs="+", choices=["demo", "conversation", "korquad", "pairs", "disk"])
+    parser.add_argument("--settings", default="off,auto,on", help="conversation: the kv_reuse settings compared")
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--unanswerable", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "foldrag-bench-kv")
@@ -230,9 +328,11 @@ def main() -> None:
         if part == "demo":
             result["demo"] = part_demo(args.work)
         elif part == "conversation":
-            result["conversation"] = part_conversation(args.work)
+            result["conversation"] = part_conversation(args.work, args.settings.split(","))
         elif part == "korquad":
             result["korquad"] = part_korquad(args.work, args.limit, args.unanswerable)
+        elif part == "pairs":
+            result["pairs"] = part_pairs(args.work, args.limit)
         else:
             result["disk"] = part_disk(args.work)
         print(json.dumps({part: result[part]}, ensure_ascii=False, indent=1), flush=True)

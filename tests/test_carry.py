@@ -128,20 +128,26 @@ def _previous(*hits):
     return pack_context("first question", list(hits), _count, _words, 1000)
 
 
-def test_new_sources_fill_the_fresh_budget_and_the_total_bounds_the_whole():
+def test_a_turn_takes_the_sources_a_fresh_prompt_would_less_those_it_has():
     previous = _previous(_hit(1, 20))
     hits = [_hit(1, 20), _hit(2, 30), _hit(3, 200), _hit(4, 10)]
+    base = _count(build_messages("next?", []))
+    cost = {n: _words(f"[9] (doc{n}.md)\n" + "w " * w) for n, w in ((1, 20), (2, 30), (4, 10))}
+    # a fresh prompt of this budget takes c1, c2 and c4 (c3 is too big): the turn adds c2 and c4
+    budget = base - 3 + cost[1] + cost[2] + cost[4] + 2
+    assert [h.chunk.id for h in pack_context("next?", hits, _count, _words, budget).sources] == ["c1", "c2", "c4"]
+    packed = pack_follow_up("next?", hits, previous, "reply", _count, _words, budget=budget, total=10_000)
+    assert [h.chunk.id for h in packed.sources] == ["c1", "c2", "c4"] and packed.carried == 1
+    assert packed.prompt_tokens == _count(list(packed.messages))
+    last = packed.messages[-1]["content"]
+    assert last.startswith("Sources:\n[2] (doc2.md)\n") and "[3] (doc4.md)" in last and "doc1.md" not in last
+    # the carried c1 counts against the budget as it would in a fresh prompt: c4 no longer fits
+    tight = pack_follow_up("next?", hits, previous, "reply", _count, _words, budget=budget - cost[4], total=10_000)
+    assert [h.chunk.id for h in tight.sources] == ["c1", "c2"]
+    # the total bounds the whole: no room for the question on top of the carried prompt, not carried
     empty = _count(follow_up_messages(previous.messages, "reply", "next?", [], 2))
-    packed = pack_follow_up("next?", hits, previous, "reply", _count, _words, fresh=60, total=10_000)
-    assert [h.chunk.id for h in packed.sources] == ["c1", "c2", "c4"], "c1 carried, c3 too big for the turn"
-    assert packed.carried == 1
-    assert packed.prompt_tokens == _count(list(packed.messages)) <= empty + 60
-    assert packed.messages[-1]["content"].startswith("Sources:\n[2] (doc2.md)\n")
-    assert "[3] (doc4.md)" in packed.messages[-1]["content"]
-    # no room for the question on top of the carried prompt: not carried at all
-    assert pack_follow_up("next?", hits, previous, "reply", _count, _words, fresh=60, total=empty - 1) is None
-    # room for the question only: carried, no new source
-    alone = pack_follow_up("next?", hits, previous, "reply", _count, _words, fresh=60, total=empty)
+    assert pack_follow_up("next?", hits, previous, "reply", _count, _words, budget=budget, total=empty - 1) is None
+    alone = pack_follow_up("next?", hits, previous, "reply", _count, _words, budget=budget, total=empty)
     assert alone.sources == previous.sources and alone.messages[-1]["content"] == "Question: next?"
 
 
@@ -154,4 +160,3 @@ def test_turns_are_bounded_and_keyed_by_generation():
     assert turns.find(7, _turn("question 2", "answer 2")).reply == "reply 2"
     assert turns.find(8, _turn("question 2", "answer 2")) is None
     assert turns.find(7, []) is None
-    assert build_messages("q", [])[0]["role"] == "system"

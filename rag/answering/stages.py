@@ -80,7 +80,7 @@ def pack(generator: Generator, question: Question, hits: Sequence[Hit], settings
     budget = min(settings.context_tokens, room)
     if previous is not None:
         packed = pack_follow_up(question.text, list(hits), previous.packed, previous.reply, generator.prompt_tokens,
-                                generator.count_tokens, fresh=budget, total=min(room, CARRIED_BUDGETS * budget),
+                                generator.count_tokens, budget=budget, total=min(room, CARRIED_BUDGETS * budget),
                                 history=question.history_messages())
         if packed is not None:
             return packed

@@ -125,13 +125,14 @@ def follow_up_messages(earlier: Sequence[dict[str, str]], reply: str, question: 
 
 def pack_follow_up(question: str, hits: Sequence[Hit], previous: Packed, reply: str,
                    prompt_tokens: Callable[[list[dict[str, str]]], int], count_tokens: Callable[[str], int],
-                   fresh: int, total: int, history: Sequence[dict[str, str]] = ()) -> Packed | None:
+                   budget: int, total: int, history: Sequence[dict[str, str]] = ()) -> Packed | None:
     """The follow-up ``question`` packed onto the ``previous`` turn's prompt and ``reply``
-    (``follow_up_messages``): the hits not already among its sources, best first, while the new
-    turn adds at most ``fresh`` tokens and the whole stays within ``total``. Source n is the n-th of
-    the previous sources followed by the new ones, so ``[n]`` means what it meant before. None when
-    the previous turn cannot be carried: another language of instructions (the system prompt would
-    differ), or no room for the question."""
+    (``follow_up_messages``). Its sources are those a fresh prompt of ``budget`` tokens would take,
+    best first — a hit already among the previous sources is counted but not repeated — so a turn
+    never computes more sources than a fresh prompt would, and fewer the more it shares; the whole
+    stays within ``total``. Source n is the n-th of the previous sources followed by the new ones, so
+    ``[n]`` means what it meant before. None when the previous turn cannot be carried: another
+    language of instructions (the system prompt would differ), or no room for the question."""
     if previous.instructions != instructions_for(question):
         return None
     have = {h.chunk.id for h in previous.sources}
@@ -139,20 +140,23 @@ def pack_follow_up(question: str, hits: Sequence[Hit], previous: Packed, reply: 
     empty = prompt_tokens(follow_up_messages(previous.messages, reply, question, [], first))
     if empty > total:
         return None
-    budget = min(total, empty + fresh)
-    used = empty + count_tokens("Sources:\n" + SEPARATOR)
+    room = budget - (prompt_tokens(build_messages(question, [])) - count_tokens(NO_SOURCES))
+    spent, used = 0, empty + count_tokens("Sources:\n" + SEPARATOR)
     chosen: list[Hit] = []
     for hit in hits:
-        if hit.chunk.id in have:
-            continue
         text = format_source(first + len(chosen), hit)
-        cost = count_tokens(SEPARATOR + text if chosen else text)
-        if used + cost <= budget:
+        cost = count_tokens(SEPARATOR + text if spent else text)
+        if spent + cost > room:
+            continue
+        if hit.chunk.id in have:
+            spent += cost  # what a fresh prompt would have spent on it; here it is in the prompt already
+        elif used + cost <= total:
             chosen.append(hit)
+            spent += cost
             used += cost
     messages = follow_up_messages(previous.messages, reply, question, chosen, first)
     tokens = prompt_tokens(messages) if chosen else empty
-    while chosen and tokens > budget:
+    while chosen and tokens > total:
         chosen.pop()
         messages = follow_up_messages(previous.messages, reply, question, chosen, first)
         tokens = prompt_tokens(messages) if chosen else empty
