@@ -114,6 +114,22 @@ def test_closing_the_stream_cancels(backend):
     assert taken and stream.stats is not None and stream.stats.new_tokens < 40
 
 
+def test_a_follow_up_carrying_its_turn_takes_the_prompt_and_reply_from_the_cache(backend):
+    """A follow-up that begins with the last prompt and its reply (answering/carry.py) evaluates only
+    the rest, and says so in its stats: foldrag's prefix cache, llama.cpp's own."""
+    if type(backend).__name__ == "OpenAIGenerator":
+        pytest.skip("a model server's prefix cache is its own; the OpenAI API does not report it")
+    first = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name three colours."}]
+    reply = backend.stream(first, max_tokens=12, temperature=0.0).text()
+    follow_up = first + [{"role": "assistant", "content": reply}, {"role": "user", "content": "And three animals?"}]
+    stream = backend.stream(follow_up, max_tokens=6, temperature=0.0)
+    stream.text()
+    stats = stream.stats
+    assert stats.cached_tokens > backend.prompt_tokens(first), "the prompt and the start of the reply reused"
+    assert stats.computed_tokens < backend.prompt_tokens(follow_up) - backend.prompt_tokens(first)
+    assert 0 < stats.prefill_work < 1.0
+
+
 def test_answers_with_citations_and_rewrites_queries(backend, tmp_path, real_embedder):
     """The answer path on this backend: multi-query rewriting, retrieval, a grounded answer, citations."""
     from foldrag.build import build_rag

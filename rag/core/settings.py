@@ -292,8 +292,10 @@ class GenerationSettings(BaseModel):
     timeout_s: float = Field(120.0, gt=0, description="Backend 'openai': seconds to wait for the server.")
     retries: int = Field(2, ge=0, le=10, description="Backend 'openai': retries of a failed request.")
     kv_reuse: Literal["auto", "on", "off"] = Field(
-        "auto", description="Transformers backend, foldrag's decode loop: reuse attention caches — the shared "
-        "prompt prefix (system prompt, earlier turns) kept in memory, and each retrieved chunk's cache computed "
+        "auto", description="Reuse attention caches. Every backend: a follow-up whose history is the last "
+        "conversation answered here carries that turn's prompt and reply verbatim, so their caches are reused "
+        "(answering/carry.py). Transformers backend, foldrag's decode loop: the shared "
+        "prompt prefix (recent prompts and replies) kept in memory, and each retrieved chunk's cache computed "
         "alone, stored on disk and blended into the prompt with a share of its tokens recomputed "
         "(rag/generation/blending.py). 'auto': the shared prefix only (exact in arithmetic) — blended chunks "
         "changed the bundled 1.5B's answers beyond the quality condition (docs/BENCHMARKS.md, 'Chunk KV cache'); "

@@ -1,8 +1,9 @@
 """Generation with llama.cpp (llama-cpp-python, the optional extra ``foldrag[llamacpp]``).
 
 The GGUF file is used in place (memory-mapped, no conversion); ``gpu_layers`` decoder layers go to
-the GPU when llama.cpp was built with CUDA. The KV cache of the previous prompt is kept, so a
-question whose prompt starts like the last one (the instructions) only evaluates the rest.
+the GPU when llama.cpp was built with CUDA. The KV cache of the previous prompt and its reply is
+kept, so a question whose prompt starts like the last one (the instructions; a follow-up carrying
+its turn, answering/carry.py) only evaluates the rest.
 
 Example::
 
@@ -113,6 +114,7 @@ class LlamaCppGenerator:
                 stops: tuple[str, ...]) -> Iterator[str]:
         new: list[int] = []
         with self._lock:
+            reused = _reused_prefix(self.llm.input_ids[:self.llm.n_tokens], ids)
             tokens = self.llm.generate(ids, temp=temperature or 0.0, top_p=self.preset.top_p if temperature else 1.0,
                                        top_k=40 if temperature else 1, min_p=0.0, repeat_penalty=1.0)
 
@@ -129,7 +131,20 @@ class LlamaCppGenerator:
                 yield from cut_at_stops(utf8_pieces(token_bytes()), stops)
             finally:
                 tokens.close()
-                stream.finish(prompt_tokens=len(ids), new_tokens=len(new), engine="llama.cpp")
+                stream.finish(prompt_tokens=len(ids), new_tokens=len(new), engine="llama.cpp", cached_tokens=reused,
+                              prefill_work=(len(ids) - reused) / len(ids) if ids else 1.0)
+
+
+def _reused_prefix(evaluated, ids: list[int]) -> int:
+    """The prompt tokens llama.cpp takes from its cache: the longest run of ``ids`` its context
+    already evaluated (the last prompt and its reply), less one when that is all of ``ids`` (it
+    evaluates the last again for fresh logits)."""
+    n = 0
+    for a, b in zip(evaluated, ids):
+        if int(a) != b:
+            break
+        n += 1
+    return n - 1 if n and n == len(ids) else n
 
 
 def _gpu_layers(path: Path, cfg) -> int:
