@@ -5,9 +5,9 @@ Parts (each run in its own processes, settings in FOLDRAG_* variables, alternate
   demo          the demo's questions over examples/docs: full prefill (kv_reuse off), the shared prefix
                 (auto), chunks blended (on: cold, an empty chunk cache; warm, the same questions again)
   conversation  5-turn conversations over the demo and over a SciFact sample, first token per turn
-                (--settings: the kv_reuse values compared; since 2026-12-06 'auto' carries each turn)
+                (--settings: the kv_reuse values compared, e.g. off,carry)
   pairs         two-turn conversations of KorQuAD questions on one paragraph (--limit pairs): the
-                follow-up packed afresh (off) against carried on its first turn (auto); quality and speed
+                follow-up packed afresh (off) against carried on its first turn (carry); quality and speed
   korquad       `foldrag eval --answers` on KorQuAD 1.0 dev (--limit questions): off, auto, on cold, on warm;
                 contains-gold, F1, citation precision, identical greedy answers, first token
   disk          bytes per cached token, and the time to read and place a cached chunk
@@ -207,7 +207,7 @@ def korquad_pairs(limit: int, seed: int = 0) -> tuple[list, list[str]]:
 def part_pairs(work: Path, limit: int) -> dict:
     """Two-turn conversations: two KorQuAD questions on one paragraph, the second asked as a follow-up
     of the first. Its answer's quality, first token and reuse: packed afresh (``off``) against
-    carried on the first turn (``auto``) — the same standalone question and retrieval in both."""
+    carried on the first turn (``carry``) — the same standalone question and retrieval in both."""
     if not KORQUAD.exists():
         return {"skipped": f"{KORQUAD} missing"}
     from foldrag.evaluation.datasets import load_korquad
@@ -224,7 +224,7 @@ def part_pairs(work: Path, limit: int) -> dict:
         subprocess.run([str(ROOT / ".venv" / "bin" / "foldrag"), "ingest", str(folder / "docs"), "--index", str(index),
                         "-q"], check=True, env=env_for("off", work / "kv"))
     runs = {}
-    for setting in ("off", "auto"):
+    for setting in ("off", "carry"):
         done = subprocess.run([sys.executable, "-c", PAIRS, str(index), json.dumps(mapping), json.dumps(pairs)],
                               env=env_for(setting, work / "kv-pairs"), capture_output=True, text=True)
         if done.returncode != 0:
@@ -245,9 +245,10 @@ def part_pairs(work: Path, limit: int) -> dict:
             "reused_tokens_mean": statistics.mean(r["prompt_reused_tokens"] for r in rows),
             "carried": sum(r["prompt_reused_tokens"] > r["first_prompt_tokens"] // 2 for r in rows),
         }
-    table["auto"]["first_token_ratio"] = table["auto"]["first_token_s_mean"] / table["off"]["first_token_s_mean"]
+    table["carry"]["first_token_ratio"] = table["carry"]["first_token_s_mean"] / table["off"]["first_token_s_mean"]
     table["pairs"] = len(pairs)
-    table["first_answers_identical"] = sum(a["first_answer"] == b["first_answer"] for a, b in zip(runs["off"], runs["auto"]))
+    table["first_answers_identical"] = sum(a["first_answer"] == b["first_answer"] for a, b in zip(runs["off"], runs["carry"]))
+    table["second_answers_identical"] = sum(a["answer"] == b["answer"] for a, b in zip(runs["off"], runs["carry"]))
     (work / "pairs-reports.json").write_text(json.dumps(runs, ensure_ascii=False))
     return table
 
@@ -315,7 +316,7 @@ print(json.dumps(out))
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("parts", nargs="+", choices=["demo", "conversation", "korquad", "pairs", "disk"])
-    parser.add_argument("--settings", default="off,auto,on", help="conversation: the kv_reuse settings compared")
+    parser.add_argument("--settings", default="off,auto,carry,on", help="conversation: the kv_reuse settings compared")
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--unanswerable", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "foldrag-bench-kv")

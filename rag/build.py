@@ -90,8 +90,8 @@ def build_answerer(settings: Settings, generator: Callable[[], Generator | None]
     rerank = reranker()
     grounding = Grounding(tokenizer, infer=cfg.infer_citations, fallback=cfg.extractive_fallback,
                           scorer=rerank.score if rerank is not None else None)
-    # a follow-up carries its previous turn where attention caches are reused (carry.py)
-    turns = Turns() if model is not None and cfg.kv_reuse != "off" else None
+    # a follow-up carries its previous turn (carry.py) where the settings allow answers to change for speed
+    turns = Turns() if model is not None and cfg.kv_reuse in ("carry", "on") else None
     return Answerer(model, cfg, grounding, turns)
 
 

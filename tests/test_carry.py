@@ -22,7 +22,8 @@ def rag_with(tmp_path, settings, fake_embedder):
     (docs / "berlin.md").write_text("# Germany\n\nThe capital of Germany is Berlin.")
     (docs / "seoul.md").write_text("# 한국\n\n한국의 수도는 서울입니다.")
 
-    def make(generator, **generation):
+    def make(generator, kv_reuse="carry", **generation):
+        generation["kv_reuse"] = kv_reuse
         settings_ = settings.model_copy(update={
             "retrieval": settings.retrieval.model_copy(update={"mode": "hybrid"}),
             "generation": settings.generation.model_copy(update=generation)})
@@ -92,12 +93,19 @@ def test_an_index_updated_since_is_not_carried(rag_with):
     assert _not_carried(gen.calls), "the carried sources may be gone from the new index"
 
 
-def test_without_reuse_nothing_is_carried(rag_with):
+@pytest.mark.parametrize("setting", ["auto", "off"])
+def test_only_carry_and_on_carry_a_turn(rag_with, setting):
+    # carrying changes what the model reads: not in the exact 'auto', the default
     gen = ScriptedChat("Paris is the capital [1].", "capital of Germany", "Berlin [1].")
-    rag, _ = rag_with(gen, kv_reuse="off")
+    rag, _ = rag_with(gen, kv_reuse=setting)
     first = rag.ask("capital of France", k=1)
     rag.ask("and of Germany?", k=2, history=_turn("capital of France", first.answer))
     assert _not_carried(gen.calls)
+    gen = ScriptedChat("Paris is the capital [1].", "capital of Germany", "Berlin [1].")
+    rag, _ = rag_with(gen, kv_reuse="on")
+    first = rag.ask("capital of France", k=1)
+    rag.ask("and of Germany?", k=2, history=_turn("capital of France", first.answer))
+    assert not _not_carried(gen.calls) and gen.calls[2][:2] == gen.calls[0]
 
 
 def test_a_quoted_fallback_is_not_carried(rag_with):

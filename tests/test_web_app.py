@@ -375,7 +375,8 @@ def test_a_follow_up_sends_the_answer_as_written_and_carries_the_turn(settings, 
     """The history a follow-up sends holds the answer as the server wrote it ([1], not the chip's
     "1"), so the server finds the turn and the model reads the previous prompt and reply first."""
     chat = LoopChat("Paris is the capital of France [1].", piece=7)
-    web = Web(settings, tmp_path, chat)
+    carrying = settings.model_copy(update={"generation": settings.generation.model_copy(update={"kv_reuse": "carry"})})
+    web = Web(carrying, tmp_path, chat)
     with live_server(web.app) as url:
         _ready(url)
         page, errors = _open(browser, url)

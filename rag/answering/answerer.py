@@ -25,7 +25,8 @@ from foldrag.generation.grounding import Grounding
 class Answerer:
     """Answers prepared questions with ``generator``; without one (or with ``generation.mode =
     "quote"``) answers are quoted source sentences. Holds no per-question state: one serves every
-    request of a collection, concurrently."""
+    request of a collection, concurrently; what it keeps across questions is the latest turns, for
+    follow-ups to carry (``turns``, carry.py), behind their own lock."""
 
     def __init__(self, generator: Generator | None, settings: GenerationSettings, grounding: Grounding,
                  turns: Turns | None = None) -> None:

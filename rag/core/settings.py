@@ -291,15 +291,16 @@ class GenerationSettings(BaseModel):
     )
     timeout_s: float = Field(120.0, gt=0, description="Backend 'openai': seconds to wait for the server.")
     retries: int = Field(2, ge=0, le=10, description="Backend 'openai': retries of a failed request.")
-    kv_reuse: Literal["auto", "on", "off"] = Field(
-        "auto", description="Reuse attention caches. Every backend: a follow-up whose history is the last "
-        "conversation answered here carries that turn's prompt and reply verbatim, so their caches are reused "
-        "(answering/carry.py). Transformers backend, foldrag's decode loop: the shared "
-        "prompt prefix (recent prompts and replies) kept in memory, and each retrieved chunk's cache computed "
-        "alone, stored on disk and blended into the prompt with a share of its tokens recomputed "
-        "(rag/generation/blending.py). 'auto': the shared prefix only (exact in arithmetic) — blended chunks "
-        "changed the bundled 1.5B's answers beyond the quality condition (docs/BENCHMARKS.md, 'Chunk KV cache'); "
-        "'on': chunks too (faster first token, answers may differ); 'off': every prompt is computed in full.",
+    kv_reuse: Literal["auto", "carry", "on", "off"] = Field(
+        "auto", description="Reuse attention caches, from exact to approximate. 'auto': the shared prompt prefix "
+        "(foldrag's decode loop keeps recent prompts and their replies in memory; llama.cpp its last) — exact, "
+        "the same answers. 'carry': also, every backend, a follow-up whose history is the last conversation "
+        "answered here carries that turn's prompt and reply verbatim, so it computes only its new sources "
+        "(answering/carry.py) — the model reads the earlier sources too, so answers differ. 'on': also each "
+        "retrieved chunk's cache computed alone, stored on disk and blended into the prompt with a share of its "
+        "tokens recomputed (rag/generation/blending.py; transformers backend). Blended chunks and carried turns "
+        "changed the bundled 1.5B's answers beyond the quality condition (docs/BENCHMARKS.md, 'Chunk KV cache'), "
+        "so neither is the default. 'off': every prompt is computed in full.",
     )
     kv_cache_mb: int = Field(
         1024, ge=0, description="Disk budget of the chunk cache per model, in MB (least recently used out); 0 keeps "

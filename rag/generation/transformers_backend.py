@@ -362,8 +362,8 @@ def _chunk_reuse(cfg, cache: Path, tokenizer, weights_file: Path | None, run_for
     folder = Path(cfg.kv_cache_dir).expanduser() if cfg.kv_cache_dir else cache / "kv"
     folder = folder / hashlib.sha256(f"{identity} {run_form}".encode()).hexdigest()[:16]
     store = KVStore(folder, limit_bytes=cfg.kv_cache_mb << 20)
-    # 'auto' reuses the shared prefix only: blended chunks changed the answers of the 1.5B beyond the
-    # quality condition (docs/BENCHMARKS.md, "Chunk KV cache"); 'on' places chunks too.
+    # 'auto' and 'carry' reuse the shared prefix only: blended chunks changed the answers of the 1.5B
+    # beyond the quality condition (docs/BENCHMARKS.md, "Chunk KV cache"); 'on' places chunks too.
     chunks = cfg.kv_reuse == "on"
     return lambda loop: ChunkReuse(loop, tokenizer, store, recompute=cfg.kv_recompute, chunks=chunks)
 
