@@ -151,7 +151,7 @@ class ChunkReuse:
             return
         with self._lock:
             # a kept prompt that this one begins with is of no more use: this one covers it
-            kept = [p for p in self._prefixes if tuple(p[0]) != tokens[:len(p[0])]]
+            kept = [p for p in self._prefixes if p[0] != tokens[:len(p[0])]]
             while kept and (len(kept) >= PREFIXES or sum(_bytes(p[1]) for p in kept) + size > PREFIX_BYTES):
                 kept.pop(0)
             self._prefixes = kept + [(tokens, copied)]
