@@ -204,7 +204,7 @@ def korquad_pairs(limit: int, seed: int = 0) -> tuple[list, list[str]]:
     return pairs, docs[:limit] + others[:limit]
 
 
-def part_pairs(work: Path, limit: int) -> dict:
+def part_pairs(work: Path, limit: int, settings: list[str]) -> dict:
     """Two-turn conversations: two KorQuAD questions on one paragraph, the second asked as a follow-up
     of the first. Its answer's quality, first token and reuse: packed afresh (``off``) against
     carried on the first turn (``carry``) — the same standalone question and retrieval in both."""
@@ -225,11 +225,16 @@ def part_pairs(work: Path, limit: int) -> dict:
                         "-q"], check=True, env=env_for("off", work / "kv"))
     runs = {}
     for setting in ("off", "carry"):
+        saved = folder / f"rows-{setting}-{PROMPT_WEIGHTS['value']}.json"
+        if setting not in settings and saved.exists():  # the baseline of an earlier run over the same pairs
+            runs[setting] = json.loads(saved.read_text())
+            continue
         done = subprocess.run([sys.executable, "-c", PAIRS, str(index), json.dumps(mapping), json.dumps(pairs)],
                               env=env_for(setting, work / "kv-pairs"), capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(done.stderr[-3000:])
         runs[setting] = json.loads(done.stdout.strip().splitlines()[-1])
+        saved.write_text(json.dumps(runs[setting], ensure_ascii=False))
     table = {}
     for setting, rows in runs.items():
         precision = [r["citation_precision"] for r in rows if r["citation_precision"] is not None]
@@ -317,6 +322,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("parts", nargs="+", choices=["demo", "conversation", "korquad", "pairs", "disk"])
     parser.add_argument("--settings", default="off,auto,carry,on", help="conversation: the kv_reuse settings compared")
+    parser.add_argument("--pairs-settings", default="off,carry",
+                        help="pairs: the settings run now; 'off' left out reads the last run's rows of the same pairs")
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--unanswerable", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "foldrag-bench-kv")
@@ -333,7 +340,7 @@ def main() -> None:
         elif part == "korquad":
             result["korquad"] = part_korquad(args.work, args.limit, args.unanswerable)
         elif part == "pairs":
-            result["pairs"] = part_pairs(args.work, args.limit)
+            result["pairs"] = part_pairs(args.work, args.limit, args.pairs_settings.split(","))
         else:
             result["disk"] = part_disk(args.work)
         print(json.dumps({part: result[part]}, ensure_ascii=False, indent=1), flush=True)
