@@ -144,27 +144,18 @@ def test_a_turn_takes_the_sources_a_fresh_prompt_would_less_those_it_has():
     # a fresh prompt of this budget takes c1, c2 and c4 (c3 is too big): the turn adds c2 and c4
     budget = base - 3 + cost[1] + cost[2] + cost[4] + 2
     assert [h.chunk.id for h in pack_context("next?", hits, _count, _words, budget).sources] == ["c1", "c2", "c4"]
-
-    def pack(budget=budget, total=10_000, repeated=0):
-        return pack_follow_up("next?", hits, previous, "reply", _count, _words, budget=budget, total=total,
-                              repeated=repeated)
-
-    packed = pack()
+    packed = pack_follow_up("next?", hits, previous, "reply", _count, _words, budget=budget, total=10_000)
     assert [h.chunk.id for h in packed.sources] == ["c1", "c2", "c4"] and packed.carried == 1
     assert packed.prompt_tokens == _count(list(packed.messages))
     last = packed.messages[-1]["content"]
     assert last.startswith("Sources:\n[2] (doc2.md)\n") and "[3] (doc4.md)" in last and "doc1.md" not in last
-    # the best hit, carried, shown again beside the question under its own number: nothing else changes
-    again = pack(repeated=1)
-    assert again.sources == packed.sources
-    assert again.messages[-1]["content"].startswith("Sources:\n[1] (doc1.md)\n")
-    assert "[2] (doc2.md)" in again.messages[-1]["content"] and "[3] (doc4.md)" in again.messages[-1]["content"]
     # the carried c1 counts against the budget as it would in a fresh prompt: c4 no longer fits
-    assert [h.chunk.id for h in pack(budget=budget - cost[4]).sources] == ["c1", "c2"]
+    tight = pack_follow_up("next?", hits, previous, "reply", _count, _words, budget=budget - cost[4], total=10_000)
+    assert [h.chunk.id for h in tight.sources] == ["c1", "c2"]
     # the total bounds the whole: no room for the question on top of the carried prompt, not carried
-    empty = _count(follow_up_messages(previous.messages, "reply", "next?", []))
-    assert pack(total=empty - 1) is None
-    alone = pack(total=empty)
+    empty = _count(follow_up_messages(previous.messages, "reply", "next?", [], 2))
+    assert pack_follow_up("next?", hits, previous, "reply", _count, _words, budget=budget, total=empty - 1) is None
+    alone = pack_follow_up("next?", hits, previous, "reply", _count, _words, budget=budget, total=empty)
     assert alone.sources == previous.sources and alone.messages[-1]["content"] == "Question: next?"
 
 
