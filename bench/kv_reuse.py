@@ -47,12 +47,14 @@ from ingest_throughput import cpu_name  # noqa: E402  (a sibling script)
 
 
 PROMPT_WEIGHTS = {"value": "dequantize"}  # --prompt-weights: generation.transformers.prompt_weights of every run
+BACKEND = {"value": "transformers"}  # --backend: generation.backend of every run
 
 
 def env_for(reuse: str, cache: Path, **extra: str) -> dict[str, str]:
     return dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", FOLDRAG_GENERATION__MODEL=MODEL,
                 FOLDRAG_GENERATION__KV_REUSE=reuse, FOLDRAG_GENERATION__KV_CACHE_DIR=str(cache),
-                FOLDRAG_GENERATION__TRANSFORMERS__PROMPT_WEIGHTS=PROMPT_WEIGHTS["value"], **extra)
+                FOLDRAG_GENERATION__TRANSFORMERS__PROMPT_WEIGHTS=PROMPT_WEIGHTS["value"],
+                FOLDRAG_GENERATION__BACKEND=BACKEND["value"], **extra)
 
 
 ASK = r"""
@@ -225,7 +227,7 @@ def part_pairs(work: Path, limit: int, settings: list[str]) -> dict:
                         "-q"], check=True, env=env_for("off", work / "kv"))
     runs = {}
     for setting in ("off", "carry"):
-        saved = folder / f"rows-{setting}-{PROMPT_WEIGHTS['value']}.json"
+        saved = folder / f"rows-{setting}-{BACKEND['value']}-{PROMPT_WEIGHTS['value']}.json"
         if setting not in settings and saved.exists():  # the baseline of an earlier run over the same pairs
             runs[setting] = json.loads(saved.read_text())
             continue
@@ -322,6 +324,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("parts", nargs="+", choices=["demo", "conversation", "korquad", "pairs", "disk"])
     parser.add_argument("--settings", default="off,auto,carry,on", help="conversation: the kv_reuse settings compared")
+    parser.add_argument("--backend", choices=["transformers", "llamacpp"], default="transformers",
+                        help="generation.backend of every run (llamacpp: pip install 'foldrag[llamacpp]')")
     parser.add_argument("--pairs-settings", default="off,carry",
                         help="pairs: the settings run now; 'off' left out reads the last run's rows of the same pairs")
     parser.add_argument("--limit", type=int, default=100)
@@ -330,8 +334,9 @@ def main() -> None:
     parser.add_argument("--prompt-weights", choices=["dequantize", "keep"], default="dequantize")
     args = parser.parse_args()
     PROMPT_WEIGHTS["value"] = args.prompt_weights
+    BACKEND["value"] = args.backend
     args.work.mkdir(parents=True, exist_ok=True)
-    result: dict = {"cpu": cpu_name(), "model": MODEL, "prompt_weights": args.prompt_weights}
+    result: dict = {"cpu": cpu_name(), "model": MODEL, "backend": args.backend, "prompt_weights": args.prompt_weights}
     for part in args.parts:
         if part == "demo":
             result["demo"] = part_demo(args.work)
