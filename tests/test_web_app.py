@@ -142,6 +142,13 @@ def _ready(url: str) -> None:
     assert until(lambda: httpx.get(url + "/readyz").status_code == 200)
 
 
+def _ask(page, question: str, nth: int = 1) -> None:
+    """Type ``question``, send it with Enter, and wait until the ``nth`` answer is done."""
+    page.fill("#question", question)
+    page.press("#question", "Enter")
+    page.wait_for_selector(f".msg.assistant[data-status=done] >> nth={nth - 1}")
+
+
 def _shot(page, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
@@ -356,9 +363,7 @@ def test_answers_are_markdown_rendered_and_sanitised(settings, tmp_path, browser
     with live_server(web.app) as url:
         _ready(url)
         page, errors = _open(browser, url)
-        page.fill("#question", "What is the capital of France?")
-        page.press("#question", "Enter")
-        page.wait_for_selector(".msg.assistant[data-status=done]")
+        _ask(page, "What is the capital of France?")
         body = page.locator(".msg.assistant .body")
         [conversation] = httpx.get(url + "/v1/conversations").json()["conversations"]
         given = httpx.get(f"{url}/v1/conversations/{conversation['id']}").json()["messages"][1]["content"]
@@ -380,13 +385,9 @@ def test_a_follow_up_sends_the_answer_as_written_and_carries_the_turn(settings, 
     with live_server(web.app) as url:
         _ready(url)
         page, errors = _open(browser, url)
-        page.fill("#question", "What is the capital of France?")
-        page.press("#question", "Enter")
-        page.wait_for_selector(".msg.assistant[data-status=done]")
+        _ask(page, "What is the capital of France?")
         assert page.locator(".msg.assistant .chip").first.text_content() == "1"
-        page.fill("#question", "And its river?")
-        page.press("#question", "Enter")
-        page.wait_for_selector(".msg.assistant:nth-of-type(4)[data-status=done]")
+        _ask(page, "And its river?", nth=2)
         first, last = chat.calls[0], chat.calls[-1]
         assert len(chat.calls) == 3, "the answer, the follow-up condensed, its answer"
         assert last[:len(first)] == first
