@@ -294,10 +294,11 @@ class GenerationSettings(BaseModel):
     kv_reuse: Literal["auto", "carry", "on", "off"] = Field(
         "auto", description="Reuse attention caches, from exact to approximate. 'auto': the shared prompt prefix "
         "(foldrag's decode loop keeps recent prompts and their replies in memory; llama.cpp its last) — exact, "
-        "the same answers. 'carry': also, every backend, a follow-up whose history is a conversation "
+        "the same answers. 'carry': also a follow-up whose history is a conversation "
         "answered here (its latest turns are kept) carries that turn's prompt and reply verbatim, so it "
         "computes only its new sources (answering/carry.py) — the model reads the earlier sources too, so "
-        "answers differ. 'on': also each "
+        "answers differ (it pays off where recent prompts are kept: foldrag's decode loop; llama.cpp keeps only "
+        "the last, which a follow-up's condensing call replaces). 'on': also each "
         "retrieved chunk's cache computed alone, stored on disk and blended into the prompt with a share of its "
         "tokens recomputed (rag/generation/blending.py; transformers backend). Blended chunks and carried turns "
         "changed the bundled 1.5B's answers beyond the quality condition (docs/BENCHMARKS.md, 'Chunk KV cache'), "

@@ -2,8 +2,8 @@
 
 The GGUF file is used in place (memory-mapped, no conversion); ``gpu_layers`` decoder layers go to
 the GPU when llama.cpp was built with CUDA. The KV cache of the previous prompt and its reply is
-kept, so a question whose prompt starts like the last one (the instructions; a follow-up carrying
-its turn, answering/carry.py) only evaluates the rest.
+kept, so a question whose prompt starts like the last one (the instructions; the same question
+again) only evaluates the rest.
 
 Example::
 
