@@ -82,9 +82,16 @@ def ask_rounds(index: Path, questions: list[str], reuse: str, cache: Path, round
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def built(index: Path) -> bool:
+    """Whether ``index`` holds a committed index (a killed ingest leaves a folder without one)."""
+    from foldrag.indexes.folder import newest_manifest
+
+    return index.exists() and newest_manifest(index) is not None
+
+
 def demo_index(work: Path) -> Path:
     index = work / "demo-index"
-    if not index.exists():
+    if not built(index):
         subprocess.run([str(ROOT / ".venv" / "bin" / "foldrag"), "ingest", str(ROOT / "examples" / "docs"),
                         "--index", str(index), "-q"], check=True, env=env_for("off", work / "kv"))
     return index
@@ -106,7 +113,7 @@ def write_scifact(folder: Path, docs: int) -> Path:
 
 def scifact_index(work: Path, docs: int = 300) -> Path:
     index = work / "scifact-index"
-    if index.exists():
+    if built(index):
         return index
     folder = write_scifact(work / "scifact-docs", docs)
     subprocess.run([str(ROOT / ".venv" / "bin" / "foldrag"), "ingest", str(folder), "--index", str(index), "-q"],
@@ -222,7 +229,7 @@ def part_pairs(work: Path, limit: int, settings: list[str]) -> dict:
     folder = work / f"korquad-pairs-{limit}"
     mapping = write_corpus(subset, folder / "docs")
     index = folder / "index"
-    if not index.exists():
+    if not built(index):
         subprocess.run([str(ROOT / ".venv" / "bin" / "foldrag"), "ingest", str(folder / "docs"), "--index", str(index),
                         "-q"], check=True, env=env_for("off", work / "kv"))
     runs = {}
