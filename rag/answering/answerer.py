@@ -77,8 +77,8 @@ class Answerer:
             return
 
         assert generator is not None
-        generation = question.snapshot.manifest.generation
-        previous = self._turns.find(generation, question.history_messages()) if self._turns is not None else None
+        generation, history = question.snapshot.manifest.generation, question.history_messages()
+        previous = self._turns.find(generation, history) if self._turns is not None else None
         with clock.stage("pack"):
             packed = stages.pack(generator, question, retrieval.hits, settings, previous)
         numbered = stages.number(packed.sources)
@@ -94,6 +94,6 @@ class Answerer:
                                engine=draft.stats.engine if draft.stats else "", draft=draft)
         if self._turns is not None and draft.text and not draft.looped and grounded.method != "extractive":
             # what the client will send back as history, and what the model read and wrote under it
-            self._turns.keep(generation, question.history_messages(), question.text, answer.answer,
+            self._turns.keep(generation, history, question.text, answer.answer,
                              Carried(packed, draft.text))
         yield DoneEvent(answer)

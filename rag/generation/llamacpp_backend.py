@@ -137,13 +137,11 @@ class LlamaCppGenerator:
 
 def _reused_prefix(evaluated, ids: list[int]) -> int:
     """The prompt tokens llama.cpp takes from its cache: the longest run of ``ids`` its context
-    already evaluated (the last prompt and its reply), less one when that is all of ``ids`` (it
-    evaluates the last again for fresh logits)."""
-    n = 0
-    for a, b in zip(evaluated, ids):
-        if int(a) != b:
-            break
-        n += 1
+    already evaluated (the last prompt and its reply; llama-cpp-python's own measure), less one when
+    that is all of ``ids`` (it evaluates the last again for fresh logits)."""
+    from llama_cpp import Llama
+
+    n = Llama.longest_token_prefix(evaluated.tolist(), ids)
     return n - 1 if n and n == len(ids) else n
 
 
