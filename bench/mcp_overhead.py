@@ -30,7 +30,7 @@ DEMO_QUERIES = ["How does GPU offload place layers?", "형태소 분석기는 �
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_throughput import cpu_name  # noqa: E402  (sibling scripts)
-from kv_reuse import write_scifact  # noqa: E402
+from prefix_cache import write_scifact  # noqa: E402  (a sibling script)
 
 
 def env(work: Path) -> dict[str, str]:

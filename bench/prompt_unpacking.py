@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_throughput import cpu_name  # noqa: E402  (sibling scripts)
-from kv_blend_fidelity import MODEL, QUESTIONS, demo_generator, prompt_of  # noqa: E402
+from demo_prompts import MODEL, QUESTIONS, demo_generator, prompt_ids  # noqa: E402
 
 
 def before_forward(original):
@@ -59,7 +59,7 @@ def main() -> None:
     from foldrag.generation.packed_weights import Int4Linear, keep_prompt_weights
 
     rag, gen = demo_generator(args.work)
-    prompts = [prompt_of(rag, gen, q)[0] for q in QUESTIONS]
+    prompts = [prompt_ids(rag, gen, q) for q in QUESTIONS]
     now_forward = Int4Linear.forward
     old_forward = before_forward(now_forward)
 
