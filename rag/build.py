@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from foldrag.answering.answerer import Answerer
-from foldrag.answering.carry import Turns
 from foldrag.core.contracts import Embedder, Generator, KeywordTokenizer as Tokenizer, Reranker
 from foldrag.core.errors import InvalidInput, ModelUnavailable
 from foldrag.core.lazy import MODEL_BUILDING, Once
@@ -90,9 +89,7 @@ def build_answerer(settings: Settings, generator: Callable[[], Generator | None]
     rerank = reranker()
     grounding = Grounding(tokenizer, infer=cfg.infer_citations, fallback=cfg.extractive_fallback,
                           scorer=rerank.score if rerank is not None else None)
-    # a follow-up carries its previous turn (carry.py) where the settings allow answers to change for speed
-    turns = Turns() if model is not None and cfg.kv_reuse in ("carry", "on") else None
-    return Answerer(model, cfg, grounding, turns)
+    return Answerer(model, cfg, grounding)
 
 
 def build_retriever(settings: Settings, snapshot: IndexSnapshot, *, embedder: Embedder, tokenizer: Tokenizer,

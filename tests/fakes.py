@@ -144,7 +144,7 @@ class LoopChat:
         self.running = 0
         self.finished = 0
         self.cache: dict[str, float] = {}  # what cache_stats() reports
-        self.cached_tokens = 0  # prompt tokens each call reports as taken from a cache (all recomputed but 0)
+        self.cached_tokens = 0  # prompt tokens each call reports as taken from a cache
 
     def prompt_tokens(self, messages) -> int:
         return _words(messages)

@@ -114,9 +114,9 @@ def test_closing_the_stream_cancels(backend):
     assert taken and stream.stats is not None and stream.stats.new_tokens < 40
 
 
-def test_a_follow_up_carrying_its_turn_takes_the_prompt_and_reply_from_the_cache(backend):
-    """A follow-up that begins with the last prompt and its reply (answering/carry.py) evaluates only
-    the rest, and says so in its stats: foldrag's prefix cache, llama.cpp's own."""
+def test_a_prompt_that_begins_with_the_last_turn_takes_it_from_the_cache(backend):
+    """A prompt that begins with the last prompt and its reply (a follow-up sending its history)
+    evaluates only the rest, and says so in its stats: foldrag's prefix cache, llama.cpp's own."""
     if type(backend).__name__ == "OpenAIGenerator":
         pytest.skip("a model server's prefix cache is its own; the OpenAI API does not report it")
     first = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name three colours."}]

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from foldrag.answering import stages
-from foldrag.answering.carry import Carried, Turns
 from foldrag.answering.events import (
     Answer, AnswerEvent, DoneEvent, QueriesEvent, SourcesEvent, StatusEvent, TokenEvent,
 )
@@ -25,15 +24,12 @@ from foldrag.generation.grounding import Grounding
 class Answerer:
     """Answers prepared questions with ``generator``; without one (or with ``generation.mode =
     "quote"``) answers are quoted source sentences. Holds no per-question state: one serves every
-    request of a collection, concurrently; what it keeps across questions is the latest turns, for
-    follow-ups to carry (``turns``, carry.py), behind their own lock."""
+    request of a collection, concurrently."""
 
-    def __init__(self, generator: Generator | None, settings: GenerationSettings, grounding: Grounding,
-                 turns: Turns | None = None) -> None:
+    def __init__(self, generator: Generator | None, settings: GenerationSettings, grounding: Grounding) -> None:
         self._generator = generator
         self._settings = settings
         self._grounding = grounding
-        self._turns = turns  # the latest turns, for follow-ups to carry (carry.py); None: none carried
 
     def quoting(self) -> bool:
         return self._generator is None or self._settings.mode == "quote"
@@ -77,10 +73,8 @@ class Answerer:
             return
 
         assert generator is not None
-        generation, history = question.snapshot.manifest.generation, question.history_messages()
-        previous = self._turns.find(generation, history) if self._turns is not None else None
         with clock.stage("pack"):
-            packed = stages.pack(generator, question, retrieval.hits, settings, previous)
+            packed = stages.pack(generator, question, retrieval.hits, settings)
         numbered = stages.number(packed.sources)
         yield SourcesEvent(packed.sources, numbered)
         yield StatusEvent("generating")
@@ -92,8 +86,4 @@ class Answerer:
                 packed.sources)
         answer = stages.answer(question, standalone, retrieval, grounded, clock, model=generator.name,
                                engine=draft.stats.engine if draft.stats else "", draft=draft)
-        if self._turns is not None and draft.text and not draft.looped and grounded.method != "extractive":
-            # what the client will send back as history, and what the model read and wrote under it
-            self._turns.keep(generation, history, question.text, answer.answer,
-                             Carried(packed, draft.text))
         yield DoneEvent(answer)

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from foldrag.answering.carry import Carried
 from foldrag.answering.events import Answer, ReasoningEvent, Stage, TokenEvent
 from foldrag.answering.question import Question
 from foldrag.core.contracts import GenerationStats, Generator, complete
@@ -22,12 +21,9 @@ from foldrag.core.types import Hit
 from foldrag.generation.citations import Citation, source_citation
 from foldrag.generation.grounding import Grounded
 from foldrag.generation.guards import LoopGuard
-from foldrag.generation.prompting import Packed, condense_messages, pack_context, pack_follow_up
+from foldrag.generation.prompting import Packed, condense_messages, pack_context
 from foldrag.generation.thinking import ThinkSplitter
 from foldrag.retrieval.hybrid import Retrieval
-
-CARRIED_BUDGETS = 2  # a carried conversation's prompt: at most this many prompt budgets (context_tokens)
-
 
 class StageClock:
     """The trace of one answer: each stage's name and time, in the order they ran."""
@@ -70,20 +66,10 @@ def reasoning_budget(generator: Generator, settings: GenerationSettings) -> int:
     return settings.reasoning_max_tokens if generator.reasoning else 0
 
 
-def pack(generator: Generator, question: Question, hits: Sequence[Hit], settings: GenerationSettings,
-         previous: Carried | None = None) -> Packed:
-    """The sources (best first) and history turns that fit the prompt budget, and the prompt itself.
-    A follow-up whose ``previous`` turn is kept carries it (carry.py): its prompt and reply first, as
-    they were, then the new sources within the budget; the carried prompt grows to at most
-    ``CARRIED_BUDGETS`` budgets, past which the follow-up is packed afresh (and the next one carries that)."""
+def pack(generator: Generator, question: Question, hits: Sequence[Hit], settings: GenerationSettings) -> Packed:
+    """The sources (best first) and history turns that fit the prompt budget, and the prompt itself."""
     room = generator.context_window - settings.max_new_tokens - reasoning_budget(generator, settings)
     budget = min(settings.context_tokens, room)
-    if previous is not None:
-        packed = pack_follow_up(question.text, list(hits), previous.packed, previous.reply, generator.prompt_tokens,
-                                generator.count_tokens, budget=budget, total=min(room, CARRIED_BUDGETS * budget),
-                                history=question.history_messages())
-        if packed is not None:
-            return packed
     return pack_context(question.text, list(hits), generator.prompt_tokens, generator.count_tokens, budget,
                         question.history_messages())
 
@@ -115,8 +101,7 @@ def generate(generator: Generator, packed: Packed, settings: GenerationSettings
     t0 = time.perf_counter()
     first_token = None
     stream = generator.stream(list(packed.messages), max_tokens=settings.max_new_tokens + budget,
-                              temperature=settings.temperature,
-                              passages=tuple(hit.chunk.text.strip() for hit in packed.sources))
+                              temperature=settings.temperature)
     thoughts = 0
     try:
         for piece in stream:
@@ -158,7 +143,7 @@ def answer(question: Question, standalone: str, retrieval: Retrieval, grounded: 
                     "tokens_per_s": stats.tokens_per_s if stats else 0.0, "total_s": clock.total()})
     if stats is not None:  # the prompt's attention cache: computed, or reused (transformers backend)
         timings.update({"prompt_computed_tokens": float(stats.computed_tokens),
-                        "prompt_reused_tokens": float(stats.cached_tokens - stats.recomputed_tokens),
+                        "prompt_reused_tokens": float(stats.cached_tokens),
                         "prefill_saved_s": stats.prefill_saved_s})
     return Answer(answer=grounded.text, reasoning=draft.reasoning if draft is not None else "",
                   citations=grounded.citations, queries=tuple(retrieval.trace.queries), timings=timings,

@@ -62,14 +62,13 @@ class GenerationStats:
     first_token_s: float = 0.0
     total_s: float = 0.0
     engine: str = ""  # which backend (and decode path) produced the text, e.g. "transformers/foldrag-loop"
-    cached_tokens: int = 0  # prompt tokens whose attention cache was reused (shared prefix, cached chunks)
-    recomputed_tokens: int = 0  # of those, recomputed so that chunks attend to each other (blending)
+    cached_tokens: int = 0  # prompt tokens whose attention cache was reused (the shared prefix)
     prefill_work: float = 1.0  # share of a full prefill's work the prompt cost (1.0: nothing reused)
 
     @property
     def computed_tokens(self) -> int:
-        """Prompt tokens computed (not taken from a cache, or recomputed)."""
-        return self.prompt_tokens - self.cached_tokens + self.recomputed_tokens
+        """Prompt tokens computed (not taken from a cache)."""
+        return self.prompt_tokens - self.cached_tokens
 
     @property
     def prefill_saved_s(self) -> float:
@@ -121,12 +120,12 @@ class TextStream:
         self._pieces.close()
 
     def finish(self, *, prompt_tokens: int, new_tokens: int, engine: str, cached_tokens: int = 0,
-               recomputed_tokens: int = 0, prefill_work: float = 1.0) -> None:
+               prefill_work: float = 1.0) -> None:
         total = time.perf_counter() - self._start if self._start is not None else 0.0
         self.stats = GenerationStats(prompt_tokens=prompt_tokens, new_tokens=new_tokens,
                                      first_token_s=self._first if self._first is not None else total,
                                      total_s=total, engine=engine, cached_tokens=cached_tokens,
-                                     recomputed_tokens=recomputed_tokens, prefill_work=prefill_work)
+                                     prefill_work=prefill_work)
 
     def text(self) -> str:
         """Read the whole stream (and close it)."""
@@ -157,15 +156,13 @@ class Generator(Protocol):
         ...
 
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
-               stop: tuple[str, ...] = (), passages: Sequence[str] = ()) -> TextStream:
-        """Start generating; ``temperature=None`` is the model preset's default. ``passages``: texts
-        inside the last message that recur across prompts (retrieved chunks), whose attention cache
-        a backend may keep and reuse; a backend without such a cache ignores them."""
+               stop: tuple[str, ...] = ()) -> TextStream:
+        """Start generating; ``temperature=None`` is the model preset's default."""
         ...
 
     def cache_stats(self) -> dict[str, float]:
-        """The backend's reusable attention caches: ``entries``, ``bytes``, ``limit_bytes``, ``hits``,
-        ``misses``, ``damaged``; empty when it keeps none."""
+        """The backend's reusable attention caches (the shared-prefix cache): ``entries``, ``bytes``,
+        ``limit_bytes``, ``hits``, ``misses``; empty when it keeps none."""
         ...
 
 

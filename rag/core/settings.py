@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +23,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+log = logging.getLogger("foldrag.settings")
 
 
 def default_data_path() -> Path:
@@ -239,6 +242,23 @@ class TransformersSettings(BaseModel):
 # Keys that moved under generation.transformers; an old config gets the new name, not silence.
 _MOVED_TO_TRANSFORMERS = tuple(TransformersSettings.model_fields)
 
+# Settings of the retired chunk cache and carried turns (docs/retired.md): a config that still sets
+# one loads, with a one-line warning naming it.
+RETIRED_KEYS = ("kv_recompute", "kv_cache_mb", "kv_cache_dir")
+RETIRED_KV_REUSE = ("on", "carry")
+
+
+def _without_retired(data: dict) -> dict:
+    retired = [key for key in RETIRED_KEYS if key in data]
+    data = {key: value for key, value in data.items() if key not in retired}
+    for key in retired:
+        log.warning("foldrag: warning: generation.%s is retired and ignored (docs/retired.md)", key)
+    if data.get("kv_reuse") in RETIRED_KV_REUSE:
+        log.warning("foldrag: warning: generation.kv_reuse = %r is retired; using 'auto' (docs/retired.md)",
+                    data["kv_reuse"])
+        data["kv_reuse"] = "auto"
+    return data
+
 
 class GenerationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -291,29 +311,11 @@ class GenerationSettings(BaseModel):
     )
     timeout_s: float = Field(120.0, gt=0, description="Backend 'openai': seconds to wait for the server.")
     retries: int = Field(2, ge=0, le=10, description="Backend 'openai': retries of a failed request.")
-    kv_reuse: Literal["auto", "carry", "on", "off"] = Field(
-        "auto", description="Reuse attention caches, from exact to approximate. 'auto': the shared prompt prefix "
-        "(foldrag's decode loop keeps recent prompts and their replies in memory; llama.cpp its last) — exact, "
-        "the same answers. 'carry': also a follow-up whose history is a conversation "
-        "answered here (its latest turns are kept) carries that turn's prompt and reply verbatim, so it "
-        "computes only its new sources (answering/carry.py) — the model reads the earlier sources too, so "
-        "answers differ (it pays off where recent prompts are kept: foldrag's decode loop; llama.cpp keeps only "
-        "the last, which a follow-up's condensing call replaces). 'on': also each "
-        "retrieved chunk's cache computed alone, stored on disk and blended into the prompt with a share of its "
-        "tokens recomputed (rag/generation/blending.py; transformers backend). Blended chunks and carried turns "
-        "changed the bundled 1.5B's answers beyond the quality condition (docs/BENCHMARKS.md, 'Chunk KV cache'), "
-        "so neither is the default. 'off': every prompt is computed in full.",
-    )
-    kv_cache_mb: int = Field(
-        1024, ge=0, description="Disk budget of the chunk cache per model, in MB (least recently used out); 0 keeps "
-        "no chunk caches (the shared prefix is still reused)."
-    )
-    kv_recompute: float = Field(
-        0.15, ge=0.0, le=1.0, description="Share of a cached chunk's tokens recomputed in the prompt (those whose "
-        "cache deviates most), so that chunks attend to each other."
-    )
-    kv_cache_dir: str | None = Field(
-        None, description="Where chunk caches are stored (default: <transformers.cache_dir>/kv)."
+    kv_reuse: Literal["auto", "off"] = Field(
+        "auto", description="'auto': a prompt that begins as a recent one did (the system prompt, a question "
+        "asked again) reuses that beginning's attention cache — exact, the same answers (foldrag's decode loop "
+        "keeps recent prompts and replies in memory; llama.cpp its last prompt). 'off': every prompt is computed "
+        "in full.",
     )
     transformers: TransformersSettings = Field(
         default_factory=TransformersSettings, description="Settings of the transformers backend."
@@ -327,6 +329,7 @@ class GenerationSettings(BaseModel):
             if moved:
                 names = ", ".join(f"generation.{key} is now generation.transformers.{key}" for key in moved)
                 raise ValueError(names)
+            data = _without_retired(data)
         return data
 
 

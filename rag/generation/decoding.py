@@ -74,29 +74,30 @@ class DecodeLoop:
         self._attention = F.scaled_dot_product_attention
         self._rope = apply_rotary_pos_emb
 
-    def _forward(self, ids, position: int, keys: list, values: list, capture: list | None = None):
-        """Run ``ids`` (1 × n) at ``position`` — the whole prompt at 0, then one token at a time —
-        fill the caches, and return the last position's logits. ``capture``, when given, receives
-        each layer's keys (before their rotary embedding) and values of these tokens."""
+    def _forward(self, ids, position: int, keys: list, values: list):
+        """Run ``ids`` (1 × n) at ``position`` — the whole prompt at 0, the rest of a prompt after a
+        reused prefix, then one token at a time — fill the caches, and return the last position's logits."""
         import torch
 
         n = ids.shape[1]
         end = position + n
         x = self.embed(ids)
         cos, sin = self.rotary(x, torch.arange(position, end, device=ids.device).unsqueeze(0))
+        # several tokens after a prefix: each sees the prefix and the new tokens up to itself
+        # (scaled_dot_product_attention's is_causal aligns the mask at the top left)
+        mask = (torch.ones(n, end, dtype=torch.bool, device=ids.device).tril(diagonal=position)
+                if position and n > 1 else None)
         for layer, k_cache, v_cache in zip(self.layers, keys, values):
             attn = layer.self_attn
             h = layer.input_layernorm(x)
             q = attn.q_proj(h).view(1, n, -1, self.head_dim).transpose(1, 2)
             k = attn.k_proj(h).view(1, n, -1, self.head_dim).transpose(1, 2)
             v = attn.v_proj(h).view(1, n, -1, self.head_dim).transpose(1, 2)
-            if capture is not None:
-                capture.append((k, v))
             q, k = self._rope(q, k, cos, sin)
             k_cache[:, :, position:end] = k
             v_cache[:, :, position:end] = v
-            o = self._attention(q, k_cache[:, :, :end], v_cache[:, :, :end], is_causal=n > 1,
-                                scale=self.scaling, enable_gqa=True)
+            o = self._attention(q, k_cache[:, :, :end], v_cache[:, :, :end], attn_mask=mask,
+                                is_causal=mask is None and n > 1, scale=self.scaling, enable_gqa=True)
             x = x + attn.o_proj(o.transpose(1, 2).reshape(1, n, -1))
             x = x + layer.mlp(layer.post_attention_layernorm(x))
         return self.model.lm_head(self.norm(x[:, -1:]))[0, -1]
@@ -117,7 +118,7 @@ class DecodeLoop:
         """Yield new token ids; stops after a token in ``stop_ids`` (not yielded) or ``max_new_tokens``.
 
         ``prefill(ids, keys, values) -> logits``, when given, fills the caches for the whole prompt
-        in place of computing it (reused chunk caches: blending.py); decoding then goes on as usual.
+        in place of computing it (a reused prefix: prefix_cache.py); decoding then goes on as usual.
         Each step runs under its own ``torch.inference_mode()``, so the iterator may be advanced from
         different threads (the HTTP server does that).
         """

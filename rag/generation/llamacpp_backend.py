@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import llama_cpp  # the optional extra: without it, the backend registry says what to install
@@ -102,10 +102,10 @@ class LlamaCppGenerator:
 
     # -- generation
     def cache_stats(self) -> dict[str, float]:
-        return {}  # no chunk cache kept here (issue 29: docs/BENCHMARKS.md says what is missing)
+        return {}  # llama.cpp keeps its own last prompt; it reports no figures to show here
 
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
-               stop: tuple[str, ...] = (), passages: Sequence[str] = ()) -> TextStream:
+               stop: tuple[str, ...] = ()) -> TextStream:
         ids = self.prompt_ids(messages)
         temperature, stops = self.preset.sampling(temperature, stop)
         return TextStream(lambda stream: self._pieces(stream, ids, max_tokens, temperature, stops))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import openai  # the optional extra: without it, the backend registry says what to install
 
@@ -71,10 +71,10 @@ class OpenAIGenerator:
 
     # -- generation
     def cache_stats(self) -> dict[str, float]:
-        return {}  # no chunk cache kept here (issue 29: docs/BENCHMARKS.md says what is missing)
+        return {}  # the server keeps its own caches
 
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
-               stop: tuple[str, ...] = (), passages: Sequence[str] = ()) -> TextStream:
+               stop: tuple[str, ...] = ()) -> TextStream:
         temperature = self.preset.temperature if temperature is None else temperature
         request = dict(model=self.model, messages=apply_preset(messages, self.preset), max_tokens=max_tokens,
                        temperature=temperature, stream=True, stream_options={"include_usage": True})

@@ -65,7 +65,6 @@ class Packed:
     history: tuple[dict[str, str], ...]
     messages: tuple[dict[str, str], ...]
     prompt_tokens: int
-    carried: int = 0  # the first sources, carried with the previous turn's prompt (pack_follow_up)
 
     @property
     def instructions(self) -> str:
@@ -109,59 +108,6 @@ def pack_context(
         messages = build_messages(question, chosen, history)
         tokens = prompt_tokens(messages) if chosen else empty
     return Packed(tuple(chosen), tuple(history), tuple(messages), tokens)
-
-
-def follow_up_messages(earlier: Sequence[dict[str, str]], reply: str, question: str, sources: Sequence[Hit],
-                       first: int) -> list[dict[str, str]]:
-    """A follow-up that carries the previous turn verbatim: its prompt's messages as the model read
-    them, the reply as the model wrote it, then the sources not already in them (numbered on from
-    ``first``) and the question. The prompt before the new turn is the previous prompt and reply token
-    for token, so foldrag's prefix cache, llama.cpp and a model server's prefix cache take their
-    attention caches instead of computing them."""
-    body = SEPARATOR.join(format_source(n, h) for n, h in enumerate(sources, start=first))
-    content = (f"Sources:\n{body}\n\n" if body else "") + f"Question: {question}"
-    return [*(dict(m) for m in earlier), {"role": "assistant", "content": reply}, {"role": "user", "content": content}]
-
-
-def pack_follow_up(question: str, hits: Sequence[Hit], previous: Packed, reply: str,
-                   prompt_tokens: Callable[[list[dict[str, str]]], int], count_tokens: Callable[[str], int],
-                   budget: int, total: int, history: Sequence[dict[str, str]] = ()) -> Packed | None:
-    """The follow-up ``question`` packed onto the ``previous`` turn's prompt and ``reply``
-    (``follow_up_messages``). Its sources are those a fresh prompt of ``budget`` tokens would take,
-    best first — a hit already among the previous sources is counted but not repeated — so a turn
-    never computes more sources than a fresh prompt would, and fewer the more it shares; the whole
-    stays within ``total``. Source n is the n-th of the previous sources followed by the new ones, so
-    ``[n]`` means what it meant before. None when the previous turn cannot be carried: another
-    language of instructions (the system prompt would differ), or no room for the question."""
-    if previous.instructions != instructions_for(question):
-        return None
-    have = {h.chunk.id for h in previous.sources}
-    first = len(previous.sources) + 1
-    empty = prompt_tokens(follow_up_messages(previous.messages, reply, question, [], first))
-    if empty > total:
-        return None
-    room = budget - (prompt_tokens(build_messages(question, [])) - count_tokens(NO_SOURCES))
-    spent, used = 0, empty + count_tokens("Sources:\n" + SEPARATOR)
-    chosen: list[Hit] = []
-    for hit in hits:
-        text = format_source(first + len(chosen), hit)
-        cost = count_tokens(SEPARATOR + text if spent else text)
-        if spent + cost > room:
-            continue
-        if hit.chunk.id in have:
-            spent += cost  # what a fresh prompt would have spent on it; here it is in the prompt already
-        elif used + cost <= total:
-            chosen.append(hit)
-            spent += cost
-            used += cost
-    messages = follow_up_messages(previous.messages, reply, question, chosen, first)
-    tokens = prompt_tokens(messages) if chosen else empty
-    while chosen and tokens > total:
-        chosen.pop()
-        messages = follow_up_messages(previous.messages, reply, question, chosen, first)
-        tokens = prompt_tokens(messages) if chosen else empty
-    return Packed(previous.sources + tuple(chosen), tuple(dict(m) for m in history), tuple(messages), tokens,
-                  carried=len(previous.sources))
 
 
 def condense_messages(question: str, history: Sequence[dict[str, str]], max_turns: int = 6, *,

@@ -11,18 +11,19 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from foldrag.core.contracts import Messages, TextStream
 from foldrag.core.errors import MissingDependency, ModelUnavailable
-from foldrag.generation.chunk_cache import ChunkReuse, Plan, Prefilled
 from foldrag.generation.decoding import DecodeLoop, Sampling, unsupported_reason
 from foldrag.generation.model_files import gguf_source, linear_weights
 from foldrag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, parse_bytes, plan_offload
+from foldrag.generation.prefix_cache import PrefixCache, Prefilled
 from foldrag.generation.presets import Preset, apply_preset, choose_preset, render_plain
 from foldrag.generation.streaming import cut_at_stops
 from foldrag.core.hardware import cuda_available, preferred_dtype
@@ -48,7 +49,7 @@ class _Cancelled:
 class TransformersGenerator:
     def __init__(self, model, tokenizer, preset: Preset, name: str, plan: OffloadPlan | None = None,
                  decode_loop: str = "auto", weights: PackReport | None = None,
-                 reuse: Callable[[DecodeLoop], ChunkReuse | None] | None = None) -> None:
+                 prefix_cache: bool = True) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.preset = preset
@@ -56,8 +57,8 @@ class TransformersGenerator:
         self.plan = plan
         self.weights = weights  # how the CPU weights were packed; None when not on the CPU alone
         self.loop = _choose_loop(model, decode_loop)
-        # attention caches reused across prompts (chunk_cache.py): foldrag's loop only
-        self.reuse = reuse(self.loop) if reuse is not None and self.loop is not None else None
+        # the shared prompt prefix reused across prompts (prefix_cache.py): foldrag's loop only
+        self.prefixes = PrefixCache(self.loop) if prefix_cache and self.loop is not None else None
         self.stop_ids = _stop_ids(model, tokenizer, preset)
         self.context_window = int(getattr(model.config, "max_position_embeddings", 4096) or 4096)
         self.reasoning = preset.reasoning
@@ -126,9 +127,8 @@ class TransformersGenerator:
             for module, device in plan.device_map.items():
                 log.debug("%s -> %s", module, device)
         preset = choose_preset(cfg.preset, f"{cfg.model} {folder.name}", tokenizer.chat_template)
-        reuse = _chunk_reuse(cfg, cache, tokenizer, _largest_file(folder), str(dtype))
         return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=plan, decode_loop=tf.decode_loop,
-                   weights=weights, reuse=reuse)
+                   weights=weights, prefix_cache=cfg.kv_reuse != "off")
 
     @classmethod
     def _load_gguf_on_cpu(cls, cfg, gguf: Path, cache: Path) -> "TransformersGenerator":
@@ -144,9 +144,8 @@ class TransformersGenerator:
         log.info("CPU weights: %s", weights.describe())
         _keep_prompt_weights(model, tf)
         preset = choose_preset(cfg.preset, f"{cfg.model} {gguf.name}", tokenizer.chat_template)
-        reuse = _chunk_reuse(cfg, cache, tokenizer, gguf, f"{dtype} {weights.describe()}")
         return cls(model, tokenizer, preset, name=f"{cfg.model}", plan=None, decode_loop=tf.decode_loop, weights=weights,
-                   reuse=reuse)
+                   prefix_cache=cfg.kv_reuse != "off")
 
     # -- tokens
     def count_tokens(self, text: str) -> int:
@@ -160,60 +159,32 @@ class TransformersGenerator:
                                                      return_dict=True)
         return encoded["input_ids"]
 
-    def _reuse_plan(self, messages: Messages, input_ids, passages: Sequence[str]) -> Plan | None:
-        """Which of the prompt's caches are reused (chunk_cache.py); None: computed in full."""
-        if self.reuse is None or not self.tokenizer.chat_template:
-            return None
-        messages = apply_preset(messages, self.preset)
-        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return self.reuse.plan(text, input_ids[0].tolist(), self._lead(messages, passages), passages)
-
-    def _lead(self, messages: Messages, passages: Sequence[str]) -> str:
-        """What a chunk's cache is computed after: the prompt as it would read without earlier turns,
-        up to the line before the first passage (the system prompt and the opening of the sources,
-        without the first source's own header), so that it is the same for every question in that
-        language. Measured on Qwen2.5-Coder-1.5B: the first token's KL to a full prefill 1.68 with
-        this lead against 2.81 after the system prompt alone (docs/BENCHMARKS.md)."""
-        if not passages or len(messages) < 2:
-            return ""
-        text = self.tokenizer.apply_chat_template([messages[0], messages[-1]], add_generation_prompt=True,
-                                                  tokenize=False)
-        at = text.find(passages[0])
-        if at < 0:
-            return ""
-        return text[:text[:at].rstrip().rfind("\n") + 1]
-
     def prompt_tokens(self, messages: Messages) -> int:
         return int(self.prompt_ids(messages).shape[1])
 
     def cache_stats(self) -> dict[str, float]:
-        """The chunk store's size and reads (``generation.kv_reuse``); empty when reuse is off."""
-        if self.reuse is None:
+        """The shared-prefix cache's size and reads (``generation.kv_reuse``); empty when it is off."""
+        if self.prefixes is None:
             return {}
-        stats = self.reuse.store.stats()
-        return {"entries": stats.entries, "bytes": stats.bytes, "limit_bytes": stats.limit_bytes,
-                "hits": stats.hits, "misses": stats.misses, "damaged": stats.damaged}
+        return dataclasses.asdict(self.prefixes.stats())
 
     # -- generation
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
-               stop: tuple[str, ...] = (), passages: Sequence[str] = ()) -> TextStream:
-        """Text pieces as they are generated, with this call's stats; closing the stream stops the model.
-        ``passages`` (retrieved chunks inside the prompt) have their attention caches reused when
-        ``generation.kv_reuse`` allows."""
+               stop: tuple[str, ...] = ()) -> TextStream:
+        """Text pieces as they are generated, with this call's stats; closing the stream stops the model."""
         input_ids = self.prompt_ids(messages)
         temperature, stops = self.preset.sampling(temperature, stop)
-        plan = self._reuse_plan(messages, input_ids, passages)
-        return TextStream(lambda stream: self._pieces(stream, input_ids, max_tokens, temperature, stops, plan))
+        return TextStream(lambda stream: self._pieces(stream, input_ids, max_tokens, temperature, stops))
 
     def _pieces(self, stream: TextStream, input_ids, max_tokens: int, temperature: float,
-                stops: tuple[str, ...], plan: Plan | None = None) -> Iterator[str]:
-
+                stops: tuple[str, ...]) -> Iterator[str]:
         detokenizer = None
         runs: list[Prefilled] = []
         if self.loop is not None:
             sampling = Sampling(temperature or 0.0, self.preset.top_p if temperature else 1.0)
             detokenizer = _Detokenizer(self.tokenizer)
-            prefill = self.reuse.prefill(plan, runs) if plan is not None and self.reuse is not None else None
+            prompt = input_ids[0].tolist()
+            prefill = self.prefixes.prefill(prompt, runs) if self.prefixes is not None else None
             pieces = detokenizer.pieces(self.loop.tokens(input_ids, max_tokens, self.stop_ids, sampling,
                                                          prefill=prefill))
         else:
@@ -223,23 +194,20 @@ class TransformersGenerator:
             for piece in cut_at_stops(pieces, stops):
                 emitted += piece
                 yield piece
-            if plan is not None and runs and self.reuse is not None:
-                self.reuse.store_missing(plan)  # the answer is written: cache what was computed in place
         finally:
             pieces.close()
             if detokenizer is not None:
                 new_tokens = len(detokenizer.ids)
-                if plan is not None and runs and self.reuse is not None:
+                if runs and self.prefixes is not None:
                     # every reply token but the last was fed back: their caches are filled
-                    self.reuse.remember(plan, runs[0], input_ids[0].tolist() + detokenizer.ids[:-1])
+                    self.prefixes.remember(prompt + detokenizer.ids[:-1], runs[0])
             else:
                 new_tokens = len(self.tokenizer.encode(emitted, add_special_tokens=False)) if emitted else 0
-            report = runs[0].report if runs else None
-            stream.finish(prompt_tokens=int(input_ids.shape[1]), new_tokens=new_tokens,
+            n = int(input_ids.shape[1])
+            cached = runs[0].cached_tokens if runs else 0
+            stream.finish(prompt_tokens=n, new_tokens=new_tokens,
                           engine="transformers/" + ("foldrag-loop" if self.loop is not None else "generate"),
-                          cached_tokens=report.cached if report else 0,
-                          recomputed_tokens=report.recomputed if report else 0,
-                          prefill_work=report.work if report else 1.0)
+                          cached_tokens=cached, prefill_work=(n - cached) / n if n else 1.0)
 
     def _generate_pieces(self, input_ids, max_tokens: int, temperature: float, stops: tuple[str, ...]) -> Iterator[str]:
         """Text pieces from ``model.generate`` in a thread (models foldrag's loop does not run)."""
@@ -346,28 +314,6 @@ def _stop_ids(model, tokenizer, preset: Preset) -> frozenset[int]:
     return frozenset(ids)
 
 
-def _chunk_reuse(cfg, cache: Path, tokenizer, weights_file: Path | None, run_form: str
-                 ) -> Callable[[DecodeLoop], ChunkReuse | None] | None:
-    """How the generator builds its cache reuse once its decode loop is chosen; None when
-    ``generation.kv_reuse`` is off. Chunk caches are kept per model: the weights file's content
-    key and the form the weights run in (dtype, packing) name the folder."""
-    if cfg.kv_reuse == "off":
-        return None
-    import hashlib
-
-    from foldrag.generation.kv_store import KVStore
-    from foldrag.generation.model_files import content_key
-
-    identity = content_key(weights_file) if weights_file is not None else cfg.model
-    folder = Path(cfg.kv_cache_dir).expanduser() if cfg.kv_cache_dir else cache / "kv"
-    folder = folder / hashlib.sha256(f"{identity} {run_form}".encode()).hexdigest()[:16]
-    store = KVStore(folder, limit_bytes=cfg.kv_cache_mb << 20)
-    # 'auto' and 'carry' reuse the shared prefix only: blended chunks changed the answers of the 1.5B
-    # beyond the quality condition (docs/BENCHMARKS.md, "Chunk KV cache"); 'on' places chunks too.
-    chunks = cfg.kv_reuse == "on"
-    return lambda loop: ChunkReuse(loop, tokenizer, store, recompute=cfg.kv_recompute, chunks=chunks)
-
-
 def _keep_prompt_weights(model, tf) -> None:
     """Keep the int4 layers' prompt weights unpacked when ``prompt_weights`` says so (see the setting)."""
     from foldrag.core.hardware import available_memory
@@ -384,11 +330,6 @@ def _keep_prompt_weights(model, tf) -> None:
     elif tf.prompt_weights == "auto":
         log.info("prompt weights unpacked for each prompt: keeping them (%d MiB) would leave less than %d GiB "
                  "of the %s available", needed >> 20, KEEP_RESERVE >> 30, "?" if available is None else f"{available >> 20} MiB")
-
-
-def _largest_file(folder: Path) -> Path | None:
-    files = [f for f in folder.iterdir() if f.is_file()] if folder.is_dir() else []
-    return max(files, key=lambda f: f.stat().st_size) if files else None
 
 
 def _default_cache() -> Path:
