@@ -13,7 +13,7 @@ import typer
 from foldrag.core.errors import FoldragError
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
     help="foldrag: local RAG over a folder of documents.",
 )
 
@@ -42,7 +42,7 @@ def _print_json(data) -> None:
 
 @app.command()
 def ingest(
-    folder: Annotated[Path, typer.Argument(help="The folder of documents.")],
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="The folder of documents.")],
     index: IndexOpt = None,
     include: Annotated[Optional[list[str]], typer.Option(help="Glob of files to take (repeatable).")] = None,
     exclude: Annotated[Optional[list[str]], typer.Option(help="Glob of files to skip (repeatable).")] = None,
@@ -55,7 +55,10 @@ def ingest(
         help="Parse and embed on a Ray cluster (pip install 'foldrag[ray]'): alone, a private one on this "
              "machine (or RAY_ADDRESS); 'auto' the one `ray start` runs here; HOST:6379 or ray://HOST:10001.")] = None,
 ) -> None:
-    """Parse, chunk and embed FOLDER into the index; unchanged files cost nothing."""
+    """Parse, chunk and embed FOLDER into the index.
+
+    Unchanged files cost nothing; changed ones are replaced, deleted ones removed.
+    """
     from foldrag.ingest.progress import progress_for
     from foldrag.build import build_rag
 
@@ -88,14 +91,17 @@ def _reembed_hint(settings, rag) -> None:
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="What to look for.")],
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="What to look for.")],
     index: IndexOpt = None,
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="How many chunks.")] = 5,
     mode: Annotated[Optional[str], typer.Option(help="dense | bm25 | hybrid | multi (default: hybrid; multi asks the LLM for rewrites).")] = None,
     trace: Annotated[bool, typer.Option("--trace", help="Show the queries, each list's top ids, fused ranks and timings.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show the chunks that best match QUERY, with score, source and page."""
+    """Show the chunks that best match QUERY.
+
+    Each with its score, source, page and heading.
+    """
     rag = _rag_for(index, with_generator=(mode == "multi"))
     result = rag.retrieve(query, k=k, mode=mode)
     hits = result.hits
@@ -121,14 +127,14 @@ def search(
 
 @app.command()
 def ask(
-    question: Annotated[str, typer.Argument(help="The question.")],
+    question: Annotated[str, typer.Argument(metavar="QUESTION", help="The question.")],
     index: IndexOpt = None,
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="Chunks retrieved.")] = 5,
     mode: Annotated[Optional[str], typer.Option(help="Retrieval mode (default: hybrid; multi asks the LLM for rewrites).")] = None,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is generated.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Answer QUESTION from the index with the local LLM, citing the sources used."""
+    """Answer QUESTION from the documents, citing the sources used."""
     from foldrag.answering.events import DoneEvent, StatusEvent, TokenEvent
 
     rag = _rag_for(index, with_generator=True)
@@ -175,7 +181,7 @@ def ask(
 
 @app.command(name="eval")
 def evaluate(
-    dataset: Annotated[Path, typer.Argument(help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or a KorQuAD 1.0 .json file.")],
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or a KorQuAD 1.0 .json file.")],
     split: Annotated[str, typer.Option(help="BEIR qrels split.")] = "test",
     queries: Annotated[Optional[Path], typer.Option(help="Other questions over DATASET's documents (JSON Lines: id, text, and relevant unless the id is one of DATASET's), e.g. bench/sets/scifact-ko.jsonl.")] = None,
     mode: Annotated[Optional[list[str]], typer.Option("--mode", help="Mode to evaluate (repeatable; --answers takes the first).")] = None,
@@ -186,8 +192,11 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="--answers: the sample's random seed.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Retrieval (nDCG@10, Recall@10/100, MRR@10, latency) on DATASET; with --answers, the answers
-    (contains-gold, F1, language, citation precision/recall, refusals, seconds per answer)."""
+    """Measure retrieval or answers on an evaluation DATASET.
+
+    Retrieval: nDCG@10, Recall@10/100, MRR@10 and latency per mode. Answers: contains-gold, F1,
+    language, citation precision and recall, refusals, seconds per answer.
+    """
     from dataclasses import replace
 
     from tqdm import tqdm
@@ -290,8 +299,11 @@ def check(
     repair: Annotated[bool, typer.Option("--repair", help="Rebuild what is damaged into a new generation.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify the index: every file against the checksum written with it, every part loaded. Exit 0
-    when it is sound (or was repaired), 6 when it is damaged."""
+    """Verify the index against its checksums (--repair fixes it).
+
+    Every file is checked against the checksum written with it and every part is loaded. Exit 0
+    when it is sound (or was repaired), 6 when it is damaged.
+    """
     from foldrag.build import build_rag
 
     rag = build_rag(_settings(index))
@@ -315,10 +327,12 @@ def check(
 
 @app.command()
 def config(as_json: JsonOpt = True) -> None:
-    """Print the effective settings (defaults < foldrag.toml < FOLDRAG_* environment), and under
-    "resolved" what 'auto' settings come to: the generation backend and model that will answer, the
-    embedding model of the index and the runtime that will embed (measured once per machine when embedding.backend is 'auto'), and whether
-    OCR can run here (Tesseract with the ingest.ocr_languages data)."""
+    """Print the effective settings and what 'auto' resolves to here.
+
+    Defaults < foldrag.toml < FOLDRAG_* environment. Under "resolved": the generation backend and
+    model that will answer, the index's embedding model and the runtime that will embed (measured
+    once per machine when embedding.backend is 'auto'), and whether OCR can run here.
+    """
     from foldrag.core.errors import IndexMismatch, ModelUnavailable
     from foldrag.embedders import SentenceTransformerEmbedder
     from foldrag.embedding.choice import embedding_model
@@ -358,7 +372,10 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes over the same index folders "
                                          "(each loads its own models; a new index generation reaches all).")] = 1,
 ) -> None:
-    """Serve the HTTP API: /v1/query, OpenAI-compatible /v1/chat/completions, ingest jobs, /chat."""
+    """Serve the web app (http://HOST:PORT/) and the HTTP API.
+
+    The API answers /v1/query, the OpenAI-compatible /v1/chat/completions, ingest jobs and /mcp.
+    """
     import uvicorn
 
     from foldrag.api.app import WORKER_INDEXES_ENV, WORKER_JOBS_ENV, create_app
@@ -396,8 +413,11 @@ def serve(
 def mcp(
     index: Annotated[Optional[list[Path]], typer.Option("--index", help="Index folder to serve as a collection named after it (repeatable).")] = None,
 ) -> None:
-    """Serve the collections to an agent over the Model Context Protocol on stdio (what Claude Desktop,
-    Cursor and VS Code launch): tools search, ask, list_collections, get_passage, get_document."""
+    """Serve the collections to an agent over MCP (stdio).
+
+    What Claude Desktop, Cursor and VS Code launch: tools search, ask, list_collections,
+    get_passage, get_document.
+    """
     from foldrag.api.mcp_server import serve_stdio
 
     serve_stdio(_settings(None), index or None)
@@ -417,12 +437,22 @@ def optional_values(args: list[str]) -> list[str]:
     return out
 
 
+def _usage_errors():
+    """The click that typer runs on: its own copy (``typer._click``, typer ≥ 0.20) or click itself."""
+    try:
+        from typer import _click as click
+    except ImportError:  # an older typer uses click
+        import click
+    return click.exceptions
+
+
 def main() -> None:
     # foldrag never downloads: every model is a local folder or a bundled package.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
-        code = app(args=optional_values(sys.argv[1:]), standalone_mode=False)  # a command's typer.Exit(n) comes back as its return value
+        # a command's typer.Exit(n) comes back as its return value
+        code = app(args=optional_values(sys.argv[1:]), prog_name="foldrag", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except FoldragError as exc:
@@ -431,13 +461,15 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         print("foldrag: interrupted", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:
+        usage = _usage_errors()
+        if isinstance(exc, usage.NoArgsIsHelpError):  # a bare `foldrag`: the help, as --help prints it
+            print(exc.ctx.get_help())
+            sys.exit(0)
+        if isinstance(exc, usage.ClickException):  # "Usage: …", "Try 'foldrag CMD --help'…", "Error: …"
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
+        if isinstance(exc, usage.Exit):
             sys.exit(exc.exit_code)
         raise
 
