@@ -1,4 +1,4 @@
-"""The one error table: every kind foldrag raises, its exit code and HTTP status, and the README's copy;
+"""The one error table: every kind foldrag raises, its exit code and HTTP status, and the copy in docs/cli.md;
 a full disk during an ingest is one of its kinds, and loses nothing."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from tests.fakes import HashEmbedder
 from tests.server_support import shared_tokenizer, write_docs
 
 
-def test_the_readme_prints_the_table_as_it_is():
-    assert error_table_markdown() in (REPO / "README.md").read_text(encoding="utf-8")
+def test_the_docs_print_the_table_as_it_is():
+    assert error_table_markdown() in (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
 
 
 def test_every_error_class_has_a_row_and_codes_are_unique():

@@ -104,7 +104,7 @@ def test_import_foldrag_loads_nothing_heavy():
 
 def _readme_example() -> str:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## foldrag in your Python program", 1)[1].split("\n## ", 1)[0]
+    section = readme.split("\n## Python API\n", 1)[1].split("\n## ", 1)[0]
     [code] = re.findall(r"```python\n(.*?)```", section, re.S)
     return code
 
