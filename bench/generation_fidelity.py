@@ -51,7 +51,8 @@ def main() -> None:
 
     from foldrag.evaluation.fidelity import next_token_logits
     from foldrag.generation.decoding import DecodeLoop
-    from foldrag.generation.model_files import default_model_cache, resolve_model_folder
+    from foldrag.generation.bundled import default_model_cache
+    from foldrag.generation.model_files import resolve_model_folder
     from foldrag.generation.packed_weights import pack_for_cpu
 
     folder = resolve_model_folder("bundled:SmolLM2-135M-Instruct", default_model_cache())

@@ -91,7 +91,8 @@ def main() -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from foldrag.generation.model_files import default_model_cache, resolve_model_folder
+    from foldrag.generation.bundled import default_model_cache
+    from foldrag.generation.model_files import resolve_model_folder
     from foldrag.generation.transformers_backend import TransformersGenerator
     from foldrag.core.hardware import cpu_has_fast_bf16
     from foldrag.core.settings import GenerationSettings

@@ -1,7 +1,7 @@
 """``Foldrag``: one collection — an index folder — and everything a user does with it.
 
 The CLI, the HTTP API and a Python program talk to this object only. It is a facade over parts with
-one job each (``foldrag/collection/``: snapshots, documents, writing, check), the retriever and the
+one job each (``rag/collection/``: snapshots, documents, writing, check), the retriever and the
 answerer the builder made, and the answer stages (``foldrag/answering/``). A question is checked
 once, by ``prepare``; what follows never calls back here.
 

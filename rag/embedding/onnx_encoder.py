@@ -1,4 +1,4 @@
-"""Runs an exported sentence-transformers graph (``rag/onnx_export.py``) on onnxruntime or OpenVINO,
+"""Runs an exported sentence-transformers graph (``rag/embedding/onnx_export.py``) on onnxruntime or OpenVINO,
 with the ``encode`` surface of a SentenceTransformer, so ``SentenceTransformerEmbedder`` wraps either.
 
 Texts are tokenized as sentence-transformers does (stripped, lower-cased when the model says so,

@@ -43,6 +43,12 @@ BUNDLED_GENERATORS = {
 }
 
 
+def default_model_cache() -> Path:
+    """foldrag's model cache: $XDG_CACHE_HOME/foldrag/models (joined GGUFs, converted folders)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "foldrag" / "models"
+
+
 def bundled_gguf(name: str, cache_dir: Path | None = None) -> Path:
     """The GGUF of the bundled model ``name``: inside its package, or joined from its parts into
     ``cache_dir`` (default: foldrag's model cache) the first time."""
@@ -59,8 +65,6 @@ def bundled_gguf(name: str, cache_dir: Path | None = None) -> Path:
             if found:
                 return found[0]
         raise ModelUnavailable(f"no .gguf file inside the installed package {model.packages[0]}")
-    from foldrag.generation.model_files import default_model_cache
-
     target = (cache_dir or default_model_cache()) / model.file
     if target.is_file() and target.stat().st_size == model.size:
         return target

@@ -4,7 +4,7 @@ transformers builds a fast tokenizer from the GGUF's vocabulary in Python; for a
 vocabulary that takes seconds and leaves ~750 MB in the process that did it. Done in a child, the
 memory goes back to the system when it exits, and the model's own load starts from a small process.
 
-Usage (what ``write_in_child`` runs):  python -m rag.generation.gguf_tokenizer MODEL.gguf TARGET_DIR
+Usage (what ``write_in_child`` runs):  python -m foldrag.generation.gguf_tokenizer MODEL.gguf TARGET_DIR
 """
 
 from __future__ import annotations

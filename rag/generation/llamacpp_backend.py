@@ -23,7 +23,7 @@ import llama_cpp  # the optional extra: without it, the backend registry says wh
 
 from foldrag.core.contracts import Messages, TextStream
 from foldrag.core.errors import ModelUnavailable
-from foldrag.generation.bundled import bundled_gguf
+from foldrag.generation.model_files import gguf_source
 from foldrag.generation.presets import Preset, apply_preset, choose_preset
 from foldrag.generation.streaming import cut_at_stops, utf8_pieces
 
@@ -34,11 +34,10 @@ MAX_CONTEXT = 8192  # KV cache size cap: a 128k-token model would otherwise rese
 
 def gguf_path(model: str) -> Path:
     """The GGUF file for a generation.model value; llama.cpp reads nothing else."""
-    if model.startswith("bundled:"):
-        return bundled_gguf(model)
-    path = Path(model).expanduser()
-    if path.is_file() and path.suffix.lower() == ".gguf":
+    path = gguf_source(model)
+    if path is not None:
         return path
+    path = Path(model).expanduser()
     raise ModelUnavailable(
         f"generation model not found: the llamacpp backend needs a .gguf file, and {path.resolve()} is not one; "
         "set generation.model to a GGUF file, or generation.backend = 'transformers' for a Hugging Face folder"

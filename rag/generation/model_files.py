@@ -13,14 +13,9 @@ import shutil
 from pathlib import Path
 
 from foldrag.core.errors import ModelUnavailable
-from foldrag.generation.bundled import BUNDLED_GENERATORS, bundled_gguf
+from foldrag.generation.bundled import BUNDLED_GENERATORS, bundled_gguf, default_model_cache
 
 log = logging.getLogger("foldrag.generation")
-
-
-def default_model_cache() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "foldrag" / "models"
 
 
 def resolve_model_folder(model: str, cache_dir: Path) -> Path:
@@ -93,7 +88,8 @@ def content_key(path: Path, samples: int = 16, sample_bytes: int = 1 << 16) -> s
 
 
 def gguf_source(model: str) -> Path | None:
-    """The GGUF file a generation.model value names (the bundled one, or a local .gguf), else None."""
+    """The GGUF file a generation.model value names (the bundled one, or a local .gguf), else None:
+    the one place a model setting is read as a GGUF (both local backends ask here)."""
     if model in BUNDLED_GENERATORS:
         return bundled_gguf(model)
     path = Path(model).expanduser()

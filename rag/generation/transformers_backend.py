@@ -333,7 +333,7 @@ def _keep_prompt_weights(model, tf) -> None:
 
 
 def _default_cache() -> Path:
-    from foldrag.generation.model_files import default_model_cache
+    from foldrag.generation.bundled import default_model_cache
 
     return default_model_cache()
 
