@@ -9,20 +9,31 @@ from __future__ import annotations
 import functools
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from foldrag.ingest.chunking import embedding_text, make_splitter
 from foldrag.ingest.engine import Work, by_file, vectors_with_cache
 from foldrag.ingest.outcomes import Indexed, Outcome, Parsed, Working
+from foldrag.ingest.parsers import ParseOptions
 from foldrag.ingest.plan import FileTask
 from foldrag.ingest.reading import parse_options, read_and_parse
 from foldrag.core.settings import IngestSettings
+
+if TYPE_CHECKING:
+    from foldrag.ingest.formats.ocr import OcrEngine
 
 _DONE = object()
 
 
 class LocalEngine:
+    """Parses in a thread, embeds in the caller's. ``ocr_engine`` makes the OCR engine for the
+    parses (``ParseOptions.ocr_engine``; None: Tesseract, when installed); tests pass a fake."""
+
+    def __init__(self, ocr_engine: Callable[[ParseOptions], OcrEngine | str] | None = None) -> None:
+        self.ocr_engine = ocr_engine
+
     @classmethod
     def create(cls, settings: IngestSettings) -> "LocalEngine":
         return cls()
@@ -30,7 +41,8 @@ class LocalEngine:
     def process(self, tasks: Sequence[FileTask], work: Work) -> Iterator[Outcome]:
         out: queue.Queue = queue.Queue(maxsize=64)
         stop = threading.Event()
-        thread = threading.Thread(target=_parse_all, args=(tasks, work, out, stop), name="foldrag-parse", daemon=True)
+        thread = threading.Thread(target=_parse_all, args=(tasks, work, out, stop, self.ocr_engine),
+                                  name="foldrag-parse", daemon=True)
         thread.start()
         pending: list[Parsed] = []
         pending_chunks = 0
@@ -62,9 +74,10 @@ def _embed(pending: list[Parsed], work: Work) -> Iterator[Indexed]:
     yield from by_file(pending, vectors, fresh)
 
 
-def _parse_all(tasks: Sequence[FileTask], work: Work, out: queue.Queue, stop: threading.Event) -> None:
+def _parse_all(tasks: Sequence[FileTask], work: Work, out: queue.Queue, stop: threading.Event,
+               ocr_engine: Callable[[ParseOptions], OcrEngine | str] | None) -> None:
     splitter = make_splitter(work.embedder.token_length, work.settings.chunk_tokens, work.settings.chunk_overlap)
-    options = parse_options(work.settings)
+    options = replace(parse_options(work.settings), ocr_engine=ocr_engine)
     limit = int(work.settings.max_file_mb * 1024 * 1024)
     try:
         for task in tasks:

@@ -34,6 +34,9 @@ class ParseOptions:
     ocr_workers: int = 2  # OCR processes at once for one PDF
     # Told how far a long parse is ("OCR: 12 of 40 pages read"); called from any thread, must not block.
     report: Callable[[str], None] | None = field(default=None, compare=False)
+    # Makes the OCR engine (or says why there is none) when a page first needs it; None: Tesseract,
+    # when it is installed with ``ocr_languages``. Tests pass a fake engine.
+    ocr_engine: Callable[["ParseOptions"], "OcrEngine | str"] | None = field(default=None, compare=False)
 
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _BLANKS = re.compile(r"\n{3,}")
@@ -110,6 +113,8 @@ def _sections(source: str, sections: list[Section], title: str | None, kind: str
 
 def _ocr_engine(options: ParseOptions) -> OcrEngine | str:
     """The OCR engine for ``options``, or why there is none."""
+    if options.ocr_engine is not None:
+        return options.ocr_engine(options)
     from foldrag.ingest.formats.ocr import TesseractOcr, tesseract_missing
 
     missing = tesseract_missing(options.ocr_languages)

@@ -253,6 +253,17 @@ class SentenceTransformerEmbedder:
         """``backend``: "torch", "onnx", "openvino" or "auto" (measured: rag/embedding/runtime_choice.py);
         ``quantize`` ("auto", "int8", "off") applies to the ONNX runtimes."""
         encoders, choice = _runtime(model, device, dtype, backend, quantize)
+        return cls.from_runtimes(model, encoders, choice, device=device, dtype=dtype, batch_size=batch_size)
+
+    @classmethod
+    def from_runtimes(
+        cls, model: str, encoders, choice: RuntimeChoice, *, device: str = "auto", dtype: str = "auto",
+        batch_size: int = 32,
+    ) -> "SentenceTransformerEmbedder":
+        """The embedder of ``model`` on the runtimes ``choice`` names (what ``load`` does once it has
+        measured the choice). ``encoders(runtime, int8)`` builds (and keeps) a runtime's encoder and has
+        ``path``, the model's folder; a runtime that cannot load (ModelUnavailable) falls back to torch.
+        Tests pass fake encoders and a choice."""
         if choice.backend != "torch":
             try:
                 encoders(choice.backend, choice.quantized)  # built now: one that cannot load falls back

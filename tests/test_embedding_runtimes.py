@@ -4,7 +4,6 @@ torch, the measured choice, and the check before another runtime's vectors join 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -105,36 +104,53 @@ def test_the_probe_runs_once_per_machine_and_model_and_a_missing_runtime_falls_b
     assert fallback.label == "torch" and "openvino is not installed" in fallback.reason
 
 
-class _Timed(_Encoder):
-    """Exact vectors, with a cost per call and per text (sleeps): torch-like eager runtimes pay more per
-    call, graph runtimes more per text on this kind of CPU."""
+class _Clock:
+    """Seconds that pass only when a fake runtime says its work took them."""
 
-    def __init__(self, per_call_s: float, per_text_s: float) -> None:
-        super().__init__(0.0)
-        self.per_call_s, self.per_text_s = per_call_s, per_text_s
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Timed(_Encoder):
+    """Vectors (exact unless ``noise``), with a cost per call and per text charged to ``clock``:
+    torch-like eager runtimes pay more per call, graph runtimes more per text on this kind of CPU."""
+
+    def __init__(self, clock: _Clock, per_call_s: float, per_text_s: float, noise: float = 0.0) -> None:
+        super().__init__(noise)
+        self.clock, self.per_call_s, self.per_text_s = clock, per_call_s, per_text_s
 
     def encode(self, texts, batch_size=32):
-        time.sleep(self.per_call_s + self.per_text_s * len(texts))
+        self.clock.now += self.per_call_s + self.per_text_s * len(texts)
         return super().encode(texts, batch_size)
 
 
 def test_the_probe_times_questions_alone_and_the_embedder_asks_the_faster_runtime(tmp_path, monkeypatch):
     from foldrag.embedders import SentenceTransformerEmbedder
     from foldrag.embedding import onnx_encoder
+    from foldrag.embedding.runtime_choice import PROBE_TEXTS
 
     monkeypatch.setattr(onnx_encoder, "runtime_missing", lambda r: "openvino is not installed" if r == "openvino" else None)
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
-    made = {("torch", False): _Timed(0.02, 0.0002), ("onnx", False): _Timed(0.002, 0.001),
-            ("onnx", True): _Encoder(3.0)}
+    clock = _Clock()
+    made = {("torch", False): _Timed(clock, 0.02, 0.0002), ("onnx", False): _Timed(clock, 0.002, 0.001),
+            ("onnx", True): _Timed(clock, 0.001, 0.0001, noise=3.0)}  # fastest at both, out of bound
     choice = choose_runtime(model, backend="auto", quantize="auto", device="cpu",
-                            encoders=lambda r, q: made[(r, q)], cache_dir=tmp_path)
+                            encoders=lambda r, q: made[(r, q)], cache_dir=tmp_path, clock=clock)
     assert (choice.label, choice.query_label) == ("torch", "onnx"), choice.reason
     assert "ingest: measured texts/s" in choice.reason and "questions: measured ms per question" in choice.reason
     [cached] = tmp_path.glob("embedder-*.json")
     figures = json.loads(cached.read_text())["runtimes"]
-    assert figures["onnx"]["query_ms"] < 10 < figures["torch"]["query_ms"]
+    # The figures are the costs charged to the clock: a question alone is one call of one text, the
+    # ingest phase one call of all the probe's texts.
+    assert figures["onnx"]["query_ms"] == pytest.approx(3.0) and figures["torch"]["query_ms"] == pytest.approx(20.2)
+    n = len(PROBE_TEXTS)
+    assert figures["torch"]["texts_per_s"] == pytest.approx(n / (0.02 + 0.0002 * n), abs=0.1)
+    assert figures["onnx"]["texts_per_s"] == pytest.approx(n / (0.002 + 0.001 * n), abs=0.1)
     # The embedder sends questions to the question runtime, chunks to the other.
     calls = []
 
@@ -188,21 +204,19 @@ class _Built:
         return Encoder(0.0)
 
 
-def _load_with(monkeypatch, encoders: _Built, choice):
-    import foldrag.embedders as embedders
+def _load_with(encoders: _Built, choice):
+    from foldrag.embedders import SentenceTransformerEmbedder
 
-    monkeypatch.setattr(embedders, "_runtime", lambda *args: (encoders, choice))
-    monkeypatch.setattr(embedders, "_counting_tokenizer", lambda path: object())
-    return embedders.SentenceTransformerEmbedder.load("bundled:all-MiniLM-L6-v2", backend="auto")
+    return SentenceTransformerEmbedder.from_runtimes("bundled:all-MiniLM-L6-v2", encoders, choice)
 
 
-def test_torch_is_built_only_when_chunks_are_embedded_if_questions_run_elsewhere(monkeypatch):
+def test_torch_is_built_only_when_chunks_are_embedded_if_questions_run_elsewhere():
     # A process that only searches or answers (foldrag search/ask, a server that never ingests) never
     # builds torch: `foldrag search` took 6-7 s and 460 MB instead of 13 s and 650 MB (2026-12-02).
     from foldrag.embedding.runtime_choice import RuntimeChoice
 
     encoders = _Built()
-    embedder = _load_with(monkeypatch, encoders, RuntimeChoice("torch", False, "measured", query_backend="onnx"))
+    embedder = _load_with(encoders, RuntimeChoice("torch", False, "measured", query_backend="onnx"))
     assert encoders.built == [("onnx", False)] and (embedder.backend, embedder.query_backend) == ("torch", "onnx")
     embedder.embed(["a question"], query=True)
     assert encoders.built == [("onnx", False)] and embedder.dimension == 8
@@ -212,7 +226,7 @@ def test_torch_is_built_only_when_chunks_are_embedded_if_questions_run_elsewhere
     assert encoders.encoded == ["onnx", "torch", "torch"]
 
 
-def test_questions_are_answered_while_torch_is_being_built_for_a_first_ingest(monkeypatch):
+def test_questions_are_answered_while_torch_is_being_built_for_a_first_ingest():
     import threading
 
     from foldrag.embedding.runtime_choice import RuntimeChoice
@@ -227,7 +241,7 @@ def test_questions_are_answered_while_torch_is_being_built_for_a_first_ingest(mo
             return super().__call__(runtime, int8)
 
     encoders = SlowTorch()
-    embedder = _load_with(monkeypatch, encoders, RuntimeChoice("torch", False, "measured", query_backend="onnx"))
+    embedder = _load_with(encoders, RuntimeChoice("torch", False, "measured", query_backend="onnx"))
     ingest = threading.Thread(target=embedder.embed, args=(["chunk one"],))
     ingest.start()
     assert building.wait(10)
@@ -238,17 +252,17 @@ def test_questions_are_answered_while_torch_is_being_built_for_a_first_ingest(mo
     assert encoders.encoded == ["onnx", "torch"]  # the question first, while torch was being built
 
 
-def test_questions_fall_back_to_torch_built_at_once_when_their_runtime_cannot_load(monkeypatch):
+def test_questions_fall_back_to_torch_built_at_once_when_their_runtime_cannot_load():
     from foldrag.embedding.runtime_choice import RuntimeChoice
 
     encoders = _Built(fail=(("onnx", False),))
-    embedder = _load_with(monkeypatch, encoders, RuntimeChoice("torch", False, "measured", query_backend="onnx"))
+    embedder = _load_with(encoders, RuntimeChoice("torch", False, "measured", query_backend="onnx"))
     assert encoders.built == [("torch", False)] and embedder.query_backend == "torch"
     embedder.embed(["a question"], query=True)
     assert encoders.encoded == ["torch"]
     # A chunk runtime that cannot load falls back to torch, for both phases.
     encoders = _Built(fail=(("onnx", True),))
-    embedder = _load_with(monkeypatch, encoders, RuntimeChoice("onnx", True, "named"))
+    embedder = _load_with(encoders, RuntimeChoice("onnx", True, "named"))
     assert encoders.built == [("torch", False)] and (embedder.backend, embedder.query_backend) == ("torch", "torch")
 
 
@@ -264,21 +278,19 @@ def exported(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_the_export_is_cached_by_the_model_files_and_never_half_written(exported, monkeypatch, tmp_path):
+def test_the_export_is_cached_by_the_model_files_and_never_half_written(exported, tmp_path):
     path, files = exported
     assert files.model(False).stat().st_size > 0 and files.model(True).stat().st_size < files.model(False).stat().st_size
     assert files.folder.name.endswith(files.digest[:16]) and files.dimension == 384 and files.max_seq_length == 256
-    monkeypatch.setattr(onnx_export, "_export", lambda *a: pytest.fail("exported again"))
-    assert onnx_export.export_onnx(path, files.folder.parent) == files
+    assert onnx_export.export_onnx(path, files.folder.parent, exporter=lambda *a: pytest.fail("exported again")) == files
     # A failed export leaves neither the folder nor its temporary copy, and says why in one line.
 
     def broken(model_path, out):
         (out / "model.onnx").write_bytes(b"half")
         raise RuntimeError("the exporter broke")
 
-    monkeypatch.setattr(onnx_export, "_export", broken)
     with pytest.raises(ModelUnavailable, match="could not export .* the exporter broke"):
-        onnx_export.export_onnx(path, tmp_path)
+        onnx_export.export_onnx(path, tmp_path, exporter=broken)
     assert list(tmp_path.iterdir()) == []
 
 

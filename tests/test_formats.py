@@ -271,18 +271,22 @@ def test_pdf_table_is_a_markdown_table_between_its_paragraphs(tmp_path):
     assert "| Salaries |" not in plain and "Salaries" in plain
 
 
-def test_table_finder_runs_only_on_pages_that_draw_lines(tmp_path, monkeypatch):
-    from foldrag.ingest.formats import pdf
+def test_table_finder_runs_only_on_pages_that_draw_lines(tmp_path):
+    from foldrag.ingest.formats.pdf import PdfOptions, page_with_tables, read_pdf
     from tests.docs_factory import write_pdf
 
     looked = []
-    real = pdf._plumber_page
-    monkeypatch.setattr(pdf, "_plumber_page", lambda page: looked.append(page.page_number) or real(page))
-    parse_file("p.pdf", write_pdf(tmp_path / "p.pdf", ["Plain text.", "More plain text."]).read_bytes())
+
+    def read(path):
+        def tables(page):
+            looked.append(page.page_number)
+            return page_with_tables(page)
+        return read_pdf(path.read_bytes(), str.strip, PdfOptions(), lambda: "no OCR here", tables=tables)[0]
+
+    read(write_pdf(tmp_path / "p.pdf", ["Plain text.", "More plain text."]))
     assert looked == [], "pages without lines or rectangles cannot hold a ruled table"
-    write_pdf_with_table(tmp_path / "t.pdf", "Before.", [["a", "b"], ["1", "2"]], "After.")
-    parse_file("t.pdf", (tmp_path / "t.pdf").read_bytes())
-    assert looked == [1]
+    sections = read(write_pdf_with_table(tmp_path / "t.pdf", "Before.", [["a", "b"], ["1", "2"]], "After."))
+    assert looked == [1] and "| a | b |" in sections[0].text
 
 
 def test_when_a_page_is_ocrd():
@@ -385,25 +389,21 @@ def _blank_scan(path, pages: int):
     return path
 
 
-def test_ocr_tells_its_progress_page_by_page(tmp_path, monkeypatch):
-    import foldrag.ingest.parsers as parsers
-
-    monkeypatch.setattr(parsers, "_ocr_engine", lambda options: _FakeOcr())
+def test_ocr_tells_its_progress_page_by_page(tmp_path):
     told: list[str] = []
     path = _blank_scan(tmp_path / "scan.pdf", 3)
-    parsed = parse_file("scan.pdf", path.read_bytes(), ParseOptions(ocr_workers=1, report=told.append))
+    parsed = parse_file("scan.pdf", path.read_bytes(),
+                        ParseOptions(ocr_workers=1, report=told.append, ocr_engine=lambda options: _FakeOcr()))
     assert [(s.page, s.ocr) for s in parsed.sections] == [(1, True), (2, True), (3, True)]
     assert told == ["OCR: 1 of 3 pages read", "OCR: 2 of 3 pages read", "OCR: 3 of 3 pages read"]
 
 
-def test_ocr_progress_counts_only_the_pages_ocr_reads(tmp_path, monkeypatch):
+def test_ocr_progress_counts_only_the_pages_ocr_reads(tmp_path):
     import io
 
-    import foldrag.ingest.parsers as parsers
     from fpdf import FPDF
     from PIL import Image
 
-    monkeypatch.setattr(parsers, "_ocr_engine", lambda options: _FakeOcr())
     pdf = FPDF()
     pdf.set_font("Helvetica", size=12)
     for page in range(4):
@@ -417,17 +417,17 @@ def test_ocr_progress_counts_only_the_pages_ocr_reads(tmp_path, monkeypatch):
     path = tmp_path / "mixed.pdf"
     pdf.output(str(path))
     told: list[str] = []
-    parsed = parse_file("mixed.pdf", path.read_bytes(), ParseOptions(ocr_workers=1, report=told.append))
+    parsed = parse_file("mixed.pdf", path.read_bytes(),
+                        ParseOptions(ocr_workers=1, report=told.append, ocr_engine=lambda options: _FakeOcr()))
     assert [(s.page, s.ocr) for s in parsed.sections] == [(1, False), (2, True), (3, False), (4, True)]
     assert told == ["OCR: 1 of 2 pages read", "OCR: 2 of 2 pages read"]
 
 
-def test_an_ingest_progress_hears_ocr_pages_between_files(tmp_path, monkeypatch, settings, fake_embedder):
-    import foldrag.ingest.parsers as parsers
+def test_an_ingest_progress_hears_ocr_pages_between_files(tmp_path, settings, fake_embedder):
     from foldrag.indexes.folder import IndexWriter
+    from foldrag.ingest.local_engine import LocalEngine
     from foldrag.ingest.pipeline import ingest_folder
 
-    monkeypatch.setattr(parsers, "_ocr_engine", lambda options: _FakeOcr())
     docs = tmp_path / "docs"
     docs.mkdir()
     _blank_scan(docs / "scan.pdf", 4)
@@ -441,7 +441,8 @@ def test_an_ingest_progress_hears_ocr_pages_between_files(tmp_path, monkeypatch,
         def close(self): events.append(("close",))
 
     with IndexWriter.open(settings.index.path, fake_embedder.name, fake_embedder.dimension, settings.index) as writer:
-        summary = ingest_folder(docs, writer, fake_embedder, settings.ingest, progress=Recording())
+        summary = ingest_folder(docs, writer, fake_embedder, settings.ingest, progress=Recording(),
+                                engine=LocalEngine(ocr_engine=lambda options: _FakeOcr()))
     assert summary.added == 2 and not summary.failed
     notes = [e[1] for e in events if e[0] == "note"]
     assert notes[-1] == "scan.pdf: OCR: 4 of 4 pages read" and len(notes) == 4

@@ -4,19 +4,23 @@ builds under process-wide state, and two models built at once from two threads c
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
+from foldrag.core.lazy import MODEL_BUILDING
 from foldrag.core.settings import Settings
 from tests.conftest import SMOLLM
 
 
 def _in_two_threads(first, second) -> list[BaseException]:
+    """Run ``first`` and ``second`` in two threads released together (a barrier), so both ask for a
+    model at once; the errors they raised."""
     errors: list[BaseException] = []
+    start = threading.Barrier(2)
 
     def run(work):
         try:
+            start.wait()
             work()
         except BaseException as exc:  # handed to the test, which fails on it
             errors.append(exc)
@@ -29,33 +33,55 @@ def _in_two_threads(first, second) -> list[BaseException]:
     return errors
 
 
+def _held_by_another_thread() -> bool:
+    """Whether a thread other than the caller holds ``MODEL_BUILDING`` now: another thread tries to
+    take it without waiting (the lock is re-entrant, so the caller itself could always take it)."""
+    taken: list[bool] = []
+
+    def attempt():
+        got = MODEL_BUILDING.acquire(blocking=False)
+        if got:
+            MODEL_BUILDING.release()
+        taken.append(got)
+
+    probe = threading.Thread(target=attempt)
+    probe.start()
+    probe.join()
+    return not taken[0]
+
+
 def test_the_embedder_generator_and_reranker_are_never_built_at_once(monkeypatch, tmp_path):
+    # Deterministic, not a race widened by sleeping: each loader checks that the one process-wide lock
+    # is held while it builds (so no other model can be built meanwhile), and records any overlap.
     import foldrag.build as build
     import foldrag.generation.backends as backends
     import foldrag.retrieval.rerank as rerank
 
     building: list[str] = []
     overlaps: list[tuple[str, ...]] = []
+    unlocked: list[str] = []
 
-    def slow_build(name):
+    def guarded_build(name):
         def load(*args, **kwargs):
             building.append(name)
             if len(building) > 1:
                 overlaps.append(tuple(building))
-            time.sleep(0.2)
+            if not _held_by_another_thread():
+                unlocked.append(name)
             building.remove(name)
             return object()
         return load
 
-    monkeypatch.setattr(build.SentenceTransformerEmbedder, "load", slow_build("embedder"))
-    monkeypatch.setattr(backends, "load_generator", slow_build("generator"))
-    monkeypatch.setattr(rerank.CrossEncoderReranker, "load", slow_build("reranker"))
+    monkeypatch.setattr(build.SentenceTransformerEmbedder, "load", guarded_build("embedder"))
+    monkeypatch.setattr(backends, "load_generator", guarded_build("generator"))
+    monkeypatch.setattr(rerank.CrossEncoderReranker, "load", guarded_build("reranker"))
     settings = Settings.load(index={"path": tmp_path / "index"}, generation={"model": SMOLLM},
                              retrieval={"reranker_model": "some/cross-encoder"})
     rag = build.build_rag(settings, with_generator=True)
     assert _in_two_threads(rag.load_embedder, rag.load_generator) == []
     rag = build.build_rag(settings, with_generator=True)
     assert _in_two_threads(lambda: build.build_reranker(settings), rag.load_embedder) == []
+    assert unlocked == [], f"built without holding MODEL_BUILDING: {unlocked}"
     assert overlaps == [] and building == []
 
 

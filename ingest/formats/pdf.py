@@ -46,8 +46,9 @@ def wants_ocr(mode: str, text: str, area_points2: float, has_image: bool) -> boo
     return visible < OCR_MIN_CHARS_PER_A4 * max(area_points2, 1.0) / A4_POINTS2
 
 
-def _plumber_page(page) -> str | None:
-    """The page with its tables as Markdown in reading order, or None when it has no table."""
+def page_with_tables(page) -> str | None:
+    """The text of a pdfplumber page with its tables as Markdown in reading order, or None when it
+    has no table."""
     tables = [t for t in page.find_tables() if len(t.rows) >= 2]
     if not tables:
         return None
@@ -133,11 +134,13 @@ class _OcrCount:
 
 
 def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
-             ocr: Callable[[], OcrEngine | str]) -> tuple[list[Section], str | None]:
+             ocr: Callable[[], OcrEngine | str], *,
+             tables: Callable[[object], str | None] = page_with_tables) -> tuple[list[Section], str | None]:
     """The pages of a PDF as sections, and its title. ``ocr`` gives the engine, or the reason there
     is none (asked only when a page needs it). Pages are rendered in order and read by
     ``options.ocr_workers`` OCR processes at once (at most twice that many images held); text layers
-    are read first, so progress counts the pages OCR reads, not all pages."""
+    are read first, so progress counts the pages OCR reads, not all pages. ``tables`` reads a
+    pdfplumber page that may hold a ruled table (``page_with_tables``; tests watch which pages)."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from pypdf import PdfReader
@@ -176,7 +179,7 @@ def read_pdf(data: bytes, tidy: Callable[[str], str], options: PdfOptions,
                 slots.append((index, text, future, replace(image, png=b"")))  # the pixels go with the OCR
                 continue
             if text and options.tables and pages.has_paths(index):
-                text = tidy(_plumber_page(pages.plumber(index)) or text)
+                text = tidy(tables(pages.plumber(index)) or text)
             slots.append((index, text, None, None))
         sections = []
         for index, text, future, image in slots:

@@ -27,6 +27,7 @@ import os
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,10 +85,13 @@ def default_cache_dir() -> Path:
     return Path(base) / "foldrag" / "embedders"
 
 
-def export_onnx(model_path: Path, cache_dir: Path) -> OnnxFiles:
+def export_onnx(model_path: Path, cache_dir: Path, *,
+                exporter: Callable[[Path, Path], dict] | None = None) -> OnnxFiles:
     """The export of the sentence-transformers folder ``model_path``: from ``cache_dir`` when it is
-    there, else made now (seconds for a MiniLM) and kept there. Raises ModelUnavailable when the
-    model cannot be exported (its runtime then falls back to torch)."""
+    there, else made now (seconds for a MiniLM) and kept there. ``exporter(model_path, out)`` writes
+    the graphs and tokenizer into ``out`` and returns the export's facts (default: torch.onnx and
+    onnxruntime's quantizer; tests pass their own). Raises ModelUnavailable when the model cannot be
+    exported (its runtime then falls back to torch)."""
     digest = model_digest(model_path)
     folder = cache_dir / f"{model_path.resolve().name}-{digest[:16]}"
     try:
@@ -101,7 +105,7 @@ def export_onnx(model_path: Path, cache_dir: Path) -> OnnxFiles:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        meta = _export(model_path, tmp)
+        meta = (exporter or _export)(model_path, tmp)
         (tmp / "export.json").write_text(json.dumps(dict(meta, digest=digest)), encoding="utf-8")
         try:
             os.rename(tmp, folder)

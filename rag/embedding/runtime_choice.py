@@ -154,9 +154,11 @@ def _fastest(measured: dict[str, Measured], speed: Callable[[Measured], float]) 
 
 def choose_runtime(model_path: Path, *, backend: str, quantize: str, device: str,
                    encoders: Callable[[str, bool], object] | None = None,
-                   cache_dir: Path | None = None) -> RuntimeChoice:
+                   cache_dir: Path | None = None,
+                   clock: Callable[[], float] = time.perf_counter) -> RuntimeChoice:
     """What to run for ``model_path`` under these settings. ``encoders(runtime, int8)`` builds an
-    object with ``encode`` (the probe's subjects; tests pass fakes)."""
+    object with ``encode`` (the probe's subjects) and ``clock`` (seconds) times them; tests pass
+    fakes for both."""
     pairs, notes = candidates(backend, quantize, device)
     if not pairs:
         log.warning("embedding.backend=%s cannot run here (%s); using torch", backend, "; ".join(notes))
@@ -173,7 +175,7 @@ def choose_runtime(model_path: Path, *, backend: str, quantize: str, device: str
     if measured is None or not wanted <= set(measured):
         log.warning("measuring the embedding runtimes once on this machine (%s); cached in %s",
                     ", ".join(sorted(wanted)), path)
-        measured = probe(pairs, encoders)
+        measured = probe(pairs, encoders, clock)
         _write(path, measured)
     measured = {label: m for label, m in measured.items() if label in wanted}
     label, bulk_reason = choose(measured)
@@ -187,10 +189,11 @@ def choose_runtime(model_path: Path, *, backend: str, quantize: str, device: str
     return RuntimeChoice(runtime, bool(q), reason, query_runtime, bool(query_q))
 
 
-def probe(pairs: list[tuple[str, bool]], encoders: Callable[[str, bool], object]) -> dict[str, Measured]:
+def probe(pairs: list[tuple[str, bool]], encoders: Callable[[str, bool], object],
+          clock: Callable[[], float] = time.perf_counter) -> dict[str, Measured]:
     """Per runtime: texts/s over the probe's chunk-like texts (best of 2, after a warm-up), the median
     milliseconds of one question embedded alone (after a warm-up), and cosine to torch fp32's vectors
-    of both; a runtime that fails to load or run is left out."""
+    of both; a runtime that fails to load or run is left out. ``clock()`` reads seconds."""
     texts, questions = list(PROBE_TEXTS), list(PROBE_QUESTIONS)
     torch_encoder = encoders("torch", False)
     reference = np.asarray(torch_encoder.encode(texts + questions, batch_size=32), dtype=np.float32)
@@ -203,15 +206,15 @@ def probe(pairs: list[tuple[str, bool]], encoders: Callable[[str, bool], object]
             vectors = np.asarray(encoder.encode(texts + questions, batch_size=32), dtype=np.float32)
             times = []
             for _ in range(2):
-                t0 = time.perf_counter()
+                t0 = clock()
                 encoder.encode(texts, batch_size=32)
-                times.append(time.perf_counter() - t0)
+                times.append(clock() - t0)
             question_times = []
             for _ in range(QUERY_ROUNDS):
                 for question in questions:
-                    t0 = time.perf_counter()
+                    t0 = clock()
                     encoder.encode([question], batch_size=32)
-                    question_times.append(time.perf_counter() - t0)
+                    question_times.append(clock() - t0)
         except Exception as exc:  # noqa: BLE001 - a runtime that fails here is not chosen; the reason is logged
             log.warning("embedding runtime %s failed its probe: %s: %s", _label(runtime, int8), type(exc).__name__, exc)
             continue
