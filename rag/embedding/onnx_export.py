@@ -2,7 +2,7 @@
 into the model cache and reused.
 
 The whole pipeline is in the graph — transformer, pooling, normalization — traced from the loaded
-model, so the runtimes (``rag/onnx_encoder.py``) only tokenize and run it. The export folder is keyed
+model, so the runtimes (``rag/embedding/onnx_encoder.py``) only tokenize and run it. The export folder is keyed
 by the digest of the model's files; it is written under a temporary name and renamed into place, so
 a killed export leaves nothing half-written. Nothing is downloaded.
 
