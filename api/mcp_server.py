@@ -49,6 +49,9 @@ INSTRUCTIONS = (
 Query = Annotated[str, Field(min_length=1, max_length=4000, description="What to look for, in Korean or English.")]
 CollectionName = Annotated[str | None, Field(max_length=64,
                                              description="A collection from list_collections; default: the first.")]
+OneName = Annotated[str, Field(min_length=1, max_length=64)]
+CollectionNames = Annotated[OneName | list[OneName] | None, Field(
+    description="A collection from list_collections, or a list of them to search as one; default: the first.")]
 
 
 StateFor = Callable[[Any], ServerState]  # the request (None on stdio) → the state as its key sees it
@@ -113,7 +116,7 @@ def build_mcp(state_for: StateFor) -> MCPServer:
         "Search the user's documents and return the best passages with their source, page and score, best "
         "first. Ask in Korean or English: e.g. 'How does GPU offload place layers?' or '병가는 며칠인가요?'. "
         "Cite what you use by source and page. mode: hybrid (default: keywords + meaning), dense, bm25."))
-    async def search(query: Query, ctx: Context, collection: CollectionName = None,
+    async def search(query: Query, ctx: Context, collection: CollectionNames = None,
                      k: Annotated[int, Field(ge=1, le=50, description="How many passages.")] = 5,
                      mode: Literal["hybrid", "dense", "bm25"] | None = None) -> SearchResult:
         with _as_tool_errors():
@@ -132,7 +135,7 @@ def build_mcp(state_for: StateFor) -> MCPServer:
         "numbered citations [n] (each with its source, page and passage). Slower than search (seconds to a "
         "minute on a laptop); progress is reported. e.g. 'What did we decide about GPU offload?' or "
         "'형태소 분석기는 무엇을 하나요?'. history: earlier turns, oldest first, for a follow-up question."))
-    async def ask(question: Query, ctx: Context, collection: CollectionName = None,
+    async def ask(question: Query, ctx: Context, collection: CollectionNames = None,
                   history: Annotated[list[Turn] | None, Field(max_length=50, description="Earlier turns.")] = None
                   ) -> AskResult:
         history = history or []

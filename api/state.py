@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import shutil
 import threading
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from fastapi.concurrency import run_in_threadpool
 
+from foldrag.across_collections import AcrossCollections
 from foldrag.answering.question import Question
 from foldrag.api.added_collections import AddedCollections, check_name
 from foldrag.api.conversations import Conversations
@@ -21,7 +21,6 @@ from foldrag.api.metrics import Metrics
 from foldrag.build import CollectionBuilder, concurrent_generations
 from foldrag.core.errors import FoldragError, Forbidden, IndexBusy, InvalidInput, NotFound, NotReady, TooLarge
 from foldrag.core.settings import Settings, default_data_path
-from foldrag.retrieval.across import Across
 from foldrag.retrieval.hybrid import Retrieval
 from foldrag.service import Foldrag
 
@@ -126,8 +125,7 @@ class ServerState:
         """Every check that can fail fast, before the request takes a place in the generation queue:
         the collection, readiness, the server's length limit (413), then the collection's own checks
         (``Foldrag.prepare``), and for an answer a model to write it (ModelUnavailable). Several
-        collections: each checks the question, and it is asked of all (``retrieval.across.Across``);
-        the name is theirs joined by commas."""
+        collections: asked of all (``AcrossCollections``); the name is theirs joined by commas."""
         names = [collection] if collection is None or isinstance(collection, str) else list(dict.fromkeys(collection))
         picked = [self.collection(name) for name in names or [None]]
         self.require_ready()
@@ -135,20 +133,18 @@ class ServerState:
         if len(text) > limit:
             raise TooLarge(f"the {what} has {len(text)} characters; the limit is {limit}")
 
+        asked = AcrossCollections(dict(picked), rrf_k=self.settings.retrieval.rrf_k)
+
         def check() -> Question:
-            questions = [rag.prepare(text, mode=mode, k=k, history=history, what=what) for _, rag in picked]
+            question = asked.prepare(text, mode=mode, k=k, history=history, what=what)
             if answering:
-                picked[0][1].answerer()  # built once (the reranker with it, when configured): off the event loop
-            if len(questions) == 1:
-                return questions[0]
-            across = Across({name: q.retriever for (name, _), q in zip(picked, questions)},
-                            rrf_k=self.settings.retrieval.rrf_k)
-            return dataclasses.replace(questions[0], retriever=across)
+                asked.answerer()  # built once (the reranker with it, when configured): off the event loop
+            return question
 
         question = await run_in_threadpool(check)
-        return ",".join(name for name, _ in picked), picked[0][1], question
+        return asked.name, asked.first(), question
 
-    async def retrieve(self, collection: str | None, query: str, *, k: int | None, mode: str) -> tuple[str, Retrieval]:
+    async def retrieve(self, collection: str | Sequence[str] | None, query: str, *, k: int | None, mode: str) -> tuple[str, Retrieval]:
         """Retrieval in a worker thread; 'multi' uses the LLM, so it waits for a generation slot."""
         name, rag, question = await self.prepare(collection, query, mode=mode, k=k, answering=False, what="query")
         if question.mode != "multi":

@@ -13,6 +13,9 @@ Example::
         ...
     rag.documents(); rag.remove(doc_id)
 
+    both = foldrag.open_many(["notes-index", "papers-index"])   # one question over several collections
+    both.search("형태소 분석")                           # each hit's .collection names its index
+
 Errors are ``foldrag.FoldragError`` (``.kind``: a key of the one error table). Importing foldrag
 loads nothing: models load at the first call that needs them.
 """
@@ -23,12 +26,14 @@ import os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Answer", "FoldragError", "Foldrag", "Hit", "Settings", "open"]
+__all__ = ["AcrossCollections", "Answer", "FoldragError", "Foldrag", "Hit", "Settings", "open", "open_many"]
 
 if TYPE_CHECKING:
+    from foldrag.across_collections import AcrossCollections
     from foldrag.service import Foldrag
 
 _LAZY = {  # name → module: imported on first use, so `import foldrag` stays cheap
+    "AcrossCollections": "foldrag.across_collections",
     "Answer": "foldrag.answering.events",
     "Foldrag": "foldrag.service",
     "FoldragError": "foldrag.core.errors",
@@ -52,6 +57,23 @@ def open(index: str | os.PathLike[str] | None = None, *, answers: bool = True, *
     if index is not None:
         settings["index"] = {**settings.get("index", {}), "path": Path(index).expanduser()}
     return build_rag(Settings.load(**settings), with_generator=answers)
+
+
+def open_many(indexes: "list[str | os.PathLike[str]]", *, answers: bool = True,
+              **settings: Any) -> "AcrossCollections":
+    """Several index folders asked as one (``AcrossCollections``): a search or a question runs on
+    each and their lists are fused by rank; each collection is named after its folder, and they share
+    one set of models. Settings as for ``open``. InvalidInput for two folders of the same name."""
+    from pathlib import Path
+
+    from foldrag.across_collections import AcrossCollections
+    from foldrag.build import build_collections, collection_paths
+    from foldrag.core.settings import Settings
+
+    loaded = Settings.load(**settings)
+    paths = collection_paths(loaded, [Path(index).expanduser() for index in indexes])
+    return AcrossCollections(build_collections(loaded, paths, with_generator=answers),
+                             rrf_k=loaded.retrieval.rrf_k)
 
 
 def __getattr__(name: str) -> Any:

@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Index folder (default: see `foldrag config`).")]
+IndexesOpt = Annotated[Optional[list[Path]], typer.Option(
+    "--index", help="Index folder (default: see `foldrag config`); repeat it to ask several collections at once.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
@@ -34,6 +36,23 @@ def _rag_for(index: Path | None, *, with_generator: bool):
     from foldrag.build import build_rag
 
     return build_rag(_settings(index), with_generator=with_generator)
+
+
+def _asked(indexes: list[Path] | None, *, with_generator: bool):
+    """What a search or a question asks: one collection, or several as one (``AcrossCollections``)."""
+    if not indexes or len(indexes) == 1:
+        return _rag_for(indexes[0] if indexes else None, with_generator=with_generator)
+    from foldrag.across_collections import AcrossCollections
+    from foldrag.build import build_collections, collection_paths
+
+    settings = _settings(None)
+    paths = collection_paths(settings, indexes)
+    return AcrossCollections(build_collections(settings, paths, with_generator=with_generator),
+                             rrf_k=settings.retrieval.rrf_k)
+
+
+def _where(source: str, page: int | None, collection: str) -> str:
+    return (f"{collection}: " if collection else "") + source + (f" p.{page}" if page else "")
 
 
 def _print_json(data) -> None:
@@ -92,7 +111,7 @@ def _reembed_hint(settings, rag) -> None:
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(metavar="QUERY", help="What to look for.")],
-    index: IndexOpt = None,
+    index: IndexesOpt = None,
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="How many chunks.")] = 5,
     mode: Annotated[Optional[str], typer.Option(help="dense | bm25 | hybrid | multi (default: hybrid; multi asks the LLM for rewrites).")] = None,
     trace: Annotated[bool, typer.Option("--trace", help="Show the queries, each list's top ids, fused ranks and timings.")] = False,
@@ -102,7 +121,7 @@ def search(
 
     Each with its score, source, page and heading.
     """
-    rag = _rag_for(index, with_generator=(mode == "multi"))
+    rag = _asked(index, with_generator=(mode == "multi"))
     result = rag.retrieve(query, k=k, mode=mode)
     hits = result.hits
     if as_json:
@@ -118,7 +137,7 @@ def search(
     if not hits:
         typer.echo("no results (the index is empty)")
     for rank, hit in enumerate(hits, start=1):
-        where = hit.chunk.source + (f" p.{hit.chunk.page}" if hit.chunk.page else "")
+        where = _where(hit.chunk.source, hit.chunk.page, hit.collection)
         heading = f" — {hit.chunk.heading}" if hit.chunk.heading else ""
         typer.echo(f"{rank}. [{hit.score:.3f}] {where}{heading}")
         snippet = " ".join(hit.chunk.text.split())
@@ -128,7 +147,7 @@ def search(
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(metavar="QUESTION", help="The question.")],
-    index: IndexOpt = None,
+    index: IndexesOpt = None,
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="Chunks retrieved.")] = 5,
     mode: Annotated[Optional[str], typer.Option(help="Retrieval mode (default: hybrid; multi asks the LLM for rewrites).")] = None,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is generated.")] = False,
@@ -137,7 +156,7 @@ def ask(
     """Answer QUESTION from the documents, citing the sources used."""
     from foldrag.answering.events import DoneEvent, StatusEvent, TokenEvent
 
-    rag = _rag_for(index, with_generator=True)
+    rag = _asked(index, with_generator=True)
     answer = None
     stage_shown = False
     streamed = ""
@@ -169,7 +188,7 @@ def ask(
         typer.echo(f"\n(reasoning: {len(answer.reasoning)} characters; --json shows it)")
     typer.echo("\nSources:" if answer.citations else "\nSources: none cited")
     for c in answer.citations:
-        typer.echo(f"  [{c.n}] {c.source}" + (f" p.{c.page}" if c.page else ""))
+        typer.echo(f"  [{c.n}] {_where(c.source, c.page, c.collection)}")
     t = answer.timings
     typer.echo(f"\nretrieve {t['retrieve_s']:.2f}s, first token {t['first_token_s']:.2f}s, "
                f"generate {t['generate_s']:.2f}s, {t['tokens_per_s']:.1f} tokens/s; queries: " + " | ".join(answer.queries))

@@ -82,6 +82,7 @@ class Hit:
             "source": self.chunk.source,
             "page": self.chunk.page,
             "metadata": self.chunk.metadata(),
+            **({"collection": self.collection} if self.collection else {}),
         }
 
 
