@@ -39,7 +39,7 @@ ERROR_TABLE: dict[str, ErrorSpec] = {
 
 
 def error_table_markdown() -> str:
-    """ERROR_TABLE as the README prints it (a test keeps the two equal)."""
+    """ERROR_TABLE as docs/cli.md prints it (a test keeps the two equal)."""
     rows = ["| kind | exit code | HTTP status | meaning |", "|---|---|---|---|"]
     rows += [f"| `{kind}` | {spec.exit_code} | {spec.http_status} | {spec.meaning} |" for kind, spec in ERROR_TABLE.items()]
     return "\n".join(rows)
