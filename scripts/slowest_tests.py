@@ -31,7 +31,7 @@ _TOTAL = re.compile(r" in (\d+(?:\.\d+)?)s\b")
 class Duration:
     seconds: float
     phase: str  # "setup", "call" or "teardown"
-    test: str  # the test's id: tests/test_x.py::test_y[param]
+    test: str  # the test's id as pytest prints it: FILE::NAME[PARAM]
 
 
 @dataclass(frozen=True)
