@@ -190,9 +190,9 @@ def test_new_writes_keep_the_origin_rule_and_never_show_exception_text(make_api)
 def test_the_app_and_its_files_are_served_with_the_content_security_policy(make_api):
     api = make_api(server={"api_keys": ["admin"]})
     page = api.client.get("/")  # keyless: the page holds no data
-    assert page.status_code == 200 and '<script src="/app/app.js">' in page.text
+    assert page.status_code == 200 and '<script type="module" src="/app/main.js">' in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    for name in ("app.js", "i18n.js", "app.css", "vendor/marked.umd.js", "vendor/purify.min.js"):
+    for name in ("main.js", "store.js", "i18n.js", "app.css", "vendor/marked.umd.js", "vendor/purify.min.js"):
         assert api.client.get(f"/app/{name}").status_code == 200, name
     for name in ("vendor/LICENSE.marked", "missing.js", "%2e%2e/state.py"):
         assert api.client.get(f"/app/{name}").status_code == 404, name
