@@ -99,7 +99,7 @@ def serve(model_path: str) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1",
+    server = subprocess.Popen([sys.executable, "-m", "foldrag.generation.llamacpp_cpu", "--", "--model", model_path, "--host", "127.0.0.1",
                                "--port", str(port), "--n_ctx", "8192", "--n_threads", str(os.cpu_count() or 1),
                                "--n_threads_batch", str(os.cpu_count() or 1)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

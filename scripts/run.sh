@@ -2,7 +2,7 @@
 # foldrag set-up and the two entry points of the README:
 #   bash scripts/run.sh demo   set up, ingest examples/docs, search it, answer a question
 #   bash scripts/run.sh test   set up, run the whole test suite
-#   bash scripts/run.sh serve  set up, serve the demo index over HTTP (http://127.0.0.1:8000/chat)
+#   bash scripts/run.sh serve  set up, serve the web app on the demo index (http://127.0.0.1:8000/)
 # Idempotent: the virtual environment is rebuilt only when the pinned requirements change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,22 +44,38 @@ answer_model() {
 }
 
 # llama.cpp (the optional llamacpp backend, and its OpenAI-compatible server for the openai backend's
-# tests) builds from source: about 10 minutes on 2 cores, once (pip keeps the built wheel). The flags
-# leave out the AVX-512 and AMX code paths, with which a native 0.3.36 build crashed on its first
-# decode on one of this project's CPUs; AVX2/FMA/F16C run on every x86-64 machine of the last decade.
-# FOLDRAG_NO_LLAMACPP=1 skips it (its tests then skip, saying why).
-LLAMACPP_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF"
+# tests) builds from source once, with runtime CPU dispatch: ggml's CPU back end is compiled for every
+# x86-64 level (GGML_CPU_ALL_VARIANTS: x64, sse42, haswell, skylakex, icelake, zen4, ...) as libraries
+# loaded at run time (GGML_BACKEND_DL), and foldrag loads the best one this CPU runs
+# (rag/generation/llamacpp_cpu.py). So one built wheel runs on every x86-64 CPU and uses AVX-512, VNNI
+# or AMX where the CPU has them (a native build reused on another CPU crashed; an AVX2-only build left
+# them unused). The wheel is kept in foldrag's own cache, keyed by these flags: pip's cache is keyed by
+# the package alone and would hand back a wheel built with other flags. About 25 minutes on 2 cores,
+# once per machine (docs/models.md). FOLDRAG_NO_LLAMACPP=1 skips it (its tests then skip, saying why).
+LLAMACPP_VERSION=0.3.36
+LLAMACPP_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF"
 llamacpp() {
   [ "${FOLDRAG_NO_LLAMACPP:-0}" = 1 ] && return
-  local stamp="$VENV/.foldrag-llamacpp" want
-  want=$(echo "$WANT $LLAMACPP_CMAKE_ARGS" | sha256sum | cut -d' ' -f1)
+  local stamp="$VENV/.foldrag-llamacpp" want wheels wheel
+  want=$(echo "$WANT $LLAMACPP_VERSION $LLAMACPP_CMAKE_ARGS" | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return
   fi
-  echo "==> building llama-cpp-python for the llama.cpp backend's tests (about 10 minutes, once)" >&2
-  CMAKE_ARGS="$LLAMACPP_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -c scripts/requirements.lock \
-    "llama-cpp-python[server]==0.3.36"
+  wheels="${XDG_CACHE_HOME:-$HOME/.cache}/foldrag/wheels/llama-cpp-python-$LLAMACPP_VERSION-$(echo "$LLAMACPP_CMAKE_ARGS" | sha256sum | cut -c1-12)"
+  wheel=$(ls "$wheels"/llama_cpp_python-*.whl 2>/dev/null | head -1 || true)
+  if [ -z "$wheel" ]; then
+    echo "==> building llama-cpp-python with runtime CPU dispatch for the llama.cpp backend (about 25 minutes, once)" >&2
+    rm -rf "$wheels.partial"
+    CMAKE_ARGS="$LLAMACPP_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+      "$VENV/bin/python" -m pip wheel --disable-pip-version-check -q --no-deps --no-cache-dir \
+      -w "$wheels.partial" "llama-cpp-python==$LLAMACPP_VERSION"
+    mv "$wheels.partial" "$wheels"
+    wheel=$(ls "$wheels"/llama_cpp_python-*.whl | head -1)
+  fi
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps --force-reinstall "$wheel"
+  # the server extra's dependencies (llama.cpp's own server runs in the openai backend's tests)
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -c scripts/requirements.lock \
+    "llama-cpp-python[server]==$LLAMACPP_VERSION"
   echo "$want" >"$stamp"
 }
 

@@ -37,8 +37,8 @@ class Duration:
 @dataclass(frozen=True)
 class Run:
     durations: tuple[Duration, ...]  # as pytest listed them: slowest first
-    total_s: float | None  # the whole run, from the log's last line
-    summary: str  # that last line: "574 passed, 3 skipped in 822.11s (0:13:42)"
+    total_s: float | None  # the whole run, from pytest's closing line
+    summary: str  # that line: "574 passed, 3 skipped in 822.11s (0:13:42)"
 
 
 def parse_log(text: str) -> Run:
@@ -54,7 +54,9 @@ def parse_log(text: str) -> Run:
         if match is None:  # the "(N durations < 0.005s hidden ...)" note, a blank line or the next section
             break
         durations.append(Duration(float(match.group(1)), match.group(2), match.group(3).strip()))
-    summary = next((line.strip(" =") for line in reversed(lines) if line.strip()), "")
+    # pytest's closing line (what a wrapper printed after it is passed over)
+    summary = next((line.strip(" =") for line in reversed(lines) if _TOTAL.search(line)),
+                   next((line.strip(" =") for line in reversed(lines) if line.strip()), ""))
     total = _TOTAL.search(summary)
     return Run(tuple(durations), float(total.group(1)) if total else None, summary)
 

@@ -37,7 +37,8 @@ def llama_server(tmp_path_factory):
         port = s.getsockname()[1]
     log = open(tmp_path_factory.mktemp("llama-server") / "server.log", "w+")  # a pipe would fill and block it
     server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf("bundled:SmolLM2-135M-Instruct")),
+        # llama.cpp's server, with the CPU back end of a dispatch build loaded (llamacpp_cpu.py)
+        [sys.executable, "-m", "foldrag.generation.llamacpp_cpu", "--", "--model", str(bundled_gguf("bundled:SmolLM2-135M-Instruct")),
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "1"],  # see below
         stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/v1"

@@ -283,6 +283,12 @@ class GenerationSettings(BaseModel):
     gpu_layers: int | None = Field(None, ge=0, description="Decoder layers on the GPU; None: as many as fit.")
     max_gpu_memory: str | None = Field(None, description="Cap on GPU memory for weights, e.g. '6GiB'.")
     threads: int | None = Field(None, ge=1, description="CPU threads for generation; None: the engine's default.")
+    llamacpp_cpu: str = Field(
+        "auto", pattern=r"^[a-z0-9_]+$", description="Backend 'llamacpp': which CPU variant of a llama.cpp build "
+        "with runtime dispatch runs — 'auto' the best this CPU executes (each variant checks the CPU), or one by "
+        "name (x64, sse42, sandybridge, haswell, skylakex, icelake, zen4, sapphirerapids, …). A build without "
+        "dispatch ignores it.",
+    )
     max_new_tokens: int = Field(256, ge=1, le=8192, description="Answer length cap in tokens.")
     reasoning_max_tokens: int = Field(512, ge=0, description="Extra tokens allowed for <think> reasoning.")
     temperature: float | None = Field(None, ge=0, le=2, description="None: the preset's default.")

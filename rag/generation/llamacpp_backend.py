@@ -23,6 +23,7 @@ import llama_cpp  # the optional extra: without it, the backend registry says wh
 
 from foldrag.core.contracts import Messages, TextStream
 from foldrag.core.errors import ModelUnavailable
+from foldrag.generation.llamacpp_cpu import load_cpu_backend
 from foldrag.generation.model_files import gguf_source
 from foldrag.generation.presets import Preset, apply_preset, choose_preset
 from foldrag.generation.streaming import cut_at_stops, utf8_pieces
@@ -45,7 +46,7 @@ def gguf_path(model: str) -> Path:
 
 
 class LlamaCppGenerator:
-    def __init__(self, llm, preset: Preset, name: str, template: str | None) -> None:
+    def __init__(self, llm, preset: Preset, name: str, template: str | None, cpu: str = "built-in") -> None:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.llm = llm
@@ -53,6 +54,7 @@ class LlamaCppGenerator:
         self.name = name
         self.reasoning = preset.reasoning
         self.context_window = llm.n_ctx()
+        self.engine = "llama.cpp" if cpu == "built-in" else f"llama.cpp/{cpu}"  # the CPU variant that runs it
         bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "ignore") if llm.token_bos() >= 0 else ""
         eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "ignore")
         self._format = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos) if template else None
@@ -69,6 +71,7 @@ class LlamaCppGenerator:
         """Load ``cfg.model`` (a GGUF, named: ``load_generator`` resolves 'auto') per
         ``GenerationSettings``: gpu_layers, threads."""
         path = gguf_path(cfg.model)
+        cpu = load_cpu_backend(cfg.llamacpp_cpu)  # a dispatch build's CPU back end, before the first model
         threads = cfg.threads or os.cpu_count() or 1
         gpu_layers = _gpu_layers(path, cfg)
         try:
@@ -81,8 +84,9 @@ class LlamaCppGenerator:
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelUnavailable(f"llama.cpp could not load {path}: {exc}") from exc
         preset = choose_preset(cfg.preset, f"{cfg.model} {path.name}", template)
-        log.info("llama.cpp: %s, context %d, %d threads, %d layers on the GPU", path.name, n_ctx, threads, gpu_layers)
-        return cls(llm, preset, name=cfg.model, template=template)
+        log.info("llama.cpp: %s, context %d, %d threads, %d layers on the GPU, CPU variant %s", path.name, n_ctx,
+                 threads, gpu_layers, cpu)
+        return cls(llm, preset, name=cfg.model, template=template, cpu=cpu)
 
     # -- tokens
     def prompt_ids(self, messages: Messages) -> list[int]:
@@ -130,7 +134,7 @@ class LlamaCppGenerator:
                 yield from cut_at_stops(utf8_pieces(token_bytes()), stops)
             finally:
                 tokens.close()
-                stream.finish(prompt_tokens=len(ids), new_tokens=len(new), engine="llama.cpp", cached_tokens=reused,
+                stream.finish(prompt_tokens=len(ids), new_tokens=len(new), engine=self.engine, cached_tokens=reused,
                               prefill_work=(len(ids) - reused) / len(ids) if ids else 1.0)
 
 
