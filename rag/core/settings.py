@@ -143,16 +143,15 @@ class IndexSettings(BaseModel):
     )
     ivfpq_from: int = Field(
         1_000_000, ge=0, description="With kind 'auto', the chunk count from which IVF-PQ replaces HNSW "
-        "(HNSW holds every vector in full, ~1.8 KB per 384-d chunk; docs/BENCHMARKS.md)."
+        "(HNSW holds every vector in full; IVF-PQ holds pq_m bytes of each)."
     )
     pq_m: int = Field(0, ge=0, description="IVF-PQ bytes per vector (sub-quantizers); 0: dimension / 8 (48 for 384-d).")
     pq_candidates: int = Field(
-        200, ge=1, description="IVF-PQ: candidates fetched (at least k), re-scored exactly from the stored vectors "
-        "(at 1M SciFact-like chunks: 40 gave recall@10 0.71, 200 gave 1.0 at p50 5 ms; docs/BENCHMARKS.md)."
+        200, ge=1, description="IVF-PQ: candidates fetched (at least k), re-scored exactly from the stored vectors; "
+        "more candidates, better recall, slower search."
     )
     hnsw_from: int = Field(
-        50_000, ge=0, description="With kind 'auto', the chunk count from which HNSW replaces exact search "
-        "(bench/retrieval_speed.py at 100k chunks: flat p50 40 ms, HNSW 22 ms)."
+        50_000, ge=0, description="With kind 'auto', the chunk count from which HNSW replaces exact search."
     )
     shard_chunks: int = Field(
         0, ge=0, description="Split the vectors into FAISS shards of this many chunk rows each (0: one index). "
@@ -164,19 +163,19 @@ class IndexSettings(BaseModel):
     ivf_nlist: int = Field(0, ge=0, description="IVF cells; 0 picks 4*sqrt(n).")
     ivf_nprobe: int = Field(16, ge=1, description="IVF cells visited per query.")
     keyword: bool = Field(True, description="Build the BM25 keyword index beside the vectors.")
-    bm25_k1: float = Field(0.9, gt=0, description="BM25 term-frequency saturation (0.9/0.4: measured best on KorQuAD chunks).")
+    bm25_k1: float = Field(0.9, gt=0, description="BM25 term-frequency saturation.")
     bm25_b: float = Field(0.4, ge=0, le=1, description="BM25 length normalisation.")
     bm25_passage_chunks: int = Field(
         8, ge=0, description="BM25 also scores passages of up to this many neighbouring chunks under one "
         "heading, and a chunk ranks by its passage's score plus retrieval.keyword_chunk_weight x its own "
-        "(0: chunks alone). Measured on KorQuAD: nDCG@10 0.949 -> 0.957.",
+        "(0: chunks alone).",
     )
 
 
 class RetrievalSettings(BaseModel):
     mode: Literal["auto", "dense", "bm25", "hybrid", "multi"] = Field(
-        "auto", description="'auto' is 'hybrid': multi-query rewrites by the local models measured here lowered "
-        "nDCG@10 and cost seconds per query (docs/BENCHMARKS.md); choose 'multi' for a stronger (server) model."
+        "auto", description="'auto' is 'hybrid' (dense and BM25 fused by RRF); 'multi' also asks the LLM for "
+        "rewrites of the question (seconds per query; worth it with a stronger, served model)."
     )
     k: int = Field(5, ge=1, le=1000, description="Chunks returned.")
     candidates: int = Field(50, ge=1, le=5000, description="Chunks taken from each ranked list before fusion.")
@@ -185,7 +184,7 @@ class RetrievalSettings(BaseModel):
     keyword_weight: float = Field(1.0, ge=0, description="RRF weight of BM25 lists.")
     keyword_chunk_weight: float = Field(
         2.0, ge=0, description="A chunk's BM25 score is its passage's score plus this times its own "
-        "(see index.bm25_passage_chunks). 2.0 measured best for SciFact hybrid; 0.5 for KorQuAD BM25.",
+        "(see index.bm25_passage_chunks).",
     )
     foreign_dense_weight: float = Field(
         0.0, ge=0,
@@ -197,8 +196,7 @@ class RetrievalSettings(BaseModel):
         0.0, ge=0,
         description="Multiplies the BM25 weight of a hit written in another script than the question (an English "
         "passage for a Korean question, or the reverse): across languages BM25 matches only the names and numbers "
-        "both share, and its ranks there pulled the dense ranks down (docs/BENCHMARKS.md, 'Multilingual embedder'). "
-        "At 0, such hits only fill in after the others.",
+        "both share, so its ranks there would pull the dense ranks down. At 0, such hits only fill in after the others.",
     )
     multi_queries: int = Field(3, ge=1, le=10, description="Rewrites asked of the LLM in 'multi' mode.")
     reranker_model: str | None = Field(None, description="Local path of a sentence-transformers CrossEncoder.")
@@ -225,17 +223,15 @@ class TransformersSettings(BaseModel):
     )
     cpu_quantize: Literal["auto", "off", "int4"] = Field(
         "auto", description="CPU only. 'auto': weights that already lie on a 4-bit or 8-bit grid per group of 32 "
-        "(GGUF Q4_0/Q4_1/Q4_K layers and a Q8_0 LM head, as in the bundled model) are re-packed exactly into int4/int8: "
-        "about 2x faster decoding; 'int4' also rounds any other model's linear layers to 4 bits and its LM head to "
+        "(GGUF Q4_0/Q4_1/Q4_K layers and a Q8_0 LM head, as in the bundled model) are re-packed exactly into int4/int8 "
+        "(faster decoding); 'int4' also rounds any other model's linear layers to 4 bits and its LM head to "
         "8 bits (lossy); 'off' keeps the weights as loaded.",
     )
     cache_dir: str | None = Field(None, description="Where converted GGUF models are kept (default ~/.cache/foldrag/models).")
     prompt_weights: Literal["auto", "dequantize", "keep"] = Field(
         "auto", description="CPU, int4-packed weights: 'dequantize' unpacks every layer's weights for each "
-        "prompt (no extra memory; on the bundled 1.5B about a third of a prompt's time); 'keep' holds them unpacked "
-        "beside the codes: the first token ~1.5x as fast for ~2.1 GB more memory (bf16 prompts; twice that in fp32); "
-        "'auto' keeps them where the machine has that much available and 4 GiB to spare after it. "
-        "docs/BENCHMARKS.md, 'Unpacking a prompt's weights'.",
+        "prompt (no extra memory); 'keep' holds them unpacked beside the codes (a faster first token for more "
+        "memory); 'auto' keeps them where the machine has that much available and 4 GiB to spare after it.",
     )
 
 
