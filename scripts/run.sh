@@ -50,7 +50,7 @@ answer_model() {
 # (rag/generation/llamacpp_cpu.py). So one built wheel runs on every x86-64 CPU and uses AVX-512, VNNI
 # or AMX where the CPU has them (a native build reused on another CPU crashed; an AVX2-only build left
 # them unused). The wheel is kept in foldrag's own cache, keyed by these flags: pip's cache is keyed by
-# the package alone and would hand back a wheel built with other flags. About 25 minutes on 2 cores,
+# the package alone and would hand back a wheel built with other flags. About 9 minutes on 2 cores,
 # once per machine (docs/models.md). FOLDRAG_NO_LLAMACPP=1 skips it (its tests then skip, saying why).
 LLAMACPP_VERSION=0.3.36
 LLAMACPP_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF"
@@ -64,7 +64,7 @@ llamacpp() {
   wheels="${XDG_CACHE_HOME:-$HOME/.cache}/foldrag/wheels/llama-cpp-python-$LLAMACPP_VERSION-$(echo "$LLAMACPP_CMAKE_ARGS" | sha256sum | cut -c1-12)"
   wheel=$(ls "$wheels"/llama_cpp_python-*.whl 2>/dev/null | head -1 || true)
   if [ -z "$wheel" ]; then
-    echo "==> building llama-cpp-python with runtime CPU dispatch for the llama.cpp backend (about 25 minutes, once)" >&2
+    echo "==> building llama-cpp-python with runtime CPU dispatch for the llama.cpp backend (about 9 minutes, once)" >&2
     rm -rf "$wheels.partial"
     CMAKE_ARGS="$LLAMACPP_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
       "$VENV/bin/python" -m pip wheel --disable-pip-version-check -q --no-deps --no-cache-dir \
