@@ -133,16 +133,20 @@ class JobRunner:
     def _run(self, job: Job, work: Callable[[Job], IngestSummary]) -> None:
         job.status, job.started = "running", time.time()
         job.record()
+        # the outcome is set last, after its time: a reader never sees an ended job without one
         try:
             summary = work(job)
+            job.finished = time.time()
             job.summary, job.status = summary.to_json(), "done"
         except FoldragError as exc:
+            job.finished = time.time()
             job.error, job.status = {"type": exc.kind, "message": str(exc)}, "failed"
         except Exception:  # reported on the job (its text only in the log), never lost in a thread
             log.exception("ingest job %s failed", job.id)
+            job.finished = time.time()
             job.error, job.status = {"type": "internal", "message": INTERNAL}, "failed"
         finally:
-            job.finished = time.time()
+            job.finished = job.finished or time.time()
             job.record()
 
     def active(self, collection: str) -> bool:

@@ -12,7 +12,9 @@ class PassageOut(BaseModel):
     chunk_id: str
     text: str
     source: str = Field(description="The document's path inside its collection.")
-    page: int | None = Field(None, description="PDF page, slide or sheet number, when there is one.")
+    page: int | None = Field(None, description="PDF page, slide or sheet number, when there is one (where it starts).")
+    pages: list[int] = Field(default_factory=list, description="Every page the passage spans (a PDF passage can "
+                             "cross a page break).")
     heading: str | None = None
     score: float
     collection: str
@@ -29,7 +31,7 @@ class CitationOut(BaseModel):
     n: int = Field(description="The number the answer writes as [n].")
     chunk_id: str
     source: str
-    page: int | None = None
+    page: int | None = Field(None, description="The page of the supporting sentence (else where the passage starts).")
     text: str = Field(description="The cited passage.")
     support: str | None = Field(None, description="The passage's sentence that best supports the answer.")
 

@@ -75,6 +75,7 @@ def _check_text(**values: Any) -> None:
 
 def _passage(n: int, chunk, score: float, collection: str) -> PassageOut:
     return PassageOut(n=n, chunk_id=chunk.id, text=chunk.text, source=chunk.source, page=chunk.page,
+                      pages=list(chunk.pages()),
                       heading=chunk.heading, score=round(float(score), 6), collection=collection)
 
 

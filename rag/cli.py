@@ -51,8 +51,10 @@ def _asked(indexes: list[Path] | None, *, with_generator: bool):
                              rrf_k=settings.retrieval.rrf_k)
 
 
-def _where(source: str, page: int | None, collection: str) -> str:
-    return (f"{collection}: " if collection else "") + source + (f" p.{page}" if page else "")
+def _where(source: str, pages: tuple[int, ...], collection: str) -> str:
+    """``notes: guide.pdf p.2`` (or ``p.1–2`` for a chunk across a page break)."""
+    shown = f" p.{pages[0]}" + (f"–{pages[-1]}" if len(pages) > 1 else "") if pages else ""
+    return (f"{collection}: " if collection else "") + source + shown
 
 
 def _print_json(data) -> None:
@@ -137,7 +139,7 @@ def search(
     if not hits:
         typer.echo("no results (the index is empty)")
     for rank, hit in enumerate(hits, start=1):
-        where = _where(hit.chunk.source, hit.chunk.page, hit.collection)
+        where = _where(hit.chunk.source, hit.chunk.pages(), hit.collection)
         heading = f" — {hit.chunk.heading}" if hit.chunk.heading else ""
         typer.echo(f"{rank}. [{hit.score:.3f}] {where}{heading}")
         snippet = " ".join(hit.chunk.text.split())
@@ -188,7 +190,7 @@ def ask(
         typer.echo(f"\n(reasoning: {len(answer.reasoning)} characters; --json shows it)")
     typer.echo("\nSources:" if answer.citations else "\nSources: none cited")
     for c in answer.citations:
-        typer.echo(f"  [{c.n}] {_where(c.source, c.page, c.collection)}")
+        typer.echo(f"  [{c.n}] {_where(c.source, (c.page,) if c.page else (), c.collection)}")
     t = answer.timings
     typer.echo(f"\nretrieve {t['retrieve_s']:.2f}s, first token {t['first_token_s']:.2f}s, "
                f"generate {t['generate_s']:.2f}s, {t['tokens_per_s']:.1f} tokens/s; queries: " + " | ".join(answer.queries))

@@ -177,7 +177,7 @@ def test_query_answers_with_citations(make_api):
     assert body["collection"] == "docs"
     assert set(body) >= {"answer", "reasoning", "citations", "queries", "timings"}
     [cite] = body["citations"]
-    assert set(cite) == {"n", "chunk_id", "source", "page", "snippet", "score", "start", "end", "spans",
+    assert set(cite) == {"n", "chunk_id", "source", "page", "pages", "snippet", "score", "start", "end", "spans",
                          "signals", "support"}
     assert cite["n"] == 1 and cite["source"] == "france.md" and "Paris" in cite["snippet"]
     # the ranks behind the place: each retriever's, then the fusion's; the sentence that supports it

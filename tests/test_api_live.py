@@ -369,8 +369,10 @@ def test_a_crashed_job_reports_no_exception_text(tmp_path):
 
     runner = JobRunner(tmp_path)
     job = runner.submit("notes", Crashing(), tmp_path, within=())
-    assert until(lambda: runner.get(job.id).to_json()["status"] == "failed")
-    recorded = (tmp_path / f"{job.id}.json").read_text()
+    record = tmp_path / f"{job.id}.json"
+    # the job is failed in memory, then recorded so: wait for the record too
+    assert until(lambda: runner.get(job.id).to_json()["status"] == "failed" and '"failed"' in record.read_text())
+    recorded = record.read_text()
     for shown in (str(runner.get(job.id).to_json()), recorded):
         assert "secret" not in shown and "RuntimeError" not in shown and "server log" in shown
     runner.shutdown()

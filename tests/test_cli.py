@@ -43,7 +43,7 @@ def test_ingest_json_summary_and_search_json(docs, tmp_path):
     found = run_cli("search", "how are ranked lists merged", "--index", str(index), "-k", "2", "--json")
     assert found.returncode == 0, found.stderr
     hits = json.loads(found.stdout)
-    assert [set(h) for h in hits] == [{"id", "score", "text", "source", "page", "metadata"}] * 2
+    assert [set(h) for h in hits] == [{"id", "score", "text", "source", "page", "pages", "metadata"}] * 2
     assert hits[0]["source"] == "fusion.md" and hits[0]["score"] >= hits[1]["score"]
 
     human = run_cli("search", "graphics card layers", "--index", str(index), "-k", "1")

@@ -43,6 +43,19 @@ class Chunk:
     ocr: bool = False  # read by OCR from an image (a scanned page or an image file)
     spans: tuple[Span, ...] = field(default=(), compare=False, repr=False)  # its sentences and where they are
 
+    def pages(self) -> tuple[int, ...]:
+        """Every page the chunk's sentences lie on (a PDF chunk can cross a page break), else its page."""
+        found = sorted({box.page for span in self.spans for box in span.boxes})
+        return tuple(found) if found else ((self.page,) if self.page else ())
+
+    def page_of(self, start: int, end: int) -> int | None:
+        """The page of the chunk's characters ``start:end``: that of the first stored sentence they
+        overlap (where it begins), else the chunk's page."""
+        for span in self.spans:
+            if span.start < end and start < span.end and span.boxes:
+                return span.boxes[0].page
+        return self.page
+
     def metadata(self) -> dict[str, Any]:
         return {
             "title": self.title,
@@ -81,6 +94,7 @@ class Hit:
             "text": self.chunk.text,
             "source": self.chunk.source,
             "page": self.chunk.page,
+            "pages": list(self.chunk.pages()),
             "metadata": self.chunk.metadata(),
             **({"collection": self.collection} if self.collection else {}),
         }

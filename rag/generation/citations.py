@@ -29,6 +29,7 @@ class Citation:
     signals: tuple[Signal, ...] = ()  # the rankers' ranks and scores behind its place
     support: tuple[int, int] | None = None  # the chunk's sentence that supports the answer (chunk offsets)
     collection: str = ""  # the collection it came from, when a question asked several
+    pages: tuple[int, ...] = ()  # every page the chunk spans; ``page`` is where its supporting sentence is
 
     @property
     def label(self) -> str:
@@ -37,6 +38,7 @@ class Citation:
 
     def to_json(self) -> dict[str, Any]:
         return {"n": self.n, "chunk_id": self.chunk_id, "source": self.source, "page": self.page,
+                "pages": list(self.pages),
                 "snippet": self.snippet, "score": round(self.score, 6), "start": self.start, "end": self.end,
                 "spans": [s.to_json() for s in self.spans], "signals": [s.to_json() for s in self.signals],
                 "support": list(self.support) if self.support else None, **({"collection": self.collection}
@@ -86,4 +88,4 @@ def source_citation(n: int, hit: Hit, snippet_chars: int = 240) -> Citation:
     return Citation(n=n, chunk_id=hit.chunk.id, source=hit.chunk.source, page=hit.chunk.page,
                     snippet=snippet[:snippet_chars] + ("…" if len(snippet) > snippet_chars else ""),
                     score=hit.score, start=hit.chunk.start, end=hit.chunk.end, spans=hit.chunk.spans,
-                    signals=hit.signals, collection=hit.collection)
+                    signals=hit.signals, collection=hit.collection, pages=hit.chunk.pages())

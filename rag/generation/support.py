@@ -26,7 +26,8 @@ def _citing(answer: str) -> dict[int, list[str]]:
 
 def with_support(answer: str, citations: Sequence[Citation], sources: Sequence[Hit],
                  tokenize: Callable[[str], list[str]]) -> tuple[Citation, ...]:
-    """``citations`` with ``support`` set where a chunk sentence shares keywords with the answer."""
+    """``citations`` with ``support`` set where a chunk sentence shares keywords with the answer, and
+    ``page`` then the page that sentence is on (a chunk may start on the page before)."""
     chunks = {hit.chunk.id: hit.chunk for hit in sources}
     citing = _citing(answer)
     out = []
@@ -40,5 +41,5 @@ def with_support(answer: str, citations: Sequence[Citation], sources: Sequence[H
                 overlap = len(wanted & set(tokenize(chunk.text[a:b])))
                 if overlap > best_overlap:
                     best, best_overlap = (a, b), overlap
-        out.append(dataclasses.replace(citation, support=best) if best else citation)
+        out.append(dataclasses.replace(citation, support=best, page=chunk.page_of(*best)) if best else citation)
     return tuple(out)
