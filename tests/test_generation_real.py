@@ -216,7 +216,7 @@ def test_ask_cli_json(tmp_path):
     assert set(data) >= {"answer", "reasoning", "citations", "queries", "timings"}
     assert "1891" in data["answer"] and data["citations"][0]["source"] == "lighthouse.md"
     assert data["model"] == "bundled:SmolLM2-135M-Instruct" and data["engine"].startswith("transformers/")
-    assert set(data["citations"][0]) == {"n", "chunk_id", "source", "page", "snippet", "score", "start", "end",
+    assert set(data["citations"][0]) == {"n", "chunk_id", "source", "page", "pages", "snippet", "score", "start", "end",
                                          "spans", "signals", "support"}
 
 

@@ -4,6 +4,7 @@ shards linked (not rebuilt) by the next commit, damaged or re-configured ones re
 from __future__ import annotations
 
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -27,7 +28,9 @@ def _commit(root, settings, files: dict[str, int], removed=(), version=""):
     with IndexWriter.open(root, "fake", DIM, settings) as writer:
         for source, n in files.items():
             chunks = [Chunk(id=f"{source}-{version}{i}", source=source, text=f"{source} {version}{i}") for i in range(n)]
-            writer.begin().replace_file(FileRecord(source, source, 1, 1), chunks, _vectors(n, hash(source) % 1000))
+            # a seed of the name itself: hash() changes per process, and two files whose seeds met
+            # (hash % 1000) had the same vectors: tied scores, in either order
+            writer.begin().replace_file(FileRecord(source, source, 1, 1), chunks, _vectors(n, zlib.crc32(source.encode())))
         for source in removed:
             writer.begin().remove_file(source)
         return writer.commit()
