@@ -66,14 +66,11 @@ def open_many(indexes: "list[str | os.PathLike[str]]", *, answers: bool = True,
     one set of models. Settings as for ``open``. InvalidInput for two folders of the same name."""
     from pathlib import Path
 
-    from foldrag.across_collections import AcrossCollections
-    from foldrag.build import build_collections, collection_paths
+    from foldrag.build import build_across
     from foldrag.core.settings import Settings
 
-    loaded = Settings.load(**settings)
-    paths = collection_paths(loaded, [Path(index).expanduser() for index in indexes])
-    return AcrossCollections(build_collections(loaded, paths, with_generator=answers),
-                             rrf_k=loaded.retrieval.rrf_k)
+    return build_across(Settings.load(**settings), [Path(index).expanduser() for index in indexes],
+                        with_generator=answers)
 
 
 def __getattr__(name: str) -> Any:

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
+from foldrag.across_collections import AcrossCollections
 from foldrag.answering.answerer import Answerer
 from foldrag.core.contracts import Embedder, Generator, KeywordTokenizer as Tokenizer, Reranker
 from foldrag.core.errors import InvalidInput, ModelUnavailable
@@ -204,6 +205,14 @@ class CollectionBuilder:
         if model not in self._embedders:
             self._embedders[model] = Once(lambda: build_embedder(settings))
         return self._embedders[model]
+
+
+def build_across(settings: Settings, indexes: list[Path], *, with_generator: bool = True) -> AcrossCollections:
+    """Several index folders asked as one, each a collection named after its folder, sharing
+    their models. InvalidInput for two folders of the same name."""
+    paths = collection_paths(settings, indexes)
+    return AcrossCollections(build_collections(settings, paths, with_generator=with_generator),
+                             rrf_k=settings.retrieval.rrf_k)
 
 
 def build_collections(settings: Settings, paths: dict[str, Path], embedder: Embedder | None = None,

@@ -42,13 +42,9 @@ def _asked(indexes: list[Path] | None, *, with_generator: bool):
     """What a search or a question asks: one collection, or several as one (``AcrossCollections``)."""
     if not indexes or len(indexes) == 1:
         return _rag_for(indexes[0] if indexes else None, with_generator=with_generator)
-    from foldrag.across_collections import AcrossCollections
-    from foldrag.build import build_collections, collection_paths
+    from foldrag.build import build_across
 
-    settings = _settings(None)
-    paths = collection_paths(settings, indexes)
-    return AcrossCollections(build_collections(settings, paths, with_generator=with_generator),
-                             rrf_k=settings.retrieval.rrf_k)
+    return build_across(_settings(None), indexes, with_generator=with_generator)
 
 
 def _where(source: str, pages: tuple[int, ...], collection: str) -> str:

@@ -70,10 +70,10 @@ class PrefixCache:
                 self._misses += 1
 
         def run(prompt, keys, values):
-            for layer, (k_cache, v_cache) in enumerate(zip(keys, values)):
-                if exact:
-                    k_cache[:, :, :exact] = caches[0][layer][:, :, :exact]
-                    v_cache[:, :, :exact] = caches[1][layer][:, :, :exact]
+            if exact:
+                for k_cache, v_cache, k_kept, v_kept in zip(keys, values, *caches):
+                    k_cache[:, :, :exact] = k_kept[:, :, :exact]
+                    v_cache[:, :, :exact] = v_kept[:, :, :exact]
             logits = self.loop._forward(prompt[:, exact:], exact, keys, values)
             runs.append(Prefilled(int(prompt.shape[1]), exact, keys, values))
             return logits
