@@ -12,7 +12,8 @@ from typing import Any
 from foldrag.api.errors import INTERNAL, error_body
 from foldrag.api.openai_citations import Renumbering
 from foldrag.answering.events import (
-    Answer, AnswerEvent, DoneEvent, QueriesEvent, ReasoningEvent, SourcesEvent, StatusEvent, TokenEvent,
+    Answer, AnswerEvent, DoneEvent, EvidenceEvent, QueriesEvent, ReasoningEvent, SourcesEvent, StatusEvent,
+    TokenEvent,
 )
 from foldrag.core.errors import FoldragError, InvalidInput
 from foldrag.generation.citations import Citation
@@ -39,6 +40,8 @@ def _event_data(event: AnswerEvent) -> Any:
             return {"stage": stage}
         case QueriesEvent(queries=queries):
             return {"queries": list(queries)}
+        case EvidenceEvent(evidence=evidence):
+            return {"evidence": [e.to_json() for e in evidence]}
         case SourcesEvent(citations=citations):
             return {"sources": [c.to_json() for c in citations]}
         case TokenEvent(text=text) | ReasoningEvent(text=text):
@@ -49,7 +52,8 @@ def _event_data(event: AnswerEvent) -> Any:
 
 
 async def query_sse(events: AsyncIterator[AnswerEvent], collection: str) -> AsyncIterator[dict]:
-    """SSE events for POST /v1/query: status, queries, sources, status, token (many), done; or error.
+    """SSE events for POST /v1/query: status, queries, evidence, sources, status, token (many), done; or
+    error.
     ``done`` carries the final answer, which replaces the streamed text when they differ (an
     extractive fallback, inferred citation markers, a loop cut short)."""
     try:
@@ -98,14 +102,17 @@ def completion(answer: Answer, sources: tuple[Citation, ...], model: str) -> dic
         "usage": {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
                   "total_tokens": answer.prompt_tokens + answer.completion_tokens},
         **_citation_fields(sources, answer, numbers),
+        "foldrag": {"evidence": [e.to_json() for e in answer.evidence]},
     }
 
 
 async def completion_chunks(events: AsyncIterator[AnswerEvent], model: str) -> AsyncIterator[dict]:
     """``chat.completion.chunk`` SSE data, then ``[DONE]``; the last chunk carries the citations.
 
-    Streamed text cannot be taken back: when the final answer replaced it (the extractive fallback),
-    the replacement follows as one more piece of content, after a blank line."""
+    The first chunk with content is sent as soon as the evidence is found: its delta is empty and a
+    ``foldrag`` field carries ``{"evidence": [...]}`` (clients that do not know it see nothing new).
+    Streamed text cannot be taken back: when the final answer replaced it (the evidence or the
+    extractive floor), the replacement follows as one more piece of content, after a blank line."""
     base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
             "created": int(time.time()), "model": model}
 
@@ -119,7 +126,9 @@ async def completion_chunks(events: AsyncIterator[AnswerEvent], model: str) -> A
     try:
         yield chunk({"role": "assistant", "content": ""})
         async for event in events:
-            if isinstance(event, SourcesEvent):
+            if isinstance(event, EvidenceEvent):
+                yield chunk({"content": ""}, foldrag={"evidence": [e.to_json() for e in event.evidence]})
+            elif isinstance(event, SourcesEvent):
                 sources = event.citations
                 numbers = Renumbering(sources)
             elif isinstance(event, TokenEvent):
@@ -131,7 +140,7 @@ async def completion_chunks(events: AsyncIterator[AnswerEvent], model: str) -> A
             elif isinstance(event, DoneEvent):
                 answer = event.answer
                 extra = numbers.flush()
-                if answer.citation_method == "extractive" and answer.answer not in sent:
+                if answer.citation_method in ("evidence", "extractive") and answer.answer not in sent:
                     extra += ("\n\n" if sent else "") + numbers.feed(answer.answer) + numbers.flush()
                 if extra:
                     yield chunk({"content": extra})

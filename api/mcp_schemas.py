@@ -36,12 +36,25 @@ class CitationOut(BaseModel):
     support: str | None = Field(None, description="The passage's sentence that best supports the answer.")
 
 
+class EvidenceOut(BaseModel):
+    n: int = Field(description="The citation number of its passage, as [n] in the answer.")
+    chunk_id: str
+    source: str
+    page: int | None = Field(None, description="The page the sentence is on.")
+    text: str = Field(description="The sentence as written (a table row as 'header: value' pairs).")
+    score: float
+
+
 class AskResult(BaseModel):
     answer: str = Field(description="The answer, with [n] markers pointing at citations.")
+    evidence: list[EvidenceOut] = Field(default_factory=list, description="The supporting sentences, best first, "
+                                        "found before the model wrote (근거 문장).")
     citations: list[CitationOut]
     collection: str
     model: str
-    citation_method: str = Field(description="model: written by the model; inferred; extractive: quoted; none.")
+    citation_method: str = Field(description="model: written by the model; inferred; evidence: the evidence "
+                                 "sentences quoted (quote mode, or an answer worse than its evidence replaced); "
+                                 "extractive: quoted by the floor; none.")
     timings: dict[str, float]
 
 

@@ -26,9 +26,10 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp_types import ListResourcesResult, Resource, ToolAnnotations
 from pydantic import Field
 
-from foldrag.answering.events import DoneEvent, SourcesEvent, StatusEvent, TokenEvent
+from foldrag.answering.events import DoneEvent, EvidenceEvent, SourcesEvent, StatusEvent, TokenEvent
 from foldrag.api.mcp_schemas import (
-    AskResult, CitationOut, CollectionOut, Collections, DocumentOut, PageText, PassageOut, PassageWithContext,
+    AskResult, CitationOut, CollectionOut, Collections, DocumentOut, EvidenceOut, PageText, PassageOut,
+    PassageWithContext,
     SearchResult, Turn,
 )
 from foldrag.api.schemas import text_problem
@@ -157,6 +158,9 @@ def build_mcp(state_for: StateFor) -> MCPServer:
                         tokens += 1
                         if tokens % 16 == 1:
                             await ctx.report_progress(step + tokens / 1000, None, f"generating: {tokens} pieces")
+                    elif isinstance(event, EvidenceEvent) and event.evidence:
+                        step += 1
+                        await ctx.report_progress(step, None, f"evidence: {event.evidence[0].text[:300]}")
                     elif isinstance(event, SourcesEvent):
                         hits = event.hits
                     elif isinstance(event, DoneEvent):
@@ -164,6 +168,8 @@ def build_mcp(state_for: StateFor) -> MCPServer:
         if answer is None:
             raise ToolError("internal: the answer ended without a result")
         return AskResult(answer=answer.answer, collection=name, model=answer.model,
+                         evidence=[EvidenceOut(n=e.n, chunk_id=e.chunk_id, source=e.source, page=e.page, text=e.text,
+                                               score=round(e.score, 4)) for e in answer.evidence],
                          citation_method=answer.citation_method,
                          timings={k: round(v, 4) for k, v in answer.timings.items()},
                          citations=[_citation(c, hits) for c in answer.citations])

@@ -152,7 +152,7 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from the documents, citing the sources used."""
-    from foldrag.answering.events import DoneEvent, StatusEvent, TokenEvent
+    from foldrag.answering.events import DoneEvent, EvidenceEvent, StatusEvent, TokenEvent
 
     rag = _asked(index, with_generator=True)
     answer = None
@@ -163,10 +163,15 @@ def ask(
             typer.echo(f"\r\033[K{event.stage}…", err=True, nl=False)  # the stage, on one line that is rewritten
             stage_shown = True
             continue
-        if stage_shown and isinstance(event, (TokenEvent, DoneEvent)):
+        if stage_shown and isinstance(event, (EvidenceEvent, TokenEvent, DoneEvent)):
             typer.echo("\r\033[K", err=True, nl=False)
             stage_shown = False
-        if isinstance(event, TokenEvent) and stream and not as_json:
+        if isinstance(event, EvidenceEvent) and event.evidence and not as_json:
+            typer.echo("Evidence:")  # at once, before the model has written anything
+            for e in event.evidence:
+                typer.echo(f"  [{e.n}] {e.text}  ({_where(e.source, (e.page,) if e.page else (), e.collection)})")
+            typer.echo("")
+        elif isinstance(event, TokenEvent) and stream and not as_json:
             typer.echo(event.text, nl=False)
             streamed += event.text
         elif isinstance(event, DoneEvent):
@@ -176,9 +181,10 @@ def ask(
         return
     if stream:
         typer.echo("")
-        if (answer.citation_method == "extractive" or answer.looped) and answer.answer.strip() != streamed.strip():
-            # what was streamed is not the answer: it ran in a loop, or no source supported it
-            why = "it repeated itself" if answer.looped else "the sources do not support it"
+        if (answer.citation_method in ("evidence", "extractive") or answer.looped) \
+                and answer.answer.strip() != streamed.strip():
+            # what was streamed is not the answer: it ran in a loop, or its evidence says more
+            why = "it repeated itself" if answer.looped else "its evidence answers better"
             typer.echo(f"\n(the streamed text is not the answer: {why}. The answer:)\n{answer.answer}")
     else:
         typer.echo(answer.answer)

@@ -256,7 +256,7 @@ class Foldrag:
             raise InvalidInput("this index has no BM25 index (built with index.keyword = false); use --mode dense")
         turns = tuple(t if isinstance(t, Turn) else Turn(t["role"], t["content"]) for t in history)
         return Question(text=text, mode=mode, k=k or self.settings.retrieval.k, history=turns,
-                        snapshot=snapshot, retriever=retriever)
+                        snapshot=snapshot, retriever=retriever, embedder=self.load_embedder())
 
     def resolve_mode(self, mode: str | None) -> str:
         """The retrieval mode a question runs in: ``mode`` or the configured one, 'auto' resolved."""

@@ -98,11 +98,14 @@ def test_answer_events_order_and_citations(rag_with):
     rag = rag_with(gen)
     events = list(rag.stream("capital of France"))
     kinds = [e.kind for e in events]
-    assert kinds[:5] == ["status", "queries", "sources", "status", "token"] and kinds[-1] == "done"
+    assert kinds[:6] == ["status", "queries", "evidence", "sources", "status", "token"] and kinds[-1] == "done"
     assert [e.stage for e in events if e.kind == "status"] == ["retrieving", "generating"]
-    assert set(kinds[4:-1]) == {"token"}
+    assert set(kinds[5:-1]) == {"token"}
     answer = events[-1].answer
-    sources = events[2]
+    evidence, sources = events[2], events[3]
+    # the supporting sentence comes before the model writes, numbered as its source
+    assert evidence.evidence[0].text == "The capital of France is Paris."
+    assert evidence.evidence[0].n == 1 and answer.evidence == evidence.evidence
     assert answer.answer == "Paris is the capital [1]."
     assert [(c.n, c.source) for c in answer.citations] == [(1, sources.hits[0].chunk.source)]
     assert sources.hits[0].chunk.source == "paris.md"
@@ -113,7 +116,8 @@ def test_answer_events_order_and_citations(rag_with):
     assert "capital" in cited[a:b] and b - a < len(cited)
     assert {"retrieve_s", "first_token_s", "generate_s", "tokens_per_s"} <= set(answer.timings)
     prompt = gen.calls[0][-1]["content"]
-    assert "[1] (paris.md)" in prompt and prompt.endswith("Question: capital of France")
+    assert "[1] (paris.md) France\nThe capital of France is Paris." in prompt
+    assert prompt.endswith("Question: capital of France")
 
 
 def test_korean_question_asks_for_a_korean_answer(rag_with):
@@ -181,10 +185,10 @@ def test_answer_stats_come_from_the_call_not_the_generator(rag_with):
     rag = rag_with(gen)
     first = rag.stream("capital of France")
     second = rag.stream("capital of France")
-    events_first = [next(first) for _ in range(5)]  # status, queries, sources, status, a token: it runs
+    events_first = [next(first) for _ in range(6)]  # status, queries, evidence, sources, status, a token: it runs
     answer_second = [e for e in second if e.kind == "done"][0].answer
     answer_first = [e for e in first if e.kind == "done"][0].answer
-    assert events_first[4].kind == "token"
+    assert events_first[5].kind == "token"
     assert (answer_first.completion_tokens, answer_second.completion_tokens) == (len("Paris [1]."),
                                                                                  len("The capital is Paris, on the Seine [1]."))
     assert answer_first.engine == "scripted"
@@ -216,11 +220,11 @@ def test_every_answer_carries_the_trace_of_its_stages(rag_with):
     gen = ScriptedChat("Paris [1].", "What is the capital of France?", "Paris [1].")
     rag = rag_with(gen)
     plain = rag.ask("capital of France")
-    assert [s.name for s in plain.stages] == ["retrieve", "pack", "generate", "ground"]
+    assert [s.name for s in plain.stages] == ["retrieve", "evidence", "pack", "generate", "ground"]
     assert all(s.seconds >= 0 for s in plain.stages) and plain.to_json()["stages"][0]["stage"] == "retrieve"
     history = [{"role": "user", "content": "Tell me about France"}, {"role": "assistant", "content": "A country."}]
     follow_up = rag.ask("and its capital?", history=history)
-    assert [s.name for s in follow_up.stages] == ["condense", "retrieve", "pack", "generate", "ground"]
+    assert [s.name for s in follow_up.stages] == ["condense", "retrieve", "evidence", "pack", "generate", "ground"]
     assert follow_up.timings["condense_s"] == follow_up.stages[0].seconds
 
 
@@ -232,17 +236,20 @@ def test_quoted_answers_walk_retrieve_then_quote(tmp_path, settings, fake_embedd
     rag = build_rag(quoting, embedder=fake_embedder, tokenizer=shared_tokenizer())
     rag.ingest(docs)
     answer = rag.ask("What is the capital of France?")
-    assert [s.name for s in answer.stages] == ["retrieve", "quote"] and answer.engine == "extractive"
+    assert [s.name for s in answer.stages] == ["retrieve", "evidence", "quote"] and answer.engine == "extractive"
 
 
 def test_the_pack_stage_returns_the_prompt_the_model_reads(rag_with):
     from foldrag.answering import stages
+    from foldrag.generation.evidence import holding
+    from foldrag.generation.prompting import focused
 
     gen = ScriptedChat("Paris [1].")
     rag = rag_with(gen)
     question = rag.prepare("capital of France")
     retrieval = stages.retrieve(question, question.text)
-    packed = stages.pack(gen, question, retrieval.hits, rag.settings.generation)
+    found = stages.evidence(question, question.text, retrieval.hits, rag.settings.generation, rag.tokenizer)
+    packed = stages.pack(gen, question, holding(retrieval.hits, found), rag.settings.generation, focused(found))
     assert packed.prompt_tokens == gen.prompt_tokens(list(packed.messages))
     rag.answerer().ask(question)
     assert gen.calls[0] == list(packed.messages)  # what was measured is what was sent, rendered once more nowhere

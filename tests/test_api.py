@@ -201,11 +201,14 @@ def test_query_stream_sends_events_in_order(make_api):
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
     events = sse_events(response.text)
     kinds = [k for k, _ in events]
-    assert kinds[:4] == ["status", "queries", "sources", "status"] and kinds[-1] == "done"
+    assert kinds[:5] == ["status", "queries", "evidence", "sources", "status"] and kinds[-1] == "done"
     assert events[0][1] == {"stage": "retrieving"}, "something shows before retrieval starts"
-    assert set(kinds[4:-1]) == {"token"} and len(kinds[4:-1]) > 1
+    assert set(kinds[5:-1]) == {"token"} and len(kinds[5:-1]) > 1
     assert "".join(d["text"] for k, d in events if k == "token") == "Paris is the capital of France [1]."
-    assert events[2][1]["sources"][0]["n"] == 1
+    top = events[2][1]["evidence"][0]
+    assert (top["n"], top["source"], top["text"]) == (1, "france.md", "Paris is the capital of France.")
+    assert events[3][1]["sources"][0]["n"] == 1
+    assert events[-1][1]["evidence"] == events[2][1]["evidence"], "the final answer keeps the evidence it showed"
     done = events[-1][1]
     assert done["answer"] == "Paris is the capital of France [1]." and done["citations"][0]["source"] == "france.md"
 
@@ -283,7 +286,10 @@ def test_chat_completion_keeps_citations(make_api):
     assert body["citations"] == ["france.md"], "one entry per distinct cited source, in marker order"
     first = body["search_results"][0]
     assert first["n"] == 1 and first["source"] == "france.md" and first["cited"] is True
-    assert len(body["search_results"]) == 3 and not any(r["cited"] for r in body["search_results"][1:])
+    # the prompt's sources are the chunks holding evidence, in rank order
+    held = list(dict.fromkeys(e["chunk_id"] for e in sorted(body["foldrag"]["evidence"], key=lambda e: e["n"])))
+    assert [r["chunk_id"] for r in body["search_results"]] == held
+    assert not any(r["cited"] for r in body["search_results"][1:])
     assert body["usage"]["completion_tokens"] == 9
 
 
@@ -451,7 +457,12 @@ def test_openai_stream_appends_the_extractive_replacement_and_flags_only_sent_ma
               if line.startswith("data: {")]
     content = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
     last = chunks[-1]
-    assert last["citation_method"] == "extractive"
+    # the evidence comes first, in foldrag's field of an empty chunk, before any content
+    first_content = next(i for i, c in enumerate(chunks) if c["choices"][0]["delta"].get("content"))
+    evidence_at = next(i for i, c in enumerate(chunks) if "foldrag" in c)
+    assert evidence_at < first_content and chunks[evidence_at]["choices"][0]["delta"] == {"content": ""}
+    assert chunks[evidence_at]["foldrag"]["evidence"][0]["source"] == "france.md"
+    assert last["citation_method"] == "evidence"
     assert content.startswith("Bananas are yellow and grow fast.\n\n") and "[1]" in content
     assert last["citations"] == ["france.md"]
     for result in last["search_results"]:

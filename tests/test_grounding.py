@@ -184,7 +184,7 @@ def test_quote_mode_answers_without_running_the_model(rag_for):
     events = list(rag_for(gen, mode="quote").stream("What is the capital of France?"))
     assert [e.stage for e in events if e.kind == "status"] == ["retrieving", "quoting"]
     answer = events[-1].answer
-    assert answer.citation_method == "extractive" and answer.engine == "extractive"
+    assert answer.citation_method == "evidence" and answer.engine == "extractive"
     assert answer.answer.startswith("The capital of France is Paris, on the Seine [")
     assert [c.source for c in answer.citations] == ["paris.md"] and gen.calls == []
 

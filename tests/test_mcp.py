@@ -77,6 +77,8 @@ def test_tools_resources_and_cited_passages_over_http(settings, tmp_path):
                 assert out["answer"] == "Paris is the capital of France [1]."
                 cited = out["citations"][0]
                 assert cited["n"] == 1 and cited["source"] == "france.md" and "Paris is the capital" in cited["text"]
+                assert out["evidence"][0]["text"] == "Paris is the capital of France."
+                assert (out["evidence"][0]["n"], out["evidence"][0]["source"]) == (1, "france.md")
 
                 passage = await client.call_tool("get_passage", {"chunk_id": cited["chunk_id"], "context": 1})
                 assert passage.structured_content["passage"]["chunk_id"] == cited["chunk_id"]
@@ -199,7 +201,8 @@ def test_progress_arrives_and_cancellation_stops_the_generation(settings, tmp_pa
                 assert not found.is_error
 
         run(go)
-        assert [m for _, m in progress][:2] == ["retrieving", "generating"]
+        # the top supporting sentence arrives as a progress message before the model writes
+        assert [m for _, m in progress][:3] == ["retrieving", "evidence: Paris is the capital of France.", "generating"]
         assert until(lambda: chat.cancelled.is_set() and chat.running == 0), "the generation did not stop"
         assert chat.finished == 0, "an endless reply ends only by cancellation"
         assert until(lambda: "foldrag_generations_cancelled_total 1.0" in httpx.get(url + "/metrics").text)

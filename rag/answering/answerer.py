@@ -13,12 +13,14 @@ from collections.abc import Iterator
 
 from foldrag.answering import stages
 from foldrag.answering.events import (
-    Answer, AnswerEvent, DoneEvent, QueriesEvent, SourcesEvent, StatusEvent, TokenEvent,
+    Answer, AnswerEvent, DoneEvent, EvidenceEvent, QueriesEvent, SourcesEvent, StatusEvent, TokenEvent,
 )
 from foldrag.answering.question import Question
 from foldrag.core.contracts import Generator
 from foldrag.core.settings import GenerationSettings
+from foldrag.generation.evidence import holding, renumbered
 from foldrag.generation.grounding import Grounding
+from foldrag.generation.prompting import focused, format_source
 
 
 class Answerer:
@@ -45,8 +47,8 @@ class Answerer:
         raise AssertionError("an answer stream ends with a DoneEvent")
 
     def stream(self, question: Question) -> Iterator[AnswerEvent]:
-        """Events in order: status, queries, sources, status, token/reasoning (many), done. Closing it
-        stops generation."""
+        """Events in order: status, queries, evidence, sources, status, token/reasoning (many), done.
+        Closing it stops generation."""
         clock = stages.StageClock()
         generator, settings = self._generator, self._settings
         standalone = question.text
@@ -59,31 +61,42 @@ class Answerer:
         with clock.stage("retrieve"):
             retrieval = stages.retrieve(question, standalone)
         yield QueriesEvent(tuple(retrieval.trace.queries))
+        with clock.stage("evidence"):
+            found = stages.evidence(question, standalone, retrieval.hits, settings, self._grounding.tokenize)
 
         if self.quoting():
-            numbered = stages.number(retrieval.hits)
-            yield SourcesEvent(retrieval.hits, numbered)
+            sources = tuple(holding(retrieval.hits, found)) if found else retrieval.hits
+            found = renumbered(found, sources)
+            numbered = stages.number(sources)
+            yield EvidenceEvent(found)
+            yield SourcesEvent(sources, numbered)
             yield StatusEvent("quoting")
             with clock.stage("quote"):
-                grounded = self._grounding.supported(self._grounding.quote(standalone, retrieval.hits, numbered),
-                                                     retrieval.hits)
+                grounded = self._grounding.supported(
+                    self._grounding.quote(standalone, sources, numbered, evidence=found), sources, found)
             yield TokenEvent(grounded.text)
             yield DoneEvent(stages.answer(question, standalone, retrieval, grounded, clock,
-                                          model="none", engine="extractive"))
+                                          model="none", engine="extractive", evidence=found))
             return
 
         assert generator is not None
+        focus = settings.prompt == "focused" and bool(found)
         with clock.stage("pack"):
-            packed = stages.pack(generator, question, retrieval.hits, settings)
+            packed = stages.pack(generator, question, holding(retrieval.hits, found) if focus else retrieval.hits,
+                                 settings, focused(found) if focus else format_source)
+        found = renumbered(found, packed.sources)
         numbered = stages.number(packed.sources)
+        yield EvidenceEvent(found)
         yield SourcesEvent(packed.sources, numbered)
         yield StatusEvent("generating")
         with clock.stage("generate"):
             draft = yield from stages.generate(generator, packed, settings)
         with clock.stage("ground"):
-            grounded = self._grounding.supported(
-                self._grounding.ground(draft.text, question.text, packed.instructions, packed.sources, numbered),
-                packed.sources)
+            grounded = self._grounding.ground(draft.text, question.text, packed.instructions, packed.sources,
+                                              numbered, evidence=found)
+            if settings.answer_check:
+                grounded = self._grounding.checked(grounded, question.text, found, packed.sources, numbered)
+            grounded = self._grounding.supported(grounded, packed.sources, found)
         answer = stages.answer(question, standalone, retrieval, grounded, clock, model=generator.name,
-                               engine=draft.stats.engine if draft.stats else "", draft=draft)
+                               engine=draft.stats.engine if draft.stats else "", draft=draft, evidence=found)
         yield DoneEvent(answer)

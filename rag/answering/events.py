@@ -1,7 +1,7 @@
 """What answering produces: the ``Answer`` and the typed events of a streamed answer.
 
-A stream is ``StatusEvent, QueriesEvent, SourcesEvent, StatusEvent, (TokenEvent | ReasoningEvent)*,
-DoneEvent``. Each event's ``kind`` is its name on the wire (the SSE event name of ``POST /v1/query``).
+A stream is ``StatusEvent, QueriesEvent, EvidenceEvent, SourcesEvent, StatusEvent, (TokenEvent |
+ReasoningEvent)*, DoneEvent`` (a follow-up starts with a "condensing" StatusEvent). Each event's ``kind`` is its name on the wire (the SSE event name of ``POST /v1/query``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from foldrag.core.types import Hit
 from foldrag.generation.citations import Citation
+from foldrag.generation.evidence import Evidence
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,9 @@ class Answer:
     timings: dict[str, float]
     question: str = ""
     standalone_question: str = ""
-    # model: [n] written by the LLM; inferred: attributed by keyword overlap; extractive: the answer is
-    # quoted source sentences (generation.mode "quote", or the fallback for an unsupported answer); none
+    # model: [n] written by the LLM; inferred: attributed by keyword overlap; evidence: the answer is the
+    # evidence sentences (generation.mode "quote", or the replacement of an answer worse than its
+    # evidence); extractive: quoted by the floor (no evidence); none: nothing cited (a refusal)
     citation_method: str = "model"
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -43,6 +45,7 @@ class Answer:
     looped: bool = False  # generation was stopped because the text ran in a loop
     echoed: int = 0  # sentences of the prompt's instructions removed from the model's text
     stages: tuple[Stage, ...] = ()  # the walk that made this answer, in order, with each stage's time
+    evidence: tuple[Evidence, ...] = ()  # the supporting sentences shown before the answer, best first
 
     def to_json(self) -> dict[str, Any]:
         return {"answer": self.answer, "reasoning": self.reasoning,
@@ -50,6 +53,7 @@ class Answer:
                 "queries": list(self.queries),
                 "timings": {k: round(v, 4) for k, v in self.timings.items()},
                 "stages": [s.to_json() for s in self.stages],
+                "evidence": [e.to_json() for e in self.evidence],
                 "model": self.model, "engine": self.engine}
 
 
@@ -67,6 +71,15 @@ class QueriesEvent:
 
     kind: ClassVar[str] = "queries"
     queries: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EvidenceEvent:
+    """The supporting sentences, best first, sent as soon as retrieval returns (before the model
+    runs); each names its source number ``n`` (as in ``SourcesEvent``), file, page and boxes."""
+
+    kind: ClassVar[str] = "evidence"
+    evidence: tuple[Evidence, ...]
 
 
 @dataclass(frozen=True)
@@ -98,4 +111,4 @@ class DoneEvent:
     answer: Answer
 
 
-AnswerEvent = StatusEvent | QueriesEvent | SourcesEvent | TokenEvent | ReasoningEvent | DoneEvent
+AnswerEvent = StatusEvent | QueriesEvent | EvidenceEvent | SourcesEvent | TokenEvent | ReasoningEvent | DoneEvent

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from foldrag.core.contracts import Embedder
 from foldrag.indexes.folder import IndexSnapshot
 from foldrag.retrieval.hybrid import Retrieval
 
@@ -36,7 +37,7 @@ class Turn:
 class Question:
     """A question ready to answer: stripped text, a resolved mode ('dense', 'bm25', 'hybrid' or
     'multi', never 'auto'), the number of chunks to retrieve, the conversation before it, and the
-    retriever of the snapshot it was prepared on."""
+    retriever of the snapshot it was prepared on, and the embedder that reads its evidence."""
 
     text: str
     mode: str
@@ -44,6 +45,7 @@ class Question:
     history: tuple[Turn, ...]
     snapshot: IndexSnapshot
     retriever: Ranking
+    embedder: Embedder | None = None  # the collection's: scores the evidence by meaning (None: by keywords)
 
     def history_messages(self) -> list[dict[str, str]]:
         return [turn.message() for turn in self.history]

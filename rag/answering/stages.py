@@ -1,15 +1,15 @@
 """The stages of an answer, each a function of what the one before it returned.
 
-condense (a follow-up made standalone) → retrieve (from the question's snapshot) → pack (the
-sources and history that fit, and the prompt measured) → generate or quote → ground → ``answer``
-(the one place an ``Answer`` is built). ``Answerer`` runs them in that order; each can be called
+condense (a follow-up made standalone) → retrieve (from the question's snapshot) → evidence (the
+sentences that best answer it) → pack (the sources and history that fit, and the prompt measured)
+→ generate or quote → ground and check → ``answer`` (the one place an ``Answer`` is built). ``Answerer`` runs them in that order; each can be called
 and tested alone.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -21,7 +21,8 @@ from foldrag.core.types import Hit
 from foldrag.generation.citations import Citation, source_citation
 from foldrag.generation.grounding import Grounded
 from foldrag.generation.guards import LoopGuard
-from foldrag.generation.prompting import Packed, condense_messages, pack_context
+from foldrag.generation.evidence import Evidence, select_evidence
+from foldrag.generation.prompting import Packed, Render, condense_messages, format_source, pack_context
 from foldrag.generation.thinking import ThinkSplitter
 from foldrag.retrieval.hybrid import Retrieval
 
@@ -66,12 +67,23 @@ def reasoning_budget(generator: Generator, settings: GenerationSettings) -> int:
     return settings.reasoning_max_tokens if generator.reasoning else 0
 
 
-def pack(generator: Generator, question: Question, hits: Sequence[Hit], settings: GenerationSettings) -> Packed:
+def evidence(question: Question, query: str, hits: Sequence[Hit], settings: GenerationSettings,
+             tokenize: Callable[[str], list[str]]) -> tuple[Evidence, ...]:
+    """The ``generation.evidence_sentences`` sentences of the hits that best answer ``query`` (the
+    standalone question), scored by the question's embedder and keywords; numbered by hit."""
+    if not settings.evidence_sentences:
+        return ()
+    embed = question.embedder.embed if question.embedder is not None else None
+    return select_evidence(query, hits, tokenize=tokenize, embed=embed, limit=settings.evidence_sentences)
+
+
+def pack(generator: Generator, question: Question, hits: Sequence[Hit], settings: GenerationSettings,
+         render: Render = format_source) -> Packed:
     """The sources (best first) and history turns that fit the prompt budget, and the prompt itself."""
     room = generator.context_window - settings.max_new_tokens - reasoning_budget(generator, settings)
     budget = min(settings.context_tokens, room)
     return pack_context(question.text, list(hits), generator.prompt_tokens, generator.count_tokens, budget,
-                        question.history_messages())
+                        question.history_messages(), render)
 
 
 def number(sources: Sequence[Hit]) -> tuple[Citation, ...]:
@@ -132,12 +144,12 @@ def generate(generator: Generator, packed: Packed, settings: GenerationSettings
 
 
 def answer(question: Question, standalone: str, retrieval: Retrieval, grounded: Grounded, clock: StageClock, *,
-           model: str, engine: str, draft: Draft | None = None) -> Answer:
+           model: str, engine: str, draft: Draft | None = None, evidence: tuple[Evidence, ...] = ()) -> Answer:
     """The one place an ``Answer`` is built: the grounded text and citations, the draft's figures
     (none for a quoted answer), the timings and the trace of the stages."""
     stats = draft.stats if draft is not None else None
     produced = clock.seconds("generate" if draft is not None else "quote") or 0.0
-    timings = {name + "_s": seconds for name in ("condense", "retrieve")
+    timings = {name + "_s": seconds for name in ("condense", "retrieve", "evidence")
                if (seconds := clock.seconds(name)) is not None}
     timings.update({"first_token_s": draft.first_token_s if draft is not None else produced, "generate_s": produced,
                     "tokens_per_s": stats.tokens_per_s if stats else 0.0, "total_s": clock.total()})
@@ -150,4 +162,4 @@ def answer(question: Question, standalone: str, retrieval: Retrieval, grounded: 
                   question=question.text, standalone_question=standalone, citation_method=grounded.method,
                   prompt_tokens=stats.prompt_tokens if stats else 0, completion_tokens=stats.new_tokens if stats else 0,
                   engine=engine, model=model, looped=draft.looped if draft is not None else False,
-                  echoed=grounded.echoed, stages=tuple(clock.stages))
+                  echoed=grounded.echoed, stages=tuple(clock.stages), evidence=evidence)

@@ -293,8 +293,21 @@ class GenerationSettings(BaseModel):
         "question and history first, then sources best-first until full."
     )
     mode: Literal["generate", "quote"] = Field(
-        "generate", description="'generate': the model writes the answer; 'quote': the answer is the source "
-        "sentences that best answer the question, cited (no model runs; citation_method='extractive')."
+        "generate", description="'generate': the model writes the answer; 'quote': the answer is the evidence "
+        "alone — the sentences that best answer the question, cited (no model runs; citation_method='evidence')."
+    )
+    evidence_sentences: int = Field(
+        4, ge=0, le=12, description="How many supporting sentences an answer shows first (the 'evidence' event, "
+        "sent before the model runs) and, with prompt 'focused', gives the model. 0: none (whole chunks).",
+    )
+    prompt: Literal["focused", "chunks"] = Field(
+        "focused", description="What the model reads: 'focused' — the evidence sentences with a neighbour either "
+        "side, their title and heading (a table row under its header row); 'chunks' — the whole retrieved chunks.",
+    )
+    answer_check: bool = Field(
+        True, description="Check each answer against its evidence: one that only restates the question, refuses "
+        "though the evidence answers it, runs a table row together or is in another language than the question "
+        "is replaced by the evidence (citation_method='evidence').",
     )
     infer_citations: bool = Field(
         True, description="When the model writes no [n] markers, attribute each answer sentence to the source "

@@ -5,8 +5,14 @@
    is nothing but markers ("[2]") is quoted from the sources it points at ("extractive").
 3. An answer without markers that says the sources do not hold the answer stays as it is ("none").
 4. Otherwise each sentence is attributed to the source covering its keywords ("inferred").
-5. An answer still without support becomes the extractive floor: the best source sentences,
-   cited ("extractive"), or the refusal when no sentence answers the question.
+5. An answer still without support becomes the evidence (the sentences found before the model
+   ran, cited: "evidence"), or without evidence the extractive floor ("extractive"), or the refusal
+   when no sentence answers the question.
+
+Then ``checked``: no answer worse than its evidence. An answer that only restates the question,
+refuses though the evidence answers it, or is in another language than the question is replaced
+by the evidence; one that runs a table row together gets the row as "header: value" pairs
+("evidence" either way). Without strong evidence the first becomes the refusal.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ from dataclasses import dataclass
 
 from foldrag.core.types import Hit
 from foldrag.generation.attribution import infer_citations
-from foldrag.generation.citations import Citation, clean_citations, without_markers
+from foldrag.generation.citations import Citation, cite, clean_citations, without_markers
 from foldrag.core.tokenize import has_hangul
 from foldrag.generation.extractive import Scorer, not_in_sources, quote_answer
-from foldrag.generation.guards import is_refusal, strip_echo
+from foldrag.generation.evidence import Evidence, quoted, run_together
+from foldrag.generation.guards import in_other_language, is_refusal, restates, strip_echo
 from foldrag.generation.support import with_support
 
 
@@ -28,7 +35,7 @@ from foldrag.generation.support import with_support
 class Grounded:
     text: str
     citations: tuple[Citation, ...]
-    method: str  # model | inferred | extractive | none
+    method: str  # model | inferred | evidence | extractive | none
     echoed: int = 0  # instruction sentences removed from the model's text
 
 
@@ -41,23 +48,60 @@ class Grounding:
     fallback: bool = True  # generation.extractive_fallback
     scorer: Scorer | None = None  # the cross-encoder, when configured
 
-    def supported(self, grounded: Grounded, sources: Sequence[Hit]) -> Grounded:
-        """``grounded`` with each citation's supporting sentence (``generation.support``)."""
+    def supported(self, grounded: Grounded, sources: Sequence[Hit], evidence: Sequence[Evidence] = ()) -> Grounded:
+        """``grounded`` with each citation's supporting sentence (``generation.support``): the chunk
+        sentence sharing most words with the answer, else the source's best evidence sentence (an
+        answer in English over a Korean source shares none)."""
         return dataclasses.replace(grounded, citations=with_support(grounded.text, grounded.citations, sources,
-                                                                    self.tokenize))
+                                                                    self.tokenize, evidence))
 
     def quote(self, question: str, sources: Sequence[Hit], numbered: Sequence[Citation],
-              prefer: frozenset[int] = frozenset()) -> Grounded:
+              prefer: frozenset[int] = frozenset(), evidence: Sequence[Evidence] = ()) -> Grounded:
+        """The sources quoted: the evidence when there is any (``prefer``: sources to quote from
+        first), else the extractive floor."""
+        if evidence:
+            return self.from_evidence(question, [e for e in evidence if e.n in prefer] or evidence, numbered)
         text, citations = clean_citations(quote_answer(question, sources, self.tokenize, scorer=self.scorer,
                                                        prefer=prefer), list(numbered))
         return Grounded(text, tuple(citations), "extractive" if citations else "none")
 
+    def from_evidence(self, question: str, evidence: Sequence[Evidence], numbered: Sequence[Citation]) -> Grounded:
+        """The evidence alone as the answer (``generation.mode`` 'quote', and every replacement), or
+        the refusal in the question's language when no sentence answers it."""
+        text, citations = clean_citations(quoted(question, evidence) or not_in_sources(question), list(numbered))
+        return Grounded(text, tuple(citations), "evidence" if citations else "none")
+
+    def checked(self, grounded: Grounded, question: str, evidence: Sequence[Evidence], sources: Sequence[Hit],
+                numbered: Sequence[Citation]) -> Grounded:
+        """``grounded`` unless it is worse than its evidence (see the module's notes); ``sources``:
+        the chunks the model read."""
+        if not evidence or grounded.method in ("evidence", "extractive"):
+            return grounded
+        body = without_markers(grounded.text).strip()
+        if grounded.method == "none" and is_refusal(body):
+            strong = quoted(question, evidence) is not None
+            return self._replaced(grounded, question, evidence, numbered) if strong else grounded
+        same_script = has_hangul(evidence[0].text) == has_hangul(question)
+        known = {w for hit in sources for w in self.tokenize(hit.chunk.text)} if same_script else None
+        if restates(body, question, self.tokenize, known) or in_other_language(body, question):
+            return self._replaced(grounded, question, evidence, numbered)
+        row = next((e for e in evidence if e.row and run_together(body, e.row)), None)
+        if row is not None:
+            text, citations = clean_citations(cite(row.text, row.n), list(numbered))
+            return Grounded(text, tuple(citations), "evidence", grounded.echoed)
+        return grounded
+
+    def _replaced(self, grounded: Grounded, question: str, evidence: Sequence[Evidence],
+                  numbered: Sequence[Citation]) -> Grounded:
+        return dataclasses.replace(self.from_evidence(question, evidence, numbered), echoed=grounded.echoed)
+
     def ground(self, answer: str, question: str, instructions: str, sources: Sequence[Hit],
-               numbered: Sequence[Citation]) -> Grounded:
+               numbered: Sequence[Citation], evidence: Sequence[Evidence] = ()) -> Grounded:
         text, echoed = strip_echo(answer, instructions, question)
         text, citations = clean_citations(text, list(numbered))
         if citations and self.fallback and not any(ch.isalnum() for ch in without_markers(text)):
-            quoted = self.quote(question, sources, numbered, prefer=frozenset(c.n for c in citations))
+            quoted = self.quote(question, sources, numbered, prefer=frozenset(c.n for c in citations),
+                                evidence=evidence)
             return Grounded(quoted.text, quoted.citations, quoted.method, echoed)
         if citations:
             return Grounded(text, tuple(citations), "model", echoed)
@@ -71,6 +115,6 @@ class Grounding:
             if citations:
                 return Grounded(inferred, tuple(citations), "inferred", echoed)
         if self.fallback:
-            quoted = self.quote(question, sources, numbered)
+            quoted = self.quote(question, sources, numbered, evidence=evidence)
             return Grounded(quoted.text, quoted.citations, quoted.method if quoted.citations else "none", echoed)
         return Grounded(text, (), "none", echoed)

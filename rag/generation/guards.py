@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 _SPACE_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 _SENTENCE = re.compile(r"[^\n.!?。]+(?:[.!?。]+|\n|$)")
@@ -101,3 +102,35 @@ class LoopGuard:
                 self._cut = len(text) - period * (self.repeats - 1)
                 return True
         return False
+
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def in_other_language(answer: str, question: str) -> bool:
+    """Whether ``answer`` is plainly in another language than ``question``: a Korean question answered
+    without a Hangul letter, or a question in Latin letters answered mostly in Hangul. An answer of
+    at most three words ("Forbes", "449 W", "1.5B, 7B") is a name or a figure, in no language."""
+    if len(answer.split()) <= 3:
+        return False
+    letters = [ch for ch in answer if ch.isalpha()]
+    if not letters:
+        return False
+    hangul = sum(bool(_HANGUL.match(ch)) for ch in letters) / len(letters)
+    return hangul == 0 if _HANGUL.search(question) else hangul >= 0.5
+
+
+def restates(answer: str, question: str, tokenize: Callable[[str], list[str]], known: set[str] | None) -> bool:
+    """Whether ``answer`` only restates ``question``: at least half its keywords are the question's,
+    and none of the rest is a number or a word of the sources (``known``: their keywords) — "RRF는
+    순위를 합치는 방법이 있습니다" to "RRF는 순위를 어떻게 합치나요?", where "방법" is in no source.
+    ``known`` None (sources in another language, where no word can match): only an answer with no
+    word of its own restates."""
+    said = set(tokenize(answer))
+    asked = set(tokenize(question))
+    # a one-letter word ("있", "수") says nothing new unless it is a number
+    new = {w for w in said - asked if len(w) > 1 or w.isdigit()}
+    if any(ch.isdigit() for word in new for ch in word):
+        return False
+    informative = new if known is None else new & known
+    return bool(said) and not informative and len(said & asked) >= 0.5 * len(said)

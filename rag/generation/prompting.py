@@ -1,4 +1,5 @@
-"""The grounded-answer prompt foldrag owns, context packing by tokens, and follow-up condensing."""
+"""The grounded-answer prompt foldrag owns (whole chunks, or focused on the evidence), context packing by
+tokens, and follow-up condensing."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from foldrag.core.errors import InvalidInput
 from foldrag.core.tokenize import has_hangul
 from foldrag.core.types import Hit
+from foldrag.generation.evidence import Evidence, sentences_of, table_header
 
 INSTRUCTIONS = (
     "Answer the question using only the numbered sources. After each fact, cite its source number in "
@@ -40,16 +42,61 @@ def instructions_for(question: str) -> str:
     return INSTRUCTIONS + (ENGLISH if letters and latin >= 0.8 * len(letters) else "")
 
 
+# How a source reads in the prompt: its number and hit → the text under "[n]".
+Render = Callable[[int, Hit], str]
+
+
 def format_source(n: int, hit: Hit) -> str:
+    """The whole chunk under its number and place (the ``chunks`` prompt)."""
     where = hit.chunk.source + (f", p. {hit.chunk.page}" if hit.chunk.page else "")
     return f"[{n}] ({where})\n{hit.chunk.text.strip()}"
+
+
+def focused(evidence: Sequence[Evidence], neighbours: int = 1) -> Render:
+    """The ``focused`` prompt's source: the chunk's title and heading, then only its evidence
+    sentences with ``neighbours`` sentences either side (a table row under its header row), pieces
+    that are not adjacent joined by "…". A chunk without evidence reads whole."""
+    by_chunk: dict[str, list[Evidence]] = {}
+    for e in evidence:
+        by_chunk.setdefault(e.chunk_id, []).append(e)
+
+    def render(n: int, hit: Hit) -> str:
+        chosen = by_chunk.get(hit.chunk.id)
+        if not chosen:
+            return format_source(n, hit)
+        chunk = hit.chunk
+        where = chunk.source + (f", p. {chunk.page_of(chosen[0].start, chosen[0].end)}" if chunk.page else "")
+        about = " — ".join(dict.fromkeys(t for t in (chunk.title, chunk.heading) if t))
+        sentences = sentences_of(n, hit)
+        keep = sorted({j for i, s in enumerate(sentences) for e in chosen if (s.start, s.end) == (e.start, e.end)
+                       for j in range(max(0, i - neighbours), min(len(sentences), i + neighbours + 1))})
+        lines: list[str] = []
+        header_of = None
+        for k, j in enumerate(keep):
+            s = sentences[j]
+            if k and keep[k - 1] != j - 1:
+                lines.append("…")
+            if s.row:
+                header = table_header(chunk.text, s.start)
+                if header != header_of:
+                    lines.append("| " + " | ".join(header or ()) + " |")
+                header_of = header
+                lines.append(chunk.text[s.start:s.end].strip())
+            else:
+                header_of = None
+                lines.append(s.text)
+        head = f"[{n}] ({where})" + (f" {about}" if about else "")
+        return head + "\n" + "\n".join(lines)
+
+    return render
 
 
 SEPARATOR = "\n\n"
 
 
-def build_messages(question: str, sources: Sequence[Hit], history: Sequence[dict[str, str]] = ()) -> list[dict[str, str]]:
-    body = SEPARATOR.join(format_source(n, h) for n, h in enumerate(sources, start=1)) or NO_SOURCES
+def build_messages(question: str, sources: Sequence[Hit], history: Sequence[dict[str, str]] = (),
+                   render: Render = format_source) -> list[dict[str, str]]:
+    body = SEPARATOR.join(render(n, h) for n, h in enumerate(sources, start=1)) or NO_SOURCES
     messages = [{"role": "system", "content": instructions_for(question)}]
     messages += [dict(m) for m in history if m.get("role") in ("user", "assistant")]
     messages.append({"role": "user", "content": f"Sources:\n{body}\n\nQuestion: {question}"})
@@ -79,6 +126,7 @@ def pack_context(
     count_tokens: Callable[[str], int],
     budget: int,
     history: Sequence[dict[str, str]] = (),
+    render: Render = format_source,
 ) -> Packed:
     """Choose the sources (best first) and history turns that fit ``budget`` prompt tokens.
 
@@ -89,23 +137,23 @@ def pack_context(
     merge across the joins. The final render is returned, with its token count.
     """
     history = list(history)
-    while (empty := prompt_tokens(build_messages(question, [], history))) > budget:
+    while (empty := prompt_tokens(build_messages(question, [], history, render))) > budget:
         if not history:
             raise InvalidInput(f"the question alone is longer than the model's prompt budget ({budget} tokens)")
         history = history[1:]
     used = empty - count_tokens(NO_SOURCES)
     chosen: list[Hit] = []
     for hit in hits:
-        text = format_source(len(chosen) + 1, hit)
+        text = render(len(chosen) + 1, hit)
         cost = count_tokens(SEPARATOR + text if chosen else text)
         if used + cost <= budget:
             chosen.append(hit)
             used += cost
-    messages = build_messages(question, chosen, history)
+    messages = build_messages(question, chosen, history, render)
     tokens = prompt_tokens(messages) if chosen else empty
     while chosen and tokens > budget:
         chosen.pop()
-        messages = build_messages(question, chosen, history)
+        messages = build_messages(question, chosen, history, render)
         tokens = prompt_tokens(messages) if chosen else empty
     return Packed(tuple(chosen), tuple(history), tuple(messages), tokens)
 

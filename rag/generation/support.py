@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from foldrag.core.locations import sentence_spans
 from foldrag.core.types import Hit
 from foldrag.generation.citations import MARKER, Citation, without_markers
+from foldrag.generation.evidence import Evidence
 
 
 def _citing(answer: str) -> dict[int, list[str]]:
@@ -25,10 +26,14 @@ def _citing(answer: str) -> dict[int, list[str]]:
 
 
 def with_support(answer: str, citations: Sequence[Citation], sources: Sequence[Hit],
-                 tokenize: Callable[[str], list[str]]) -> tuple[Citation, ...]:
-    """``citations`` with ``support`` set where a chunk sentence shares keywords with the answer, and
-    ``page`` then the page that sentence is on (a chunk may start on the page before)."""
+                 tokenize: Callable[[str], list[str]], evidence: Sequence[Evidence] = ()) -> tuple[Citation, ...]:
+    """``citations`` with ``support`` set where a chunk sentence shares keywords with the answer (else
+    to the source's best ``evidence`` sentence), and ``page`` then the page that sentence is on (a
+    chunk may start on the page before)."""
     chunks = {hit.chunk.id: hit.chunk for hit in sources}
+    best_evidence: dict[int, Evidence] = {}
+    for e in evidence:
+        best_evidence.setdefault(e.n, e)
     citing = _citing(answer)
     out = []
     for citation in citations:
@@ -41,5 +46,7 @@ def with_support(answer: str, citations: Sequence[Citation], sources: Sequence[H
                 overlap = len(wanted & set(tokenize(chunk.text[a:b])))
                 if overlap > best_overlap:
                     best, best_overlap = (a, b), overlap
+        if best is None and chunk is not None and citation.n in best_evidence:
+            best = (best_evidence[citation.n].start, best_evidence[citation.n].end)
         out.append(dataclasses.replace(citation, support=best, page=chunk.page_of(*best)) if best else citation)
     return tuple(out)
