@@ -120,7 +120,8 @@ class LoopChat:
     Records calls; ``started`` is set when a stream begins, ``cancelled`` when one is closed early.
 
     ``hold``: an event each stream waits on after its first piece, so a test decides when a
-    generation may go on (no sleeps): set it and the stream runs to its end. ``endless``: the reply
+    generation may go on (no sleeps): set it and the stream runs to its end. ``gate``: the same,
+    before the first piece (nothing of the answer is written until it is set). ``endless``: the reply
     goes on (numbered, so it never reads as a loop) until the stream is closed: only a cancellation
     ends it.
     """
@@ -129,7 +130,8 @@ class LoopChat:
     context_window = 4096
 
     def __init__(self, reply: str = "Paris is the capital of France [1].", *, piece: int = 4, preset=None,
-                 hold: threading.Event | None = None, endless: bool = False) -> None:
+                 hold: threading.Event | None = None, gate: threading.Event | None = None,
+                 endless: bool = False) -> None:
         from foldrag.generation.presets import PRESETS
 
         self.reply = reply
@@ -137,6 +139,7 @@ class LoopChat:
         self.preset = preset or PRESETS["chatml"]
         self.reasoning = self.preset.reasoning
         self.hold = hold
+        self.gate = gate
         self.endless = endless
         self.calls: list[list[dict]] = []
         self.cancelled = threading.Event()
@@ -167,6 +170,8 @@ class LoopChat:
                 if self.endless:  # each piece tagged with its count in letters: never a loop, digits aside
                     pieces = (f"{piece}{_letters(n)} " for n, piece in enumerate(itertools.cycle(pieces)))
                 for n, piece in enumerate(pieces):
+                    if n == 0 and self.gate is not None:
+                        self.gate.wait(60)
                     if n == 1 and self.hold is not None:
                         self.hold.wait(60)
                     yield piece

@@ -172,7 +172,8 @@ def test_a_korean_question_streams_an_answer_whose_chip_opens_the_cited_words_on
     [(a, b)] = [(s.start, s.end) for s in crossing.spans if {x.page for x in s.boxes} == {1, 2}]
     harbor, lanes = [w.strip(".") for w in crossing.text[a:b].split() if w.startswith(("harbor", "lanes"))]
     question_words = f"{harbor} {lanes}"
-    web.chat.reply = f"Cargo crosses {harbor} every morning [1]. Each orbit carries its own cargo [1]."
+    # in Korean, as the question is: an answer in another language would be replaced by its evidence
+    web.chat.reply = f"화물은 매일 아침 {harbor} 항로를 건넙니다 [1]. 궤도선마다 제 화물을 나릅니다 [1]."
     with live_server(web.app) as url:
         _ready(url)
         page, errors = _open(browser, url)
@@ -241,6 +242,52 @@ def test_a_korean_question_streams_an_answer_whose_chip_opens_the_cited_words_on
         page.wait_for_selector("#source .page .hl.support")
         rects, _, _ = highlight_rects(page)
         assert covered(first, rects, size) >= 0.99
+        assert errors == []
+
+
+def test_the_evidence_shows_before_the_answer_and_opens_the_page_its_sentence_is_on(settings, tmp_path, browser):
+    """The supporting sentences appear under the question while the model has written nothing; a
+    sentence printed on page 2 of a chunk that starts on page 1 opens page 2, and so does the chip."""
+    gate = threading.Event()
+    web = Web(settings, tmp_path, LoopChat(piece=8, gate=gate))
+    crossing = crossing_chunk(web.rag)
+    # a sentence of the crossing chunk that lies wholly on page 2
+    a, b = next((s.start, s.end) for s in crossing.spans if {x.page for x in s.boxes} == {2})
+    sentence = crossing.text[a:b]
+    harbor, lanes = [w.strip(".") for w in sentence.split() if w.startswith(("harbor", "lanes"))]
+    web.chat.reply = f"화물은 매일 아침 {harbor} {lanes} 항로를 건넙니다 [1]."
+    with live_server(web.app) as url:
+        _ready(url)
+        page, errors = _open(browser, url, locale="ko-KR")
+        page.fill("#question", f"{harbor} {lanes} 무엇인가요?")
+        page.press("#question", "Enter")
+        page.wait_for_selector(".msg.assistant .evidence-open")
+        assert not gate.is_set()
+        assert page.text_content(".msg.assistant .body") == "", "the model has written nothing yet"
+        assert page.text_content(".msg.assistant .evidence-title") == "근거 문장"
+        top = page.locator(".msg.assistant .evidence-open >> nth=0")
+        assert top.locator(".evidence-text").text_content() == " ".join(sentence.split())
+        assert top.locator(".evidence-where").text_content() == "atlas.pdf · p.2"
+        # under the question, above where the answer is written
+        question_box = page.locator(".msg.user").bounding_box()
+        evidence_box = page.locator(".msg.assistant .evidence").bounding_box()
+        body_box = page.locator(".msg.assistant .body").bounding_box()
+        assert question_box["y"] + question_box["height"] <= evidence_box["y"]
+        assert evidence_box["y"] + evidence_box["height"] <= body_box["y"] + 1
+        _shot(page, "evidence-first.png")
+
+        top.click()  # while the model waits: the sentence's own page, the sentence boxed strongly
+        page.wait_for_selector("#source .page[data-page='2'] .hl.support")
+        assert page.text_content("#page-no") == "2 / 2쪽"
+        assert page.get_attribute(".msg.assistant .evidence-open >> nth=0", "class").split()[-1] == "open"
+
+        gate.set()
+        page.wait_for_selector(".msg.assistant[data-status=done] .chip")
+        page.click("#close-source")
+        page.wait_for_selector("#source", state="hidden")
+        page.click(".msg.assistant .chip >> nth=0")
+        page.wait_for_selector("#source .page[data-page='2'] .hl.support")
+        assert page.text_content("#page-no") == "2 / 2쪽"
         assert errors == []
 
 
@@ -315,8 +362,9 @@ def test_a_collection_is_made_from_a_folder_indexed_and_deleted(settings, tmp_pa
         page.press("#question", "Enter")
         page.wait_for_selector(".msg.assistant[data-status=done] .chip")
         page.click(".msg.assistant .chip[aria-label='leave.md']")  # from the other collection
-        page.wait_for_selector("#source .text-view mark")
-        assert page.text_content("#source-title") == "leave.md" and "병가" in page.text_content("#source .text-view mark")
+        page.wait_for_selector("#source .text-view mark.support")  # the supporting sentence, marked strongly
+        assert page.text_content("#source-title") == "leave.md"
+        assert page.text_content("#source .text-view mark.support") == "병가는 30일이다."
         page.click("#open-collections")
         page.click("#collection-list .card >> text=handbook")
         page.wait_for_selector("#delete-collection:not([hidden])")

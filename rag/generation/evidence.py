@@ -6,8 +6,8 @@ A chunk's sentences are its stored spans (PDF and OCR pages, with their boxes) o
 formats, ``core.locations.sentence_spans`` of its text — always derived from the stored chunk, never
 from the file. A sentence scores by meaning and by words: ``meaning_weight`` × the multilingual
 embedder's cosine between the question and the sentence + the rest × the share of the question's
-keywords it holds (BM25's analyzer); a sentence in another script than the question's scores by its
-cosine alone (so a Korean question finds an English sentence). A table row
+keywords it could hold that it holds (BM25's analyzer: a Korean question's English names match an
+English sentence, its Korean words are not held against it). A table row
 is read with its table's header row, as "header: value" pairs.
 
 Example::
@@ -141,7 +141,8 @@ def select_evidence(question: str, hits: Sequence[Hit], *, tokenize: Callable[[s
     if not candidates:
         return ()
     wanted = set(tokenize(question))
-    coverage = [len(wanted & set(tokenize(s.text))) / len(wanted) if wanted else 0.0 for s in candidates]
+    words = [set(tokenize(s.text)) for s in candidates]
+    coverage = [len(wanted & w) / len(wanted) if wanted else 0.0 for w in words]
     if embed is not None:
         vectors = embed([s.text for s in candidates], query=False)
         query = embed([question], query=True)[0]
@@ -149,11 +150,8 @@ def select_evidence(question: str, hits: Sequence[Hit], *, tokenize: Callable[[s
         weight = meaning_weight
     else:
         similarity, weight = [0.0] * len(candidates), 0.0
-    # A sentence in another script than the question's shares no words with it (names and numbers
-    # aside): its meaning is all there is to weigh.
-    asked = has_hangul(question)
-    scores = [sim if weight and has_hangul(s.text) != asked else weight * sim + (1 - weight) * cov
-              for s, sim, cov in zip(candidates, similarity, coverage)]
+    scores = [weight * sim + (1 - weight) * _matched(wanted, w, has_hangul(s.text)) if weight < 1 else sim
+              for s, w, sim in zip(candidates, words, similarity)]
     # ties go to the better-ranked chunk, then the earlier sentence
     order = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].n, candidates[i].start))
     chosen, seen = [], set()
@@ -166,6 +164,14 @@ def select_evidence(question: str, hits: Sequence[Hit], *, tokenize: Callable[[s
         if len(chosen) == limit:
             break
     return tuple(chosen)
+
+
+def _matched(wanted: set[str], words: set[str], hangul: bool) -> float:
+    """The share of the question's keywords a sentence holds, of those it could hold: all of them in
+    a Korean sentence (which writes English names too), only those without Hangul in one without —
+    a Korean question's English names match an English sentence, its Korean words cannot."""
+    own = wanted if hangul else {w for w in wanted if not has_hangul(w)}
+    return len(own & words) / len(own) if own else 0.0
 
 
 def _evidence(s: Sentence, score: float, coverage: float, similarity: float) -> Evidence:

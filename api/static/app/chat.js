@@ -41,6 +41,7 @@ export async function ask(question) {
     }
     await readEvents(res.body, (kind, data) => {
       if (kind === "status") view.stage(data.stage);
+      else if (kind === "evidence") view.evidence(data.evidence);
       else if (kind === "sources") view.sources(data.sources);
       else if (kind === "token") view.token(data.text);
       else if (kind === "done") {

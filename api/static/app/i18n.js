@@ -29,7 +29,8 @@ const WORDS = {
     queryKeyOnly: "This key may only ask questions; changing a collection needs an admin key.",
     empty: "Ask anything about the documents in this collection.",
     createCollection: "New collection", newName: "name", newPath: "folder on the server, e.g. /srv/docs/hr",
-    deleteCollection: "Delete collection", also: "also:"
+    deleteCollection: "Delete collection", also: "also:",
+    evidence: "Supporting sentences"
   },
   ko: {
     newChat: "새 대화", conversations: "대화", collections: "컬렉션", language: "언어",
@@ -58,7 +59,8 @@ const WORDS = {
     queryKeyOnly: "이 키로는 질문만 할 수 있습니다. 컬렉션을 바꾸려면 관리자 키가 필요합니다.",
     empty: "이 컬렉션의 문서에 대해 무엇이든 물어보세요.",
     createCollection: "새 컬렉션", newName: "이름", newPath: "서버의 폴더, 예: /srv/docs/hr",
-    deleteCollection: "컬렉션 삭제", also: "함께:"
+    deleteCollection: "컬렉션 삭제", also: "함께:",
+    evidence: "근거 문장"
   }
 };
 

@@ -2,6 +2,7 @@
  * it waits, the text (Markdown by marked, sanitised by DOMPurify: vendor/), then citation chips. */
 import { chips } from "./chips.js";
 import { $, el } from "./dom.js";
+import { drawEvidence } from "./evidence.js";
 import { t } from "./i18n.js";
 
 /** The note an empty chat shows. */
@@ -20,13 +21,16 @@ function markdown(text) {
   return window.DOMPurify.sanitize(html, { USE_PROFILES: { html: true } });
 }
 
-/** An assistant message answering from ``collection``: {element, stage, sources, token, finish, fail}. */
+/** An assistant message answering from ``collection``: {element, stage, evidence, sources, token, finish,
+ * fail}. The evidence block sits above the answer: it shows while the model still writes. */
 export function addAssistant(collection) {
   const div = el("div", "msg assistant");
-  const stage = el("div", "stage"), body = el("div", "body"), meta = el("div", "meta");
-  div.append(stage, body, meta);
+  const evidence = el("div", "evidence"), stage = el("div", "stage"), body = el("div", "body"), meta = el("div", "meta");
+  evidence.hidden = true;
+  div.append(evidence, stage, body, meta);
   $("#messages").appendChild(div);
   let text = "", sources = [], pending = false, cited = null; // cited: the final answer's citations
+  let shown = false; // the evidence is drawn
 
   function draw() {
     pending = false;
@@ -46,6 +50,12 @@ export function addAssistant(collection) {
       stage.textContent = "";
       stage.append(el("span", "spin"), el("span", "", t("stage_" + name)));
     },
+    evidence(list) {
+      shown = true;
+      drawEvidence(evidence, list, collection);
+      const log = $("#messages");
+      log.scrollTop = log.scrollHeight;
+    },
     sources(list) { sources = list; },
     token(piece) {
       if (stage.firstChild) stage.textContent = "";
@@ -54,6 +64,7 @@ export function addAssistant(collection) {
     },
     finish(answer, status) {
       stage.textContent = "";
+      if (!shown && answer.evidence) drawEvidence(evidence, answer.evidence, collection); // a kept answer
       sources = answer.sources || sources;
       text = answer.answer || text;
       cited = answer.citations || [];
