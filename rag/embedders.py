@@ -301,12 +301,14 @@ class SentenceTransformerEmbedder:
     # waits for at most one such slice (~0.1 s on 2 CPU cores for 200-token chunks).
     BULK_SLICE = 8
 
-    def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray:
-        """Unit vectors of ``texts``. Queries go before bulk work (rag/core/priority_lock.py): bulk
-        takes the model a slice at a time, and not while queries keep coming."""
+    def embed(self, texts: list[str], *, query: bool = False, urgent: bool | None = None) -> np.ndarray:
+        """Unit vectors of ``texts``. Queries (and other ``urgent`` texts: an answer's evidence) go
+        before bulk work (rag/core/priority_lock.py): bulk takes the model a slice at a time, and not
+        while queries keep coming."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        step = self.batch_size if query else min(self.batch_size, self.BULK_SLICE)
+        urgent = query if urgent is None else urgent
+        step = self.batch_size if urgent else min(self.batch_size, self.BULK_SLICE)
         model = self._query_model if query else self._model
         prompt = self.prompts.query if query else self.prompts.passage
         if prompt:
@@ -319,7 +321,7 @@ class SentenceTransformerEmbedder:
         ordered = [texts[i] for i in order]
         parts = []
         for start in range(0, len(ordered), step):
-            with self._encode_lock.hold(urgent=query):
+            with self._encode_lock.hold(urgent=urgent):
                 parts.append(model.encode(
                     ordered[start:start + step], batch_size=self.batch_size, normalize_embeddings=True,
                     convert_to_numpy=True, show_progress_bar=False,

@@ -156,3 +156,74 @@ def write_xlsx(path: Path, sheets: dict[str, list[list]]) -> Path:
             sheet.append(row)
     book.save(str(path))
     return path
+
+
+STUDY_NOTE = """# DeepSeek-R1 공부 노트
+
+DeepSeek-R1은 강화학습으로 추론 능력을 키운 모델이다. 작은 모델에는 R1의 추론을 증류했다.
+
+## 증류 모델
+
+| 모델 | 크기 | 기반 모델 |
+|---|---|---|
+| DeepSeek-R1-Distill-Qwen-1.5B | 1.5B | Qwen2.5-Math-1.5B |
+| DeepSeek-R1-Distill-Qwen-7B | 7B | Qwen2.5-Math-7B |
+| DeepSeek-R1-Distill-Llama-8B | 8B | Llama-3.1-8B |
+| DeepSeek-R1-Distill-Qwen-14B | 14B | Qwen2.5-14B |
+| DeepSeek-R1-Distill-Qwen-32B | 32B | Qwen2.5-32B |
+| DeepSeek-R1-Distill-Llama-70B | 70B | Llama-3.3-70B-Instruct |
+
+증류 모델은 DeepSeek-R1-Distill 모델이라고 부르며, 크기는 1.5B, 7B, 8B, 14B, 32B, 70B이다.
+노트북에서는 1.5B나 7B를 GGUF로 받아 llama.cpp로 돌리는 것이 현실적이다.
+"""
+
+MANUAL_FILLER = ("Check the inlet filter before each shift. The pump draws water through the lower inlet. "
+                 "Keep the housing dry while the motor runs. Record every start in the logbook. ")
+MANUAL_TARGET = "The obsidian valve holds the pressure at 40 bar."
+
+
+def write_manual_pdf(path: Path) -> Path:
+    """A two-page pump manual whose one paragraph runs over the page break, and whose sentence
+    ``MANUAL_TARGET`` is printed on page 2, starting after the break (page 1 ends mid-sentence)."""
+    from fpdf import FPDF
+    from pypdf import PdfReader
+
+    for lead in range(200):
+        pdf = FPDF()
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=12)
+        text = MANUAL_FILLER * (14 + lead // 20) + "Manual " * (lead % 20) + "The service interval for the seals is six months. " + \
+            MANUAL_TARGET + " Open it only with the pump stopped."
+        pdf.multi_cell(0, 7, text)
+        pdf.output(str(path))
+        pages = [page.extract_text() for page in PdfReader(path).pages]
+        if len(pages) != 2:
+            continue
+        first, second = pages
+        if MANUAL_TARGET in second.replace("\n", " ") and not first.rstrip().endswith(".") \
+                and len(second.split(MANUAL_TARGET)[0]) < 80:
+            return path
+    raise AssertionError("no layout puts the sentence just after the page break")
+
+
+def write_situation(folder: Path, examples: Path) -> Path:
+    """The folder of issue 41's situation: a Korean study note with a model-size table, the
+    leave-policy HWPX and the RRF page from ``examples`` (examples/docs), and the two-page manual."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "deepseek-notes-ko.md").write_text(STUDY_NOTE, encoding="utf-8")
+    for name in ("leave-policy-ko.hwpx", "rank-fusion.html"):
+        shutil.copy(examples / name, folder / name)
+    write_manual_pdf(folder / "manual.pdf")
+    return folder
+
+
+# (question, what a right answer holds: any of these)
+SITUATION_QUESTIONS = [
+    ("RRF는 여러 검색 결과의 순위를 어떻게 합치나요?", ("1 / (k + rank)", "1/(k + rank)", "1/(k+rank)")),
+    ("What is the sick leave allowance in the leave policy?", ("30일", "30 days", "thirty days")),
+    ("DeepSeek-R1-Distill 모델에는 어떤 크기들이 있나요?", ("70B",)),
+    ("병가는 며칠인가요?", ("30일",)),
+    ("What pressure does the obsidian valve hold?", ("40 bar",)),
+]

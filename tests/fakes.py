@@ -32,7 +32,7 @@ class HashEmbedder:
         seed = int.from_bytes(hashlib.sha256(word.lower().encode()).digest()[:8], "little")
         return np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
 
-    def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+    def embed(self, texts: list[str], *, query: bool = False, urgent: bool | None = None) -> np.ndarray:
         self.calls.append(len(texts))
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for i, text in enumerate(texts):

@@ -114,15 +114,16 @@ def test_a_full_queue_answers_429_with_retry_after(settings, tmp_path):
 
 class HeldEmbedder(HashEmbedder):
     """Once ``hold`` is armed, document embedding waits for it to be set: an ingest job stays in
-    flight, at a known point, for as long as the test needs."""
+    flight, at a known point, for as long as the test needs. A question's texts (urgent: its
+    evidence sentences too) do not wait."""
 
     def __init__(self) -> None:
         super().__init__()
         self.hold: threading.Event | None = None
         self.waiting = threading.Event()
 
-    def embed(self, texts, *, query=False):
-        if self.hold is not None and not query:
+    def embed(self, texts, *, query=False, urgent=None):
+        if self.hold is not None and not (query or urgent):
             self.waiting.set()
             self.hold.wait(60)
         return super().embed(texts, query=query)

@@ -407,7 +407,7 @@ class _Shifted(HashEmbedder):
         super().__init__(backend=backend)
         self.angle = angle
 
-    def embed(self, texts, *, query=False):
+    def embed(self, texts, *, query=False, urgent=None):
         base = super().embed(texts, query=query)
         other = np.roll(base, 1, axis=1)
         other -= np.sum(other * base, axis=1, keepdims=True) * base

@@ -56,13 +56,16 @@ def test_a_sentence_in_another_language_is_found_by_meaning():
     """An English question shares no word with a Korean sentence: the embedder's cosine decides."""
     korean = "병가는 연간 30일까지 쓸 수 있다. 회의실은 3층에 있다."
 
-    def embed(texts, query=False):
+    def embed(texts, query=False, urgent=None):
         # the question and the sick-leave sentence point one way, everything else another
         rows = [[1.0, 0.0] if query or "병가" in t else [0.0, 1.0] for t in texts]
         return np.asarray(rows, dtype=np.float32)
 
     found = _select("How many days of sick leave are there?", [_hit(1, korean)], embed=embed)
     assert found[0].text == "병가는 연간 30일까지 쓸 수 있다." and found[0].similarity == 1.0
+    calls = []
+    _select("sick leave", [_hit(1, korean)], embed=lambda texts, **kw: calls.append(kw) or embed(texts, **kw))
+    assert calls[0] == {"query": False, "urgent": True}, "a person waits: the sentences go before an ingest's"
     keywords_only = _select("How many days of sick leave are there?", [_hit(1, korean)])
     assert keywords_only[0].score == 0.0, "without meaning nothing in Korean matches the English words"
 
@@ -131,7 +134,7 @@ def test_an_answer_in_another_language_is_replaced_and_the_quote_says_it_is_in_k
     checked = _check("Sick leave is thirty days long according to the table [1].", "병가는 며칠인가요?", hits)
     assert checked.method == "evidence" and checked.text.startswith("구분: 병가")
 
-    def embed(texts, query=False):
+    def embed(texts, query=False, urgent=None):
         return np.asarray([[1.0, 0.0] if query or "30일" in t else [0.0, 1.0] for t in texts], dtype=np.float32)
 
     english = "How long is the sick leave allowance?"

@@ -174,7 +174,7 @@ def test_ivfpq_compresses_and_the_retriever_rescores_exactly(tmp_path):
     class Given:  # the query vectors are stored ones, so the exact best hit is known
         name, dimension, backend = "fake", dim, "hash"
 
-        def embed(self, texts, *, query=False):
+        def embed(self, texts, *, query=False, urgent=None):
             return vectors[[int(t) for t in texts]]
 
     queries = [str(i) for i in range(0, n, 300)]

@@ -42,7 +42,11 @@ class Embedder(Protocol):
     backend: str  # the runtime that makes the vectors ("torch", "onnx-int8", ...), recorded by an index
     recipe: EmbedderRecipe | None  # how a worker process loads the same; None: it cannot (built here only)
 
-    def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray: ...
+    def embed(self, texts: list[str], *, query: bool = False, urgent: bool | None = None) -> np.ndarray:
+        """``query``: the texts are questions (the model's query prompt), else passages. ``urgent``
+        (default: as ``query``): a person waits for it — it goes before bulk work (an ingest), as
+        an answer's evidence sentences do."""
+        ...
 
     def token_length(self, text: str) -> int: ...
 

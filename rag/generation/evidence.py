@@ -31,7 +31,7 @@ from foldrag.core.tokenize import has_hangul
 from foldrag.core.types import Chunk, Hit
 from foldrag.generation.citations import cite
 
-# (texts, query?) → L2-normalised rows: ``Embedder.embed``
+# ``Embedder.embed``: (texts, query=…, urgent=…) → L2-normalised rows
 Embed = Callable[..., np.ndarray]
 
 _ROW = re.compile(r"^\s*\|(.*)\|\s*$")
@@ -132,7 +132,7 @@ def sentences_of(n: int, hit: Hit) -> list[Sentence]:
 
 def select_evidence(question: str, hits: Sequence[Hit], *, tokenize: Callable[[str], list[str]],
                     embed: Embed | None = None, limit: int = 4, chunks: int = 5,
-                    meaning_weight: float = 0.5) -> tuple[Evidence, ...]:
+                    meaning_weight: float = 0.5, carry: float = 0.9) -> tuple[Evidence, ...]:
     """The ``limit`` sentences of the first ``chunks`` hits that best answer ``question``, best first.
 
     ``n`` is the hit's place in ``hits`` (from 1). Without ``embed`` sentences score by keywords alone.
@@ -144,7 +144,7 @@ def select_evidence(question: str, hits: Sequence[Hit], *, tokenize: Callable[[s
     words = [set(tokenize(s.text)) for s in candidates]
     coverage = [len(wanted & w) / len(wanted) if wanted else 0.0 for w in words]
     if embed is not None:
-        vectors = embed([s.text for s in candidates], query=False)
+        vectors = embed([s.text for s in candidates], query=False, urgent=True)  # a person waits
         query = embed([question], query=True)[0]
         similarity = [float(v) for v in vectors @ query]
         weight = meaning_weight
@@ -152,6 +152,12 @@ def select_evidence(question: str, hits: Sequence[Hit], *, tokenize: Callable[[s
         similarity, weight = [0.0] * len(candidates), 0.0
     scores = [weight * sim + (1 - weight) * _matched(wanted, w, has_hangul(s.text)) if weight < 1 else sim
               for s, w, sim in zip(candidates, words, similarity)]
+    # A sentence that follows a strong one often finishes its thought ("RRF merges ranked lists. Each
+    # document scores the sum of 1/(k + rank)..."): it ranks at least ``carry`` of its predecessor.
+    own = list(scores)
+    for i in range(1, len(candidates)):
+        if candidates[i].hit is candidates[i - 1].hit and not candidates[i].row:
+            scores[i] = max(own[i], carry * own[i - 1])
     # ties go to the better-ranked chunk, then the earlier sentence
     order = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].n, candidates[i].start))
     chosen, seen = [], set()

@@ -12,7 +12,8 @@
 Then ``checked``: no answer worse than its evidence. An answer that only restates the question,
 refuses though the evidence answers it, or is in another language than the question is replaced
 by the evidence; one that runs a table row together gets the row as "header: value" pairs
-("evidence" either way). Without strong evidence the first becomes the refusal.
+("evidence" either way). Without strong evidence a restatement becomes the refusal, and a refusal
+or an answer in another language is kept.
 """
 
 from __future__ import annotations
@@ -83,8 +84,10 @@ class Grounding:
             return self._replaced(grounded, question, evidence, numbered) if strong else grounded
         same_script = has_hangul(evidence[0].text) == has_hangul(question)
         known = {w for hit in sources for w in self.tokenize(hit.chunk.text)} if same_script else None
-        if restates(body, question, self.tokenize, known) or in_other_language(body, question):
+        if restates(body, question, self.tokenize, known):
             return self._replaced(grounded, question, evidence, numbered)
+        if in_other_language(body, question) and quoted(question, evidence) is not None:
+            return self._replaced(grounded, question, evidence, numbered)  # without strong evidence: kept
         row = next((e for e in evidence if e.row and run_together(body, e.row)), None)
         if row is not None:
             text, citations = clean_citations(cite(row.text, row.n), list(numbered))

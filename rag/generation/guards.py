@@ -111,7 +111,7 @@ def in_other_language(answer: str, question: str) -> bool:
     """Whether ``answer`` is plainly in another language than ``question``: a Korean question answered
     without a Hangul letter, or a question in Latin letters answered mostly in Hangul. An answer of
     at most three words ("Forbes", "449 W", "1.5B, 7B") is a name or a figure, in no language."""
-    if len(answer.split()) <= 3:
+    if sum(any(ch.isalnum() for ch in word) for word in answer.split()) <= 3:
         return False
     letters = [ch for ch in answer if ch.isalpha()]
     if not letters:
