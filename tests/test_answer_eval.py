@@ -160,6 +160,6 @@ def test_eval_answers_with_the_bundled_model(tmp_path):
     assert report["generation"]["mode"] == "generate" and report["generation"]["model"].startswith("bundled:")
     assert report["load_s"] > 0 and len(report["rows"]) == 3
     for row in report["rows"]:
-        assert row["citation_method"] in ("model", "inferred", "extractive", "none")
+        assert row["citation_method"] in ("model", "inferred", "evidence", "extractive", "none")
         assert row["seconds"] > 0 and isinstance(row["answer"], str)  # each answer timed on its own
         assert row["echoed"] in (True, False) and "question" in row

@@ -282,3 +282,16 @@ def test_a_question_is_checked_once_in_prepare(rag_with):
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         question.text = "changed"
+
+
+def test_a_follow_ups_evidence_comes_after_the_condensing_call_and_before_the_answer(rag_with):
+    gen = ScriptedChat("What is the capital of France?", "Paris [1].")
+    history = [{"role": "user", "content": "Tell me about France"}, {"role": "assistant", "content": "A country."}]
+    stream = rag_with(gen).stream("and its capital?", history=history)
+    kinds = []
+    for event in stream:
+        kinds.append(event.kind)
+        if event.kind == "evidence":
+            assert len(gen.calls) == 1, "the condensing call ran, the answering one not yet"
+            assert event.evidence[0].text == "The capital of France is Paris."  # found for the standalone question
+    assert kinds[:6] == ["status", "status", "queries", "evidence", "sources", "status"] and len(gen.calls) == 2

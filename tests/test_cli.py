@@ -175,7 +175,11 @@ def test_ask_shows_its_stage_on_a_terminal_and_quotes_without_a_model(docs, tmp_
     assert proc.returncode == 0, terminal.decode(errors="replace")
     shown = terminal.decode(errors="replace")
     assert "retrieving…" in shown and "quoting…" in shown
-    assert out.startswith("Reciprocal Rank Fusion merges ranked lists by summing 1/(k+rank) [1].")
+    # the supporting sentences first, then the answer (quoting: the evidence alone)
+    evidence, answer = out.split("\n\n", 1)
+    assert evidence.splitlines()[:2] == [
+        "Evidence:", "  [1] Reciprocal Rank Fusion merges ranked lists by summing 1/(k+rank).  (fusion.md)"]
+    assert answer.startswith("Reciprocal Rank Fusion merges ranked lists by summing 1/(k+rank) [1].")
     assert "[1] fusion.md" in out and "answered by none (extractive)" in out
 
 
