@@ -2,6 +2,7 @@
 candidate model that installs offline, on the same question sample; one table row per run.
 
 Usage:  .venv/bin/python bench/answer_quality.py [--rows floor smollm2-135m ...] [--limit 100] [--unanswerable 20]
+        [--queries bench/sets/korquad-en.jsonl --limit 30 --unanswerable 0]
 
 Each row runs in its own process with its settings in FOLDRAG_* variables; its full report (one
 row per question) is written to --out, so two runs can be compared question by question. Models
@@ -32,6 +33,10 @@ ROWS = {
                            CACHE / "qwen2.5-coder-0.5b-instruct-q4.gguf"),
     # the default answering model (foldrag[qwen]); the same bytes as bench/fetch_models.py's file
     "qwen2.5-coder-1.5b": ({"FOLDRAG_GENERATION__MODEL": "bundled:Qwen2.5-Coder-1.5B-Instruct"}, None),
+    # the same model as a GGUF on llama.cpp (bench/fetch_models.py's file): where transformers decodes slowly
+    "qwen2.5-coder-1.5b-llamacpp": ({"FOLDRAG_GENERATION__MODEL": str(CACHE / "qwen2.5-coder-1.5b-instruct-q4.gguf"),
+                                     "FOLDRAG_GENERATION__BACKEND": "llamacpp"},
+                                    CACHE / "qwen2.5-coder-1.5b-instruct-q4.gguf"),
 }
 COLUMNS = ["contains_gold", "f1", "language_ok", "citation_precision", "citation_recall", "refusal_rate",
            "false_refusal_rate", "echoed", "looped", "seconds_mean", "seconds_p95"]
@@ -47,7 +52,8 @@ def run_row(name: str, args) -> dict | None:
         env["FOLDRAG_GENERATION__BACKEND"] = args.backend
     out = subprocess.run(
         [sys.executable, "-m", "foldrag.cli", "eval", str(args.data), "--answers", "--limit", str(args.limit),
-         "--unanswerable", str(args.unanswerable), "--seed", str(args.seed), "--mode", args.mode, "--json"],
+         "--unanswerable", str(args.unanswerable), "--seed", str(args.seed), "--mode", args.mode, "--json",
+         *(["--queries", str(args.queries)] if args.queries else [])],
         env=env, capture_output=True, text=True)
     if out.returncode != 0:
         print(f"{name}: failed\n{out.stderr[-3000:]}", file=sys.stderr)
@@ -114,6 +120,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mode", default="hybrid")
     parser.add_argument("--backend", default=None, help="generation.backend for the model rows")
+    parser.add_argument("--queries", type=Path, default=None,
+                        help="other questions over the dataset, e.g. bench/sets/korquad-en.jsonl (30 English "
+                        "questions over Korean paragraphs, gold in Korean and English; use --limit 30 --unanswerable 0)")
     parser.add_argument("--out", type=Path, default=CACHE / "answers")
     parser.add_argument("--rescore", action="store_true",
                         help="score the reports in --out again from their texts (no model runs)")

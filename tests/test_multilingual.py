@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from foldrag.build import build_rag
+from foldrag.core.tokenize import has_hangul
 from foldrag.core.errors import IndexMismatch, InvalidInput
 from foldrag.embedders import MINILM, MULTILINGUAL_E5, Prompts, SentenceTransformerEmbedder
 from foldrag.embedding import e5_small
@@ -180,6 +181,9 @@ def test_the_repositorys_cross_lingual_sets_are_what_the_issue_asks():
     assert len(ko) >= 50 and len({q["id"] for q in ko}) == len(ko)
     assert all(any("\uac00" <= ch <= "\ud7a3" for ch in q["text"]) for q in ko)  # written in Korean
     assert len(en) >= 30 and all(q["relevant"] and q["text"].isascii() for q in en)
+    # each gold in both forms: first as the Korean paragraph writes it, then as an English text would
+    assert all(len(q["answers"]) >= 2 and all(a.isascii() for a in q["answers"][1:]) for q in en)
+    assert sum(has_hangul(q["answers"][0]) for q in en) >= 25
 
 
 @pytest.mark.slow
