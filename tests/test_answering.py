@@ -295,3 +295,16 @@ def test_a_follow_ups_evidence_comes_after_the_condensing_call_and_before_the_an
             assert len(gen.calls) == 1, "the condensing call ran, the answering one not yet"
             assert event.evidence[0].text == "The capital of France is Paris."  # found for the standalone question
     assert kinds[:6] == ["status", "status", "queries", "evidence", "sources", "status"] and len(gen.calls) == 2
+
+
+def test_evidence_in_another_language_than_the_question_gives_the_model_whole_chunks(rag_with):
+    """Across languages the evidence is found by meaning alone and often misses: the model reads the
+    whole chunks instead (the evidence is still sent first)."""
+    gen = ScriptedChat("파리입니다 [1].")
+    answer = rag_with(gen).ask("France의 capital은 어디인가요?")
+    assert answer.evidence[0].text == "The capital of France is Paris."
+    prompt = gen.calls[0][-1]["content"]
+    assert "[1] (paris.md)\n# France\n\nThe capital of France is Paris." in prompt
+    same = ScriptedChat("Paris [1].")
+    rag_with(same).ask("capital of France")
+    assert "[1] (paris.md) France\nThe capital of France is Paris." in same.calls[0][-1]["content"]

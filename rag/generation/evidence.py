@@ -238,3 +238,8 @@ def run_together(answer: str, row: Sequence[tuple[str, str]]) -> bool:
     present = [v for v in values if v in answer]
     labelled = any(f"{h}:" in answer or f"{h} :" in answer for h, _ in row if h)
     return len(present) >= 3 and len(present) >= 0.6 * len(values) and not labelled
+
+
+def across_languages(question: str, evidence: Sequence[Evidence]) -> bool:
+    """Whether the best evidence is in another script than the question (Hangul or not)."""
+    return bool(evidence) and has_hangul(evidence[0].text) != has_hangul(question)
