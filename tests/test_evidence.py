@@ -28,6 +28,14 @@ def _numbered(hits):
     return [source_citation(n, hit) for n, hit in enumerate(hits, start=1)]
 
 
+def toward(marker: str):
+    """An embedder under which the question and the texts holding ``marker`` point one way, every
+    other text another (cosine 1 or 0)."""
+    def embed(texts, query=False, urgent=None):
+        return np.asarray([[1.0, 0.0] if query or marker in t else [0.0, 1.0] for t in texts], dtype=np.float32)
+    return embed
+
+
 def _select(question, hits, **kw):
     return select_evidence(question, hits, tokenize=shared_tokenizer(), **kw)
 
@@ -55,11 +63,7 @@ def test_evidence_names_the_page_its_sentence_is_on_and_its_boxes():
 def test_a_sentence_in_another_language_is_found_by_meaning():
     """An English question shares no word with a Korean sentence: the embedder's cosine decides."""
     korean = "병가는 연간 30일까지 쓸 수 있다. 회의실은 3층에 있다."
-
-    def embed(texts, query=False, urgent=None):
-        # the question and the sick-leave sentence point one way, everything else another
-        rows = [[1.0, 0.0] if query or "병가" in t else [0.0, 1.0] for t in texts]
-        return np.asarray(rows, dtype=np.float32)
+    embed = toward("병가")
 
     found = _select("How many days of sick leave are there?", [_hit(1, korean)], embed=embed)
     assert found[0].text == "병가는 연간 30일까지 쓸 수 있다." and found[0].similarity == 1.0
@@ -133,12 +137,8 @@ def test_an_answer_in_another_language_is_replaced_and_the_quote_says_it_is_in_k
     hits = [_hit(1, LEAVE, "leave.md")]
     checked = _check("Sick leave is thirty days long according to the table [1].", "병가는 며칠인가요?", hits)
     assert checked.method == "evidence" and checked.text.startswith("구분: 병가")
-
-    def embed(texts, query=False, urgent=None):
-        return np.asarray([[1.0, 0.0] if query or "30일" in t else [0.0, 1.0] for t in texts], dtype=np.float32)
-
     english = "How long is the sick leave allowance?"
-    found = _select(english, hits, embed=embed)
+    found = _select(english, hits, embed=toward("30일"))
     assert quoted(english, found) == "The documents say, in Korean: 구분: 병가 · 일수: 30일 · 비고: 진단서 필요 [1]"
 
 

@@ -14,6 +14,8 @@ from typing import Any
 # own, or after a table row; any other line break is a PDF's line wrap, inside the sentence.
 # What starts a line of its own: a heading, a list item, a quote, a table row.
 BLOCK_START = r"[ \t]*(?:#+\s|[-*+]\s|\d+[.)]\s|>|\|)"
+# The marks that open a heading, list item or quote line, to strip from its text.
+LINE_MARKUP = re.compile(r"^\s*(?:#+|[-*+]|\d+[.)]|>)\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n[ \t]*\n\s*|\n(?=" + BLOCK_START + r")|(?<=\|)[ \t]*\n")
 
 Box = tuple[float, float, float, float]  # x0, y0 (top), x1, y1 (bottom), in points from the top left

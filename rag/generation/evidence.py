@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from foldrag.core.locations import PageBoxes, sentence_spans
+from foldrag.core.locations import LINE_MARKUP, PageBoxes, sentence_spans
 from foldrag.core.tokenize import has_hangul
 from foldrag.core.types import Chunk, Hit
 from foldrag.generation.citations import cite
@@ -37,7 +37,6 @@ Embed = Callable[..., np.ndarray]
 _ROW = re.compile(r"^\s*\|(.*)\|\s*$")
 _RULE = re.compile(r"^\s*\|?\s*:?-{2,}")
 _HEADING = re.compile(r"^\s*#+\s")
-_MARKUP = re.compile(r"^\s*(?:#+|[-*+]|\d+[.)]|>)\s+")
 
 
 @dataclass(frozen=True)
@@ -100,10 +99,9 @@ def cells(line: str) -> list[str]:
     return [c.strip() for c in match.group(1).split("|")] if match else []
 
 
-def as_pairs(header: Sequence[str], row: Sequence[str]) -> str:
-    """A table row read as "header: value" pairs ("크기: 7B · 기반: Qwen2.5-Math-7B"); empty cells left out."""
-    pairs = [f"{h}: {v}" if h else v for h, v in zip(header, row) if v]
-    return " · ".join(pairs)
+def as_pairs(pairs: Sequence[tuple[str, str]]) -> str:
+    """A table row's (header, value) pairs read as text: "크기: 7B · 기반: Qwen2.5-Math-7B"."""
+    return " · ".join(f"{h}: {v}" if h else v for h, v in pairs)
 
 
 def sentences_of(n: int, hit: Hit) -> list[Sentence]:
@@ -119,12 +117,12 @@ def sentences_of(n: int, hit: Hit) -> list[Sentence]:
             row = cells(raw.strip())
             if header is None or _RULE.match(raw) or not any(any(ch.isalnum() for ch in c) for c in row):
                 continue
-            pairs = tuple((h, v) for h, v in zip(header, row) if v)
-            out.append(Sentence(n, hit, a, b, as_pairs(header, row), row=pairs))
+            pairs = tuple((h, v) for h, v in zip(header, row) if v)  # empty cells left out
+            out.append(Sentence(n, hit, a, b, as_pairs(pairs), row=pairs))
             continue
         if _HEADING.match(raw):  # a heading heads the prompt's source and the evidence's place
             continue
-        text = " ".join(_MARKUP.sub("", raw).split())
+        text = " ".join(LINE_MARKUP.sub("", raw).split())
         if sum(ch.isalnum() for ch in text) >= 2:
             out.append(Sentence(n, hit, a, b, text))
     return out

@@ -17,13 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from foldrag.core.tokenize import has_hangul
-from foldrag.core.locations import BLOCK_START
+from foldrag.core.locations import BLOCK_START, LINE_MARKUP
 from foldrag.core.types import Hit
 from foldrag.generation.citations import cite
 
 # A sentence ends at . ! ? 。 followed by white space (so "1.5B" stays whole), or at a line end.
 _SENTENCE = re.compile(r".+?(?:[.!?。]+(?=\s)|$)")
-_MARKUP = re.compile(r"^\s*(?:#+|[-*+]|\d+[.)]|>)\s+")
 
 NOT_IN_SOURCES = {"en": "The documents do not say.", "ko": "문서에는 그 내용이 없습니다."}
 
@@ -58,7 +57,7 @@ def split_sentences(text: str) -> list[str]:
     a sentence wrapped over lines (a PDF's text layer) whole."""
     out = []
     for line in _lines(text):
-        for match in _SENTENCE.finditer(_MARKUP.sub("", line)):
+        for match in _SENTENCE.finditer(LINE_MARKUP.sub("", line)):
             # a chunk cut just after a sentence's end starts with its full stop
             sentence = match.group(0).strip().lstrip(".,;:!?)]}·… ")
             if any(ch.isalnum() for ch in sentence):

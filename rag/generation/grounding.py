@@ -69,8 +69,7 @@ class Grounding:
     def from_evidence(self, question: str, evidence: Sequence[Evidence], numbered: Sequence[Citation]) -> Grounded:
         """The evidence alone as the answer (``generation.mode`` 'quote', and every replacement), or
         the refusal in the question's language when no sentence answers it."""
-        text, citations = clean_citations(quoted(question, evidence) or not_in_sources(question), list(numbered))
-        return Grounded(text, tuple(citations), "evidence" if citations else "none")
+        return _evidence_answer(quoted(question, evidence) or not_in_sources(question), numbered)
 
     def checked(self, grounded: Grounded, question: str, evidence: Sequence[Evidence], sources: Sequence[Hit],
                 numbered: Sequence[Citation]) -> Grounded:
@@ -78,25 +77,20 @@ class Grounding:
         the chunks the model read."""
         if not evidence or grounded.method in ("evidence", "extractive"):
             return grounded
+        quote = quoted(question, evidence)  # None: no sentence is strong enough to answer from
         body = without_markers(grounded.text).strip()
         if grounded.method == "none" and is_refusal(body):
-            strong = quoted(question, evidence) is not None
-            return self._replaced(grounded, question, evidence, numbered) if strong else grounded
+            return grounded if quote is None else _evidence_answer(quote, numbered, grounded.echoed)
         same_script = has_hangul(evidence[0].text) == has_hangul(question)
         known = {w for hit in sources for w in self.tokenize(hit.chunk.text)} if same_script else None
         if restates(body, question, self.tokenize, known):
-            return self._replaced(grounded, question, evidence, numbered)
-        if in_other_language(body, question) and quoted(question, evidence) is not None:
-            return self._replaced(grounded, question, evidence, numbered)  # without strong evidence: kept
+            return _evidence_answer(quote or not_in_sources(question), numbered, grounded.echoed)
+        if quote is not None and in_other_language(body, question):  # without strong evidence: kept
+            return _evidence_answer(quote, numbered, grounded.echoed)
         row = next((e for e in evidence if e.row and run_together(body, e.row)), None)
         if row is not None:
-            text, citations = clean_citations(cite(row.text, row.n), list(numbered))
-            return Grounded(text, tuple(citations), "evidence", grounded.echoed)
+            return _evidence_answer(cite(row.text, row.n), numbered, grounded.echoed)
         return grounded
-
-    def _replaced(self, grounded: Grounded, question: str, evidence: Sequence[Evidence],
-                  numbered: Sequence[Citation]) -> Grounded:
-        return dataclasses.replace(self.from_evidence(question, evidence, numbered), echoed=grounded.echoed)
 
     def ground(self, answer: str, question: str, instructions: str, sources: Sequence[Hit],
                numbered: Sequence[Citation], evidence: Sequence[Evidence] = ()) -> Grounded:
@@ -121,3 +115,9 @@ class Grounding:
             quoted = self.quote(question, sources, numbered, evidence=evidence)
             return Grounded(quoted.text, quoted.citations, quoted.method if quoted.citations else "none", echoed)
         return Grounded(text, (), "none", echoed)
+
+
+def _evidence_answer(text: str, numbered: Sequence[Citation], echoed: int = 0) -> Grounded:
+    """``text`` (quoted evidence with its markers, or the refusal) as the grounded answer."""
+    text, citations = clean_citations(text, list(numbered))
+    return Grounded(text, tuple(citations), "evidence" if citations else "none", echoed)
