@@ -117,18 +117,19 @@ def build_mcp(state_for: StateFor) -> MCPServer:
     @mcp.tool(annotations=read_only, description=(
         "Search the user's documents and return the best passages with their source, page and score, best "
         "first. Ask in Korean or English: e.g. 'How does GPU offload place layers?' or '병가는 며칠인가요?'. "
-        "Cite what you use by source and page. mode: hybrid (default: keywords + meaning), dense, bm25."))
+        "Cite what you use by source and page. mode: auto (default: keywords + meaning, weighed as measured for "
+        "the question's language), hybrid, dense, bm25."))
     async def search(query: Query, ctx: Context, collection: CollectionNames = None,
                      k: Annotated[int, Field(ge=1, le=50, description="How many passages.")] = 5,
-                     mode: Literal["hybrid", "dense", "bm25"] | None = None) -> SearchResult:
+                     mode: Literal["auto", "hybrid", "dense", "bm25"] | None = None) -> SearchResult:
         with _as_tool_errors():
             _check_text(query=query)
             state = state_for(_request(ctx))
             await _ready(state, ctx)
             started = time.perf_counter()  # no progress: a search takes milliseconds
-            name, result = await state.retrieve(collection, query, k=k, mode=mode or "hybrid")
+            name, result = await state.retrieve(collection, query, k=k, mode=mode or "auto")
             seconds = time.perf_counter() - started
-        return SearchResult(query=query, mode=mode or "hybrid", seconds=round(seconds, 6),
+        return SearchResult(query=query, mode=result.trace.mode, seconds=round(seconds, 6),
                             passages=[_passage(n, h.chunk, h.score, h.collection or name)
                                       for n, h in enumerate(result.hits, start=1)])
 

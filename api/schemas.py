@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Mode = Literal["dense", "bm25", "hybrid", "multi"]
+Mode = Literal["auto", "dense", "bm25", "hybrid", "multi"]
 
 
 def text_problem(value: Any) -> str | None:
@@ -50,7 +50,7 @@ class QueryRequest(Body):
     collections: list[str] | None = Field(None, min_length=1, max_length=20, description="Several collections to "
                                           "ask at once (their results fused); instead of ``collection``.")
     k: int | None = Field(None, ge=1, le=100, description="Chunks retrieved.")
-    mode: Mode | None = Field(None, description="Retrieval mode; default: hybrid (settings: retrieval.mode).")
+    mode: Mode | None = Field(None, description="Retrieval mode; default: auto (settings: retrieval.mode): hybrid, its lists fused per language pair as measured, or dense on an index without BM25.")
     history: list[Turn] = Field(default_factory=list, max_length=50, description="Earlier turns, oldest first.")
     stream: bool = Field(False, description="Server-Sent Events: queries, sources, token…, done (or error).")
     conversation: str | None = Field(None, max_length=64, description="Keep the question and its answer in this "
@@ -62,7 +62,7 @@ class RetrieveRequest(Body):
     query: str = Field(description="What to look for.")
     collection: str | None = None
     k: int | None = Field(None, ge=1, le=1000)
-    mode: Mode | None = Field(None, description="Default 'hybrid'; 'multi' also asks the LLM for rewrites.")
+    mode: Mode | None = Field(None, description="Default 'auto' (hybrid, fused per language pair as measured); 'multi' also asks the LLM for rewrites.")
 
 
 class ChatMessage(Body):

@@ -21,7 +21,7 @@ from foldrag.api.metrics import Metrics
 from foldrag.build import CollectionBuilder, concurrent_generations
 from foldrag.core.errors import FoldragError, Forbidden, IndexBusy, InvalidInput, NotFound, NotReady, TooLarge
 from foldrag.core.settings import Settings, default_data_path
-from foldrag.retrieval.hybrid import Retrieval
+from foldrag.retrieval.hybrid import Retrieval, fusion_of
 from foldrag.service import Foldrag
 
 log = logging.getLogger("foldrag.api")
@@ -133,7 +133,7 @@ class ServerState:
         if len(text) > limit:
             raise TooLarge(f"the {what} has {len(text)} characters; the limit is {limit}")
 
-        asked = AcrossCollections(dict(picked), rrf_k=self.settings.retrieval.rrf_k)
+        asked = AcrossCollections(dict(picked), fusion_of(self.settings.retrieval.fusion))
 
         def check() -> Question:
             question = asked.prepare(text, mode=mode, k=k, history=history, what=what)

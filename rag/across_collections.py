@@ -27,6 +27,7 @@ from foldrag.answering.question import Question
 from foldrag.core.errors import InvalidInput
 from foldrag.core.types import Hit
 from foldrag.retrieval.across import Across
+from foldrag.retrieval.fusion import Fusion
 from foldrag.retrieval.hybrid import Retrieval
 from foldrag.service import Foldrag, HistoryLike
 
@@ -34,11 +35,11 @@ from foldrag.service import Foldrag, HistoryLike
 class AcrossCollections:
     """The collections ``members`` (name → ``Foldrag``, sharing their models) asked as one."""
 
-    def __init__(self, members: Mapping[str, Foldrag], rrf_k: float = 60.0) -> None:
+    def __init__(self, members: Mapping[str, Foldrag], fusion: Fusion = Fusion()) -> None:
         if not members:
             raise InvalidInput("no collection to ask")
         self.members = dict(members)
-        self.rrf_k = rrf_k
+        self.fusion = fusion
 
     @property
     def name(self) -> str:
@@ -60,7 +61,7 @@ class AcrossCollections:
         first = next(iter(questions.values()))
         if len(questions) == 1:
             return first
-        fused = Across({name: q.retriever for name, q in questions.items()}, rrf_k=self.rrf_k)
+        fused = Across({name: q.retriever for name, q in questions.items()}, self.fusion)
         return dataclasses.replace(first, retriever=fused)
 
     def retrieve(self, query: str | Question, k: int | None = None, mode: str | None = None) -> Retrieval:

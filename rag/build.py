@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from foldrag.embedding.choice import embedding_model
 from foldrag.generation.grounding import Grounding
 from foldrag.indexes.folder import IndexSnapshot
 from foldrag.retrieval.dense import DenseRetriever
-from foldrag.retrieval.hybrid import STRONG_KEYWORD_MATCH, HybridRetriever, Weighted
+from foldrag.retrieval.hybrid import HybridRetriever, Weighted, fusion_of
 from foldrag.retrieval.keyword import KeywordRetriever
 from foldrag.retrieval.multi_query import QueryRewriter, Rewrites
 from foldrag.service import Foldrag
@@ -95,36 +94,16 @@ def build_answerer(settings: Settings, generator: Callable[[], Generator | None]
 
 def build_retriever(settings: Settings, snapshot: IndexSnapshot, *, embedder: Embedder, tokenizer: Tokenizer,
                     reranker: Reranker | None, rewrite: Callable[[str], Rewrites]) -> HybridRetriever:
-    """The retrieval over one snapshot: dense (weighted down for a language the embedder does not
-    know), BM25 when the index has it, RRF, the reranker when configured. IndexMismatch when the
-    index was built by another embedder."""
+    """The retrieval over one snapshot: dense (idle for a language the embedder does not know), BM25
+    when the index has it, the configured fusion, the reranker when configured. IndexMismatch when
+    the index was built by another embedder."""
     snapshot.manifest.check(embedder.name, embedder.dimension)
     cfg = settings.retrieval
     dense = DenseRetriever(snapshot, embedder, settings.index.pq_candidates)
-    parts = [Weighted(dense, cfg.dense_weight, embedder_languages(settings), cfg.foreign_dense_weight)]
+    parts = [Weighted(dense, embedder_languages(settings))]
     if snapshot.keyword_index is not None:
-        parts.append(Weighted(KeywordRetriever(snapshot, tokenizer, cfg.keyword_chunk_weight), cfg.keyword_weight,
-                              other_script_factor=cfg.foreign_keyword_weight))
-    return HybridRetriever(parts, cfg, rewrite=rewrite, reranker=reranker, coverage=keyword_coverage(tokenizer))
-
-
-def keyword_coverage(tokenizer: Tokenizer) -> Callable[[str, str], float]:
-    """The share of a question's keywords (as BM25 sees them) that a text holds. Asked for up to
-    the keyword list's depth of texts per question: the question is tokenized once, and a text that
-    does not even contain half the keywords as substrings is not tokenized (Kiwi on 50 Korean chunks
-    took ~300 ms a question)."""
-    wanted_of = functools.lru_cache(maxsize=256)(lambda question: frozenset(tokenizer(question)))
-
-    def coverage(question: str, text: str) -> float:
-        wanted = wanted_of(question)
-        if not wanted:
-            return 0.0
-        lowered = text.lower()
-        present = sum(token in lowered for token in wanted)
-        if present < STRONG_KEYWORD_MATCH * len(wanted):
-            return present / len(wanted)  # an upper bound, below the bar
-        return len(wanted & set(tokenizer(text))) / len(wanted)
-    return coverage
+        parts.append(Weighted(KeywordRetriever(snapshot, tokenizer, settings.index.bm25_chunk_weight)))
+    return HybridRetriever(parts, cfg, rewrite=rewrite, reranker=reranker)
 
 
 def build_rag(settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None,
@@ -212,7 +191,7 @@ def build_across(settings: Settings, indexes: list[Path], *, with_generator: boo
     their models. InvalidInput for two folders of the same name."""
     paths = collection_paths(settings, indexes)
     return AcrossCollections(build_collections(settings, paths, with_generator=with_generator),
-                             rrf_k=settings.retrieval.rrf_k)
+                             fusion_of(settings.retrieval.fusion))
 
 
 def build_collections(settings: Settings, paths: dict[str, Path], embedder: Embedder | None = None,

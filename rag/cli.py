@@ -111,8 +111,8 @@ def search(
     query: Annotated[str, typer.Argument(metavar="QUERY", help="What to look for.")],
     index: IndexesOpt = None,
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="How many chunks.")] = 5,
-    mode: Annotated[Optional[str], typer.Option(help="dense | bm25 | hybrid | multi (default: hybrid; multi asks the LLM for rewrites).")] = None,
-    trace: Annotated[bool, typer.Option("--trace", help="Show the queries, each list's top ids, fused ranks and timings.")] = False,
+    mode: Annotated[Optional[str], typer.Option(help="auto | dense | bm25 | hybrid | multi (default: auto — hybrid, fused per language pair as measured; multi asks the LLM for rewrites).")] = None,
+    trace: Annotated[bool, typer.Option("--trace", help="Show the fusion, each list's raw and normalised score, weight and contribution for every hit, and timings.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the chunks that best match QUERY.
@@ -129,15 +129,23 @@ def search(
     if trace:
         t = result.trace
         typer.echo(f"mode {t.mode}; queries: " + " | ".join(t.queries))
+        if t.fusion:
+            typer.echo(f"fusion: {t.fusion}")
         for note in t.notes:
             typer.echo(f"note: {note}")
         typer.echo("timings: " + ", ".join(f"{k} {v:.1f} ms" for k, v in t.timings_ms.items()))
     if not hits:
         typer.echo("no results (the index is empty)")
+    parts = {f.id: f.parts for f in result.trace.fused} if trace and len(result.trace.lists) > 1 else {}
     for rank, hit in enumerate(hits, start=1):
         where = _where(hit.chunk.source, hit.chunk.pages(), hit.collection)
         heading = f" — {hit.chunk.heading}" if hit.chunk.heading else ""
         typer.echo(f"{rank}. [{hit.score:.3f}] {where}{heading}")
+        for part in parts.get(hit.chunk.id, ()):
+            listed = result.trace.lists[part.list]
+            query = f" ({listed.query})" if len(result.trace.queries) > 1 else ""
+            typer.echo(f"   {listed.retriever}{query} #{part.rank}: score {part.raw:.4g} → {part.normalised:.3f} "
+                       f"× weight {part.weight:.2f} = {part.contribution:.3f}")
         snippet = " ".join(hit.chunk.text.split())
         typer.echo(f"   {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
 
@@ -147,7 +155,7 @@ def ask(
     question: Annotated[str, typer.Argument(metavar="QUESTION", help="The question.")],
     index: IndexesOpt = None,
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="Chunks retrieved.")] = 5,
-    mode: Annotated[Optional[str], typer.Option(help="Retrieval mode (default: hybrid; multi asks the LLM for rewrites).")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="Retrieval mode (default: auto; multi asks the LLM for rewrites).")] = None,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is generated.")] = False,
     as_json: JsonOpt = False,
 ) -> None:

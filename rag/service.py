@@ -243,16 +243,19 @@ class Foldrag:
     def prepare(self, text: str, *, mode: str | None = None, k: int | None = None, history: HistoryLike = (),
                 what: str = "question") -> Question:
         """``text`` checked and made a ``Question`` on the current snapshot: stripped (InvalidInput
-        when empty), its mode resolved ('auto' is hybrid; InvalidInput for an unknown mode, 'multi'
-        without a model, or a keyword mode on an index without BM25), k defaulted, the index opened
+        when empty), its mode resolved ('auto' is hybrid, or dense on an index without BM25; InvalidInput
+        for an unknown mode, 'multi' without a model, or a keyword mode on an index without BM25), k defaulted, the index opened
         (NotFound without one) and its retriever built (IndexMismatch for another embedder's index)."""
         text = text.strip()
         if not text:
             raise InvalidInput(f"the {what} is empty")
+        asked = mode or self.settings.retrieval.mode
         mode = self.resolve_mode(mode)
         snapshot = self.snapshot()
         retriever = self._retriever_of(snapshot)
-        if mode != "dense" and "bm25" not in retriever.names:
+        if asked == "auto" and "bm25" not in retriever.names:
+            mode = "dense"  # an index built without BM25: 'auto' is what it has
+        elif mode != "dense" and "bm25" not in retriever.names:
             raise InvalidInput("this index has no BM25 index (built with index.keyword = false); use --mode dense")
         turns = tuple(t if isinstance(t, Turn) else Turn(t["role"], t["content"]) for t in history)
         return Question(text=text, mode=mode, k=k or self.settings.retrieval.k, history=turns,
@@ -261,8 +264,8 @@ class Foldrag:
     def resolve_mode(self, mode: str | None) -> str:
         """The retrieval mode a question runs in: ``mode`` or the configured one, 'auto' resolved."""
         mode = mode or self.settings.retrieval.mode
-        if mode == "auto":  # measured: rewrites by the models that run here cost recall (docs/BENCHMARKS.md)
-            return "hybrid"
+        if mode == "auto":  # measured: rewrites by the models that run here cost recall; fusion weighs
+            return "hybrid"  # each language pair as measured, a member alone where it was best (docs/BENCHMARKS.md)
         if mode not in MODES:
             raise InvalidInput(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         if mode == "multi" and self.load_generator() is None:

@@ -11,6 +11,7 @@ import pytest
 from foldrag.across_collections import AcrossCollections
 from foldrag.build import build_collections
 from foldrag.core.errors import InvalidInput, NotFound
+from foldrag.retrieval.hybrid import fusion_of
 from tests.conftest import run_cli
 from tests.fakes import HashEmbedder, LoopChat
 from tests.server_support import shared_tokenizer, write_docs
@@ -25,7 +26,7 @@ def two(settings, tmp_path):
                                 tokenizer=shared_tokenizer())
     members["docs"].ingest(write_docs(tmp_path / "docs"))
     members["hr"].ingest(write_docs(tmp_path / "hr", HR))
-    both = AcrossCollections(members, rrf_k=settings.retrieval.rrf_k)
+    both = AcrossCollections(members, fusion_of(settings.retrieval.fusion))
     yield both
     both.close()
 

@@ -307,80 +307,58 @@ class _Listed:
         return [list(self._hits[:k]) for _ in queries]
 
 
-def test_keyword_hits_in_another_script_only_fill_in_after_the_others():
-    """A Korean question over English passages: BM25 matched them on a shared name only; at
-    foreign_keyword_weight 0 they no longer outvote the dense ranks (a list of their own, weight 0)."""
-    from foldrag.core.settings import RetrievalSettings
-    from foldrag.core.types import Chunk, Hit
+def _hybrid(dense_hits, bm25_hits, question, **dense_weights):
+    from foldrag.core.settings import FusionSettings, PairWeights, RetrievalSettings
     from foldrag.retrieval.hybrid import HybridRetriever, Weighted
+
+    settings = RetrievalSettings(fusion=FusionSettings(dense=PairWeights(**dense_weights)))
+    return HybridRetriever([Weighted(_Listed("dense", dense_hits)), Weighted(_Listed("bm25", bm25_hits))],
+                           settings).retrieve(question, k=len(dense_hits) + len(bm25_hits), mode="hybrid")
+
+
+def test_each_passage_weighs_by_the_language_pair_of_question_and_passage():
+    """A Korean question over a folder of both languages: the English passages take the ko→en
+    weights, the Korean one the ko→ko weights; the trace shows each part's weight."""
+    from foldrag.core.types import Chunk, Hit
 
     en_right = Hit(Chunk("en1", "paper.md", "Aspirin inhibits the production of PGE2."), 0.9)
     en_wrong = Hit(Chunk("en2", "other.md", "PGE2 levels in mice were measured."), 0.5)
     ko = Hit(Chunk("ko1", "노트.md", "PGE2는 염증 매개체이다."), 0.4)
-    dense = _Listed("dense", [en_right, en_wrong, ko])
-    bm25 = _Listed("bm25", [en_wrong, ko])  # the wrong English passage matched "PGE2" best
+    bm25 = [Hit(en_wrong.chunk, 9.0), Hit(ko.chunk, 3.0)]  # the wrong English passage matched "PGE2" best
     question = "아스피린은 PGE2 생성을 억제한다"
-    settings = RetrievalSettings()
 
-    def run(factor, text):
-        return HybridRetriever([Weighted(dense), Weighted(bm25, other_script_factor=factor)], settings).retrieve(
-            text, k=3, mode="hybrid")
-
-    assert [h.chunk.id for h in run(1.0, question).hits] == ["en2", "ko1", "en1"]
-    split = run(0.0, question)
-    assert [h.chunk.id for h in split.hits] == ["ko1", "en1", "en2"]
-    lists = {(r.retriever, r.weight): r.ids for r in split.trace.lists}
-    assert lists == {("dense", 1.0): ("en1", "en2", "ko1"), ("bm25", 1.0): ("ko1",),
-                     ("bm25 (other script)", 0.0): ("en2",)}
-    english = run(0.0, "aspirin PGE2")  # the other way round: the Korean hit is the other script
-    assert {(r.retriever, r.ids) for r in english.trace.lists if r.retriever.startswith("bm25")} == {
-        ("bm25", ("en2",)), ("bm25 (other script)", ("ko1",))}
+    across_by_dense = _hybrid([en_right, en_wrong, ko], bm25, question, ko_en=1.0, ko_ko=0.0)
+    assert [h.chunk.id for h in across_by_dense.hits] == ["en1", "en2", "ko1"]
+    parts = {f.id: {across_by_dense.trace.lists[p.list].retriever: p.weight for p in f.parts}
+             for f in across_by_dense.trace.fused}
+    assert parts == {"en1": {"dense": 1.0}, "en2": {"dense": 1.0, "bm25": 0.0}, "ko1": {"dense": 0.0, "bm25": 1.0}}
+    across_by_keywords = _hybrid([en_right, en_wrong, ko], bm25, question, ko_en=0.0, ko_ko=0.0)
+    assert across_by_keywords.hits[0].chunk.id == "en2"
+    assert "ko→ko 0, ko→en 0" in across_by_keywords.trace.fusion
 
 
 def test_in_a_folder_of_both_languages_weak_same_language_keyword_matches_do_not_outvote_dense():
-    """English question, Korean answer: BM25's best English hit shares only "days"; the dense top
-    passage is the Korean one. A keyword hit holding half the question's keywords still counts."""
-    from foldrag.build import keyword_coverage
-    from foldrag.core.settings import RetrievalSettings
-    from foldrag.core.tokenize import KeywordTokenizer
+    """English question, Korean answer (defaults): BM25's best English hits share only "days"; the
+    Korean passage dense ranks first wins. An English passage that both lists rank high still does."""
     from foldrag.core.types import Chunk, Hit
-    from foldrag.retrieval.hybrid import HybridRetriever, Weighted
 
-    leave = Hit(Chunk("ko", "leave-policy-ko.hwpx", "| 병가 | 30일 | 진단서가 필요하다 |"), 0.8)
-    index = Hit(Chunk("en1", "overview.md", "The index keeps the last two days of generations."), 0.7)
-    budget = Hit(Chunk("en2", "faq.txt", "Answers arrive within days."), 0.6)
-    sick = Hit(Chunk("en3", "hr.md", "Employees get ten days of sick leave."), 0.5)
-    coverage = keyword_coverage(KeywordTokenizer())
-    settings = RetrievalSettings()
-
-    def run(bm25_hits):
-        dense = _Listed("dense", [leave, index, budget])
-        return HybridRetriever([Weighted(dense), Weighted(_Listed("bm25", bm25_hits), other_script_factor=0.0)],
-                               settings, coverage=coverage).retrieve(
-            "How many days of sick leave do employees get?", k=3, mode="hybrid")
-
-    weak = run([budget, index])
-    assert weak.hits[0].chunk.id == "ko" and any("other language" in n for n in weak.trace.notes)
-    strong = run([sick, budget, index])  # holds "sick", "leave", "employees", "days": a real match
-    assert strong.hits[0].chunk.id != "ko" and not any("other language" in n for n in strong.trace.notes)
-    same = HybridRetriever([Weighted(_Listed("dense", [index, leave])), Weighted(_Listed("bm25", [budget, index]),
-                            other_script_factor=0.0)], settings, coverage=coverage).retrieve(
-        "How many days?", k=2, mode="hybrid")
-    assert not any("other language" in n for n in same.trace.notes)  # dense's best is English: one language
+    leave = Hit(Chunk("ko", "leave-policy-ko.hwpx", "| 병가 | 30일 | 진단서가 필요하다 |"), 0.84)
+    index = Hit(Chunk("en1", "overview.md", "The index keeps the last two days of generations."), 0.80)
+    budget = Hit(Chunk("en2", "faq.txt", "Answers arrive within days."), 0.78)
+    sick = Hit(Chunk("en3", "hr.md", "Employees get ten days of sick leave."), 0.83)
+    question = "How many days of sick leave do employees get?"
+    weak = _hybrid([leave, index, budget], [Hit(budget.chunk, 3.0), Hit(index.chunk, 2.0)], question)
+    assert weak.hits[0].chunk.id == "ko"
+    strong = _hybrid([leave, sick, index, budget], [Hit(sick.chunk, 9.0), Hit(budget.chunk, 3.0),
+                                                    Hit(index.chunk, 2.0)], question)
+    assert strong.hits[0].chunk.id == "en3"
 
 
 def test_a_korean_question_around_english_terms_keeps_the_keyword_hits_that_hold_them():
-    from foldrag.build import keyword_coverage
-    from foldrag.core.settings import RetrievalSettings
-    from foldrag.core.tokenize import KeywordTokenizer
     from foldrag.core.types import Chunk, Hit
-    from foldrag.retrieval.hybrid import HybridRetriever, Weighted
 
-    lanes = Hit(Chunk("en1", "atlas.md", "Cargo crosses the harbor lanes every morning."), 0.5)
-    other = Hit(Chunk("en2", "b.md", "Nothing about it here."), 0.9)
-    result = HybridRetriever([Weighted(_Listed("dense", [other, lanes])),
-                              Weighted(_Listed("bm25", [lanes]), other_script_factor=0.0)],
-                             RetrievalSettings(), coverage=keyword_coverage(KeywordTokenizer())).retrieve(
-        "harbor lanes 무엇인가요?", k=2, mode="hybrid")
-    assert [r.ids for r in result.trace.lists if r.retriever == "bm25"] == [("en1",)]
+    lanes = Hit(Chunk("en1", "atlas.md", "Cargo crosses the harbor lanes every morning."), 0.84)
+    other = Hit(Chunk("en2", "b.md", "Nothing about it here."), 0.86)
+    far = Hit(Chunk("en3", "c.md", "Something else entirely."), 0.70)
+    result = _hybrid([other, lanes, far], [Hit(lanes.chunk, 4.0)], "harbor lanes 무엇인가요?")
     assert result.hits[0].chunk.id == "en1"

@@ -39,5 +39,5 @@ async def query(body: QueryRequest, request: Request, state: ServerState = Depen
 @router.post("/v1/retrieve")
 async def retrieve(body: RetrieveRequest, state: ServerState = Depends(server)):
     """Ranked chunks with the retrieval trace; no answer generation."""
-    name, result = await state.retrieve(body.collection, body.query, k=body.k, mode=body.mode or "hybrid")
+    name, result = await state.retrieve(body.collection, body.query, k=body.k, mode=body.mode)
     return {"collection": name, "hits": [h.to_json() for h in result.hits], "trace": result.trace.to_json()}

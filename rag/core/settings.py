@@ -167,41 +167,87 @@ class IndexSettings(BaseModel):
     bm25_b: float = Field(0.4, ge=0, le=1, description="BM25 length normalisation.")
     bm25_passage_chunks: int = Field(
         8, ge=0, description="BM25 also scores passages of up to this many neighbouring chunks under one "
-        "heading, and a chunk ranks by its passage's score plus retrieval.keyword_chunk_weight x its own "
+        "heading, and a chunk ranks by its passage's score plus bm25_chunk_weight x its own "
         "(0: chunks alone).",
     )
+    bm25_chunk_weight: float = Field(
+        2.0, ge=0, description="A chunk's BM25 score is its passage's score plus this times its own "
+        "(see bm25_passage_chunks; KorQuAD nDCG@10 0.949 → 0.957, docs/BENCHMARKS.md).",
+    )
+
+
+class PairWeights(BaseModel):
+    """The dense list's weight in the fusion for a question in one language over a passage in
+    another ("ko": text with Hangul, "en": any other), BM25's being 1 − it. 1 is dense alone for that
+    pair, 0 BM25 alone (what ``auto`` keeps where fusion measured no better than a member)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Tuned by bench/fusion_weights.py (nDCG@10, convex over min-max scores against RRF k 2/10/60 and
+    # DBSF, dense weight 0.05…0.95), reported on sets never tuned on (docs/BENCHMARKS.md, "Fusion
+    # per language pair"): ko_ko on KorQuAD dev's tuning half (0.9728; BM25 alone 0.9649), en_en on
+    # SciFact train (0.7423; BM25 0.6958), ko_en on Korean claims written from SciFact train claims
+    # (0.5366; dense 0.4942), en_ko on English questions written from KorQuAD's tuning half.
+    ko_ko: float = Field(0.35, ge=0, le=1, description="Korean question, Korean passage.")
+    en_en: float = Field(0.5, ge=0, le=1, description="English (non-Korean) question, English passage.")
+    ko_en: float = Field(0.65, ge=0, le=1, description="Korean question, English passage.")
+    en_ko: float = Field(0.5, ge=0, le=1, description="English question, Korean passage.")
+
+
+class FusionSettings(BaseModel):
+    """How hybrid retrieval fuses the dense and BM25 lists (rag/retrieval/fusion.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["convex", "rrf"] = Field(
+        "convex", description="'convex': the weighted sum of each list's normalised scores; 'rrf': Reciprocal "
+        "Rank Fusion, Σ weight / (rrf_k + rank).",
+    )
+    normalise: Literal["minmax", "dbsf"] = Field(
+        "minmax", description="convex only: each list's scores mapped onto [0, 1] between its lowest and highest "
+        "('minmax') or between mean ± 3σ ('dbsf').",
+    )
+    rrf_k: float = Field(60.0, ge=0, description="rrf only: the k of Reciprocal Rank Fusion.")
+    dense: PairWeights = Field(default_factory=PairWeights,
+                               description="The dense list's weight per language pair (BM25's is 1 − it).")
+
+
+# Knobs that the fusion settings replaced: a config that still sets one is refused with the new name.
+_REPLACED_RETRIEVAL_KEYS = {
+    "rrf_k": "retrieval.fusion.rrf_k (with retrieval.fusion.method = 'rrf')",
+    "dense_weight": "retrieval.fusion.dense (the dense list's weight per language pair; BM25 gets the rest)",
+    "keyword_weight": "retrieval.fusion.dense (the dense list's weight per language pair; BM25 gets the rest)",
+    "foreign_keyword_weight": "retrieval.fusion.dense.ko_en and .en_ko (weights per language pair)",
+    "foreign_dense_weight": "nothing: a question in a language the embedder does not know ranks by BM25 alone",
+    "keyword_chunk_weight": "index.bm25_chunk_weight",
+}
 
 
 class RetrievalSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     mode: Literal["auto", "dense", "bm25", "hybrid", "multi"] = Field(
-        "auto", description="'auto' is 'hybrid' (dense and BM25 fused by RRF); 'multi' also asks the LLM for "
-        "rewrites of the question (seconds per query; worth it with a stronger, served model)."
+        "auto", description="'auto': 'hybrid' (dense and BM25 fused, per language pair as retrieval.fusion says) "
+        "where the index has BM25, else 'dense'; 'multi' also asks the LLM for rewrites of the question (seconds "
+        "per query; worth it with a stronger, served model)."
     )
     k: int = Field(5, ge=1, le=1000, description="Chunks returned.")
     candidates: int = Field(50, ge=1, le=5000, description="Chunks taken from each ranked list before fusion.")
-    rrf_k: float = Field(60.0, ge=0, description="The k of Reciprocal Rank Fusion.")
-    dense_weight: float = Field(1.0, ge=0, description="RRF weight of dense lists.")
-    keyword_weight: float = Field(1.0, ge=0, description="RRF weight of BM25 lists.")
-    keyword_chunk_weight: float = Field(
-        2.0, ge=0, description="A chunk's BM25 score is its passage's score plus this times its own "
-        "(see index.bm25_passage_chunks).",
-    )
-    foreign_dense_weight: float = Field(
-        0.0, ge=0,
-        description="Multiplies the dense weight when the question is in a script the embedder does not know "
-        "(Korean with the English-only MiniLM): its dense ranks are near random there. At 0, dense results "
-        "only fill in after the keyword results.",
-    )
-    foreign_keyword_weight: float = Field(
-        0.0, ge=0,
-        description="Multiplies the BM25 weight of a hit written in another script than the question (an English "
-        "passage for a Korean question, or the reverse): across languages BM25 matches only the names and numbers "
-        "both share, so its ranks there would pull the dense ranks down. At 0, such hits only fill in after the others.",
-    )
+    fusion: FusionSettings = Field(default_factory=FusionSettings, description="How the lists are fused.")
     multi_queries: int = Field(3, ge=1, le=10, description="Rewrites asked of the LLM in 'multi' mode.")
     reranker_model: str | None = Field(None, description="Local path of a sentence-transformers CrossEncoder.")
     rerank_top: int = Field(20, ge=1, description="Fused chunks re-scored by the reranker.")
     rerank_threshold: float | None = Field(None, description="Drop reranked chunks scoring below this.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            replaced = [key for key in _REPLACED_RETRIEVAL_KEYS if key in data]
+            if replaced:
+                raise ValueError("; ".join(f"retrieval.{key} is replaced by {_REPLACED_RETRIEVAL_KEYS[key]} "
+                                           "(docs/settings.md)" for key in replaced))
+        return data
 
 
 class TransformersSettings(BaseModel):

@@ -78,7 +78,8 @@ def load_korquad(path: Path) -> EvalSet:
 def with_queries(dataset: EvalSet, path: Path) -> EvalSet:
     """``dataset``'s corpus asked other questions: a JSON Lines file, one question a line, as
     ``{"id", "text"}`` (judged by the dataset's qrels for that id: a translation of one of its
-    questions) or ``{"id", "text", "relevant": {doc id: grade}, "answers": [...]}`` (its own judgements)."""
+    questions), ``{"id"}`` alone (one of its own questions: a split of the dataset), or
+    ``{"id", "text", "relevant": {doc id: grade}, "answers": [...]}`` (its own judgements)."""
     if not path.is_file():
         raise NotFound(f"question file not found: {path}")
     known = {doc.id for doc in dataset.corpus}
@@ -88,7 +89,8 @@ def with_queries(dataset: EvalSet, path: Path) -> EvalSet:
             continue
         try:
             row = json.loads(line)
-            qid, text = str(row["id"]), str(row["text"])
+            qid = str(row["id"])
+            text = str(row["text"]) if "text" in row else dataset.queries[qid]
             relevant = {str(d): int(g) for d, g in (row.get("relevant") or dataset.qrels.get(qid) or {}).items()}
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidInput(f"{path}:{number}: not a question line ({exc})") from exc

@@ -24,7 +24,8 @@ def doc_filename(doc_id: str) -> str:
 
 def default_eval_dir(dataset: EvalSet, dataset_path: Path, embedder_model: str) -> Path:
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "foldrag" / "eval"
-    key = hashlib.sha1(f"{dataset_path.resolve()}|{dataset.split}|{embedder_model}".encode()).hexdigest()[:10]
+    # One index per corpus and embedder: a BEIR set's splits (train, test) share their corpus.
+    key = hashlib.sha1(f"{dataset_path.resolve()}|{embedder_model}".encode()).hexdigest()[:10]
     return cache / f"{dataset.name}-{key}"
 
 

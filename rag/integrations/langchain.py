@@ -6,7 +6,7 @@ Example::
     from foldrag.integrations.langchain import FoldragQA, FoldragRetriever
 
     rag = foldrag.open("~/.local/share/foldrag/index")
-    retriever = FoldragRetriever(rag=rag, k=4, mode="hybrid")
+    retriever = FoldragRetriever(rag=rag, k=4)
     docs = retriever.invoke("What is RRF?")            # langchain Documents with source/page metadata
     qa = FoldragQA(rag=rag)
     qa.invoke("What is RRF?")["answer"]                 # the answer, with [n] citations
@@ -38,7 +38,7 @@ class FoldragRetriever(BaseRetriever):
 
     rag: Any
     k: int = 5
-    mode: str | None = "hybrid"
+    mode: str | None = None  # the configured mode (auto)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return [to_document(hit) for hit in self.rag.search(query, k=self.k, mode=self.mode)]

@@ -1,6 +1,6 @@
 """One question over several collections: each collection's own retrieval (its index, its mode),
-their final lists fused by Reciprocal Rank Fusion, each hit tagged with the collection it came
-from (so a citation opens in the right one)."""
+their final lists fused by the configured fusion function (each collection weighs the same), each
+hit tagged with the collection it came from (so a citation opens in the right one)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from foldrag.core.types import Hit, Signal
-from foldrag.retrieval.fusion import reciprocal_rank_fusion
+from foldrag.retrieval.fusion import Fused, Fusion, Part, Ranked
 from foldrag.retrieval.hybrid import RankedList, Retrieval, Trace
 
 
@@ -23,23 +23,27 @@ class Across:
     ``HybridRetriever``): what ``Question.retriever`` holds for a question asked of several."""
 
     rankings: Mapping[str, _Ranking]
-    rrf_k: float = 60.0
+    fusion: Fusion = Fusion()
 
     def retrieve(self, query: str, k: int, mode: str) -> Retrieval:
         results = {name: ranking.retrieve(query, k, mode) for name, ranking in self.rankings.items()}
         hits = {(name, h.chunk.id): h for name, r in results.items() for h in r.hits}
-        fused = reciprocal_rank_fusion([[(name, h.chunk.id) for h in r.hits] for name, r in results.items()],
-                                       k=self.rrf_k)
+        fused = self.fusion([Ranked(tuple((name, h.chunk.id) for h in r.hits), tuple(h.score for h in r.hits))
+                             for name, r in results.items()], [1.0] * len(results))
         out = []
-        for rank, (key, score) in enumerate(fused[:k], start=1):
-            hit = hits[key]
-            out.append(Hit(hit.chunk, score, (*hit.signals, Signal("collections", rank, score)), collection=key[0]))
+        for rank, f in enumerate(fused[:k], start=1):
+            hit = hits[f.id]
+            out.append(Hit(hit.chunk, f.score, (*hit.signals, Signal("collections", rank, f.score)),
+                           collection=f.id[0]))
         first = next(iter(results.values())).trace
         trace = Trace(mode=mode, queries=first.queries,
-                      lists=tuple(RankedList(query, f"collection:{name}", 1.0, tuple(h.chunk.id for h in r.hits))
+                      lists=tuple(RankedList(query, f"collection:{name}", tuple(h.chunk.id for h in r.hits),
+                                             tuple(h.score for h in r.hits))
                                   for name, r in results.items()),
-                      fused=tuple((cid, score) for (_, cid), score in fused),
+                      fused=tuple(Fused(f.id[1], f.score, tuple(Part(*dataclasses.astuple(p)) for p in f.parts))
+                                  for f in fused),
                       timings_ms={f"{name}.{part}": ms for name, r in results.items()
                                   for part, ms in r.trace.timings_ms.items()},
+                      fusion=f"{self.fusion.method} over the collections' lists, each weighing 1",
                       notes=tuple(note for r in results.values() for note in r.trace.notes))
         return Retrieval(hits=tuple(out), trace=trace)

@@ -1,31 +1,29 @@
-"""The retrieval pipeline: (rewrites) → every retriever per query → RRF → (rerank), with a trace."""
+"""The retrieval pipeline: (rewrites) → every retriever per query → fusion → (rerank), with a trace."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from foldrag.core.contracts import Reranker, Retriever
-from foldrag.retrieval.fusion import reciprocal_rank_fusion
-from foldrag.retrieval.multi_query import Rewrites
+from foldrag.core.settings import FusionSettings, RetrievalSettings
 from foldrag.core.tokenize import has_hangul
-from foldrag.core.settings import RetrievalSettings
 from foldrag.core.types import Hit, Signal
+from foldrag.retrieval.fusion import Fused, Fusion, Ranked
+from foldrag.retrieval.multi_query import Rewrites
 
 MODES = ("dense", "bm25", "hybrid", "multi")
-# A keyword match holding at least this share of the question's keywords is a real one, in any script.
-STRONG_KEYWORD_MATCH = 0.5
 
 
 @dataclass(frozen=True)
 class RankedList:
     query: str
     retriever: str
-    weight: float
     ids: tuple[str, ...]
+    scores: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -33,16 +31,24 @@ class Trace:
     mode: str
     queries: tuple[str, ...]
     lists: tuple[RankedList, ...]
-    fused: tuple[tuple[str, float], ...]  # (chunk id, fused score), best first
+    fused: tuple[Fused, ...]  # best first; each with every list's part (ids index ``lists``)
     timings_ms: dict[str, float]
+    fusion: str = ""  # the function and weights, in words
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def to_json(self, top: int = 10) -> dict[str, Any]:
         return {
             "mode": self.mode,
+            "fusion": self.fusion,
             "queries": list(self.queries),
-            "lists": [{**asdict(r), "ids": list(r.ids[:top])} for r in self.lists],
-            "fused": [{"id": i, "rank": n, "score": round(s, 6)} for n, (i, s) in enumerate(self.fused[:top], 1)],
+            "lists": [{"query": r.query, "retriever": r.retriever, "ids": list(r.ids[:top]),
+                       "scores": [round(s, 6) for s in r.scores[:top]]} for r in self.lists],
+            "fused": [{"id": f.id, "rank": n, "score": round(f.score, 6),
+                       "parts": [{"list": self.lists[p.list].retriever, "query": self.lists[p.list].query,
+                                  "rank": p.rank, "raw": round(p.raw, 6), "normalised": round(p.normalised, 6),
+                                  "weight": round(p.weight, 6), "contribution": round(p.contribution, 6)}
+                                 for p in f.parts]}
+                      for n, f in enumerate(self.fused[:top], 1)],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "notes": list(self.notes),
         }
@@ -56,46 +62,41 @@ class Retrieval:
 
 @dataclass(frozen=True)
 class Weighted:
-    """One retriever in the fusion, with its RRF weight and the languages it ranks well in; for a
-    question in a script it does not know, its weight is multiplied by ``foreign_factor``. Hits
-    written in another script than the question (Hangul or not) count ``other_script_factor`` times
-    their list's weight, in a list of their own (BM25 across languages matches only shared names)."""
+    """One retriever in the fusion, with the languages it ranks well in: for a question in a
+    language it does not know (Korean with the English-only MiniLM), its lists weigh 0 and only
+    fill in after the others."""
 
     retriever: Retriever
-    weight: float = 1.0
     languages: tuple[str, ...] = ("*",)
-    foreign_factor: float = 1.0
-    other_script_factor: float = 1.0
 
-    def split_by_script(self, question: str, hits: list[Hit],
-                        coverage: Callable[[str, str], float] | None = None) -> tuple[list[Hit], list[Hit]]:
-        """``hits`` in the question's script, and those in the other one (empty when the factor is 1).
-        A hit in the other script that holds half the question's keywords (``coverage``: a question
-        in Korean around English terms, "harbor lanes 무엇인가요?") is a real match: it stays."""
-        if self.other_script_factor == 1.0:
-            return hits, []
-        korean = has_hangul(question)
-        same, other = [], []
-        for hit in hits:
-            kept = has_hangul(hit.chunk.text) == korean or (
-                coverage is not None and coverage(question, hit.chunk.text) >= STRONG_KEYWORD_MATCH)
-            (same if kept else other).append(hit)
-        return same, other
+    def knows(self, question: str) -> bool:
+        return not has_hangul(question) or bool({"*", "ko"} & set(self.languages))
 
-    def weight_for(self, question: str) -> tuple[float, str]:
-        """The RRF weight of this retriever's lists for ``question``, and a note when it was lowered."""
-        if has_hangul(question) and not ({"*", "ko"} & set(self.languages)):
-            return self.weight * self.foreign_factor, (
-                f"the {self.retriever.name} retriever knows {list(self.languages)}, not Korean: "
-                f"weight x{self.foreign_factor}"
-            )
-        return self.weight, ""
+
+def language(text: str) -> str:
+    """'ko' for a text with Hangul, else 'en' (any other script): the pairs fusion weighs apart."""
+    return "ko" if has_hangul(text) else "en"
+
+
+def fusion_of(settings: FusionSettings) -> Fusion:
+    """The fusion function ``settings`` name."""
+    return Fusion(settings.method, settings.normalise, settings.rrf_k)
+
+
+def pair_weights(settings: FusionSettings, question: str) -> dict[str, float]:
+    """The dense list's weight for ``question`` over a passage in each language."""
+    asked = language(question)
+    return {passage: getattr(settings.dense, f"{asked}_{passage}") for passage in ("ko", "en")}
 
 
 class HybridRetriever:
     """Runs one retrieval over one index snapshot: (rewrites) → every retriever on every query →
-    RRF → (rerank). Modes: a retriever's name (its lists alone), 'hybrid' (all of them) and 'multi'
+    fusion → (rerank). Modes: a retriever's name (its lists alone), 'hybrid' (all of them) and 'multi'
     (all of them on the question and its rewrites). The mode is resolved and checked by the caller.
+
+    Each passage's dense and BM25 scores weigh by the language pair of question and passage
+    (``retrieval.fusion.dense``): across languages BM25 matches only the names and numbers both
+    texts share. With rewrites, each retriever's weight is shared among the queries.
 
     Example::
 
@@ -106,16 +107,12 @@ class HybridRetriever:
 
     def __init__(self, retrievers: Sequence[Weighted], settings: RetrievalSettings, *,
                  rewrite: Callable[[str], Rewrites] | None = None,
-                 reranker: Reranker | None = None,
-                 coverage: Callable[[str, str], float] | None = None) -> None:
+                 reranker: Reranker | None = None) -> None:
         self._retrievers = tuple(retrievers)
         self._settings = settings
+        self._fusion = fusion_of(settings.fusion)
         self._rewrite = rewrite
         self._reranker = reranker
-        # The share of a question's keywords a text holds (the keyword tokenizer's); with it, a
-        # question answered in the other language does not let weak same-language keyword matches
-        # outvote the dense ranks (``_across_languages``).
-        self._coverage = coverage
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -139,39 +136,33 @@ class HybridRetriever:
         depth = max(self._settings.candidates, k)
         chosen = [w for w in self._retrievers if mode in ("hybrid", "multi") or w.retriever.name == mode]
         lists: list[RankedList] = []
+        shares: list[float] = []  # the retriever's weight in the fusion, before the language pair's
         hits_by_id: dict[str, Hit] = {}
         signals: dict[str, dict[str, Signal]] = {}  # chunk id → ranker → its best rank over the queries
         for entry in chosen:
             t0 = time.perf_counter()
-            weight, note = entry.weight_for(question) if len(chosen) > 1 else (1.0, "")
-            if note:
-                notes.append(note)
             name = entry.retriever.name
+            known = entry.knows(question)
+            if not known and len(chosen) > 1:
+                notes.append(f"the {name} retriever knows {list(entry.languages)}, not Korean: its results only "
+                             "fill in after the others")
             for query, hits in zip(queries, entry.retriever.search(queries, depth)):
                 for rank, hit in enumerate(hits, start=1):
                     hits_by_id.setdefault(hit.chunk.id, hit)
-                    known = signals.setdefault(hit.chunk.id, {}).get(name)
-                    if known is None or rank < known.rank:
+                    best = signals.setdefault(hit.chunk.id, {}).get(name)
+                    if best is None or rank < best.rank:
                         signals[hit.chunk.id][name] = Signal(name, rank, hit.score)
-                same, other = entry.split_by_script(query, hits, self._coverage) if len(chosen) > 1 else (hits, [])
-                lists.append(RankedList(query, name, weight, tuple(h.chunk.id for h in same)))
-                if other:
-                    lists.append(RankedList(query, f"{name} (other script)", weight * entry.other_script_factor,
-                                            tuple(h.chunk.id for h in other)))
-            timings[entry.retriever.name] = (time.perf_counter() - t0) * 1000
+                lists.append(RankedList(query, name, tuple(h.chunk.id for h in hits), tuple(h.score for h in hits)))
+                shares.append(1.0 / len(queries) if known else 0.0)
+            timings[name] = (time.perf_counter() - t0) * 1000
 
-        if self._across_languages(question, lists, hits_by_id):
-            factor = self._settings.foreign_keyword_weight
-            lists = [dataclasses.replace(r, weight=r.weight * factor) if r.retriever == "bm25" else r for r in lists]
-            notes.append(f"the best dense passage is in the other language and no keyword match holds half the "
-                         f"question's keywords: keyword weight x{factor}")
         t0 = time.perf_counter()
-        fused = self._fuse(lists, hits_by_id)
+        fused, described = self._fuse(question, lists, shares, hits_by_id)
         timings["fusion"] = (time.perf_counter() - t0) * 1000
 
-        hits = [Hit(hits_by_id[cid].chunk, score,
-                    (*signals[cid].values(), *([Signal("fused", n, score)] if len(lists) > 1 else [])))
-                for n, (cid, score) in enumerate(fused, start=1)]
+        hits = [Hit(hits_by_id[f.id].chunk, f.score,
+                    (*signals[f.id].values(), *([Signal("fused", n, f.score)] if len(lists) > 1 else [])))
+                for n, f in enumerate(fused, start=1)]
         if self._reranker is not None and hits:
             t0 = time.perf_counter()
             reranked = self._reranker.rerank(question, hits[: max(self._settings.rerank_top, k)])
@@ -180,35 +171,36 @@ class HybridRetriever:
             timings["rerank"] = (time.perf_counter() - t0) * 1000
         timings["total"] = (time.perf_counter() - t_start) * 1000
         trace = Trace(mode=mode, queries=queries, lists=tuple(lists), fused=tuple(fused),
-                      timings_ms=timings, notes=tuple(notes))
+                      timings_ms=timings, fusion=described, notes=tuple(notes))
         return Retrieval(hits=tuple(hits[:k]), trace=trace)
 
-    def _across_languages(self, question: str, lists: list[RankedList], hits_by_id: dict[str, Hit]) -> bool:
-        """True when ``question`` seems answered in the other language: the best dense passage is in
-        the other script (Hangul or not), and the best keyword hit in the question's own script holds
-        less than half its keywords — a match on common words ("days", "many"), which would
-        otherwise outvote the dense ranks in a folder of both languages. Never in one language."""
-        if self._coverage is None or self._settings.foreign_keyword_weight == 1.0:
-            return False
-        dense = next((r for r in lists if r.retriever == "dense" and r.query == question and r.ids), None)
-        keyword = next((r for r in lists if r.retriever == "bm25" and r.query == question), None)
-        if dense is None or keyword is None or dense.weight == 0:
-            return False
-        korean = has_hangul(question)
-        if has_hangul(hits_by_id[dense.ids[0]].chunk.text) == korean:
-            return False
-        return not keyword.ids or self._coverage(question, hits_by_id[keyword.ids[0]].chunk.text) < STRONG_KEYWORD_MATCH
+    def _fuse(self, question: str, lists: list[RankedList], shares: list[float],
+              hits_by_id: dict[str, Hit]) -> tuple[list[Fused], str]:
+        """The lists fused, and the fusion in words. One list keeps its own scores (cosine or BM25)."""
+        if len(lists) == 1:
+            only = lists[0]
+            return self._fusion([Ranked(only.ids, only.scores)], [1.0]), ""
+        dense = pair_weights(self._settings.fusion, question)
+        languages: dict[str, str] = {}
 
-    def _fuse(self, lists: list[RankedList], hits_by_id: dict[str, Hit]) -> list[tuple[str, float]]:
-        if len(lists) == 1:  # a single list keeps its own scores (cosine or BM25)
-            return [(cid, hits_by_id[cid].score) for cid in lists[0].ids]
-        active = [r for r in lists if r.weight > 0] or lists
-        fused = reciprocal_rank_fusion([r.ids for r in active], [r.weight for r in active], k=self._settings.rrf_k)
-        # Lists weighted 0 (dense ranks in a language the embedder does not know) never reorder the
-        # others; they only fill in, after them, chunks the others did not find.
-        idle = [r for r in lists if r.weight == 0 and r not in active]
-        if idle:
-            have = {cid for cid, _ in fused}
-            tail = reciprocal_rank_fusion([r.ids for r in idle], k=self._settings.rrf_k)
-            fused += [(cid, 0.0) for cid, _ in tail if cid not in have]
-        return fused
+        def passage_language(cid: str) -> str:
+            if cid not in languages:
+                languages[cid] = language(hits_by_id[cid].chunk.text)
+            return languages[cid]
+
+        def weight(retriever: str, share: float) -> Callable[[str], float]:
+            if retriever == "dense":
+                return lambda cid: share * dense[passage_language(cid)]
+            return lambda cid: share * (1.0 - dense[passage_language(cid)])
+
+        weights = [weight(r.retriever, share) for r, share in zip(lists, shares)]
+        fused = self._fusion([Ranked(r.ids, r.scores) for r in lists], weights)
+        idle = {n for n, share in enumerate(shares) if share == 0}
+        if idle and len(idle) < len(shares):
+            # A retriever that does not know the question's language never reorders the others.
+            found = [f for f in fused if any(p.list not in idle for p in f.parts)]
+            fused = found + [f for f in fused if all(p.list in idle for p in f.parts)]
+        cfg = self._settings.fusion
+        asked = language(question)
+        how = (f"convex ({cfg.normalise})" if cfg.method == "convex" else f"rrf (k={cfg.rrf_k:g})")
+        return fused, f"{how}; dense weight {asked}→ko {dense['ko']:g}, {asked}→en {dense['en']:g} (BM25: the rest)"
