@@ -262,7 +262,7 @@ def evaluate(
     if answers:
         _evaluate_answers(rag, data, mapping, limit or 200, unanswerable, seed, (mode or [None])[0], as_json)
         return
-    modes = mode or ["dense", "bm25", "hybrid"]
+    modes = mode or ["dense", "bm25", "hybrid"]  # auto is hybrid here: the eval index has BM25
 
     def retrieve(text: str, m: str) -> list[str]:
         return documents_from_hits(rag.search(text, k=2 * depth, mode=m), mapping)
@@ -270,12 +270,16 @@ def evaluate(
     with tqdm(total=len(data.queries) * len(modes), desc="eval", unit="q", file=sys.stderr,
               disable=not sys.stderr.isatty()) as bar:
         results = run_eval(data, retrieve, modes, progress=bar.update)
+    from foldrag.retrieval.hybrid import described
+
+    fusion = described(settings.retrieval.fusion)
     report = {"dataset": data.name, "split": data.split, "queries": len(data.queries), "results": results,
-              "question_file": str(queries) if queries else None}
+              "question_file": str(queries) if queries else None, "fusion": fusion}
     if as_json:
         _print_json(report)
         return
     typer.echo(f"{data.name} ({data.split}): {len(data.queries)} queries, {len(data.corpus)} documents")
+    typer.echo(f"fusion (hybrid, auto): {fusion}")
     typer.echo(f"{'mode':8} {'nDCG@10':>8} {'R@10':>7} {'R@100':>7} {'MRR@10':>7} {'mean ms':>8} {'p95 ms':>8}")
     for m, r in results.items():
         typer.echo(f"{m:8} {r['ndcg@10']:8.4f} {r['recall@10']:7.4f} {r['recall@100']:7.4f} {r['mrr@10']:7.4f} "

@@ -81,6 +81,29 @@ def test_moved_transformers_keys_name_their_new_place(monkeypatch, tmp_path):
     assert Settings.load().generation.transformers.dtype == "float32"
 
 
+@pytest.mark.parametrize("old, new", [
+    ("RRF_K", r"retrieval\.fusion\.rrf_k"), ("DENSE_WEIGHT", r"retrieval\.fusion\.dense"),
+    ("KEYWORD_WEIGHT", r"retrieval\.fusion\.dense"), ("FOREIGN_KEYWORD_WEIGHT", r"fusion\.dense\.ko_en"),
+    ("FOREIGN_DENSE_WEIGHT", "BM25 alone"), ("KEYWORD_CHUNK_WEIGHT", r"index\.bm25_chunk_weight")])
+def test_replaced_retrieval_keys_are_refused_with_their_new_name(monkeypatch, tmp_path, old, new):
+    monkeypatch.setenv("FOLDRAG_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv(f"FOLDRAG_RETRIEVAL__{old}", "1")
+    with pytest.raises(ValueError, match=rf"retrieval\.{old.lower()} is replaced by .*{new}"):
+        Settings.load()
+
+
+def test_an_unknown_retrieval_key_is_refused_and_the_fusion_is_read_from_the_config(monkeypatch, tmp_path):
+    config = tmp_path / "foldrag.toml"
+    monkeypatch.setenv("FOLDRAG_CONFIG", str(config))
+    config.write_text("[retrieval]\nrrf_kk = 3\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="rrf_kk"):
+        Settings.load()
+    config.write_text('[retrieval.fusion]\nmethod = "rrf"\nrrf_k = 10\n[retrieval.fusion.dense]\nko_en = 1.0\n',
+                      encoding="utf-8")
+    fusion = Settings.load().retrieval.fusion
+    assert (fusion.method, fusion.rrf_k, fusion.dense.ko_en, fusion.dense.ko_ko) == ("rrf", 10.0, 1.0, 0.35)
+
+
 def test_a_converted_model_is_found_by_its_content_not_its_path(tmp_path):
     """The same GGUF in another place (a clone, a reinstall) reuses one conversion; other bytes do not."""
     import os

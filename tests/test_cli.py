@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import sqlite3
@@ -48,6 +49,19 @@ def test_ingest_json_summary_and_search_json(docs, tmp_path):
 
     human = run_cli("search", "graphics card layers", "--index", str(index), "-k", "1")
     assert human.returncode == 0 and "gpu.txt" in human.stdout
+
+    traced = run_cli("search", "how are ranked lists merged", "--index", str(index), "-k", "1", "--trace")
+    lines = traced.stdout.splitlines()
+    assert "fusion: convex (minmax); dense weight en→ko 1, en→en 0.5 (BM25: the rest)" in lines
+    hit = next(n for n, line in enumerate(lines) if line.startswith("1. ["))
+    assert re.fullmatch(r"   dense #1: score [\d.]+ → [\d.]+ × weight 0\.50 = [\d.]+", lines[hit + 1]), lines
+    assert re.fullmatch(r"   bm25 #1: score [\d.]+ → 1\.000 × weight 0\.50 = 0\.500", lines[hit + 2]), lines
+    as_json = json.loads(run_cli("search", "how are ranked lists merged", "--index", str(index), "-k", "1",
+                                 "--trace", "--json").stdout)
+    [top] = as_json["trace"]["fused"][:1]
+    assert {p["list"] for p in top["parts"]} == {"dense", "bm25"}
+    assert top["score"] == pytest.approx(sum(p["contribution"] for p in top["parts"]), abs=1e-5)
+    assert all(p["contribution"] == pytest.approx(p["normalised"] * p["weight"], abs=1e-5) for p in top["parts"])
 
 
 def test_error_exit_codes_are_one_line(docs, tmp_path):

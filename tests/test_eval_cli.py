@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
+from foldrag.core.errors import InvalidInput
 from foldrag.evaluation.datasets import load_beir, load_korquad
 from tests.conftest import SHARED_DATA, run_cli
 
@@ -42,6 +44,7 @@ def test_eval_json_report_and_reuse(tmp_path):
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert (report["dataset"], report["split"], report["queries"]) == ("toy", "test", 2)
+    assert report["fusion"].startswith("convex (minmax); dense weight ko→ko 0.35, en→en 0.5")
     for mode in ("bm25", "hybrid"):
         metrics = report["results"][mode]
         assert set(metrics) == {"ndcg@10", "recall@5", "recall@10", "recall@100", "mrr@10", "latency_ms_mean", "latency_ms_p95"}
@@ -68,3 +71,29 @@ def test_korquad_slice_bm25_finds_paragraphs(tmp_path):
     results = json.loads(out.stdout)["results"]
     assert results["bm25"]["ndcg@10"] > 0.8
     assert results["hybrid"]["ndcg@10"] >= results["bm25"]["ndcg@10"] - 1e-9
+
+
+def test_a_question_file_of_ids_alone_is_a_split_of_the_dataset(tmp_path):
+    """bench/sets/korquad-tune.jsonl names its questions by id: the dataset's own text and judgements."""
+    from foldrag.evaluation.datasets import with_queries
+
+    _toy_beir(tmp_path / "toy")
+    data = load_beir(tmp_path / "toy")
+    first = next(iter(data.queries))
+    split = tmp_path / "half.jsonl"
+    split.write_text(json.dumps({"id": first}) + "\n", encoding="utf-8")
+    half = with_queries(data, split)
+    assert half.queries == {first: data.queries[first]} and half.qrels == {first: data.qrels[first]}
+    split.write_text(json.dumps({"id": "no-such-question"}) + "\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="half.jsonl:1"):
+        with_queries(data, split)
+
+
+def test_the_splits_of_one_corpus_share_one_eval_index(tmp_path):
+    from foldrag.evaluation.runner import default_eval_dir
+
+    _toy_beir(tmp_path / "toy")
+    test = load_beir(tmp_path / "toy")
+    train = dataclasses.replace(test, split="train")
+    assert default_eval_dir(test, tmp_path / "toy", "e5") == default_eval_dir(train, tmp_path / "toy", "e5")
+    assert default_eval_dir(test, tmp_path / "toy", "e5") != default_eval_dir(test, tmp_path / "toy", "minilm")

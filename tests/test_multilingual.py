@@ -338,18 +338,19 @@ def test_each_passage_weighs_by_the_language_pair_of_question_and_passage():
 
 
 def test_in_a_folder_of_both_languages_weak_same_language_keyword_matches_do_not_outvote_dense():
-    """English question, Korean answer (defaults): BM25's best English hits share only "days"; the
-    Korean passage dense ranks first wins. An English passage that both lists rank high still does."""
+    """English question, Korean answer (defaults: en→ko is dense alone): BM25's best English hits
+    share only "days"; the Korean passage dense ranks first wins. An English passage that both lists
+    rank first still does."""
     from foldrag.core.types import Chunk, Hit
 
     leave = Hit(Chunk("ko", "leave-policy-ko.hwpx", "| 병가 | 30일 | 진단서가 필요하다 |"), 0.84)
     index = Hit(Chunk("en1", "overview.md", "The index keeps the last two days of generations."), 0.80)
     budget = Hit(Chunk("en2", "faq.txt", "Answers arrive within days."), 0.78)
-    sick = Hit(Chunk("en3", "hr.md", "Employees get ten days of sick leave."), 0.83)
+    sick = Hit(Chunk("en3", "hr.md", "Employees get ten days of sick leave."), 0.85)
     question = "How many days of sick leave do employees get?"
     weak = _hybrid([leave, index, budget], [Hit(budget.chunk, 3.0), Hit(index.chunk, 2.0)], question)
     assert weak.hits[0].chunk.id == "ko"
-    strong = _hybrid([leave, sick, index, budget], [Hit(sick.chunk, 9.0), Hit(budget.chunk, 3.0),
+    strong = _hybrid([sick, leave, index, budget], [Hit(sick.chunk, 9.0), Hit(budget.chunk, 3.0),
                                                     Hit(index.chunk, 2.0)], question)
     assert strong.hits[0].chunk.id == "en3"
 

@@ -46,6 +46,19 @@ def test_hybrid_trace_has_every_list_and_stage(docs, settings, fake_embedder):
     assert [(l["retriever"], l["query"]) for l in trace["lists"]] == [("dense", "rank fusion lists"), ("bm25", "rank fusion lists")]
     assert trace["fused"][0]["id"] == result.hits[0].chunk.id and trace["fused"][0]["rank"] == 1
     assert {"dense", "bm25", "fusion", "total"} <= set(trace["timings_ms"])
+    assert trace["fusion"] == "convex (minmax); dense weight en→ko 1, en→en 0.5 (BM25: the rest)"
+    for fused in trace["fused"]:
+        assert fused["score"] == pytest.approx(sum(p["contribution"] for p in fused["parts"]), abs=1e-5)
+        assert {p["list"] for p in fused["parts"]} <= {"dense", "bm25"}
+
+
+def test_auto_on_an_index_without_bm25_is_dense_and_hybrid_says_why_not(docs, settings, fake_embedder):
+    settings = settings.model_copy(update={"index": settings.index.model_copy(update={"keyword": False})})
+    rag = _rag(settings, fake_embedder)
+    rag.ingest(docs)
+    assert rag.retrieve("gpu").trace.mode == "dense"
+    with pytest.raises(InvalidInput, match="no BM25 index"):
+        rag.retrieve("gpu", mode="hybrid")
 
 
 def test_korean_question_with_english_only_embedder_keeps_keyword_order(docs, settings, fake_embedder):

@@ -83,6 +83,13 @@ def fusion_of(settings: FusionSettings) -> Fusion:
     return Fusion(settings.method, settings.normalise, settings.rrf_k)
 
 
+def described(settings: FusionSettings) -> str:
+    """The fusion in words, every pair's dense weight with it."""
+    how = f"convex ({settings.normalise})" if settings.method == "convex" else f"rrf (k={settings.rrf_k:g})"
+    pairs = ", ".join(f"{pair.replace('_', '→')} {weight:g}" for pair, weight in settings.dense.model_dump().items())
+    return f"{how}; dense weight {pairs} (BM25: the rest)"
+
+
 def pair_weights(settings: FusionSettings, question: str) -> dict[str, float]:
     """The dense list's weight for ``question`` over a passage in each language."""
     asked = language(question)
@@ -202,5 +209,5 @@ class HybridRetriever:
             fused = found + [f for f in fused if all(p.list in idle for p in f.parts)]
         cfg = self._settings.fusion
         asked = language(question)
-        how = (f"convex ({cfg.normalise})" if cfg.method == "convex" else f"rrf (k={cfg.rrf_k:g})")
+        how = f"convex ({cfg.normalise})" if cfg.method == "convex" else f"rrf (k={cfg.rrf_k:g})"
         return fused, f"{how}; dense weight {asked}→ko {dense['ko']:g}, {asked}→en {dense['en']:g} (BM25: the rest)"
