@@ -16,7 +16,11 @@ functions (rag/retrieval/fusion.py) — documents at their best chunk, as `foldr
   English questions over KorQuAD (bench/sets/korquad-en.jsonl). Each gets dense, BM25,
   equal-weight RRF (k 60) and the chosen default.
 
-    python bench/fusion_weights.py [--json]
+    python bench/fusion_weights.py [--depth 100] [--json]
+
+--depth fuses only each list's first N chunks (≤ 100; default 50): min-max scores depend on how
+deep a list goes, and the answer path takes `retrieval.candidates` (50) from each (a deeper list,
+as `foldrag eval`'s, is normalised by its first 50 scores: the same top ranks).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ SETS = {
     "scifact-ko": (SCIFACT, "test", HERE / "sets" / "scifact-ko.jsonl", "ko_en", "report"),
     "korquad-en": (KORQUAD, "dev", HERE / "sets" / "korquad-en.jsonl", "en_ko", "report"),
 }
-DEPTH = 100
+DEPTH = 100  # taken once; fused --depth deep (default 50, the answer path's retrieval.candidates)
 WEIGHTS = [round(i * 0.05, 2) for i in range(21)]
 
 
@@ -130,9 +134,11 @@ def grids(lists: dict) -> dict:
 
 
 def choose(tuning: dict) -> dict:
-    """One function for every pair (the one whose best point, averaged over the pairs, is highest),
-    then each pair's best weight under it — or the better member alone where no weight beats it."""
-    family = max(grid(), key=lambda g: sum(max(t["grid"][g].values()) for t in tuning.values()))
+    """One function for every pair (the one whose best point — or the better member, where that is
+    higher — summed over the pairs is highest), then each pair's best weight under it, or the better
+    member alone where no weight beats it."""
+    family = max(grid(), key=lambda g: sum(max(*t["grid"][g].values(), *t["members"].values())
+                                           for t in tuning.values()))
     chosen = {}
     for pair, t in tuning.items():
         weight, score = max(t["grid"][family].items(), key=lambda item: (item[1], -abs(item[0] - 0.5)))
@@ -148,14 +154,16 @@ def choose(tuning: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--depth", type=int, default=50)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    lists = {name: collect(name) for name in SETS}
+    lists = {name: {qid: {**q, "dense": q["dense"][: args.depth], "bm25": q["bm25"][: args.depth]}
+                    for qid, q in collect(name).items()} for name in SETS}
     tuning = {pair: {"members": {m: ndcg(lists[name], member(m)) for m in ("dense", "bm25")},
                      "grid": grids(lists[name])}
               for name, (_, _, _, pair, role) in SETS.items() if role == "tune"}
     chosen = choose(tuning)
-    report = {"cpu": cpu_name(), "tuned": chosen, "reported": {}}
+    report = {"cpu": cpu_name(), "depth": args.depth, "tuned": chosen, "reported": {}}
     for name, (_, _, _, pair, role) in SETS.items():
         b = chosen[pair]
         report["reported"][name] = {
@@ -168,7 +176,7 @@ def main() -> None:
         print(json.dumps({**report, "grids": {p: {"/".join(map(str, g)): ws for g, ws in t["grid"].items()}
                                               for p, t in tuning.items()}}, indent=1))
         return
-    print(f"CPU: {report['cpu']}")
+    print(f"CPU: {report['cpu']}; lists {args.depth} deep")
     for pair, c in report["tuned"].items():
         print(f"{pair}: members {c['members']} → {c['method']} ({c['normalise']}) dense {c['dense']}: "
               f"{c['ndcg@10']}; best of the whole grid {c['best elsewhere']}")

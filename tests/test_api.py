@@ -261,6 +261,9 @@ def test_retrieve_ranks_chunks_with_a_trace(make_api):
     body = api.client.post("/v1/retrieve", json={"query": "Reciprocal Rank Fusion", "k": 2}).json()
     assert body["hits"][0]["source"] == "fusion.md" and len(body["hits"]) == 2
     assert body["trace"]["mode"] == "hybrid"
+    assert body["trace"]["fusion"].startswith("convex (minmax); dense weight en→ko 1, en→en 0.5")
+    assert [p["list"] for p in body["trace"]["fused"][0]["parts"]] == ["dense", "bm25"]
+    assert api.client.post("/v1/retrieve", json={"query": "fusion", "mode": "auto"}).json()["trace"]["mode"] == "hybrid"
     assert api.chat.calls == []  # no generation
     korean = api.client.post("/v1/retrieve", json={"query": "대한민국의 수도", "mode": "bm25"}).json()
     assert korean["hits"][0]["source"] == "korea.md"

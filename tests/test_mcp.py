@@ -65,6 +65,8 @@ def test_tools_resources_and_cited_passages_over_http(settings, tmp_path):
                 passages = found.structured_content["passages"]
                 assert passages[0]["source"] == "korea.md" and "서울은 대한민국의 수도" in passages[0]["text"]
                 assert passages[0]["collection"] == "docs" and passages[0]["n"] == 1
+                assert found.structured_content["mode"] == "hybrid", "auto, the default, is hybrid with BM25"
+                assert search.input_schema["properties"]["mode"]["anyOf"][0]["enum"] == ["auto", "hybrid", "dense", "bm25"]
                 assert json.loads(found.content[0].text)["passages"][0]["chunk_id"] == passages[0]["chunk_id"]
 
                 english = await client.call_tool("search", {"query": "capital of France Eiffel", "mode": "bm25"})

@@ -397,8 +397,11 @@ def test_the_interface_speaks_the_browsers_language_and_switches(settings, tmp_p
         _ready(url)
         page, _ = _open(browser, url, locale="ko-KR")
         assert page.text_content("#new-chat") == "새 대화" and page.get_attribute("html", "lang") == "ko"
+        # the retrieval mode a question runs in unless changed: auto, the measured default
+        assert page.input_value("#mode") == "auto" and page.text_content("#mode option:checked") == "자동"
         page.select_option("#lang", "en")
         assert page.text_content("#new-chat") == "New chat" and page.get_attribute("html", "lang") == "en"
+        assert page.text_content("#mode option:checked") == "auto"
         page.reload()
         page.wait_for_selector("#collection option", state="attached")
         assert page.text_content("#new-chat") == "New chat"  # the choice is kept

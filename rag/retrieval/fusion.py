@@ -6,6 +6,10 @@
   ``minmax`` to [0, 1] between its lowest and highest score, or ``dbsf`` (distribution-based, as
   Qdrant's): (s − (μ − 3σ)) / 6σ, clipped to [0, 1].
 
+``window`` (> 0) normalises each list by its first ``window`` scores only, a deeper score clipped to
+[0, 1] against them: a list fetched deeper (an evaluation's 200) then fuses its top ranks exactly
+as one fetched ``window`` deep (the answer path's 50).
+
 A list's weight is a number, or a function of the id (hybrid retrieval weighs a passage by the
 language pair of question and passage). An id repeated inside one list counts at its best rank only;
 ties keep the order in which ids were first seen (earlier lists, better ranks first). An id a list
@@ -55,40 +59,46 @@ class Fused:
     parts: tuple[Part, ...]
 
 
-def min_max(scores: Sequence[float]) -> list[float]:
-    """``scores`` mapped onto [0, 1] between their lowest and highest; all equal → all 1."""
-    if not scores:
+def min_max(scores: Sequence[float], window: int = 0) -> list[float]:
+    """``scores`` mapped onto [0, 1] between the lowest and highest of their first ``window`` (0: all;
+    deeper ones clipped at 0); all equal → all 1."""
+    seen = scores[:window] if window > 0 else scores
+    if not seen:
         return []
-    low, high = min(scores), max(scores)
+    low, high = min(seen), max(seen)
     if high - low <= 1e-12:
-        return [1.0] * len(scores)
-    return [(s - low) / (high - low) for s in scores]
+        return [1.0 if s >= low else 0.0 for s in scores]
+    return [min(1.0, max(0.0, (s - low) / (high - low))) for s in scores]
 
 
-def distribution_based(scores: Sequence[float]) -> list[float]:
-    """``scores`` mapped onto [0, 1] between mean − 3σ and mean + 3σ (clipped); one score or σ = 0 → 1."""
-    if not scores:
+def distribution_based(scores: Sequence[float], window: int = 0) -> list[float]:
+    """``scores`` mapped onto [0, 1] between mean − 3σ and mean + 3σ of their first ``window`` (0: all),
+    clipped; one score or σ = 0 → 1."""
+    seen = scores[:window] if window > 0 else scores
+    if not seen:
         return []
-    mean = sum(scores) / len(scores)
-    sigma = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
+    mean = sum(seen) / len(seen)
+    sigma = math.sqrt(sum((s - mean) ** 2 for s in seen) / len(seen))
     if sigma <= 1e-12:
-        return [1.0] * len(scores)
+        return [1.0 if s >= mean else 0.0 for s in scores]
     low = mean - 3 * sigma
     return [min(1.0, max(0.0, (s - low) / (6 * sigma))) for s in scores]
 
 
-_NORMALISE: dict[str, Callable[[Sequence[float]], list[float]]] = {
+_NORMALISE: dict[str, Callable[[Sequence[float], int], list[float]]] = {
     "minmax": min_max, "dbsf": distribution_based}
 
 
 @dataclass(frozen=True)
 class Fusion:
     """A fusion function: ``method`` (convex or rrf), the normalisation a convex combination uses,
-    and the k of RRF. Called with lists and one weight per list, it returns the fused ids, best first."""
+    the k of RRF and the normalisation window. Called with lists and one weight per list, it returns
+    the fused ids, best first."""
 
     method: Literal["convex", "rrf"] = "convex"
     normalise: Literal["minmax", "dbsf"] = "minmax"
     k: float = 60.0
+    window: int = 0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -105,7 +115,7 @@ class Fusion:
         for index, (ranked, weight) in enumerate(zip(lists, weights)):
             ids, raw = _first_occurrences(ranked)
             values = ([1.0 / (self.k + rank) for rank in range(1, len(ids) + 1)] if self.method == "rrf"
-                      else _NORMALISE[self.normalise](raw))
+                      else _NORMALISE[self.normalise](raw, self.window))
             for rank, (item, score, value) in enumerate(zip(ids, raw, values), start=1):
                 w = weight(item) if callable(weight) else float(weight)
                 parts.setdefault(item, []).append(Part(index, rank, score, value, w, w * value))

@@ -117,7 +117,7 @@ class HybridRetriever:
                  reranker: Reranker | None = None) -> None:
         self._retrievers = tuple(retrievers)
         self._settings = settings
-        self._fusion = fusion_of(settings.fusion)
+        self._fusion = dataclasses.replace(fusion_of(settings.fusion), window=settings.candidates)
         self._rewrite = rewrite
         self._reranker = reranker
 

@@ -5,7 +5,7 @@ const WORDS = {
   en: {
     newChat: "New chat", conversations: "Conversations", collections: "Collections", language: "Language",
     apiKey: "API key", keyHint: "Only needed when the server has keys. Kept in this browser.",
-    collection: "Collection", mode: "Retrieval", send: "Send", stop: "Stop", backToChat: "Back to chat",
+    collection: "Collection", mode: "Retrieval", modeAuto: "auto", send: "Send", stop: "Stop", backToChat: "Back to chat",
     placeholder: "Ask about your documents… (Enter sends, Shift+Enter: new line)",
     reingest: "Re-ingest the folder", dropHere: "Drop files or a folder here", pickFiles: "Choose files",
     file: "File", chunks: "Chunks", ocrPages: "OCR pages", size: "Size", skipped: "Skipped files",
@@ -35,7 +35,7 @@ const WORDS = {
   ko: {
     newChat: "새 대화", conversations: "대화", collections: "컬렉션", language: "언어",
     apiKey: "API 키", keyHint: "서버에 키가 설정된 경우에만 필요합니다. 이 브라우저에만 저장됩니다.",
-    collection: "컬렉션", mode: "검색 방식", send: "보내기", stop: "중지", backToChat: "대화로 돌아가기",
+    collection: "컬렉션", mode: "검색 방식", modeAuto: "자동", send: "보내기", stop: "중지", backToChat: "대화로 돌아가기",
     placeholder: "문서에 대해 물어보세요… (Enter: 보내기, Shift+Enter: 줄바꿈)",
     reingest: "폴더 다시 색인", dropHere: "파일이나 폴더를 여기에 끌어다 놓으세요", pickFiles: "파일 선택",
     file: "파일", chunks: "청크", ocrPages: "OCR 쪽", size: "크기", skipped: "건너뛴 파일",
