@@ -87,3 +87,15 @@ def test_empty_lists_and_bad_arguments():
         Fusion("convex", "zscore")
     with pytest.raises(ValueError, match="k must be"):
         Fusion("rrf", k=-1)
+
+
+def test_a_window_normalises_a_deeper_list_as_one_that_stops_there():
+    """An evaluation fetches 200 deep, the answer path 50: with the window, the top ranks fuse the same."""
+    dense = [("a", 0.9), ("b", 0.8), ("c", 0.7), ("d", 0.2)]
+    bm25 = [("c", 8.0), ("a", 6.0), ("b", 4.0), ("e", 1.0)]
+    shallow = Fusion()(_lists(dense[:3], bm25[:3]), [0.5, 0.5])
+    deep = Fusion(window=3)(_lists(dense, bm25), [0.5, 0.5])
+    assert [(f.id, round(f.score, 9)) for f in deep[:3]] == [(f.id, round(f.score, 9)) for f in shallow]
+    assert {f.id: f.score for f in deep[3:]} == {"d": 0.0, "e": 0.0}  # below the window: clipped at 0
+    assert min_max([5.0, 3.0, 1.0, -4.0], window=3) == [1.0, 0.5, 0.0, 0.0]
+    assert distribution_based([2.0, 2.0, 1.0], window=2) == [1.0, 1.0, 0.0]
