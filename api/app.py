@@ -68,6 +68,8 @@ def create_app(settings: Settings | None = None, rags: dict[str, Foldrag] | None
         paths = collection_paths(settings, indexes)
         paths.update({name: path for name, path in added.load().items() if name not in paths})
         rags = {name: builder.make(path) for name, path in paths.items()}
+    # jobs record themselves beside the conversations (the server's own files), so a restart finds them
+    job_records = job_records or (settings.server.conversations or default_data_path() / "conversations.sqlite").parent / "jobs"
     state = ServerState(settings, rags, job_records, builder=builder, added=added)
     mcp = build_mcp(lambda request: server(request))  # the MCP endpoint sees the collections its key reaches
 

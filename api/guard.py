@@ -111,6 +111,8 @@ class GuardMiddleware:
         if method not in SAFE_METHODS and origin is not None and not self._origin_allowed(origin, scope, headers):
             return ("forbidden", f"cross-origin request from {origin!r} refused; add the origin to "
                     "server.cors_origins to allow it", [])
+        if "\x00" in path:  # a NUL in a path value (/v1/passages/%00) names nothing: a 400, as in a body
+            return ("invalid_input", "the request path holds a NUL character", [])
         if path in PUBLIC or path.startswith(PUBLIC_PREFIX) or method == "OPTIONS" or not (self.admin_keys or self.query_keys or self.collection_keys):
             return None
         authorization = headers.get("authorization")

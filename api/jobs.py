@@ -3,9 +3,11 @@
 Queries keep answering from the last committed index while a job runs: the job writes a new
 generation and switches the CURRENT pointer only when it is complete.
 
-Under ``foldrag serve --workers N`` a poll may reach another process than the one running the
-job, so each job's JSON is also written to a folder the workers share (``records``), atomically, on every
-change (a small file per ingested file: nothing beside parsing and embedding it).
+Each job's JSON is also written to a folder on disk (``records``; shared by the workers of
+``foldrag serve --workers N``, where a poll may reach another process than the one running the
+job), atomically, on every change (a small file per ingested file: nothing beside parsing and
+embedding it). A server that starts finds there the jobs a killed one left queued or running and
+marks them ``interrupted``, with what they had done.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class Job:
         self.records = records
         self.collection = collection
         self.path = path
-        self.status = "queued"  # queued → running → done | failed
+        self.status = "queued"  # queued → running → done | failed; interrupted (the process died)
         self.files_total = 0
         self.files_done = 0
         self.chunks = 0
@@ -92,6 +94,7 @@ class Job:
                 "elapsed_s": round(((self.finished or time.time()) - self.started) if self.started else 0.0, 3),
                 "failures": (self.summary or {}).get("failed", []), "summary": self.summary, "error": self.error,
                 "created": self.created, "started": self.started, "finished": self.finished,
+                "process": process_id(os.getpid()),
             }
 
 
@@ -114,6 +117,9 @@ class JobRunner:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
         self.records = records
+        if records is not None:
+            records.mkdir(parents=True, exist_ok=True)
+            interrupted(records)
 
     def submit(self, collection: str, rag, path: Path, within: tuple[Path, ...]) -> Job:
         """A job ingesting the folder ``path`` (confined to ``within``)."""
@@ -169,3 +175,51 @@ class JobRunner:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def interrupted(records: Path) -> list[str]:
+    """Mark the jobs in ``records`` whose process is gone while they were queued or running as
+    ``interrupted`` (what they had done kept); returns their ids."""
+    marked = []
+    for path in records.glob("*.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if data.get("status") not in ("queued", "running") or _alive(data.get("process")):
+            continue
+        data.update(status="interrupted", finished=data.get("finished") or time.time(),
+                    error={"type": "internal", "message": "the server stopped while this job ran; what it had "
+                           "committed is kept: run it again to finish"})
+        tmp = path.with_suffix(f".tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, path)
+        marked.append(data["id"])
+    return marked
+
+
+def process_id(pid: int) -> str:
+    """``pid`` with its start time where the system says it (Linux): a process that reuses the
+    number of a dead one (a container's server is often pid 1 again) is another process."""
+    try:
+        started = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        started = ""
+    return f"{pid}:{started}"
+
+
+def _alive(recorded: Any) -> bool:
+    """Whether the process ``process_id`` described is still running."""
+    try:
+        pid = int(str(recorded).split(":", 1)[0])
+    except ValueError:
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return process_id(pid) == recorded

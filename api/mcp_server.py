@@ -8,8 +8,9 @@ scope; a stdio server reaches every collection it serves.
 
 Tools: ``search``, ``ask``, ``list_collections``, ``get_passage``, ``get_document``; resources:
 each collection's documents as ``foldrag://COLLECTION/PATH`` (listed and read; read-only).
-Failures are foldrag's own errors, sent as the tool's error text ``kind: message`` (the error
-table's kind); anything else is the SDK's bare "Error executing tool" — never exception text.
+Failures are the tool's error text in one line, ``kind: message`` (the error table's kind):
+foldrag's own errors, and arguments the schema refuses as ``invalid_input: <field>: <reason>``;
+a crash is the SDK's bare "Error executing tool" — never exception text.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from urllib.parse import quote, unquote
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError, UnexpectedToolError
 from mcp_types import ListResourcesResult, Resource, ToolAnnotations
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from foldrag.answering.events import DoneEvent, EvidenceEvent, SourcesEvent, StatusEvent, TokenEvent
 from foldrag.api.mcp_schemas import (
@@ -65,6 +66,28 @@ def _as_tool_errors():
         yield
     except FoldragError as exc:
         raise ToolError(f"{exc.kind}: {exc}") from None
+
+
+class _Server(MCPServer):
+    """The SDK's server with every tool failure as one line, ``kind: message``: argument errors as
+    ``invalid_input: <field>: <reason>`` (not the validator's text with the value and a link), no
+    "Error executing tool" before foldrag's own."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None):
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError:
+            raise  # a crash: the SDK logs it and answers without its text
+        except ToolError as exc:
+            raise ToolError(_one_line(name, exc)) from exc.__cause__
+
+
+def _one_line(tool: str, exc: ToolError) -> str:
+    if isinstance(exc.__cause__, ValidationError):
+        error = exc.__cause__.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "arguments"
+        return f"invalid_input: {field}: {error['msg']}"
+    return " ".join(str(exc).removeprefix(f"Error executing tool {tool}: ").split())
 
 
 def _check_text(**values: Any) -> None:
@@ -110,8 +133,8 @@ def build_mcp(state_for: StateFor) -> MCPServer:
 
     # log_level: the SDK configures the root logger (if nothing has); WARNING keeps what a foldrag
     # process printed before (warnings and errors on stderr) — never on stdout, stdio's channel
-    mcp = MCPServer(name="foldrag", title="foldrag: your documents", instructions=INSTRUCTIONS, version="0.1.0",
-                    middleware=[list_documents], log_level="WARNING")
+    mcp = _Server(name="foldrag", title="foldrag: your documents", instructions=INSTRUCTIONS, version="0.1.0",
+                  middleware=[list_documents], log_level="WARNING")
     read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
     @mcp.tool(annotations=read_only, description=(

@@ -498,6 +498,15 @@ def test_hostile_text_is_a_4xx_without_exception_text(make_api, route, body):
             assert "lone surrogate" in error["message"] or "NUL" in error["message"]
 
 
+def test_a_nul_in_a_path_value_is_a_400_like_one_in_a_body(make_api):
+    api = make_api()
+    for path in ("/v1/passages/%00", "/v1/documents/abc%00def/text", "/v1/uploads/a%00.txt"):
+        method = "PUT" if "uploads" in path else "GET"
+        error = assert_error(api.client.request(method, path, content=b"x" if method == "PUT" else None),
+                             400, "invalid_input")
+        assert "NUL" in error["message"], path
+
+
 def test_a_bug_never_shows_its_text(make_api):
     api = make_api()
 

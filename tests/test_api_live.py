@@ -301,6 +301,35 @@ def test_job_records_let_any_worker_answer_for_a_job(tmp_path):
     running.shutdown()
 
 
+def test_a_job_whose_server_died_reads_interrupted_after_a_restart_with_what_it_had_done(tmp_path):
+    """A job left running by a killed server (its process gone) reads ``interrupted`` when the next
+    server starts; a job of a live worker is left alone; a finished one stays as it ended."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from foldrag.api.jobs import JobRunner, process_id
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = f"{int(dead.stdout)}:0"  # a process that has exited (a start time no process has)
+    records = tmp_path / "jobs"
+    records.mkdir()
+    jobs = {"a" * 32: ("running", gone), "b" * 32: ("queued", gone), "c" * 32: ("running", process_id(os.getpid())),
+            "d" * 32: ("done", gone)}
+    for job_id, (status, process) in jobs.items():
+        (records / f"{job_id}.json").write_text(json.dumps({
+            "id": job_id, "collection": "notes", "status": status, "files_total": 40, "files_done": 12,
+            "chunks_written": 96, "process": process, "finished": None, "error": None}))
+    runner = JobRunner(records)
+    seen = {job_id: runner.get(job_id).to_json() for job_id in jobs}
+    assert {job_id: data["status"] for job_id, data in seen.items()} == {
+        "a" * 32: "interrupted", "b" * 32: "interrupted", "c" * 32: "running", "d" * 32: "done"}
+    assert (seen["a" * 32]["files_done"], seen["a" * 32]["chunks_written"]) == (12, 96)
+    assert "run it again" in seen["a" * 32]["error"]["message"] and seen["a" * 32]["finished"]
+    runner.shutdown()
+
+
 @pytest.mark.slow
 def test_foldrag_serve_with_two_workers_sees_every_new_generation(tmp_path):
     """`foldrag serve --workers 2`: two processes over one index; an ingest committed by another

@@ -4,6 +4,7 @@ body is read; security headers on every response."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -104,6 +105,10 @@ def test_query_keys_only_ask_and_admin_keys_do_everything(serve):
     assert client.get("/metrics", headers=admin).status_code == 200
     assert client.get("/v1/collections").status_code == 401
     assert client.get("/healthz").status_code == 200 and client.get("/chat").status_code == 200
+    # the API's own description is public, as docs/http.md lists it: routes and schemas, no data
+    for described in ("/openapi.json", "/docs", "/redoc"):
+        assert client.get(described).status_code == 200, described
+        assert described in (Path(__file__).parent.parent / "docs" / "http.md").read_text(encoding="utf-8")
 
 
 def test_the_key_is_checked_before_the_body_is_read():

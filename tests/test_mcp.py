@@ -113,9 +113,13 @@ def test_errors_are_foldrag_errors_without_exception_text(settings, tmp_path):
             async with _client(url) as client:
                 unknown = await client.call_tool("search", {"query": "x", "collection": "nope"})
                 assert unknown.is_error
-                assert "not_found: unknown collection 'nope'" in unknown.content[0].text
+                assert unknown.content[0].text.startswith("not_found: unknown collection 'nope'")
                 too_many = await client.call_tool("search", {"query": "x", "k": 1000})
                 assert too_many.is_error and "Traceback" not in too_many.content[0].text
+                # one line in the error table's words: the field and the reason, not the validator's text
+                assert too_many.content[0].text == "invalid_input: k: Input should be less than or equal to 50"
+                wrong = await client.call_tool("search", {"query": "x", "mode": "telepathy"})
+                assert wrong.content[0].text.startswith("invalid_input: mode: ") and "\n" not in wrong.content[0].text
                 gone = await client.call_tool("get_passage", {"chunk_id": "0" * 32})
                 assert gone.is_error and gone.content[0].text.endswith("(re-ingested since?)")
                 assert "not_found" in gone.content[0].text

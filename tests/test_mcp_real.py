@@ -133,7 +133,7 @@ def test_http_server_with_a_query_key(demo):
             async with Client(streamable_http_client(url + "/mcp", http_client=http)) as client:
                 await _check_tools(client)
                 bad = await client.call_tool("search", {"query": "x", "collection": "nope"})
-                assert bad.is_error and bad.content[0].text.startswith("Error executing tool search: not_found")
+                assert bad.is_error and bad.content[0].text.startswith("not_found: unknown collection 'nope'")
 
         anyio.run(go)
     finally:

@@ -43,13 +43,69 @@ def test_uploads_are_kept_then_indexed_by_a_job_with_progress_and_reasons(make_a
     assert "upload://atlas.pdf" in sources and "france.md" in sources  # the folder's files stay
 
 
-@pytest.mark.parametrize("name,status,kind", [
-    (".env", 400, "invalid_input"), ("notes.exe", 415, "unsupported_type"),
-    ("a%2F..%2Fb.txt", 404, "not_found"),  # a slash in the name is a path no route has
+@pytest.mark.parametrize("name,status,kind,says", [
+    (".env", 400, "invalid_input", "plain file name"), ("notes.exe", 415, "unsupported_type", "not accepted"),
+    ("a%2F..%2Fb.txt", 404, "not_found", ""),  # a slash in the name is a path no route has
+    ("%ED%A0%80.txt", 400, "invalid_input", "not valid UTF-8"),  # invalid UTF-8, as a lone surrogate
+    ("p1crlf%0D%0AX-Evil: 1.txt", 400, "invalid_input", "control characters"),
+    ("tab%09name.txt", 400, "invalid_input", "control characters"),
+    ("invoice%E2%80%AEgpj.txt", 400, "invalid_input", "direction overrides"),  # U+202E: displays as …txt.jpg
+    ("%E2%81%A6x%E2%81%A9.txt", 400, "invalid_input", "direction overrides"),  # an isolate
+    ("a" * 252 + ".txt", 400, "invalid_input", "the limit is 255"),
+    ("가" * 84 + ".txt", 400, "invalid_input", "the limit is 255"),  # 256 bytes in UTF-8
 ])
-def test_an_upload_name_must_be_a_plain_accepted_file_name(make_api, name, status, kind):
+def test_an_upload_name_must_be_a_plain_accepted_file_name(make_api, name, status, kind, says):
     api = make_api()
-    assert_error(_upload(api.client, name, b"x"), status, kind)
+    refused = _upload(api.client, name, b"x")
+    assert_error(refused, status, kind)
+    assert says in refused.json()["error"]["message"]
+    kept = api.settings.index.path / "uploads"
+    assert not kept.exists() or list(kept.iterdir()) == [], "nothing is left behind"
+
+
+def test_the_longest_name_is_kept_and_nfc_and_nfd_spellings_are_one_document(make_api):
+    api = make_api()
+    longest = "가" * 83 + "ab.txt"  # 255 bytes: the file system's limit, and no temporary name longer
+    assert _upload(api.client, longest, b"one").status_code == 201
+    nfc, nfd = "caf\u00e9.txt", "cafe\u0301.txt"
+    assert _upload(api.client, nfc, b"first").json()["name"] == nfc
+    assert _upload(api.client, nfd, b"second").json()["name"] == nfc
+    kept = api.settings.index.path / "uploads"
+    assert sorted(p.name for p in kept.iterdir()) == sorted([longest, nfc])
+    assert (kept / nfc).read_bytes() == b"second"
+
+
+def test_a_folder_where_the_upload_would_go_is_a_conflict_and_leaves_nothing(make_api):
+    api = make_api()
+    kept = api.settings.index.path / "uploads"
+    (kept / "report.txt").mkdir(parents=True)
+    assert_error(_upload(api.client, "report.txt", b"x"), 409, "conflict")
+    assert [p.name for p in kept.iterdir()] == ["report.txt"] and (kept / "report.txt").is_dir()
+
+
+def test_fifty_uploads_of_one_name_at_once_all_land_and_one_whole_file_stays(make_api):
+    """Each write has a temporary file of its own: no 5xx, no temporary file left, one whole body kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = make_api()
+    bodies = [bytes([65 + n % 26]) * (1000 + n) for n in range(50)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(lambda body: _upload(api.client, "same.txt", body).status_code, bodies))
+    assert statuses == [201] * 50
+    kept = api.settings.index.path / "uploads"
+    assert [p.name for p in kept.iterdir()] == ["same.txt"]
+    assert (kept / "same.txt").read_bytes() in bodies
+
+
+def test_a_job_is_kept_on_disk_with_one_worker_and_answers_after_a_restart(make_api, tmp_path):
+    """One server process keeps its jobs' records too (beside the conversations): a restarted
+    server still answers GET /v1/jobs/{id} for a job the last one ran."""
+    api = make_api()
+    assert _upload(api.client, "notes.txt", b"Lisbon is the capital of Portugal.").status_code == 201
+    done = _job_end(api.client, api.client.post("/v1/uploads/ingest", json={"names": ["notes.txt"]}).json())
+    assert done["status"] == "done"
+    again = make_api(ingest=False)  # a second server process on the same folders: a new job runner
+    assert again.client.get(f"/v1/jobs/{done['id']}").json()["status"] == "done"
 
 
 def test_an_upload_over_the_limit_is_refused_before_it_is_kept(make_api):

@@ -5,6 +5,7 @@ for the writes (the guard)."""
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import PurePath
 
 from fastapi import APIRouter, Depends, Request
@@ -20,11 +21,25 @@ from foldrag.core.settings import ServerSettings
 router = APIRouter(tags=["uploads"])
 
 
+# The longest name a file system keeps (NAME_MAX, in UTF-8 bytes).
+MAX_NAME_BYTES = 255
+# Characters that make a name display as another: bidirectional embeddings, overrides and isolates.
+_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)}
+
+
 def upload_name(raw: str, cfg: ServerSettings) -> str:
-    """A plain file name of an accepted type, or the error that says why not."""
+    """A plain file name of an accepted type, in NFC (one document for ``café.txt`` however it was
+    spelled), or the error that says why not."""
     name = PurePath((raw or "").replace("\\", "/")).name.strip()
     if not name or name.startswith(".") or name != raw.strip() or "\x00" in name:
         raise InvalidInput(f"{raw!r} is not a plain file name (e.g. report.pdf)")
+    if "\ufffd" in name or any("\ud800" <= c <= "\udfff" for c in name):
+        raise InvalidInput(f"{raw!r} is not valid UTF-8")
+    if any(unicodedata.category(c) == "Cc" or c in _BIDI for c in name):
+        raise InvalidInput(f"{raw!r}: a file name may not hold control characters or direction overrides")
+    name = unicodedata.normalize("NFC", name)
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise InvalidInput(f"the file name is {len(name.encode('utf-8'))} bytes long; the limit is {MAX_NAME_BYTES}")
     suffix = PurePath(name).suffix.lower()
     if suffix not in cfg.upload_types:
         raise UnsupportedType(f"{name}: type {suffix or '(none)'} is not accepted; accepted: {', '.join(cfg.upload_types)}")

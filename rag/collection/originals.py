@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from foldrag.core.errors import Conflict
 from foldrag.core.types import IngestSummary
 from foldrag.indexes.chunk_store import FileRecord
 from foldrag.ingest.pipeline import UPLOAD_SCHEME
@@ -35,13 +37,23 @@ class Original:
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
+    """``target`` holds ``data`` whole or is left as it was: written to a temporary file of its own
+    in the same folder (a short name, unique per call: two writers of one name never share it),
+    then renamed over it; the temporary file is removed on any failure. Conflict when something
+    other than a file (a folder, a link) is at ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        raise Conflict(f"{target.name}: something other than a file is there")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with open(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _inside(folder: Path, relative: str) -> Path | None:
@@ -82,7 +94,8 @@ class Originals:
     def uploads(self) -> list[str]:
         """The names of the kept uploads."""
         folder = self.root / UPLOADS
-        return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+        return (sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+                if folder.is_dir() else [])  # a name with a leading dot is a write in flight
 
     def forget(self, source: str) -> None:
         """Drop a kept upload (``upload://NAME``); any other source is left alone."""

@@ -34,6 +34,7 @@ ERROR_TABLE: dict[str, ErrorSpec] = {
     "not_ready": ErrorSpec(15, 503, "the server is still loading its models"),
     "cluster_unavailable": ErrorSpec(16, 503, "the Ray cluster cannot be reached, or lost workers past their retries"),
     "no_space": ErrorSpec(17, 507, "the disk is full: nothing was committed and the last good index is kept"),
+    "conflict": ErrorSpec(18, 409, "something else (a folder, a link) is where a file would be written"),
     "internal": ErrorSpec(1, 500, "a bug in foldrag: please report it with the message"),
 }
 
@@ -116,6 +117,10 @@ class TooLarge(FoldragError):
 
 class UnsupportedType(FoldragError):
     kind = "unsupported_type"
+
+
+class Conflict(FoldragError):
+    kind = "conflict"
 
 
 class Overloaded(FoldragError):

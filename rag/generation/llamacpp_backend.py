@@ -26,6 +26,7 @@ from foldrag.core.errors import ModelUnavailable
 from foldrag.generation.llamacpp_cpu import load_cpu_backend
 from foldrag.generation.model_files import gguf_source
 from foldrag.generation.presets import Preset, apply_preset, choose_preset
+from foldrag.generation.control_tokens import in_pieces
 from foldrag.generation.streaming import cut_at_stops, utf8_pieces
 
 log = logging.getLogger("foldrag.generation")
@@ -94,8 +95,19 @@ class LlamaCppGenerator:
         if self._format is None:  # a GGUF without a chat template: plain role-prefixed turns
             prompt = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
             return self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
-        rendered = self._format(messages=messages)
-        return self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+        added_special = []
+
+        def render(marked: Messages) -> str:
+            rendered = self._format(messages=marked)
+            added_special.append(rendered.added_special)
+            return rendered.prompt
+
+        # the template's own text with its special tokens, every content as plain text (control_tokens.py)
+        pieces = in_pieces(render, messages)
+        ids: list[int] = []
+        for n, (text, content) in enumerate(pieces):  # the first piece takes the BOS the model adds
+            ids += self.llm.tokenize(text.encode("utf-8"), add_bos=n == 0 and not added_special[0], special=not content)
+        return ids
 
     def prompt_tokens(self, messages: Messages) -> int:
         return len(self.prompt_ids(messages))

@@ -24,6 +24,7 @@ import openai  # the optional extra: without it, the backend registry says what 
 from foldrag.core.contracts import Messages, TextStream
 from foldrag.core.errors import ModelUnavailable
 from foldrag.generation.presets import Preset, apply_preset, choose_preset
+from foldrag.generation.control_tokens import defused_messages
 
 log = logging.getLogger("foldrag.generation")
 
@@ -76,7 +77,9 @@ class OpenAIGenerator:
     def stream(self, messages: Messages, *, max_tokens: int = 256, temperature: float | None = None,
                stop: tuple[str, ...] = ()) -> TextStream:
         temperature = self.preset.temperature if temperature is None else temperature
-        request = dict(model=self.model, messages=apply_preset(messages, self.preset), max_tokens=max_tokens,
+        # the server applies the chat template: strings that look like its control tokens are broken
+        request = dict(model=self.model, messages=defused_messages(apply_preset(messages, self.preset)),
+                       max_tokens=max_tokens,
                        temperature=temperature, stream=True, stream_options={"include_usage": True})
         if temperature:
             request["top_p"] = self.preset.top_p

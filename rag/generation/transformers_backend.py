@@ -25,6 +25,7 @@ from foldrag.generation.model_files import gguf_source, linear_weights
 from foldrag.generation.offload import OffloadPlan, free_cuda_memory, measure_model, parse_bytes, plan_offload
 from foldrag.generation.prefix_cache import PrefixCache, Prefilled
 from foldrag.generation.presets import Preset, apply_preset, choose_preset, render_plain
+from foldrag.generation.control_tokens import in_pieces
 from foldrag.generation.streaming import cut_at_stops
 from foldrag.core.hardware import cuda_available, preferred_dtype
 
@@ -152,12 +153,17 @@ class TransformersGenerator:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def prompt_ids(self, messages: Messages):
+        import torch
+
         messages = apply_preset(messages, self.preset)
-        if not self.tokenizer.chat_template:  # a base model: plain text
-            return self.tokenizer(render_plain(messages), return_tensors="pt")["input_ids"]
-        encoded = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                     return_dict=True)
-        return encoded["input_ids"]
+        if not self.tokenizer.chat_template:  # a base model: plain text, no control token read in it
+            return self.tokenizer(render_plain(messages), return_tensors="pt", split_special_tokens=True)["input_ids"]
+        # the template's own text with its special tokens, every content as plain text (control_tokens.py)
+        pieces = in_pieces(lambda marked: self.tokenizer.apply_chat_template(
+            marked, add_generation_prompt=True, tokenize=False), messages)
+        ids = [i for text, content in pieces
+               for i in self.tokenizer(text, add_special_tokens=False, split_special_tokens=content)["input_ids"]]
+        return torch.tensor([ids], dtype=torch.long)
 
     def prompt_tokens(self, messages: Messages) -> int:
         return int(self.prompt_ids(messages).shape[1])

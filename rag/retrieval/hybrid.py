@@ -83,11 +83,15 @@ def fusion_of(settings: FusionSettings) -> Fusion:
     return Fusion(settings.method, settings.normalise, settings.rrf_k)
 
 
-def described(settings: FusionSettings) -> str:
-    """The fusion in words, every pair's dense weight with it."""
+def described(settings: FusionSettings, question: str | None = None) -> str:
+    """The fusion in words with its dense weights: every pair's, or those a ``question`` uses."""
     how = f"convex ({settings.normalise})" if settings.method == "convex" else f"rrf (k={settings.rrf_k:g})"
-    pairs = ", ".join(f"{pair.replace('_', '→')} {weight:g}" for pair, weight in settings.dense.model_dump().items())
-    return f"{how}; dense weight {pairs} (BM25: the rest)"
+    pairs = settings.dense.model_dump()
+    if question is not None:
+        asked = language(question)
+        pairs = {f"{asked}_{passage}": weight for passage, weight in pair_weights(settings, question).items()}
+    return f"{how}; dense weight " + ", ".join(f"{pair.replace('_', '→')} {weight:g}" for pair, weight in
+                                              pairs.items()) + " (BM25: the rest)"
 
 
 def pair_weights(settings: FusionSettings, question: str) -> dict[str, float]:
@@ -207,7 +211,4 @@ class HybridRetriever:
             # A retriever that does not know the question's language never reorders the others.
             found = [f for f in fused if any(p.list not in idle for p in f.parts)]
             fused = found + [f for f in fused if all(p.list in idle for p in f.parts)]
-        cfg = self._settings.fusion
-        asked = language(question)
-        how = f"convex ({cfg.normalise})" if cfg.method == "convex" else f"rrf (k={cfg.rrf_k:g})"
-        return fused, f"{how}; dense weight {asked}→ko {dense['ko']:g}, {asked}→en {dense['en']:g} (BM25: the rest)"
+        return fused, described(self._settings.fusion, question)

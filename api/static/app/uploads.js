@@ -80,7 +80,7 @@ export async function followJob(job, collection) {
   box.hidden = false;
   for (;;) {
     box.textContent = jobLine(job);
-    if (job.status === "done" || job.status === "failed") break;
+    if (job.status === "done" || job.status === "failed" || job.status === "interrupted") break;
     await new Promise((ok) => setTimeout(ok, 400));
     job = await api("GET", "/v1/jobs/" + job.id);
   }
@@ -91,6 +91,7 @@ export async function followJob(job, collection) {
 function jobLine(job) {
   if (job.status === "queued") return t("jobQueued");
   if (job.status === "failed") return t("jobFailed", (job.error && job.error.message) || "");
+  if (job.status === "interrupted") return t("jobInterrupted", job.files_done || 0, job.files_total || 0);
   if (job.status === "done") {
     const s = job.summary || {};
     return t("jobDone", s.added || 0, s.updated || 0, s.chunks || 0, (s.seconds || 0).toFixed(1));
