@@ -16,6 +16,12 @@ functions (rag/retrieval/fusion.py) — documents at their best chunk, as `foldr
   English questions over KorQuAD (bench/sets/korquad-en.jsonl). Each gets dense, BM25,
   equal-weight RRF (k 60) and the chosen default.
 
+The two question files written for tuning: scifact-ko-train.jsonl holds every 10th SciFact train
+claim (ids in numeric order, the first 80) in Korean; korquad-en-tune.jsonl the first question of
+every 20th paragraph of the tuning half (then offsets 10 and 5 until 80; none from a paragraph of
+korquad-en.jsonl) in English — each written for this repository by a project session (no translation
+model), names romanised as English texts write them.
+
     python bench/fusion_weights.py [--depth 100] [--json]
 
 --depth fuses only each list's first N chunks (≤ 100; default 50): min-max scores depend on how
