@@ -52,6 +52,20 @@ def test_hybrid_trace_has_every_list_and_stage(docs, settings, fake_embedder):
         assert {p["list"] for p in fused["parts"]} <= {"dense", "bm25"}
 
 
+def test_one_list_keeps_its_own_scores(docs, settings, fake_embedder):
+    """dense alone scores by cosine, bm25 alone by BM25: nothing is normalised when nothing is fused."""
+    rag = _rag(settings, fake_embedder)
+    rag.ingest(docs)
+    snapshot = rag.snapshot()
+    vector = fake_embedder.embed(["rank fusion lists"], query=True)[0]
+    rows = {chunk.id: row for row, chunk in snapshot.store.by_rowids(range(snapshot.faiss_index.ntotal)).items()}
+    for hit in rag.retrieve("rank fusion lists", k=3, mode="dense").hits:  # the cosine FAISS gave
+        cosine = float(vector @ snapshot.faiss_index.reconstruct(rows[hit.chunk.id]))
+        assert hit.score == pytest.approx(cosine, abs=1e-5)
+    bm25 = rag.retrieve("rank fusion lists", k=3, mode="bm25").hits
+    assert bm25[0].score > 1.0, "a raw BM25 score, not one normalised to 1"
+
+
 def test_auto_on_an_index_without_bm25_is_dense_and_hybrid_says_why_not(docs, settings, fake_embedder):
     settings = settings.model_copy(update={"index": settings.index.model_copy(update={"keyword": False})})
     rag = _rag(settings, fake_embedder)

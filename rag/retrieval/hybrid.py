@@ -12,7 +12,7 @@ from foldrag.core.contracts import Reranker, Retriever
 from foldrag.core.settings import FusionSettings, RetrievalSettings
 from foldrag.core.tokenize import has_hangul
 from foldrag.core.types import Hit, Signal
-from foldrag.retrieval.fusion import Fused, Fusion, Ranked
+from foldrag.retrieval.fusion import Fused, Fusion, Part, Ranked
 from foldrag.retrieval.multi_query import Rewrites
 
 MODES = ("dense", "bm25", "hybrid", "multi")
@@ -190,7 +190,8 @@ class HybridRetriever:
         """The lists fused, and the fusion in words. One list keeps its own scores (cosine or BM25)."""
         if len(lists) == 1:
             only = lists[0]
-            return self._fusion([Ranked(only.ids, only.scores)], [1.0]), ""
+            return [Fused(cid, score, (Part(0, rank, score, score, 1.0, score),))
+                    for rank, (cid, score) in enumerate(zip(only.ids, only.scores), start=1)], ""
         dense = pair_weights(self._settings.fusion, question)
         languages: dict[str, str] = {}
 
