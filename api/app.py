@@ -33,7 +33,7 @@ from foldrag.api.routes import (
 from foldrag.api.routes import server
 from foldrag.api.state import ServerState
 from foldrag.service import Foldrag
-from foldrag.core.settings import Settings, default_data_path
+from foldrag.core.settings import Settings, default_conversations_path, default_data_path
 
 if TYPE_CHECKING:
     from foldrag.build import CollectionBuilder
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, rags: dict[str, Foldrag] | None
         paths.update({name: path for name, path in added.load().items() if name not in paths})
         rags = {name: builder.make(path) for name, path in paths.items()}
     # jobs record themselves beside the conversations (the server's own files), so a restart finds them
-    job_records = job_records or (settings.server.conversations or default_data_path() / "conversations.sqlite").parent / "jobs"
+    job_records = job_records or (settings.server.conversations or default_conversations_path()).parent / "jobs"
     state = ServerState(settings, rags, job_records, builder=builder, added=added)
     mcp = build_mcp(lambda request: server(request))  # the MCP endpoint sees the collections its key reaches
 

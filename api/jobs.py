@@ -52,6 +52,7 @@ class Job:
         self.summary: dict[str, Any] | None = None
         self.error: dict[str, str] | None = None
         self.created = time.time()
+        self.process = process_id(os.getpid())  # read once: to_json runs on every file and poll
         self.started: float | None = None
         self.finished: float | None = None
         self._lock = threading.Lock()
@@ -94,7 +95,7 @@ class Job:
                 "elapsed_s": round(((self.finished or time.time()) - self.started) if self.started else 0.0, 3),
                 "failures": (self.summary or {}).get("failed", []), "summary": self.summary, "error": self.error,
                 "created": self.created, "started": self.started, "finished": self.finished,
-                "process": process_id(os.getpid()),
+                "process": self.process,
             }
 
 

@@ -20,7 +20,7 @@ from foldrag.api.jobs import JobRunner
 from foldrag.api.metrics import Metrics
 from foldrag.build import CollectionBuilder, concurrent_generations
 from foldrag.core.errors import FoldragError, Forbidden, IndexBusy, InvalidInput, NotFound, NotReady, TooLarge
-from foldrag.core.settings import Settings, default_data_path
+from foldrag.core.settings import Settings, default_conversations_path
 from foldrag.retrieval.hybrid import Retrieval, fusion_of
 from foldrag.service import Foldrag
 
@@ -41,7 +41,7 @@ class ServerState:
         self.gate = GenerationGate(concurrent_generations(settings), settings.server.max_queued_generations)
         self.jobs = JobRunner(job_records)
         self.metrics = Metrics()
-        self.conversations = Conversations(settings.server.conversations or default_data_path() / "conversations.sqlite")
+        self.conversations = Conversations(settings.server.conversations or default_conversations_path())
         self.builder = builder
         self.added = added  # the collections made over HTTP (create_app reads them to serve them)
         self._changing = threading.Lock()  # one collection made or deleted at a time

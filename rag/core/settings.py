@@ -33,6 +33,11 @@ def default_data_path() -> Path:
     return Path(data_home) / "foldrag"
 
 
+def default_conversations_path() -> Path:
+    """The web app's conversations: conversations.sqlite in foldrag's data folder."""
+    return default_data_path() / "conversations.sqlite"
+
+
 def default_index_path() -> Path:
     return default_data_path() / "index"
 
